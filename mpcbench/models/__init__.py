@@ -1,0 +1,133 @@
+"""Shared model definitions (one module per model) and their trained weights.
+
+A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH``; it is found by
+convention, so adding a model is adding one file. Weights live in ``data/weights`` with a
+manifest that records their SHA-256 and plaintext test accuracy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import pkgutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import nn
+
+from ..data import DATA_DIR
+
+WEIGHTS_DIR = DATA_DIR / "weights"
+INPUT_SHAPE = (1, 28, 28)
+
+
+class ModelError(RuntimeError):
+    """Unknown model, or missing / corrupt weights."""
+
+
+@cache
+def _modules() -> dict[str, ModuleType]:
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "build") and hasattr(mod, "DEFAULT_BATCH"):
+            found[info.name] = mod
+    return found
+
+
+def names() -> list[str]:
+    """Names of all registered models."""
+    return sorted(_modules())
+
+
+def module(name: str) -> ModuleType:
+    """The module defining model ``name``; :class:`ModelError` if unknown."""
+    mods = _modules()
+    if name not in mods:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(sorted(mods))}")
+    return mods[name]
+
+
+def build(name: str) -> nn.Module:
+    """A fresh (untrained) instance of model ``name``."""
+    return module(name).build()
+
+
+def default_batch(name: str) -> int:
+    """The batch size a run uses for ``name`` unless told otherwise."""
+    return int(module(name).DEFAULT_BATCH)
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where a trained model's weights are and what they scored."""
+
+    path: Path
+    sha256: str
+    test_accuracy: float | None
+
+
+def weights_path(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """File holding the trained ``state_dict`` of ``name`` on ``dataset``."""
+    return Path(weights_dir) / f"{name}-{dataset}.pt"
+
+
+def _manifest_path(weights_dir: Path) -> Path:
+    return Path(weights_dir) / "MANIFEST.json"
+
+
+def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
+    """The weights manifest: file name -> ``{sha256, test_accuracy, ...}``."""
+    path = _manifest_path(weights_dir)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_weights(
+    model: nn.Module, name: str, dataset: str, meta: dict, weights_dir: Path = WEIGHTS_DIR
+) -> WeightsInfo:
+    """Save ``model``'s weights and record their checksum and ``meta`` in the manifest."""
+    path = weights_path(name, dataset, weights_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+    digest = sha256_file(path)
+    manifest = read_manifest(weights_dir)
+    manifest[path.name] = {"sha256": digest, **meta}
+    mtmp = _manifest_path(weights_dir).with_suffix(".tmp")
+    mtmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    mtmp.replace(_manifest_path(weights_dir))
+    return WeightsInfo(path, digest, meta.get("test_accuracy"))
+
+
+def weights_info(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> WeightsInfo:
+    """Checked location of trained weights; :class:`ModelError` if missing or corrupt."""
+    module(name)
+    path = weights_path(name, dataset, weights_dir)
+    if not path.exists():
+        raise ModelError(
+            f"no trained weights for {name} on {dataset} ({path}); "
+            f"run: mpcbench train --model {name} --dataset {dataset}"
+        )
+    entry = read_manifest(weights_dir).get(path.name, {})
+    digest = sha256_file(path)
+    if entry.get("sha256") not in (None, digest):
+        raise ModelError(f"weights {path} do not match their checksum in the manifest")
+    return WeightsInfo(path, digest, entry.get("test_accuracy"))
+
+
+def load_trained(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
+    """Model ``name`` with its trained weights for ``dataset``, in eval mode."""
+    info = weights_info(name, dataset, weights_dir)
+    model = build(name)
+    model.load_state_dict(torch.load(info.path, map_location="cpu", weights_only=True))
+    return model.eval()

@@ -1,0 +1,140 @@
+"""The one small interface every framework implements, and what a party knows about its run.
+
+The worker (``parties/worker.py``) drives a backend through its phases and times every
+call; a backend only computes. Methods are synchronous (an asyncio framework runs its
+own loop inside them) and must not import their framework at module import time.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from ..models.layers import Layer
+
+
+class Unsupported(ValueError):
+    """A case this backend cannot run (bad party count, unsupported option, ...)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """What is benchmarked: the parameters of one run, identical in every party."""
+
+    framework: str
+    model: str
+    dataset: str = "mnist"
+    parties: int = 2
+    images: int = 64
+    batch: int = 64
+    repeats: int = 1
+    warmup: int = 0
+    #: framework-specific options, e.g. ``{"threshold": 1}`` or ``{"provider": "TTP"}``
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def case_id(self) -> str:
+        """Readable id, e.g. ``crypten/cnn(dataset=mnist,n=3,b=8)``."""
+        return f"{self.framework}/{self.model}(dataset={self.dataset},n={self.parties},b={self.batch})"
+
+
+@dataclass(frozen=True)
+class PartyContext:
+    """Everything a party needs to join a run."""
+
+    rank: int
+    parties: int
+    #: ``host:port`` of every party, indexed by rank (also the rendezvous for rank 0)
+    addresses: tuple[str, ...]
+    case: Case
+    #: rank that owns (and secret-shares) the input images
+    data_owner: int = 0
+    #: rank that owns (and secret-shares) the model weights
+    model_owner: int = 0
+    #: rank that learns the revealed logits
+    output_party: int = 0
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class CommCounters:
+    """Cumulative communication of this party since :meth:`Backend.setup`."""
+
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    rounds: int = 0
+    #: "counted" (from the transport) or "estimated" (from tensor sizes)
+    method: str = "counted"
+
+
+class Backend(abc.ABC):
+    """One framework's way to run secure inference of a layer description."""
+
+    #: framework id, equal to the module name (``plaintext``, ``crypten``, ``mpyc``, ...)
+    name: ClassVar[str]
+    #: smallest party count the framework runs with
+    min_parties: ClassVar[int] = 2
+
+    @classmethod
+    def available(cls) -> str | None:
+        """``None`` if the framework can run here, else why not."""
+        return None
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        """Framework package versions for provenance."""
+        return {}
+
+    @classmethod
+    def security(cls, case: Case) -> dict[str, Any]:
+        """Security model of ``case``: ``protocol, threshold, provider, adversary`` and extras."""
+        return {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"}
+
+    @classmethod
+    def validate(cls, case: Case) -> None:
+        """Raise :class:`Unsupported` for a case this framework cannot run."""
+        if case.parties < cls.min_parties:
+            raise Unsupported(
+                f"{cls.name} needs at least {cls.min_parties} parties, got {case.parties}"
+            )
+
+    @abc.abstractmethod
+    def setup(self, ctx: PartyContext) -> None:
+        """Connect to the other parties."""
+
+    @abc.abstractmethod
+    def share_model(self, layers: list[Layer]) -> Any:
+        """Secret-share the model from the model owner.
+
+        Every party gets the layer structure; only the model owner's copy holds the
+        trained values (the others hold zeros, see :func:`mpcbench.models.layers.blank`).
+        """
+
+    @abc.abstractmethod
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
+        """Secret-share a batch of ``shape``; ``x`` is ``None`` except at the data owner."""
+
+    @abc.abstractmethod
+    def infer(self, model: Any, x: Any) -> Any:
+        """Evaluate the shared model on the shared batch; returns shared logits."""
+
+    @abc.abstractmethod
+    def reveal(self, y: Any) -> torch.Tensor | None:
+        """Open the logits to the output party (others get ``None``)."""
+
+    def barrier(self) -> None:
+        """Wait for all parties (used to align phase boundaries)."""
+
+    def comm_counters(self) -> CommCounters:
+        """Communication so far; zeros for a backend that does not communicate."""
+        return CommCounters(method="none")
+
+    def run_info(self) -> dict[str, Any]:
+        """Backend settings of this run for provenance (after :meth:`setup`)."""
+        return {}
+
+    def teardown(self) -> None:
+        """Disconnect and free resources."""
