@@ -132,6 +132,10 @@ class Backend(abc.ABC):
         """Communication so far; zeros for a backend that does not communicate."""
         return CommCounters(method="none")
 
+    def extra_metrics(self) -> dict[str, tuple[float, str]]:
+        """Backend-specific metrics of this party, ``name -> (value, unit)``, stored as rows."""
+        return {}
+
     def run_info(self) -> dict[str, Any]:
         """Backend settings of this run for provenance (after :meth:`setup`)."""
         return {}
