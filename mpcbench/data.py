@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 #: dataset id -> folder below ``data/``
@@ -24,7 +26,7 @@ _SPLIT_FILES = {
 }
 
 
-class DataError(RuntimeError):
+class DataError(InputError):
     """A dataset file is missing, corrupt or unknown."""
 
 

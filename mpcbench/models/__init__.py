@@ -20,12 +20,13 @@ import torch
 from torch import nn
 
 from ..data import DATA_DIR
+from ..errors import InputError
 
 WEIGHTS_DIR = DATA_DIR / "weights"
 INPUT_SHAPE = (1, 28, 28)
 
 
-class ModelError(RuntimeError):
+class ModelError(InputError):
     """Unknown model, or missing / corrupt weights."""
 
 

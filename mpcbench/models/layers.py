@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import InputError
 
-class UnsupportedLayer(TypeError):
+
+class UnsupportedLayer(InputError, TypeError):
     """The exporter has no translation for a torch layer type."""
 
 

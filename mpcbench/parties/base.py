@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..errors import InputError
 from ..models.layers import Layer
 
 
-class Unsupported(ValueError):
+class Unsupported(InputError):
     """A case this backend cannot run (bad party count, unsupported option, ...)."""
 
 
@@ -77,6 +78,10 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     #: smallest party count the framework runs with
     min_parties: ClassVar[int] = 2
+    #: largest party count the framework runs with
+    max_parties: ClassVar[int] = 16
+    #: whether :meth:`share_model` takes the layer description (baselines load their own)
+    uses_description: ClassVar[bool] = True
 
     @classmethod
     def available(cls) -> str | None:
@@ -96,21 +101,25 @@ class Backend(abc.ABC):
     @classmethod
     def validate(cls, case: Case) -> None:
         """Raise :class:`Unsupported` for a case this framework cannot run."""
-        if case.parties < cls.min_parties:
-            raise Unsupported(
-                f"{cls.name} needs at least {cls.min_parties} parties, got {case.parties}"
+        if not cls.min_parties <= case.parties <= cls.max_parties:
+            span = (
+                f"exactly {cls.min_parties}"
+                if cls.min_parties == cls.max_parties
+                else f"{cls.min_parties} to {cls.max_parties}"
             )
+            raise Unsupported(f"{cls.name} runs with {span} parties, got {case.parties}")
 
     @abc.abstractmethod
     def setup(self, ctx: PartyContext) -> None:
         """Connect to the other parties."""
 
     @abc.abstractmethod
-    def share_model(self, layers: list[Layer]) -> Any:
+    def share_model(self, layers: list[Layer] | None) -> Any:
         """Secret-share the model from the model owner.
 
         Every party gets the layer structure; only the model owner's copy holds the
         trained values (the others hold zeros, see :func:`mpcbench.models.layers.blank`).
+        ``layers`` is ``None`` for a backend with ``uses_description = False``.
         """
 
     @abc.abstractmethod

@@ -1,0 +1,141 @@
+"""Run one case end to end: check it, launch its parties, score it, store its rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import data, models, parties
+from ..models import layers as L
+from ..parties.base import Backend, Case, PartyContext, Unsupported
+from ..results import store
+from ..results.provenance import provenance
+from .local import LaunchError, launch
+from .ports import check_ports, free_ports
+
+DEFAULT_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A stored run: its id, the file its rows went to, and the rows."""
+
+    run_id: str
+    path: Path
+    rows: pd.DataFrame
+
+
+def check(case: Case) -> type[Backend]:
+    """Validate ``case`` before anything launches; returns its backend class."""
+    backend = parties.get(case.framework)
+    reason = backend.available()
+    if reason:
+        raise Unsupported(f"framework {case.framework} is not available here: {reason}")
+    backend.validate(case)
+    models.module(case.model)
+    data.load_raw(case.dataset, "test")  # checks the data files and their checksums
+    if backend.uses_description:
+        models.weights_info(case.model, case.dataset)
+    if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
+        raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
+    return backend
+
+
+def _threads(n_parties: int) -> int:
+    return max(1, (os.cpu_count() or 1) // n_parties)
+
+
+def _fingerprint(case: Case, weights_sha: str | None) -> str:
+    blob = json.dumps({**asdict(case), "repeats": None, "warmup": None, "weights": weights_sha},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
+                 total_s: float) -> list[dict]:
+    """Run-level rows (rank -1): accuracy and agreement against plaintext, throughput."""
+    rows = [("img_per_s", case.images / total_s, "img/s"), ("s_per_img", total_s / case.images, "s")]
+    if logits is not None:
+        x, labels = data.load(case.dataset, "test", limit=case.images)
+        pred = torch.from_numpy(logits).argmax(1)
+        rows.append(("accuracy", float((pred == labels).double().mean()), "ratio"))
+        if backend.uses_description:
+            plain = L.evaluate(L.describe(models.load_trained(case.model, case.dataset)), x)
+            rows += [
+                ("plain_accuracy", float((plain.argmax(1) == labels).double().mean()), "ratio"),
+                ("agreement", float((plain.argmax(1) == pred).double().mean()), "ratio"),
+                ("max_abs_err", float((plain - torch.from_numpy(logits)).abs().max()), "logit"),
+            ]
+    return [{"rank": -1, "repeat": 0, "is_warmup": False, "phase": "total", "metric": m,
+             "value": v, "unit": u} for m, v, u in rows]
+
+
+def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str) -> dict:
+    weights = models.weights_info(case.model, case.dataset) if backend.uses_description else None
+    sha = weights.sha256 if weights else None
+    return {
+        "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
+        "framework": case.framework, "model": case.model, "dataset": case.dataset,
+        "parties": case.parties, "batch": case.batch, "images": case.images,
+        "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
+        "output_party": ctx.output_party, "threads_per_party": ctx.threads,
+        "weights_sha256": sha, "case_fingerprint": _fingerprint(case, sha),
+        **backend.security(case), **provenance(),
+    }
+
+
+def run_case(
+    case: Case,
+    results_dir: Path,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    port: int | None = None,
+    threads: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run ``case`` with one process per party on this host and append its rows.
+
+    A failed or timed-out run is stored too (one row with its status and error) and
+    then re-raised, so a sweep's table shows what broke.
+    """
+    backend = check(case)
+    ports = check_ports(port, case.parties) if port else free_ports(case.parties)
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    ctx = PartyContext(
+        rank=-1, parties=case.parties, addresses=tuple(f"127.0.0.1:{p}" for p in ports),
+        case=case, threads=threads or _threads(case.parties),
+    )
+    results_dir = Path(results_dir)
+    work_dir = results_dir / "logs" / run_id
+    columns = _case_columns(case, ctx, backend, run_id)
+    try:
+        launch(ctx, work_dir, timeout_s, on_progress)
+    except LaunchError as exc:
+        failed = pd.DataFrame([{**columns, "rank": -1, "repeat": 0, "phase": "total",
+                                "metric": "wall_s", "value": np.nan, "unit": "s",
+                                "status": exc.status, "error": str(exc)}])
+        store.append(failed, results_dir)
+        raise
+    outputs = [json.loads((work_dir / f"rank{r}.json").read_text()) for r in range(case.parties)]
+    per_rank = pd.DataFrame([row for out in outputs for row in out["rows"]])
+    totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
+                      & ~per_rank.is_warmup]
+    total_s = float(totals.groupby("repeat")["value"].max().median())
+    logits_path = work_dir / "logits.npy"
+    logits = np.load(logits_path) if logits_path.exists() else None
+    rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
+                     ignore_index=True)
+    rows = rows.assign(**columns, status="ok", backend_config=json.dumps(outputs[0]["config"], default=str))
+    path = store.append(rows, results_dir)
+    shutil.rmtree(work_dir)
+    return RunResult(run_id, path, store.read_file(path))

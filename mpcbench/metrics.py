@@ -1,0 +1,26 @@
+"""Metric names and units shared by the party processes, the results schema and the report.
+
+Kept free of heavy imports: party processes import it without pandas.
+"""
+
+#: measured inside every party, per phase and repeat
+RANK_METRICS = {
+    "wall_s": "s",
+    "cpu_s": "s",
+    "peak_rss_bytes": "B",
+    "bytes_sent": "B",
+    "bytes_received": "B",
+    "rounds": "count",
+}
+
+#: computed by the launcher for the whole run (rank = -1)
+RUN_METRICS = {
+    "accuracy": "ratio",
+    "plain_accuracy": "ratio",
+    "agreement": "ratio",
+    "max_abs_err": "logit",
+    "img_per_s": "img/s",
+    "s_per_img": "s",
+}
+
+PHASES = ("setup", "share", "infer", "reveal", "total")

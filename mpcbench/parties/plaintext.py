@@ -1,0 +1,41 @@
+"""``plaintext``: the reference backend, plain torch on the layer description (no secrecy).
+
+Its outputs define accuracy and agreement for every other backend, and its timings
+show the harness's own overhead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..models.layers import Layer, evaluate
+from .base import Backend, PartyContext
+
+
+class PlaintextBackend(Backend):
+    """Single-process float torch inference."""
+
+    name = "plaintext"
+    min_parties = 1
+    max_parties = 1
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        return {"torch": torch.__version__}
+
+    def setup(self, ctx: PartyContext) -> None:
+        self.ctx = ctx
+
+    def share_model(self, layers: list[Layer]) -> list[Layer]:
+        return layers
+
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+        return x if x is not None else torch.zeros(shape)
+
+    def infer(self, model: list[Layer], x: torch.Tensor) -> torch.Tensor:
+        return evaluate(model, x)
+
+    def reveal(self, y: Any) -> torch.Tensor | None:
+        return y if self.ctx.rank == self.ctx.output_party else None

@@ -1,0 +1,125 @@
+"""The party program: every rank of every framework runs this same entry point.
+
+    python -m mpcbench.parties.worker --spec run/spec.json --rank 1
+
+It loads data and model outside the timed phases, drives the backend through
+``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
+``reveal``, all inside ``total``, and writes its own rows and backend config to ``rank{r}.json`` (and the
+revealed logits to ``logits.npy`` at the output party) in the run's work directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import data, models
+from ..models import layers as L
+from ..metrics import RANK_METRICS
+from . import get
+from .base import Case, PartyContext
+from .profiler import Profiler
+
+#: file in the work directory where the output party reports ``done total`` batches
+PROGRESS_FILE = "progress"
+
+
+def write_spec(path: Path, ctx: PartyContext) -> None:
+    """Write the run description every party reads (its own rank comes from argv)."""
+    Path(path).write_text(json.dumps(dataclasses.asdict(ctx), indent=2))
+
+
+def read_spec(path: Path, rank: int) -> PartyContext:
+    """The :class:`PartyContext` of ``rank`` in the run spec at ``path``."""
+    spec = json.loads(Path(path).read_text())
+    spec["case"] = Case(**spec["case"])
+    spec["addresses"] = tuple(spec["addresses"])
+    spec["rank"] = rank
+    return PartyContext(**spec)
+
+
+def _batches(case: Case) -> list[tuple[int, int]]:
+    return [(i, min(i + case.batch, case.images)) for i in range(0, case.images, case.batch)]
+
+
+def _layers(ctx: PartyContext) -> list[L.Layer]:
+    case = ctx.case
+    description = L.describe(models.load_trained(case.model, case.dataset))
+    return description if ctx.rank == ctx.model_owner else L.blank(description)
+
+
+def run_party(ctx: PartyContext, work_dir: Path) -> None:
+    """Run one party of a case and write its rows into ``work_dir``."""
+    torch.set_num_threads(ctx.threads)
+    case = ctx.case
+    backend = get(case.framework)()
+    # Data and model loading happen outside the timed phases; only the owner sees data.
+    x_all = data.load(case.dataset, "test", limit=case.images)[0] if ctx.rank == ctx.data_owner else None
+    description = _layers(ctx) if backend.uses_description else None
+    prof = Profiler(backend.comm_counters, backend.barrier)
+    with prof.phase("setup", sync=False):
+        backend.setup(ctx)
+    logits = []
+    steps = (case.warmup + case.repeats) * len(_batches(case))
+    for rep in range(case.warmup + case.repeats):
+        last = rep == case.warmup + case.repeats - 1
+        with prof.phase("total", rep):
+            with prof.phase("share", rep):
+                model = backend.share_model(description)
+            for lo, hi in _batches(case):
+                shape = (hi - lo, *models.INPUT_SHAPE)
+                with prof.phase("share", rep):
+                    x = backend.share_input(None if x_all is None else x_all[lo:hi], shape)
+                with prof.phase("infer", rep):
+                    y = backend.infer(model, x)
+                with prof.phase("reveal", rep):
+                    out = backend.reveal(y)
+                if out is not None:
+                    if last:
+                        logits.append(out.detach().double().cpu().numpy())
+                    done = rep * len(_batches(case)) + lo // case.batch + 1
+                    (work_dir / PROGRESS_FILE).write_text(f"{done} {steps}")
+    prof.close()
+    comm_method = backend.comm_counters().method
+    rows = [
+        {"repeat": rep, "is_warmup": rep < case.warmup, "phase": phase, "metric": metric,
+         "value": float(getattr(sample, metric)), "unit": unit}
+        for (rep, phase), sample in prof.samples.items()
+        for metric, unit in RANK_METRICS.items()
+    ]
+    rows.append({"repeat": 0, "is_warmup": False, "phase": "process", "metric": "peak_rss_bytes",
+                 "value": float(prof.max_rss_bytes()), "unit": "B"})
+    rows += [{"repeat": 0, "is_warmup": False, "phase": "total", "metric": m, "value": float(v),
+              "unit": u} for m, (v, u) in backend.extra_metrics().items()]
+    info = backend.run_info()
+    backend.teardown()
+    rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
+    (work_dir / f"rank{ctx.rank}.json").write_text(
+        json.dumps({"rows": rows, "config": info}, default=str)
+    )
+    if logits:
+        np.save(work_dir / "logits.npy", np.concatenate(logits))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--spec`` and ``--rank`` and run that party."""
+    parser = argparse.ArgumentParser(description="Run one mpcbench party.")
+    parser.add_argument("--spec", type=Path, required=True, help="run spec written by the launcher")
+    parser.add_argument("--rank", type=int, required=True, help="0-based rank of this party")
+    args = parser.parse_args(argv)
+    ctx = read_spec(args.spec, args.rank)
+    # Frameworks that parse sys.argv themselves (MPyC) must not see ours.
+    sys.argv = sys.argv[:1]
+    os.environ.setdefault("OMP_NUM_THREADS", str(ctx.threads))
+    run_party(ctx, args.spec.parent)
+
+
+if __name__ == "__main__":
+    main()
