@@ -21,6 +21,7 @@ from ..models import layers as L
 from ..parties.base import Backend, Case, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
+from ..results.schema import SECURITY_COLUMNS
 from .local import LaunchError, launch
 from .ports import check_ports, free_ports
 
@@ -56,9 +57,16 @@ def _threads(n_parties: int) -> int:
     return max(1, (os.cpu_count() or 1) // n_parties)
 
 
-def _fingerprint(case: Case, weights_sha: str | None) -> str:
-    blob = json.dumps({**asdict(case), "repeats": None, "warmup": None, "weights": weights_sha},
-                      sort_keys=True, default=str)
+def _weights_sha(case: Case) -> str | None:
+    if not parties.get(case.framework).uses_description:
+        return None
+    return models.weights_info(case.model, case.dataset).sha256
+
+
+def fingerprint(case: Case) -> str:
+    """Hash of what makes two runs comparable: case parameters (not repeats) and weights."""
+    blob = json.dumps({**asdict(case), "repeats": None, "warmup": None,
+                       "weights": _weights_sha(case)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -82,16 +90,18 @@ def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
 
 
 def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str) -> dict:
-    weights = models.weights_info(case.model, case.dataset) if backend.uses_description else None
-    sha = weights.sha256 if weights else None
+    """Columns shared by every row of the run; security extras go to ``backend_config``."""
+    security = backend.security(case)
+    extras = {k: v for k, v in security.items() if k not in SECURITY_COLUMNS}
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "model": case.model, "dataset": case.dataset,
         "parties": case.parties, "batch": case.batch, "images": case.images,
         "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,
-        "weights_sha256": sha, "case_fingerprint": _fingerprint(case, sha),
-        **backend.security(case), **provenance(),
+        "weights_sha256": _weights_sha(case), "case_fingerprint": fingerprint(case),
+        **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **provenance(),
+        "backend_config": json.dumps({"security": extras}, default=str),
     }
 
 
@@ -135,7 +145,9 @@ def run_case(
     logits = np.load(logits_path) if logits_path.exists() else None
     rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
                      ignore_index=True)
-    rows = rows.assign(**columns, status="ok", backend_config=json.dumps(outputs[0]["config"], default=str))
+    config = {**json.loads(columns["backend_config"]), **outputs[0]["config"]}
+    rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
+                       status="ok")
     path = store.append(rows, results_dir)
     shutil.rmtree(work_dir)
     return RunResult(run_id, path, store.read_file(path))

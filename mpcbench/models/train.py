@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import data
-from . import WeightsInfo, build, save_weights
+from . import WeightsInfo, build, module, save_weights
 
 #: epochs that reach the expected accuracy on 2 CPU cores in a few minutes
 DEFAULT_EPOCHS = {"mlp": 8, "bnn": 8, "cnn": 2}
@@ -51,8 +51,13 @@ def train(
 ) -> TrainResult:
     """Train model ``name`` with Adam; save weights + checksum + test accuracy.
 
-    ``progress(done, total)`` is called after every optimisation step.
+    ``progress(done, total)`` is called after every optimisation step. A model module
+    with a training procedure of its own (a ``train`` function) is trained by it.
     """
+    own = getattr(module(name), "train", None)
+    if own is not None:
+        return own(dataset, epochs=epochs, batch=batch, lr=lr, seed=seed, limit=limit,
+                   save=save, progress=progress)
     torch.manual_seed(seed)
     epochs = epochs or DEFAULT_EPOCHS.get(name, 2)
     x, y = data.load(dataset, "train", limit=limit)

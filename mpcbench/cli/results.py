@@ -1,0 +1,64 @@
+"""``mpcbench results``: one line per stored run, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from .app import app, err, out
+from .common import DEFAULT_RESULTS, ResultsDir
+
+
+#: summary column -> short header shown in the terminal table
+TABLE_COLUMNS = {"framework": "framework", "model": "model", "dataset": "data", "parties": "n",
+                 "batch": "batch", "images": "imgs", "status": "status", "img_per_s": "img/s",
+                 "accuracy": "acc", "agreement": "agree", "peak_rss_mb": "RSS MB",
+                 "mb_sent_per_img": "MB/img", "rounds_per_img": "rounds/img", "threshold": "t",
+                 "provider": "provider"}
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def results(
+    results: ResultsDir = DEFAULT_RESULTS,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
+) -> None:
+    """Summarise every stored run: throughput, accuracy, memory, traffic, security."""
+    from ..results import load
+    from ..results.summary import runs
+
+    df = load(results)
+    if framework:
+        df = df[df["framework"] == framework]
+    if df.empty:
+        err.print(f"no runs in {results}")
+        raise typer.Exit(0)
+    summary = runs(df)
+    if fmt is Format.csv:
+        print(summary.to_csv(index=False), end="")
+    elif fmt is Format.json:
+        print(summary.to_json(orient="records", indent=2, date_format="iso"))
+    else:
+        shown = summary[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+        table = Table(title=f"{len(summary)} runs in {results} (--format csv for all columns)")
+        for col in shown.columns:
+            table.add_column(col, justify="right" if shown[col].dtype.kind in "fiu" else "left")
+        for _, row in shown.iterrows():
+            table.add_row(*(_fmt(v) for v in row))
+        out.print(table)
+
+
+def _fmt(v: object) -> str:
+    if pd.isna(v):
+        return ""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,70 @@
+"""``mpcbench run``: one case, one process per party, rows appended to the results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .app import app, err, out
+from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options
+
+
+def progress_bar() -> Progress:
+    """The batch progress bar shown while parties run (on stderr)."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total} batches"), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+
+
+@app.command()
+def run(
+    framework: Annotated[str, typer.Option("--framework", "-f",
+                                           help="plaintext, crypten, mpyc, ...")] = "crypten",
+    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn or cnn.")] = "mlp",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
+    parties: Annotated[int | None, typer.Option(
+        "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).")] = None,
+    images: Annotated[int, typer.Option(help="Test images to classify.")] = 64,
+    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model).")] = None,
+    repeats: Annotated[int, typer.Option(help="Measured repeats.")] = 1,
+    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).")] = 0,
+    results: ResultsDir = DEFAULT_RESULTS,
+    timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.")] = 600,
+    port: Annotated[int | None, typer.Option(help="First port (default: any free ports).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads per party "
+                                                "(default: cores / parties).")] = None,
+    options: Options = None,
+) -> None:
+    """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements."""
+    from .. import parties as backends
+    from ..launch.runner import run_case
+    from ..models import default_batch
+    from ..parties.base import Case
+    from ..results.summary import phases, runs
+
+    n = parties if parties is not None else min(2, backends.get(framework).max_parties)
+    batch = min(batch or default_batch(model), images)
+    case = Case(framework, model, dataset, n, images, batch, repeats, warmup,
+                parse_options(options))
+    with progress_bar() as bar:
+        task = bar.add_task(case.case_id, total=None)
+        result = run_case(case, results, timeout, port, threads,
+                          on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+    summary = runs(result.rows).iloc[0]
+    table = Table(title=f"{case.case_id}  run {result.run_id}")
+    table.add_column("phase")
+    table.add_column("wall s (slowest party)", justify="right")
+    for _, row in phases(result.rows, result.run_id).iterrows():
+        table.add_row(row["phase"], f"{row['wall_s']:.4f}")
+    out.print(table)
+    out.print(
+        f"{summary['img_per_s']:.2f} img/s, accuracy {summary['accuracy']:.4f}, agreement with "
+        f"plaintext {summary['agreement']:.4f}, peak RSS {summary['peak_rss_mb']:.0f} MB/party, "
+        f"{summary['mb_sent_per_img']:.3f} MB sent/img"
+    )
+    err.print(f"rows appended to {result.path}")

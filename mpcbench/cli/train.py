@@ -1,0 +1,48 @@
+"""``mpcbench train``: train a shared model in plaintext and save its weights."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .app import app, err
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model to train (mlp, bnn, cnn, ...).")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default: per model).")] = None,
+    batch: Annotated[int, typer.Option(help="Training batch size.")] = 128,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="Train on the first N images only.")] = None,
+    threads: Annotated[int, typer.Option(help="Torch threads.")] = 0,
+) -> None:
+    """Train MODEL on DATASET; weights and their checksum go to data/weights/."""
+    import torch
+
+    from ..models import module
+    from ..models.train import train as train_model
+
+    module(model)  # fail fast on an unknown model name
+    if threads:
+        torch.set_num_threads(threads)
+    with Progress(
+        TextColumn(f"training {model} on {dataset}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"), TimeRemainingColumn(),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("train", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = train_model(model, dataset, epochs=epochs, batch=batch, seed=seed,
+                             limit=limit, progress=progress)
+    err.print(
+        f"{model} on {dataset}: test accuracy {result.test_accuracy:.4f} after "
+        f"{result.epochs} epochs ({result.seconds:.0f} s); weights {result.weights.path} "
+        f"sha256 {result.weights.sha256[:12]}"
+    )

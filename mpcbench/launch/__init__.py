@@ -1,0 +1,1 @@
+"""Launching parties: local processes, run orchestration and declarative sweeps."""

@@ -1,0 +1,129 @@
+"""Declarative benchmark suites (YAML in ``benchmarks/``) and their expansion into cases.
+
+A suite names the grid: frameworks x models x datasets x parties x batch sizes, with
+images, repeats, warm-up and a timeout per case. ``overrides`` change any of those
+fields (and framework ``options``) for a framework, a model, or ``framework/model``,
+applied in that order. Unknown keys are rejected before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import models, parties
+from ..errors import InputError
+from ..parties.base import Case
+
+
+class SuiteError(InputError):
+    """A suite file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The fields a suite (and each override) may set."""
+
+    frameworks: tuple[str, ...] = ("plaintext", "crypten")
+    models: tuple[str, ...] = ("mlp",)
+    datasets: tuple[str, ...] = ("mnist",)
+    parties: tuple[int, ...] = (2,)
+    batch_sizes: tuple[int, ...] = ()  # empty: the model's default batch
+    images: int = 64
+    repeats: int = 1
+    warmup: int = 0
+    timeout_s: float = 600.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named grid plus overrides."""
+
+    name: str
+    description: str
+    grid: Grid
+    overrides: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    """One cell of the expanded grid."""
+
+    case: Case
+    timeout_s: float
+
+
+_GRID_KEYS = {f.name for f in fields(Grid)}
+
+
+def _grid(base: Grid, values: dict[str, Any], where: str) -> Grid:
+    unknown = sorted(set(values) - _GRID_KEYS)
+    if unknown:
+        raise SuiteError(f"{where}: unknown key(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(_GRID_KEYS))}")
+    conv = {}
+    for key, value in values.items():
+        default = getattr(Grid, key, None)
+        if isinstance(default, tuple):
+            value = tuple(value if isinstance(value, list | tuple) else [value])
+        elif key == "options":
+            value = {**base.options, **(value or {})}
+        conv[key] = value
+    return replace(base, **conv)
+
+
+def load_suite(path: Path | str) -> Suite:
+    """Parse and validate a suite file."""
+    path = Path(path)
+    if path.is_dir() or path.suffix == "":
+        path = path.with_suffix(".yaml") if not path.is_dir() else path / "suite.yaml"
+    if not path.exists():
+        raise SuiteError(f"suite file {path} does not exist")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"suite file {path} is not valid YAML: {exc}") from None
+    doc = dict(doc)
+    name = doc.pop("name", path.stem)
+    description = doc.pop("description", "")
+    overrides = doc.pop("overrides", {}) or {}
+    grid = _grid(Grid(), doc, str(path))
+    for key, values in overrides.items():
+        _grid(grid, values, f"{path}: override {key}")  # validate keys now
+    return Suite(str(name), str(description), grid, overrides)
+
+
+def _effective(suite: Suite, framework: str, model: str) -> Grid:
+    grid = suite.grid
+    for key in (framework, model, f"{framework}/{model}"):
+        if key in suite.overrides:
+            grid = _grid(grid, suite.overrides[key], f"override {key}")
+    return grid
+
+
+def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
+    """All cases of ``suite``, validated by their backends, in a stable order.
+
+    A framework that runs with one party (plaintext and the baselines) gets one case
+    per remaining cell instead of one per party count.
+    """
+    planned: list[PlannedCase] = []
+    for framework in suite.grid.frameworks:
+        backend = parties.get(framework)
+        for model in suite.grid.models:
+            models.module(model)
+            grid = _effective(suite, framework, model)
+            counts = (1,) if backend.max_parties == 1 else grid.parties
+            for dataset in grid.datasets:
+                for n in counts:
+                    for batch in grid.batch_sizes or (models.default_batch(model),):
+                        case = Case(framework, model, dataset, n, grid.images,
+                                    min(batch, grid.images), grid.repeats, grid.warmup,
+                                    {**grid.options, **(extra_options or {})})
+                        backend.validate(case)
+                        planned.append(PlannedCase(case, grid.timeout_s))
+    return planned
