@@ -22,6 +22,8 @@ DEFAULT_BATCH = 8
 #: Adam learning rate of the original study
 LR = 3e-4
 DEFAULT_EPOCHS = 2
+#: training images (keeps a CPU training run to minutes)
+DEFAULT_LIMIT = 20000
 #: threshold ``c`` of the complex ReLU (features have unit RMS norm after the batch-norm)
 RELU_THRESHOLD = 1.0
 
@@ -146,9 +148,10 @@ def train(
     save: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ):
-    """Train end to end with Adam on cross entropy (fresh angle and fake per image and step)."""
-    from .train import train as train_model
+    """Train end to end with Adam on cross entropy (a fresh angle and fake for every image
+    and step) on the first ``limit`` (default :data:`DEFAULT_LIMIT`) training images."""
+    from .train import fit
 
-    return train_model(
-        "complex", dataset, epochs or DEFAULT_EPOCHS, batch, lr, seed, limit, save, progress
-    )
+    torch.manual_seed(seed)
+    return fit(build(), "complex", dataset, epochs or DEFAULT_EPOCHS, batch, lr, seed,
+               limit or DEFAULT_LIMIT, save, progress)

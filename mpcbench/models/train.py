@@ -43,26 +43,42 @@ def train(
     dataset: str,
     epochs: int | None = None,
     batch: int = 128,
+    lr: float | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    save: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Train model ``name`` with Adam (lr 1e-3); save weights + checksum + test accuracy.
+
+    ``progress(done, total)`` is called after every optimisation step. A model module
+    with a training procedure of its own (a ``train`` function) is trained by it, with
+    its own learning rate unless ``lr`` is given.
+    """
+    own = getattr(module(name), "train", None)
+    if own is not None:
+        return own(dataset, epochs=epochs, batch=batch, seed=seed, limit=limit,
+                   save=save, progress=progress, **({} if lr is None else {"lr": lr}))
+    torch.manual_seed(seed)
+    return fit(build(name), name, dataset, epochs or DEFAULT_EPOCHS.get(name, 2), batch,
+               lr or 1e-3, seed, limit, save, progress)
+
+
+def fit(
+    model: nn.Module,
+    name: str,
+    dataset: str,
+    epochs: int,
+    batch: int = 128,
     lr: float = 1e-3,
     seed: int = 0,
     limit: int | None = None,
     save: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Train model ``name`` with Adam; save weights + checksum + test accuracy.
-
-    ``progress(done, total)`` is called after every optimisation step. A model module
-    with a training procedure of its own (a ``train`` function) is trained by it.
-    """
-    own = getattr(module(name), "train", None)
-    if own is not None:
-        return own(dataset, epochs=epochs, batch=batch, lr=lr, seed=seed, limit=limit,
-                   save=save, progress=progress)
-    torch.manual_seed(seed)
-    epochs = epochs or DEFAULT_EPOCHS.get(name, 2)
+    """Train ``model`` on cross entropy with Adam and a cosine schedule; save it as ``name``."""
     x, y = data.load(dataset, "train", limit=limit)
     xt, yt = data.load(dataset, "test")
-    model = build(name)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     steps_per_epoch = (len(x) + batch - 1) // batch
