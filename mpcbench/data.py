@@ -78,6 +78,13 @@ def load_raw(dataset: str, split: str, data_dir: Path = DATA_DIR) -> tuple[np.nd
     return images, labels
 
 
+def check_available(dataset: str, split: str, count: int, data_dir: Path = DATA_DIR) -> None:
+    """Raise :class:`DataError` unless ``count`` verified examples of the split exist."""
+    have = len(load_raw(dataset, split, Path(data_dir))[1])
+    if count > have:
+        raise DataError(f"{dataset}/{split} has {have} images, {count} requested")
+
+
 def load(
     dataset: str, split: str = "test", limit: int | None = None, data_dir: Path = DATA_DIR
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,8 +95,7 @@ def load(
     """
     images, labels = load_raw(dataset, split, Path(data_dir))
     if limit is not None:
-        if limit > len(images):
-            raise DataError(f"{dataset}/{split} has {len(images)} images, {limit} requested")
+        check_available(dataset, split, limit, data_dir)
         images, labels = images[:limit], labels[:limit]
     mean, std = NORMALISATION[dataset]
     x = (torch.from_numpy(images.astype(np.float32)) / 255.0 - mean) / std

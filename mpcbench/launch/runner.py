@@ -45,7 +45,7 @@ def check(case: Case) -> type[Backend]:
         raise Unsupported(f"framework {case.framework} is not available here: {reason}")
     backend.validate(case)
     models.module(case.model)
-    data.load_raw(case.dataset, "test")  # checks the data files and their checksums
+    data.check_available(case.dataset, "test", case.images)  # also verifies checksums
     if backend.uses_description:
         models.weights_info(case.model, case.dataset)
     if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:

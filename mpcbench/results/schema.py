@@ -101,7 +101,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     if extra:
         raise SchemaError(f"unknown result columns: {', '.join(extra)}")
     out = df.reindex(columns=COLUMNS)
-    out["is_warmup"] = out["is_warmup"].fillna(False)
+    out["is_warmup"] = out["is_warmup"].astype("boolean").fillna(False)
     for col in COLUMNS:
         if col == "timestamp":
             out[col] = pd.to_datetime(out[col], utc=True)

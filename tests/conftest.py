@@ -1,0 +1,33 @@
+"""Shared fixtures: the repo's python, a CLI runner in a subprocess, process-leak checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run ``mpcbench ARGS`` in a real subprocess and capture its output."""
+    return subprocess.run([sys.executable, "-m", "mpcbench", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO, **kw)
+
+
+def party_processes(marker: str) -> list[psutil.Process]:
+    """Live party processes whose command line mentions ``marker`` (e.g. a results dir)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "mpcbench.parties.worker" in cmd and marker in cmd:
+            found.append(proc)
+    return found
+
+
+@pytest.fixture
+def cli():
+    return run_cli

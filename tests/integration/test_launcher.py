@@ -1,0 +1,121 @@
+"""The launcher and CLI with real party processes: runs, failures, timeouts and bad input."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mpcbench import results
+from tests.conftest import REPO, party_processes, run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
+    proc = run_cli("run", "-f", "plaintext", "-m", "mlp", "--images", "64", "--batch", "16",
+                   "--repeats", "2", "--warmup", "1", "-r", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    df = results.load(tmp_path)
+    party = df[df["rank"] == 0]
+    assert set(party["phase"]) == {"setup", "share", "infer", "reveal", "total", "process"}
+    assert set(party["metric"]) >= set(results.RANK_METRICS)
+    assert set(party.loc[party.is_warmup, "repeat"]) == {0}
+    run = df[df["rank"] == -1].set_index("metric")["value"]
+    assert run["agreement"] == 1.0 and run["max_abs_err"] < 1e-9
+    assert run["accuracy"] > 0.9 and run["img_per_s"] > 0
+    assert df["git_commit"].notna().all() and (df["cpu_cores"] > 0).all()
+
+
+@pytest.mark.crypten
+def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path):
+    marker = str(tmp_path)
+    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "cnn", "-n", "2",
+           "--images", "2000", "--batch", "8", "-r", marker]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not list(tmp_path.glob("logs/*/progress")):  # parties are computing
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "run never started"
+            time.sleep(0.2)
+        victim = next(p for p in party_processes(marker) if "--rank" in p.cmdline()
+                      and p.cmdline()[p.cmdline().index("--rank") + 1] == "1")
+        victim.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - killed_at
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    assert elapsed < 10, f"took {elapsed:.1f} s to notice"
+    line = _one_line_error(subprocess.CompletedProcess(cmd, 1, "", stderr))
+    assert "party 1 of 2 (crypten) was killed by SIGKILL" in line
+    time.sleep(0.5)
+    assert party_processes(marker) == []
+    failed = results.load(tmp_path)
+    assert failed["status"].tolist() == ["failed"] and "party 1" in failed["error"].iloc[0]
+
+
+@pytest.mark.crypten
+def test_timeout_stops_all_parties(tmp_path):
+    start = time.monotonic()
+    proc = run_cli("run", "-f", "crypten", "-m", "cnn", "-n", "2", "--images", "2000",
+                   "--batch", "8", "--timeout", "8", "-r", str(tmp_path))
+    assert proc.returncode == 1
+    assert "timed out after 8 s; parties still running: 0, 1" in _one_line_error(proc)
+    assert time.monotonic() - start < 40
+    assert party_processes(str(tmp_path)) == []
+    assert results.load(tmp_path)["status"].tolist() == ["timeout"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "resnet"], "unknown model 'resnet'"),
+        (["-f", "crypten", "-n", "1"], "crypten runs with 2 to"),
+        (["-f", "quantum"], "unknown framework 'quantum'"),
+        (["-d", "cifar"], "unknown dataset 'cifar'"),
+        (["--images", "20000"], "has 10000 images, 20000 requested"),
+        (["--set", "provider"], "--set takes KEY=VALUE"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, message):
+    proc = run_cli("run", "-f", "plaintext", *args, "-r", str(tmp_path), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert message in _one_line_error(proc)
+    assert not list(tmp_path.glob("*.parquet"))
+
+
+def test_busy_port_is_named(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        proc = run_cli("run", "-f", "plaintext", "--port", str(port), "-r", str(tmp_path),
+                       timeout=60)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is busy" in _one_line_error(proc)
+
+
+def test_corrupt_results_file_is_named_and_earlier_results_kept(tmp_path):
+    assert run_cli("run", "-f", "plaintext", "--images", "8", "-r", str(tmp_path)).returncode == 0
+    good = results.run_files(tmp_path)[0]
+    bad = tmp_path / "0002-broken.parquet"
+    bad.write_bytes(b"garbage")
+    proc = run_cli("results", "-r", str(tmp_path), timeout=60)
+    assert proc.returncode == 1
+    assert "0002-broken.parquet is corrupt" in _one_line_error(proc)
+    assert results.load(good)["status"].eq("ok").all()

@@ -1,0 +1,57 @@
+import pytest
+
+from mpcbench.launch.suite import SuiteError, expand, load_suite
+from mpcbench.parties.base import Unsupported
+
+
+def _suite(tmp_path, text):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return load_suite(path)
+
+
+def test_expansion_and_overrides(tmp_path):
+    suite = _suite(tmp_path, """
+name: t
+frameworks: [plaintext, crypten]
+models: [mlp, cnn]
+parties: [2, 3]
+images: 32
+overrides:
+  cnn: {images: 8}
+  crypten/cnn: {batch_sizes: [4], options: {provider: TFP}}
+""")
+    cases = [p.case for p in expand(suite)]
+    ids = [c.case_id for c in cases]
+    # plaintext runs once per model (one process), crypten once per party count
+    assert ids == [
+        "plaintext/mlp(dataset=mnist,n=1,b=32)", "plaintext/cnn(dataset=mnist,n=1,b=8)",
+        "crypten/mlp(dataset=mnist,n=2,b=32)", "crypten/mlp(dataset=mnist,n=3,b=32)",
+        "crypten/cnn(dataset=mnist,n=2,b=4)", "crypten/cnn(dataset=mnist,n=3,b=4)",
+    ]
+    assert [c.images for c in cases] == [32, 8, 32, 32, 8, 8]  # mlp batch 64 capped at 32
+    assert cases[-1].options == {"provider": "TFP"} and cases[0].options == {}
+
+
+def test_unknown_key_rejected(tmp_path):
+    with pytest.raises(SuiteError, match="unknown key.*partys"):
+        _suite(tmp_path, "frameworks: [crypten]\npartys: [2]\n")
+    with pytest.raises(SuiteError, match="override cnn: unknown key.*imagez"):
+        _suite(tmp_path, "overrides:\n  cnn: {imagez: 3}\n")
+
+
+def test_bad_party_count_rejected_before_running(tmp_path):
+    with pytest.raises(Unsupported, match="crypten runs with 2 to"):
+        expand(_suite(tmp_path, "frameworks: [crypten]\nparties: [1]\n"))
+
+
+def test_missing_suite(tmp_path):
+    with pytest.raises(SuiteError, match="does not exist"):
+        load_suite(tmp_path / "nope.yaml")
+
+
+def test_shipped_suites_expand():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[2].glob("benchmarks/*.yaml")):
+        assert expand(load_suite(path)), path
