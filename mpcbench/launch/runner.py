@@ -18,7 +18,7 @@ import torch
 
 from .. import data, models, parties
 from ..models import layers as L
-from ..parties.base import Backend, Case, PartyContext, Unsupported
+from ..parties.base import MICRO, Backend, Case, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
 from ..results.schema import SECURITY_COLUMNS
@@ -44,6 +44,11 @@ def check(case: Case) -> type[Backend]:
     if reason:
         raise Unsupported(f"framework {case.framework} is not available here: {reason}")
     backend.validate(case)
+    if case.dtype not in ("float32", "float64"):
+        raise Unsupported(f"dtype must be float32 or float64, got {case.dtype!r}")
+    if case.model == MICRO:
+        data.check_available(case.dataset, "train", case.images)
+        return backend
     models.module(case.model)
     data.check_available(case.dataset, "test", case.images)  # also verifies checksums
     if backend.uses_description:
@@ -58,7 +63,7 @@ def _threads(n_parties: int) -> int:
 
 
 def _weights_sha(case: Case) -> str | None:
-    if not parties.get(case.framework).uses_description:
+    if case.model == MICRO or not parties.get(case.framework).uses_description:
         return None
     return models.weights_info(case.model, case.dataset).sha256
 

@@ -9,6 +9,7 @@ applied in that order. Unknown keys are rejected before anything runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import yaml
 
 from .. import models, parties
 from ..errors import InputError
-from ..parties.base import Case
+from ..parties.base import MICRO, Case
 
 
 class SuiteError(InputError):
@@ -32,6 +33,7 @@ class Grid:
     datasets: tuple[str, ...] = ("mnist",)
     parties: tuple[int, ...] = (2,)
     batch_sizes: tuple[int, ...] = ()  # empty: the model's default batch
+    dtypes: tuple[str, ...] = ("float32",)
     images: int = 64
     repeats: int = 1
     warmup: int = 0
@@ -105,6 +107,12 @@ def _effective(suite: Suite, framework: str, model: str) -> Grid:
     return grid
 
 
+def _batch_sizes(grid: Grid, model: str) -> tuple[int, ...]:
+    if grid.batch_sizes:
+        return grid.batch_sizes
+    return (grid.images,) if model == MICRO else (models.default_batch(model),)
+
+
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
     """All cases of ``suite``, validated by their backends, in a stable order.
 
@@ -115,15 +123,15 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
     for framework in suite.grid.frameworks:
         backend = parties.get(framework)
         for model in suite.grid.models:
-            models.module(model)
+            if model != MICRO:
+                models.module(model)
             grid = _effective(suite, framework, model)
             counts = (1,) if backend.max_parties == 1 else grid.parties
             for dataset in grid.datasets:
-                for n in counts:
-                    for batch in grid.batch_sizes or (models.default_batch(model),):
-                        case = Case(framework, model, dataset, n, grid.images,
-                                    min(batch, grid.images), grid.repeats, grid.warmup,
-                                    {**grid.options, **(extra_options or {})})
-                        backend.validate(case)
-                        planned.append(PlannedCase(case, grid.timeout_s))
+                for n, batch, dtype in product(counts, _batch_sizes(grid, model), grid.dtypes):
+                    case = Case(framework, model, dataset, n, grid.images,
+                                min(batch, grid.images), grid.repeats, grid.warmup, dtype,
+                                {**grid.options, **(extra_options or {})})
+                    backend.validate(case)
+                    planned.append(PlannedCase(case, grid.timeout_s))
     return planned

@@ -21,6 +21,11 @@ class Unsupported(InputError):
     """A case this backend cannot run (bad party count, unsupported option, ...)."""
 
 
+#: model name of the sharing micro-benchmark: no network, the owner shares ``images``
+#: training images of ``dtype`` (phase ``share``) after loading them (phase ``load``)
+MICRO = "micro"
+
+
 @dataclass(frozen=True)
 class Case:
     """What is benchmarked: the parameters of one run, identical in every party."""
@@ -33,13 +38,17 @@ class Case:
     batch: int = 64
     repeats: int = 1
     warmup: int = 0
+    #: dtype of the plaintext input tensor before sharing
+    dtype: str = "float32"
     #: framework-specific options, e.g. ``{"threshold": 1}`` or ``{"provider": "TTP"}``
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def case_id(self) -> str:
         """Readable id, e.g. ``crypten/cnn(dataset=mnist,n=3,b=8)``."""
-        return f"{self.framework}/{self.model}(dataset={self.dataset},n={self.parties},b={self.batch})"
+        extra = f",dtype={self.dtype}" if self.model == MICRO else ""
+        return (f"{self.framework}/{self.model}(dataset={self.dataset},n={self.parties},"
+                f"b={self.batch}{extra})")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
-``reveal``, all inside ``total``, and writes its own rows and backend config to ``rank{r}.json`` (and the
+``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
+``share``), and writes its own rows and backend config to ``rank{r}.json`` (and the
 revealed logits to ``logits.npy`` at the output party) in the run's work directory.
 """
 
@@ -15,6 +16,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from .. import data, models
 from ..models import layers as L
 from ..metrics import RANK_METRICS
 from . import get
-from .base import Case, PartyContext
+from .base import MICRO, Backend, Case, PartyContext
 from .profiler import Profiler
 
 #: file in the work directory where the output party reports ``done total`` batches
@@ -55,21 +57,17 @@ def _layers(ctx: PartyContext) -> list[L.Layer]:
     return description if ctx.rank == ctx.model_owner else L.blank(description)
 
 
-def run_party(ctx: PartyContext, work_dir: Path) -> None:
-    """Run one party of a case and write its rows into ``work_dir``."""
-    torch.set_num_threads(ctx.threads)
+def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
+               progress: Callable[[int], None]) -> np.ndarray | None:
+    """Repeated secure inference of the case's images; the last repeat's revealed logits."""
     case = ctx.case
-    backend = get(case.framework)()
     # Data and model loading happen outside the timed phases; only the owner sees data.
-    x_all = data.load(case.dataset, "test", limit=case.images)[0] if ctx.rank == ctx.data_owner else None
+    owner = ctx.rank == ctx.data_owner
+    x_all = data.load(case.dataset, "test", limit=case.images)[0] if owner else None
     description = _layers(ctx) if backend.uses_description else None
-    prof = Profiler(backend.comm_counters, backend.barrier)
-    with prof.phase("setup", sync=False):
-        backend.setup(ctx)
     logits = []
-    steps = (case.warmup + case.repeats) * len(_batches(case))
     for rep in range(case.warmup + case.repeats):
-        last = rep == case.warmup + case.repeats - 1
+        logits.clear()
         with prof.phase("total", rep):
             with prof.phase("share", rep):
                 model = backend.share_model(description)
@@ -82,10 +80,48 @@ def run_party(ctx: PartyContext, work_dir: Path) -> None:
                 with prof.phase("reveal", rep):
                     out = backend.reveal(y)
                 if out is not None:
-                    if last:
-                        logits.append(out.detach().double().cpu().numpy())
-                    done = rep * len(_batches(case)) + lo // case.batch + 1
-                    (work_dir / PROGRESS_FILE).write_text(f"{done} {steps}")
+                    logits.append(out.detach().double().cpu().numpy())
+                progress(1)
+    return np.concatenate(logits) if logits else None
+
+
+def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
+           progress: Callable[[int], None]) -> None:
+    """Sharing micro-benchmark: load ``images`` training images as ``dtype``, share them."""
+    case = ctx.case
+    dtype = getattr(torch, case.dtype)
+    shape = (case.images, *models.INPUT_SHAPE)
+    for rep in range(case.warmup + case.repeats):
+        with prof.phase("total", rep):
+            with prof.phase("load", rep):
+                x = (data.load(case.dataset, "train", limit=case.images)[0].to(dtype)
+                     if ctx.rank == ctx.data_owner else None)
+            with prof.phase("share", rep):
+                backend.share_input(x, shape)
+        progress(len(_batches(case)))
+
+
+def run_party(ctx: PartyContext, work_dir: Path) -> None:
+    """Run one party of a case and write its rows into ``work_dir``."""
+    torch.set_num_threads(ctx.threads)
+    case = ctx.case
+    backend = get(case.framework)()
+    prof = Profiler(backend.comm_counters, backend.barrier)
+    steps = (case.warmup + case.repeats) * len(_batches(case))
+    done = 0
+
+    def progress(batches: int) -> None:
+        nonlocal done
+        done += batches
+        if ctx.rank == ctx.output_party:
+            (work_dir / PROGRESS_FILE).write_text(f"{done} {steps}")
+
+    with prof.phase("setup", sync=False):
+        backend.setup(ctx)
+    if case.model == MICRO:
+        logits = _micro(ctx, backend, prof, progress)
+    else:
+        logits = _inference(ctx, backend, prof, progress)
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [
@@ -104,8 +140,8 @@ def run_party(ctx: PartyContext, work_dir: Path) -> None:
     (work_dir / f"rank{ctx.rank}.json").write_text(
         json.dumps({"rows": rows, "config": info}, default=str)
     )
-    if logits:
-        np.save(work_dir / "logits.npy", np.concatenate(logits))
+    if logits is not None:
+        np.save(work_dir / "logits.npy", logits)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 
 #: columns of :func:`runs`, in display order
 RUN_COLUMNS = ["run_id", "framework", "model", "dataset", "parties", "batch", "images",
-               "status", "img_per_s", "s_per_img", "accuracy", "agreement", "max_abs_err",
+               "status", "img_per_s", "s_per_img", "slowdown", "accuracy", "agreement", "max_abs_err",
                "peak_rss_mb", "mb_sent_per_img", "rounds_per_img", "threshold", "provider"]
 
 
@@ -37,7 +37,17 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     out["peak_rss_mb"] = _per_rank_total(df, "peak_rss_bytes") / 2**20
     out["mb_sent_per_img"] = _per_rank_total(df, "bytes_sent") / 2**20 / out["images"]
     out["rounds_per_img"] = _per_rank_total(df, "rounds") / out["images"]
+    out["slowdown"] = _slowdown(out)
     return out.sort_values("timestamp").reset_index()[RUN_COLUMNS]
+
+
+def _slowdown(runs: pd.DataFrame) -> pd.Series:
+    """Plaintext img/s over the run's img/s, against the newest plaintext run of the same
+    model and dataset in the same results (NaN where there is none)."""
+    plain = (runs[(runs["framework"] == "plaintext") & (runs["status"] == "ok")]
+             .sort_values("timestamp").groupby(["model", "dataset"])["img_per_s"].last())
+    ref = runs.join(plain.rename("plain_img_per_s"), on=["model", "dataset"])["plain_img_per_s"]
+    return ref / runs["img_per_s"]
 
 
 def phases(df: pd.DataFrame, run_id: str) -> pd.DataFrame:

@@ -1,0 +1,38 @@
+# mpcbench: `make demo` runs a small real sweep and writes the report; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+RESULTS ?= results
+REPORT  ?= report
+
+.PHONY: install demo test browser clean
+
+# torch is the local CPU wheel; crypten goes in without its dependency pins (they pull
+# torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg.
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --no-deps crypten==0.4.1
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/mpcbench sweep benchmarks/demo.yaml --results $(RESULTS)
+	$(BIN)/mpcbench results --results $(RESULTS)
+	$(BIN)/mpcbench report --results $(RESULTS) --out $(REPORT)
+
+# Headless Chromium renders the report in its test (Debian package; skipped if unavailable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: the report rendering test will be skipped"; }
+
+test: install browser
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(RESULTS) $(REPORT)
