@@ -8,6 +8,9 @@ crypten 0.4.1 was released against torch 1.x/2.0. Two things moved since:
 * ``torch.onnx.export`` defaults to the dynamo exporter, which crypten's ONNX converter
   (``crypten.nn.from_pytorch``) cannot read; its export is pinned to the TorchScript
   exporter (``dynamo=False``) with the exporter's deprecation warnings silenced.
+* onnx now returns read-only arrays from ``numpy_helper.to_array``, which the converter
+  wraps with ``torch.from_numpy`` (undefined behaviour on write, and a warning); the
+  converter gets writable copies.
 
 Everything else on the paths mpcbench uses (sharing, matmul/conv Beaver products,
 comparisons, the gloo communicator) runs unchanged. :func:`import_crypten` is the only
@@ -22,7 +25,7 @@ import importlib
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 _OLD_REGISTRATION = "torch.onnx._internal.registration"
@@ -68,9 +71,22 @@ def _pin_torchscript_exporter(converter: ModuleType) -> None:
     converter._export_pytorch_model = export_torchscript
 
 
+def _writable_onnx_arrays(converter: ModuleType) -> None:
+    helper = converter.numpy_helper
+    if getattr(helper, _PATCHED, False):
+        return
+
+    def to_array(tensor: Any) -> Any:
+        return helper.to_array(tensor).copy()
+
+    converter.numpy_helper = SimpleNamespace(to_array=to_array, **{_PATCHED: True})
+
+
 def import_crypten() -> ModuleType:
     """The ``crypten`` module with the compatibility patches applied (idempotent)."""
     _alias_onnx_registration()
     crypten = importlib.import_module("crypten")
-    _pin_torchscript_exporter(importlib.import_module("crypten.nn.onnx_converter"))
+    converter = importlib.import_module("crypten.nn.onnx_converter")
+    _pin_torchscript_exporter(converter)
+    _writable_onnx_arrays(converter)
     return crypten

@@ -1,0 +1,83 @@
+"""The CrypTen backend without a network: case checks, security record, layer steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mpcbench import models
+from mpcbench.models import layers as L
+from mpcbench.parties import get
+from mpcbench.parties import crypten as backend_module
+from mpcbench.parties.base import Case, Unsupported
+from mpcbench.parties.crypten import CryptenBackend
+
+pytestmark = pytest.mark.crypten
+
+
+def _case(**kw) -> Case:
+    return Case(**{"framework": "crypten", "model": "mlp", **kw})
+
+
+def test_registered_and_available():
+    assert get("crypten") is CryptenBackend
+    assert CryptenBackend.available() is None
+    assert CryptenBackend.versions()["crypten"] == "0.4.1"
+
+
+@pytest.mark.parametrize("parties", [2, 3, 16])
+def test_validate_accepts_two_to_sixteen_parties(parties):
+    CryptenBackend.validate(_case(parties=parties))
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"parties": 1}, "2 to 16 parties"),
+        ({"parties": 17}, "2 to 16 parties"),
+        ({"options": {"provider": "TTP"}}, "dealer process"),
+        ({"options": {"provider": "HE"}}, "unknown crypten provider"),
+        ({"options": {"threshold": 1}}, "unknown crypten options"),
+    ],
+)
+def test_validate_rejects(kw, message):
+    with pytest.raises(Unsupported, match=message):
+        CryptenBackend.validate(_case(**kw))
+
+
+def test_security_is_n_out_of_n_with_a_trusted_first_party():
+    sec = CryptenBackend.security(_case(parties=5))
+    assert sec["threshold"] == 4
+    assert sec["provider"] == "TFP" and sec["adversary"] == "semi-honest"
+    assert "64-bit ring" in sec["protocol"]
+    assert CryptenBackend.security(_case(options={"provider": "ttp"}))["provider"] == "TTP"
+
+
+@pytest.mark.parametrize(("shape", "k"), [((2, 3, 6, 6), 2), ((1, 2, 7, 5), 2), ((1, 1, 9, 9), 3)])
+def test_tree_max_pool_matches_torch(crypten_one_party, shape, k):
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    out = backend_module._max_pool(crypten_one_party, crypten_one_party.cryptensor(x), k)
+    assert torch.allclose(out.get_plain_text(), F.max_pool2d(x, k), atol=1e-4)
+
+
+def test_sign_maps_zero_to_plus_one(crypten_one_party):
+    step = backend_module._share_layer(crypten_one_party, L.Sign(), src=0, bits=16)
+    x = crypten_one_party.cryptensor(torch.tensor([-2.0, -1e-3, 0.0, 1e-3, 5.0]))
+    assert step(x).get_plain_text().tolist() == [-1, -1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["mlp", "bnn", "cnn"])
+def test_description_steps_match_plaintext(crypten_one_party, name):
+    """Every layer translation on one party against :func:`layers.evaluate`."""
+    torch.manual_seed(1)
+    description = L.describe(models.build(name).eval())
+    steps = [backend_module._share_layer(crypten_one_party, lay, 0, 16) for lay in description]
+    x = torch.randn(2, *models.INPUT_SHAPE)
+    y = crypten_one_party.cryptensor(x)
+    for step in steps:
+        y = step(y)
+    expected = L.evaluate(description, x)
+    np.testing.assert_allclose(y.get_plain_text().double(), expected, atol=2e-2)
