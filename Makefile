@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 RESULTS ?= results
 REPORT  ?= report
 
-.PHONY: install demo test browser clean
+SUITES := crypten frameworks micro baselines full
+
+.PHONY: install demo test browser clean $(addprefix bench-,$(SUITES))
 
 # torch is the local CPU wheel; crypten goes in without its dependency pins (they pull
 # torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q --no-deps crypten==0.4.1
 	$(BIN)/pip install -q -e '.[test]'
@@ -33,6 +34,11 @@ browser:
 
 test: install browser
 	$(BIN)/pytest
+
+# Benchmarks (not tests): one sweep each into results/<suite>, then its summary table.
+$(addprefix bench-,$(SUITES)): bench-%: install
+	$(BIN)/mpcbench sweep benchmarks/$*.yaml --results $(RESULTS)/$*
+	$(BIN)/mpcbench results --results $(RESULTS)/$*
 
 clean:
 	rm -rf $(VENV) $(RESULTS) $(REPORT)
