@@ -1,0 +1,61 @@
+"""``mpcbench compare A B``: per-metric changes between two runs or two results directories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from .app import app, err, out
+from .common import DEFAULT_RESULTS, ResultsDir
+
+_STYLE = {"+": "bold red", "-": "green", "~": "dim", "x": "yellow", "!": "bold red", "": ""}
+
+
+def _value(v: float, unit: str) -> str:
+    return "" if pd.isna(v) else f"{v:.4g} {unit}".strip()
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Baseline: run id (in --results) or results directory.")],
+    b: Annotated[str, typer.Argument(help="Contender: run id (in --results) or results directory.")],
+    results: ResultsDir = DEFAULT_RESULTS,
+    factor: Annotated[float, typer.Option(
+        help="Ratio beyond which a change counts (B/A > factor or < 1/factor).")] = 1.1,
+    tolerance: Annotated[float, typer.Option(
+        help="Absolute change that counts for accuracy and agreement.")] = 0.01,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", help="Only this metric (repeatable): s_per_img, img_per_s, peak_rss_mib, "
+        "mib_per_img, rounds_per_img, accuracy, agreement, max_abs_err.")] = None,
+    only_changed: Annotated[bool, typer.Option(
+        "--only-changed", help="Hide unchanged and insignificant metrics.")] = False,
+) -> None:
+    """Show how every metric changed from A to B; exit 1 if anything got worse.
+
+    Marks: + worse, - better, ~ changed but not significant (IQRs over repeats overlap),
+    x not comparable (case fingerprint differs), ! new failure.
+    """
+    from ..report.compare import METRICS, compare as changes_between, load_side, regressions
+
+    changes = changes_between(load_side(a, results), load_side(b, results), factor, tolerance,
+                              metric)
+    if only_changed:
+        changes = changes[~changes["mark"].isin(["", "~"])]
+    table = Table(title=f"{a} → {b}  (factor {factor})")
+    for col, justify in [("", "center"), ("case", "left"), ("metric", "left"), ("A", "right"),
+                         ("B", "right"), ("B/A", "right"), ("note", "left")]:
+        table.add_column(col, justify=justify)
+    for row in changes.itertuples(index=False):
+        m = METRICS.get(row.metric)
+        unit = m.unit if m else ""
+        ratio = "" if pd.isna(row.ratio) else f"{row.ratio:.3f}"
+        table.add_row(row.mark, row.cell, m.label if m else row.metric, _value(row.value_a, unit),
+                      _value(row.value_b, unit), ratio, row.note, style=_STYLE[row.mark])
+    out.print(table)
+    worse = regressions(changes)
+    if worse:
+        err.print(f"[red]{worse} regression(s)[/red] from {a} to {b}")
+        raise typer.Exit(1)

@@ -1,0 +1,25 @@
+"""``mpcbench report``: the results table as a self-contained HTML report with figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import app, err, out
+from .common import DEFAULT_RESULTS, ResultsDir
+
+
+@app.command()
+def report(
+    results: ResultsDir = DEFAULT_RESULTS,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the report to.")]
+    = Path("report"),
+) -> None:
+    """Write index.html (figures embedded) plus every figure as PNG/SVG and table as CSV."""
+    from ..report import build
+
+    with err.status(f"building the report of {results} ..."):
+        index = build(results, out_dir)
+    out.print(str(index.resolve()), highlight=False, soft_wrap=True)

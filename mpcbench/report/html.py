@@ -1,0 +1,220 @@
+"""Write the report: ``index.html`` (self-contained) plus every figure as PNG/SVG and every
+table as CSV in one output directory."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from .. import __version__
+from ..errors import InputError
+from ..results import store
+from . import figures, provenance, summary
+from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
+
+_DASH = "—"
+_NUMERIC = r"[-+\d.,eE×()–— ]+"
+
+
+@dataclass
+class Table:
+    """A table of the report: raw data (written as CSV) and its formatted view."""
+
+    name: str
+    title: str
+    data: pd.DataFrame
+    display: pd.DataFrame
+    row_class: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def wrap(self) -> list[bool]:
+        """Per displayed column: does it hold long text (allowed to wrap)?"""
+        return [col.str.len().gt(40).any() for _, col in self.display.astype(str).items()]
+
+    @property
+    def numeric(self) -> list[bool]:
+        """Per displayed column: does it hold numbers only (right-aligned)?"""
+        return [
+            bool(len(col)) and col.str.fullmatch(_NUMERIC).all()
+            for _, col in self.display.astype(str).items()
+        ]
+
+
+@dataclass
+class RenderedFigure:
+    """A drawn figure (``png`` is base64) or a placeholder when there was nothing to draw."""
+
+    spec: FigureSpec
+    png: str | None = None
+
+
+def _fmt(value: object, spec: str = "{:.3g}") -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return _DASH
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, float) and spec:
+        if spec == "{:.3g}" and abs(value) >= 1000:
+            spec = "{:,.0f}"
+        return spec.format(value)
+    return str(value)
+
+
+def _view(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Formatted copy: ``columns`` maps source column -> (header, format)."""
+    return pd.DataFrame(
+        {header: [_fmt(v, spec) for v in frame[col]] for col, (header, spec) in columns.items()
+         if col in frame}
+    )
+
+
+def _iqr(frame: pd.DataFrame) -> list[str]:
+    return [
+        _DASH if pd.isna(m) else f"{m:.3g} ({lo:.3g}–{hi:.3g})"
+        for m, lo, hi in zip(frame["s_per_img"], frame["s_per_img_q25"], frame["s_per_img_q75"],
+                             strict=True)
+    ]
+
+
+def _warn(notes: pd.Series) -> list[str]:
+    return ["warn" if n else "" for n in notes.fillna("")]
+
+
+def _summary_table(table: pd.DataFrame) -> Table:
+    view = _view(table, {
+        "system": ("system", ""), "model": ("model", ""), "dataset": ("dataset", ""),
+        "parties": ("parties", ""), "batch": ("batch", ""), "repeats": ("repeats", ""),
+    })
+    view["time / image [s], median (IQR)"] = _iqr(table)
+    view = pd.concat([view, _view(table, {
+        "img_per_s": ("images / s", "{:.3g}"), "slowdown": ("slowdown vs plaintext", "{:.3g}×"),
+        "accuracy": ("accuracy", "{:.3f}"), "agreement": ("agreement", "{:.3f}"),
+        "peak_rss_mib": ("peak RSS / party [MiB]", "{:.0f}"),
+        "mib_per_img": ("MiB sent / image (all parties)", "{:.3g}"),
+        "rounds_per_img": ("rounds / image", "{:.3g}"), "eff": ("Eff [s]", "{:.3g}"),
+    })], axis=1)
+    view["security"] = ["⚠ " + ", ".join(p.split(":")[0] for p in n.split("; ")) if n else ""
+                        for n in table["security_note"]]
+    return Table("summary", "Summary", table, view, _warn(table["security_note"]))
+
+
+def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",
+                 row_class: list[str] | None = None) -> Table:
+    view = pd.DataFrame({str(c).replace("_", " "): [_fmt(v) for v in frame[c]]
+                         for c in frame.columns})
+    return Table(name, title, frame, view, row_class or [""] * len(frame), note)
+
+
+def _coverage_table(frame: pd.DataFrame) -> Table:
+    classes = ["missing" if s == provenance.NOT_MEASURED else "" for s in frame["status"]]
+    return _plain_table("coverage", "Frameworks and baselines", frame,
+                        "Every known framework is listed; one without results is "
+                        f"“{provenance.NOT_MEASURED}”.", classes)
+
+
+def _security_table(frame: pd.DataFrame) -> Table:
+    out = frame.assign(security_note=["⚠ " + n if n else "" for n in frame["security_note"]])
+    return _plain_table("security", "Security model of the MPC runs", out,
+                        "t is the number of corrupt parties the protocol tolerates. Rows with "
+                        "threshold 0 or a trusted-first-party (TFP) provider are marked ⚠.",
+                        _warn(frame["security_note"]))
+
+
+def _micro_table(frame: pd.DataFrame) -> Table:
+    view = _view(frame, {
+        "framework": ("framework", ""), "dtype": ("dtype", ""), "parties": ("parties", ""),
+        "repeats": ("repeats", ""), "share_s": ("time to share [s], median", "{:.3g}"),
+        "share_s_q25": ("q25", "{:.3g}"), "share_s_q75": ("q75", "{:.3g}"),
+        "peak_rss_mib": ("peak RSS / party [MiB]", "{:.0f}"),
+        "slowdown": ("vs plaintext", "{:.3g}×"), "case_id": ("case", ""),
+    })
+    return Table("micro", "Sharing micro-benchmark", frame, view, [""] * len(frame))
+
+
+def _phase_table(phases: pd.DataFrame) -> pd.DataFrame:
+    keys = ["system", "model", "dataset", "parties", "batch"]
+    wide = phases.groupby([*keys, "phase"], dropna=False, observed=True)["s_per_img"].first()
+    return wide.unstack("phase").reset_index().rename_axis(columns=None)
+
+
+def _draw(spec: FigureSpec, tables: Tables, out_dir: Path) -> RenderedFigure:
+    fig = spec.draw(tables)
+    if fig is None:
+        return RenderedFigure(spec)
+    fig.savefig(out_dir / f"{spec.name}.svg", bbox_inches="tight")
+    png = out_dir / f"{spec.name}.png"
+    fig.savefig(png, dpi=110, bbox_inches="tight")
+    figures.close(fig)
+    return RenderedFigure(spec, base64.b64encode(png.read_bytes()).decode("ascii"))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mpcbench.report", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["fmt"] = _fmt
+    return env
+
+
+def build(results_dir: Path, out_dir: Path) -> Path:
+    """Write the report of ``results_dir`` into ``out_dir``; return the path of index.html."""
+    df = store.load(results_dir)
+    if df.empty:
+        raise InputError(f"no results in {results_dir}; run `mpcbench run` or `mpcbench sweep` first")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cells = summary.summary(df)
+    phases = summary.phases(df)
+    micro = summary.micro(df)
+    coverage = provenance.coverage(df)
+    security = provenance.security(df)
+    baseline_fws = sorted(set(coverage.loc[coverage["kind"] == "baseline", "framework"])
+                          - {"plaintext"})
+    tables = [
+        _summary_table(cells),
+        _coverage_table(coverage),
+        _plain_table("baselines", "Baseline metrics", summary.run_metrics(df, baseline_fws),
+                     "Every metric of the non-MPC baselines (mean over runs)."),
+        _plain_table("phases", "Phase breakdown", _phase_table(phases),
+                     "Median seconds per image of each phase, max over parties."),
+        _plain_table("failures", "Failed, timed-out and skipped runs", provenance.failures(df)),
+        _security_table(security),
+        _plain_table("machines", "Machines", provenance.machines(df)),
+        _plain_table("versions", "Software versions", provenance.versions(df)),
+        _plain_table("runs", "All runs", provenance.runs(df)),
+    ]
+    if not micro.empty:
+        tables.append(_micro_table(micro))
+    for table in tables:
+        table.data.to_csv(out_dir / f"{table.name}.csv", index=False)
+    figures.theme()
+    repeats, run_rows = summary.repeats(df), summary.run_level(df)
+    colours = figures.palette(pd.concat([repeats["system"], phases["system"], run_rows["system"]]))
+    inputs = Tables(repeats, cells, phases, run_rows, summary.micro_repeats(df), colours)
+    drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
+    micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not micro.empty else None
+    index = out_dir / "index.html"
+    index.write_text(_environment().get_template("index.html.j2").render(
+        title="mpcbench report",
+        results_dir=str(results_dir),
+        generated=datetime.now(UTC),
+        version=__version__,
+        dates=provenance.run_dates(df),
+        machines=provenance.machines(df),
+        tables={t.name: t for t in tables},
+        figures=drawn,
+        micro_figure=micro_fig,
+        not_measured=list(coverage.loc[coverage["status"] == provenance.NOT_MEASURED,
+                                       "framework"]),
+        warnings=sorted(set(security["security_note"]) - {""}),
+        files=sorted(p.name for p in out_dir.iterdir() if p.name != "index.html"),
+    ), encoding="utf-8")
+    return index
+

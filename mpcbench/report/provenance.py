@@ -1,0 +1,117 @@
+"""Where, when and under which security model the results were measured; what is missing.
+
+Tables for the report's provenance and security sections, the failed runs and the
+coverage of known frameworks (a framework without rows is listed as "not measured").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .summary import KNOWN_FRAMEWORKS, MICRO_MODEL, is_mpc, security_notes, usable
+
+GIB = 2**30
+
+NOT_MEASURED = "not measured"
+
+
+def _per_run(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """First value of ``columns`` of every run (runs share these columns in all rows)."""
+    return df.groupby("run_id", sort=False)[columns].first().reset_index()
+
+
+def _count_runs(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    runs = _per_run(df, [*columns, "timestamp"])
+    return (
+        runs.groupby(columns, dropna=False)
+        .agg(runs=("run_id", "nunique"), first=("timestamp", "min"), last=("timestamp", "max"))
+        .reset_index()
+    )
+
+
+def machines(df: pd.DataFrame) -> pd.DataFrame:
+    """Hosts the runs were made on: CPU model, cores, RAM (GiB), OS, number of runs, dates."""
+    table = _count_runs(df, ["hostname", "cpu_model", "cpu_cores", "ram_bytes", "os"])
+    table.insert(4, "ram_gib", (table.pop("ram_bytes").astype("float64") / GIB).round(1))
+    return table
+
+
+def versions(df: pd.DataFrame) -> pd.DataFrame:
+    """Software the runs were made with: package versions and git commit (``+dirty``)."""
+    runs = _per_run(df, ["git_commit", "git_dirty"])
+    dirty = runs["git_dirty"].fillna(False).astype(bool).map({True: "+dirty", False: ""})
+    commit = runs["git_commit"].astype("string").str[:10].fillna("unknown") + dirty
+    labelled = df.merge(runs[["run_id"]].assign(commit=commit.to_numpy()), on="run_id")
+    return _count_runs(
+        labelled,
+        ["mpcbench_version", "commit", "python_version", "torch_version", "crypten_version",
+         "mpyc_version", "numpy_version"],
+    )
+
+
+def runs(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per run: when, what, where, status and threads per party."""
+    table = _per_run(
+        df.sort_values("timestamp"),
+        ["timestamp", "case_id", "framework", "model", "dataset", "parties", "batch", "images",
+         "hostname", "threads_per_party"],
+    )
+    status = df.assign(bad=df["status"].fillna("ok").ne("ok")).groupby("run_id")
+    worst = status.apply(lambda g: g.loc[g["bad"], "status"].iloc[0] if g["bad"].any() else "ok",
+                         include_groups=False)
+    table["status"] = table["run_id"].map(worst)
+    return table
+
+
+def run_dates(df: pd.DataFrame) -> dict[str, object]:
+    """First and last run timestamp and the number of runs."""
+    return {
+        "first": df["timestamp"].min(),
+        "last": df["timestamp"].max(),
+        "runs": df["run_id"].nunique(),
+    }
+
+
+def security(df: pd.DataFrame) -> pd.DataFrame:
+    """Security model of every MPC framework × parties, with warnings for weakened settings."""
+    rows = df[is_mpc(df)]
+    cols = ["framework", "parties", "protocol", "threshold", "provider", "adversary",
+            "data_owner", "model_owner", "output_party"]
+    table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
+    table["security_note"] = security_notes(table)
+    return table.sort_values(["framework", "parties"], ignore_index=True)
+
+
+def failures(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs with a failed, timed-out or skipped measurement, with their first error."""
+    bad = df[df["status"].fillna("ok").ne("ok")]
+    cols = ["timestamp", "case_id", "framework", "model", "dataset", "parties", "status", "error"]
+    if bad.empty:
+        return pd.DataFrame(columns=["run_id", *cols])
+    return _per_run(bad.sort_values("timestamp"), cols)
+
+
+def coverage(df: pd.DataFrame) -> pd.DataFrame:
+    """Every known or measured framework: kind, measured cells and failed runs, or "not measured"."""
+    frameworks = list(dict.fromkeys([*KNOWN_FRAMEWORKS, *df["framework"].dropna().unique()]))
+    ok = usable(df)
+    ok = ok[ok["model"].ne(MICRO_MODEL).fillna(True)]
+    mpc = df.assign(mpc=is_mpc(df)).groupby("framework")["mpc"].any()
+    cells = ok.groupby("framework")[["model", "dataset", "parties", "batch"]].apply(
+        lambda g: len(g.drop_duplicates())
+    )
+    failed = df[df["status"].fillna("ok").ne("ok")].groupby("framework")["run_id"].nunique()
+    table = pd.DataFrame({"framework": frameworks})
+    table["kind"] = [
+        "MPC" if mpc.get(fw, fw in ("crypten", "mpyc")) else "baseline" for fw in frameworks
+    ]
+    table["cells"] = table["framework"].map(cells).fillna(0).astype(int)
+    table["failed_runs"] = table["framework"].map(failed).fillna(0).astype(int)
+    table["models"] = table["framework"].map(
+        ok.groupby("framework")["model"].unique().map(lambda m: ", ".join(sorted(m)))
+    ).fillna("")
+    table["status"] = [
+        "measured" if c else ("failed only" if f else NOT_MEASURED)
+        for c, f in zip(table["cells"], table["failed_runs"], strict=True)
+    ]
+    return table

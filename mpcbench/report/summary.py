@@ -1,0 +1,269 @@
+"""Performance statistics from the tidy results table (pandas only).
+
+Every number of the report starts here. Rows are filtered to ``status == "ok"`` and
+non-warm-up measurements; a *cell* is one framework × model × dataset × parties × batch
+(× security variant); an *observation* is one repeat of one run of a cell:
+
+* time per image = max over ranks of the party's ``total`` wall time / images,
+* MiB sent per image = bytes sent summed over ranks / images / 2^20,
+* rounds per image = max over ranks of rounds / images,
+* peak RSS per party = max over ranks of the ``total`` phase's peak RSS.
+
+Cells summarise observations with the median and the inter-quartile range.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+#: identity of a cell (one line of the summary table)
+CELL = ["framework", "model", "dataset", "parties", "batch", "provider", "threshold"]
+#: pseudo-model of the sharing micro-benchmark (kept out of the inference statistics)
+MICRO_MODEL = "micro"
+#: frameworks that are references rather than MPC systems, when no rows tell otherwise
+BASELINES = ("plaintext", "complex", "feedback")
+#: frameworks the report always accounts for, measured or not
+KNOWN_FRAMEWORKS = ("plaintext", "crypten", "mpyc", "complex", "feedback")
+#: run-level metrics aggregated per cell, and how
+RUN_AGG = {"accuracy": "mean", "plain_accuracy": "mean", "agreement": "mean", "max_abs_err": "max"}
+#: the four timed phases of a repeat, in order
+PHASE_ORDER = ["setup", "share", "infer", "reveal"]
+
+TFP_NOTE = "TFP: party 0 deals all correlated randomness"
+ZERO_NOTE = "t=0: no privacy against a single corrupt party"
+MIB = 2**20
+_OBS = ["run_id", "repeat"]
+
+
+def usable(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows that enter statistics: status ok (or unset) and not warm-up."""
+    ok = df["status"].fillna("ok").eq("ok") & ~df["is_warmup"].fillna(False).astype(bool)
+    return df[ok & df["value"].notna()]
+
+
+def _inference(df: pd.DataFrame) -> pd.DataFrame:
+    return usable(df)[lambda d: d["model"].ne(MICRO_MODEL).fillna(True)]
+
+
+def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
+    sel = df[(df["rank"] >= 0) & (df["phase"] == phase) & (df["metric"] == metric)]
+    return sel.groupby(keys, dropna=False)["value"].agg(how)
+
+
+def is_mpc(df: pd.DataFrame) -> pd.Series:
+    """Per row: does it belong to a secure (MPC) framework? (protocol set and not ``none``)."""
+    protocol = df["protocol"].astype("string").str.lower()
+    return protocol.notna() & ~protocol.isin(["none", ""])
+
+
+def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
+    """Add ``system`` (the legend label) and ``kind`` (``MPC`` or ``baseline``).
+
+    The label is the framework, suffixed with the provider when a framework was run with
+    several, and with ``t=0`` for threshold-0 runs of a framework also run with t > 0.
+    """
+    out = cells.copy()
+    label = out["framework"].astype(str)
+    for fw, grp in out.groupby("framework"):
+        sel = out["framework"] == fw
+        if grp["provider"].nunique() > 1:
+            label[sel] = label[sel] + " [" + out.loc[sel, "provider"].fillna("?").astype(str) + "]"
+        if (grp["threshold"] == 0).any() and (grp["threshold"] != 0).any():
+            zero = sel & out["threshold"].eq(0).fillna(False)
+            label[zero] = label[zero] + " (t=0)"
+    out["system"] = label
+    return out
+
+
+def repeats(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell × run × repeat with time, throughput, memory and traffic per image.
+
+    Runs without per-party rows (e.g. baselines that only report ``s_per_img``) contribute
+    their run-level time per image.
+    """
+    rows = _inference(df)
+    keys = CELL + _OBS
+    obs = pd.concat(
+        {
+            "total_s": _per_rank(rows, "total", "wall_s", "max", keys),
+            "peak_rss_bytes": _per_rank(rows, "total", "peak_rss_bytes", "max", keys),
+            "bytes_sent": _per_rank(rows, "total", "bytes_sent", "sum", keys),
+            "rounds": _per_rank(rows, "total", "rounds", "max", keys),
+        },
+        axis=1,
+    )
+    images = rows.groupby(keys, dropna=False)["images"].max().astype("float64")
+    obs = obs.join(images, how="left").reset_index()
+    run_level = rows[(rows["rank"] < 0) & (rows["metric"] == "s_per_img")]
+    run_level = run_level[~run_level["run_id"].isin(obs.loc[obs["total_s"].notna(), "run_id"])]
+    fallback = run_level.groupby(keys, dropna=False).agg(
+        s_per_img=("value", "median"), images=("images", "max")
+    ).reset_index()
+    fallback["images"] = fallback["images"].astype("float64")
+    fallback["total_s"] = fallback["s_per_img"] * fallback["images"]
+    obs = pd.concat([obs[obs["total_s"].notna()], fallback], ignore_index=True)
+    obs["s_per_img"] = obs["total_s"] / obs["images"]
+    obs["img_per_s"] = obs["images"] / obs["total_s"]
+    obs["peak_rss_mib"] = obs["peak_rss_bytes"] / MIB
+    obs["mib_per_img"] = obs["bytes_sent"] / obs["images"] / MIB
+    obs["rounds_per_img"] = obs["rounds"] / obs["images"]
+    obs = obs.drop(columns=["peak_rss_bytes", "bytes_sent", "rounds"])
+    return add_labels(_with_kind(obs, rows))
+
+
+def _with_kind(cells: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    mpc = rows.assign(mpc=is_mpc(rows)).groupby("framework")["mpc"].any()
+    kind = cells["framework"].map(mpc).fillna(False).astype(bool)
+    return cells.assign(kind=np.where(kind, "MPC", "baseline"))
+
+
+def run_level(df: pd.DataFrame) -> pd.DataFrame:
+    """Run-level rows (rank -1) of inference runs, with ``system`` and ``kind``."""
+    rows = _inference(df)
+    return add_labels(_with_kind(rows[rows["rank"] < 0], rows))
+
+
+def _q(p: float):
+    def quantile(s: pd.Series) -> float:
+        return s.quantile(p)
+
+    quantile.__name__ = f"q{int(p * 100)}"
+    return quantile
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """The summary table: one row per cell (see module doc for the definitions).
+
+    Columns: cell keys, ``system``, ``kind``, ``runs``, ``repeats``, ``images``,
+    ``s_per_img`` (median) with ``s_per_img_q25``/``s_per_img_q75``, ``img_per_s``,
+    ``slowdown`` (vs plaintext of the same model, dataset and batch, else any batch),
+    ``accuracy``, ``plain_accuracy``, ``agreement``, ``max_abs_err``, ``peak_rss_mib``,
+    ``mib_per_img``, ``rounds_per_img``, ``eff`` (median total time of a repeat / accuracy)
+    and the security columns.
+    """
+    obs = repeats(df)
+    rows = _inference(df)
+    grouped = obs.groupby(CELL, dropna=False)
+    table = grouped.agg(
+        system=("system", "first"),
+        kind=("kind", "first"),
+        runs=("run_id", "nunique"),
+        repeats=("total_s", "count"),
+        images=("images", "max"),
+        s_per_img=("s_per_img", "median"),
+        s_per_img_q25=("s_per_img", _q(0.25)),
+        s_per_img_q75=("s_per_img", _q(0.75)),
+        img_per_s=("img_per_s", "median"),
+        total_s=("total_s", "median"),
+        peak_rss_mib=("peak_rss_mib", "max"),
+        mib_per_img=("mib_per_img", "median"),
+        rounds_per_img=("rounds_per_img", "median"),
+    )
+    run_metrics = rows[(rows["rank"] < 0) & rows["metric"].isin(list(RUN_AGG))]
+    per_metric = {
+        m: run_metrics[run_metrics["metric"] == m].groupby(CELL, dropna=False)["value"].agg(how)
+        for m, how in RUN_AGG.items()
+    }
+    table = table.join(pd.DataFrame(per_metric), how="left").reset_index()
+    table["slowdown"] = table["s_per_img"] / _plaintext_reference(table)
+    table["eff"] = table["total_s"] / table["accuracy"]
+    security = (
+        rows.groupby(CELL, dropna=False)[["protocol", "adversary"]].first().reset_index()
+    )
+    table = table.merge(security, on=CELL, how="left")
+    table["security_note"] = security_notes(table)
+    return table.sort_values(["model", "dataset", "kind", "framework", "parties", "batch"],
+                             ignore_index=True)
+
+
+def _plaintext_reference(table: pd.DataFrame) -> pd.Series:
+    """Median plaintext time per image of each row's model, dataset (and batch if measured)."""
+    plain = table[table["framework"] == "plaintext"]
+    same_batch = plain.groupby(["model", "dataset", "batch"])["s_per_img"].min()
+    any_batch = plain.groupby(["model", "dataset"])["s_per_img"].min()
+    by_batch = pd.MultiIndex.from_frame(table[["model", "dataset", "batch"]])
+    by_model = pd.MultiIndex.from_frame(table[["model", "dataset"]])
+    ref = pd.Series(same_batch.reindex(by_batch).to_numpy(), index=table.index, dtype="float64")
+    return ref.fillna(pd.Series(any_batch.reindex(by_model).to_numpy(), index=table.index))
+
+
+def security_notes(frame: pd.DataFrame) -> pd.Series:
+    """Per row, a warning for weakened security: threshold 0 or a trusted-first-party provider."""
+    tfp = frame["provider"].astype("string").str.upper().eq("TFP").fillna(False)
+    zero = frame["threshold"].eq(0).fillna(False) & is_mpc(frame)
+    notes = zip(np.where(tfp, TFP_NOTE, ""), np.where(zero, ZERO_NOTE, ""), strict=True)
+    return pd.Series(["; ".join(n for n in pair if n) for pair in notes], index=frame.index)
+
+
+def phases(df: pd.DataFrame) -> pd.DataFrame:
+    """Median seconds per image of each phase (max over ranks) per cell.
+
+    Setup happens once per run; it is divided by the images of one repeat like the others.
+    """
+    rows = _inference(df)
+    keys = CELL + _OBS + ["phase"]
+    sel = rows[(rows["rank"] >= 0) & (rows["metric"] == "wall_s") & rows["phase"].isin(PHASE_ORDER)]
+    per_obs = sel.groupby(keys, dropna=False).agg(wall_s=("value", "max"), images=("images", "max"))
+    per_obs["s_per_img"] = per_obs["wall_s"] / per_obs["images"].astype("float64")
+    table = per_obs.groupby(CELL + ["phase"], dropna=False)["s_per_img"].median().reset_index()
+    table["phase"] = pd.Categorical(table["phase"], categories=PHASE_ORDER, ordered=True)
+    table = add_labels(_with_kind(table, rows))
+    return table.sort_values(["model", "dataset", "framework", "parties", "phase"], ignore_index=True)
+
+
+def run_metrics(df: pd.DataFrame, frameworks: list[str]) -> pd.DataFrame:
+    """Every metric of ``frameworks`` except per-party phase measurements, as one wide row per
+    framework × model × dataset × parties (mean over rows)."""
+    rows = _inference(df)
+    rows = rows[rows["framework"].isin(frameworks) & ~((rows["rank"] >= 0) & rows["phase"].isin(
+        [*PHASE_ORDER, "total"]) & rows["metric"].isin(
+        ["wall_s", "cpu_s", "peak_rss_bytes", "bytes_sent", "bytes_received", "rounds"]))]
+    keys = ["framework", "model", "dataset", "parties"]
+    if rows.empty:
+        return pd.DataFrame(columns=keys)
+    wide = rows.groupby([*keys, "metric"], dropna=False)["value"].mean().unstack("metric")
+    return wide.reset_index()
+
+
+_DTYPE = re.compile(r"dtype\s*=\s*(?:torch\.)?([A-Za-z]+\d*)")
+
+
+def micro_dtype(case_id: pd.Series) -> pd.Series:
+    """The dtype named in a micro-benchmark case id (``...(dtype=float32,...)``), else ``?``."""
+    return case_id.astype("string").str.extract(_DTYPE, expand=False).fillna("?").astype(str)
+
+
+def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
+    """Sharing micro-benchmark: per run × repeat, max over ranks of share time and peak RSS."""
+    rows = usable(df)
+    rows = rows[(rows["model"] == MICRO_MODEL) & (rows["phase"] == "share") & (rows["rank"] >= 0)]
+    keys = ["framework", "case_id", "parties", *_OBS]
+    obs = pd.concat(
+        {
+            "share_s": _per_rank(rows, "share", "wall_s", "max", keys),
+            "peak_rss_mib": _per_rank(rows, "share", "peak_rss_bytes", "max", keys) / MIB,
+        },
+        axis=1,
+    ).reset_index()
+    obs["dtype"] = micro_dtype(obs["case_id"])
+    return obs
+
+
+def micro(df: pd.DataFrame) -> pd.DataFrame:
+    """Sharing micro-benchmark table: median share time (IQR), peak RSS, ratio to plaintext."""
+    obs = micro_repeats(df)
+    if obs.empty:
+        return pd.DataFrame(columns=["framework", "dtype", "case_id", "share_s", "peak_rss_mib"])
+    table = obs.groupby(["framework", "dtype", "case_id", "parties"], dropna=False).agg(
+        repeats=("share_s", "count"),
+        share_s=("share_s", "median"),
+        share_s_q25=("share_s", _q(0.25)),
+        share_s_q75=("share_s", _q(0.75)),
+        peak_rss_mib=("peak_rss_mib", "max"),
+    ).reset_index()
+    plain = table[table["framework"] == "plaintext"].groupby("dtype")["share_s"].min()
+    table["slowdown"] = table["share_s"] / table["dtype"].map(plain)
+    return table.sort_values(["dtype", "framework", "parties"], ignore_index=True)

@@ -1,0 +1,143 @@
+"""A synthetic but schema-conformant results table for report and compare tests.
+
+It has the shapes real runs produce (per-rank phase rows, run-level rows with rank -1,
+warm-up repeats, a failed run) plus what no launcher writes yet: an MPyC threshold-0
+run, a feedback baseline and sharing micro-benchmark rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from mpcbench.results import store
+from mpcbench.results.schema import RANK_METRICS, conform
+
+PROVENANCE = {
+    "hostname": "bench-host", "os": "Linux 6.1", "cpu_model": "Example CPU @ 2.0GHz",
+    "cpu_cores": 2, "ram_bytes": 8 * 2**30, "python_version": "3.11.2",
+    "torch_version": "2.13.0", "crypten_version": "0.4.1", "mpyc_version": "0.11",
+    "numpy_version": "2.0.0", "mpcbench_version": "0.1.0", "git_commit": "a" * 40,
+    "git_dirty": False, "threads_per_party": 1,
+}
+
+OWNERS = {"data_owner": 0, "model_owner": 0, "output_party": 0}
+
+SECURITY = {
+    "plaintext": {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"},
+    "crypten": {"protocol": "arithmetic secret sharing", "provider": "TFP",
+                "adversary": "semi-honest"},
+    "mpyc": {"protocol": "Shamir secret sharing", "provider": "PRSS", "adversary": "semi-honest"},
+    "feedback": {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"},
+}
+
+
+def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
+         images: int = 32, repeats: int = 3, warmup: int = 1, threshold: int | None = None,
+         speed: float = 1.0, case_id: str | None = None, seed: int = 0) -> pd.DataFrame:
+    """Rows of one run shaped like the worker's and runner's output."""
+    rng = np.random.default_rng(seed + seq)
+    run_id = f"run{seq:03d}"
+    rows = []
+    for rank in range(parties):
+        for rep in range(warmup + repeats):
+            phases = {p: speed * rng.uniform(0.5, 1.5) * images / 100
+                      for p in ("share", "infer", "reveal")}
+            phases["total"] = sum(phases.values()) * (1 + 0.1 * rank)
+            if rep == 0:
+                phases["setup"] = speed * 0.3
+            for phase, wall in phases.items():
+                values = {"wall_s": wall, "cpu_s": wall * 0.9,
+                          "peak_rss_bytes": 1e8 * (1 + rank) * (phase == "total") + 5e7,
+                          "bytes_sent": 1e5 * parties * images * (framework != "plaintext"),
+                          "bytes_received": 1e5 * parties * images * (framework != "plaintext"),
+                          "rounds": 10 * (images // batch) * (framework != "plaintext")}
+                rows += [{"rank": rank, "repeat": rep, "is_warmup": rep < warmup,
+                          "phase": phase, "metric": m, "value": float(values[m]), "unit": u}
+                         for m, u in RANK_METRICS.items()]
+    acc = 0.95 - 0.01 * (framework != "plaintext")
+    rows += [{"rank": -1, "repeat": 0, "is_warmup": False, "phase": "total", "metric": m,
+              "value": v, "unit": "ratio"}
+             for m, v in [("accuracy", acc), ("plain_accuracy", 0.95),
+                          ("agreement", 0.99 if framework != "plaintext" else 1.0)]]
+    sec = dict(SECURITY[framework])
+    if framework != "plaintext":
+        default = parties - 1 if framework == "crypten" else (parties - 1) // 2
+        sec["threshold"] = default if threshold is None else threshold
+    cid = case_id or f"{framework}/{model}(dataset=mnist,n={parties},b={batch})"
+    return pd.DataFrame(rows).assign(
+        run_id=run_id, timestamp=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=seq),
+        case_id=cid, framework=framework, model=model, dataset="mnist", parties=parties,
+        batch=batch, images=images, status="ok", case_fingerprint=f"fp-{cid}",
+        **OWNERS, **sec, **PROVENANCE,
+    )
+
+
+def _failed(seq: int) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "run_id": f"run{seq:03d}", "timestamp": datetime(2025, 1, 2, tzinfo=UTC),
+        "case_id": "crypten/cnn(dataset=mnist,n=7,b=16)", "framework": "crypten", "model": "cnn",
+        "dataset": "mnist", "parties": 7, "batch": 16, "images": 32, "rank": -1, "repeat": 0,
+        "phase": "total", "metric": "wall_s", "value": np.nan, "unit": "s", "status": "timeout",
+        "error": "run timed out after 600 s; parties 3, 5 still running",
+        **SECURITY["crypten"], "threshold": 6, **OWNERS, **PROVENANCE,
+    }])
+
+
+def _feedback(seq: int) -> pd.DataFrame:
+    metrics = {"accuracy": 0.97, "accuracy_noisy": 0.9, "accuracy_fgsm": 0.6,
+               "accuracy_pgd": 0.4, "attack_mse": 0.05, "s_per_img": 0.002,
+               "img_per_s": 500.0, "feature_bytes": 4096.0}
+    return pd.DataFrame([{"rank": -1, "repeat": 0, "is_warmup": False, "phase": "total",
+                          "metric": m, "value": v, "unit": ""} for m, v in metrics.items()]).assign(
+        run_id=f"run{seq:03d}", timestamp=datetime(2025, 1, 3, tzinfo=UTC),
+        case_id="feedback/cnn(dataset=mnist)", framework="feedback", model="cnn",
+        dataset="mnist", parties=2, batch=64, images=256, status="ok", **SECURITY["feedback"],
+        **PROVENANCE,
+    )
+
+
+def _micro(seq: int, framework: str, dtype: str, speed: float) -> pd.DataFrame:
+    rows = [{"rank": r, "repeat": rep, "is_warmup": False, "phase": "share", "metric": m,
+             "value": v, "unit": u}
+            for r in range(2 if framework != "plaintext" else 1) for rep in range(3)
+            for m, v, u in [("wall_s", speed * (1 + 0.05 * rep + 0.01 * r), "s"),
+                            ("peak_rss_bytes", speed * 2e8 + 1e7 * r, "B")]]
+    cid = f"{framework}/micro(dtype={dtype},shape=60000x1x28x28)"
+    return pd.DataFrame(rows).assign(
+        run_id=f"run{seq:03d}", timestamp=datetime(2025, 1, 4, tzinfo=UTC), case_id=cid,
+        framework=framework, model="micro", dataset="mnist",
+        parties=2 if framework != "plaintext" else 1, batch=60000, images=60000, status="ok",
+        **SECURITY[framework], **({"threshold": 1} if framework == "crypten" else {}),
+        **OWNERS, **PROVENANCE,
+    )
+
+
+def synthetic(seed: int = 0, slow: float = 1.0) -> list[pd.DataFrame]:
+    """The runs of the synthetic table; ``slow`` scales every crypten time."""
+    runs = [
+        _run(1, "plaintext", "mlp", 1, speed=0.01, seed=seed),
+        _run(2, "plaintext", "cnn", 1, speed=0.05, seed=seed),
+        _run(3, "crypten", "mlp", 2, speed=0.5 * slow, seed=seed),
+        _run(4, "crypten", "mlp", 3, speed=0.8 * slow, seed=seed),
+        _run(5, "crypten", "cnn", 2, speed=3.0 * slow, seed=seed),
+        _run(6, "crypten", "cnn", 3, speed=5.0 * slow, seed=seed),
+        _run(7, "mpyc", "mlp", 3, speed=2.0, seed=seed),
+        _run(8, "mpyc", "mlp", 3, speed=1.5, threshold=0, seed=seed),
+        _run(9, "crypten", "mlp", 2, batch=32, speed=0.4 * slow, seed=seed),
+        _failed(10),
+        _feedback(11),
+        _micro(12, "plaintext", "float32", 0.1),
+        _micro(13, "crypten", "float32", 2.0),
+        _micro(14, "crypten", "float64", 2.5),
+    ]
+    return [conform(r) for r in runs]
+
+
+def write(results_dir, seed: int = 0, slow: float = 1.0):
+    """Store the synthetic runs in ``results_dir`` (one parquet file per run)."""
+    for run in synthetic(seed, slow):
+        store.append(run, results_dir)
+    return results_dir

@@ -1,0 +1,231 @@
+"""The report: summary numbers equal direct computations on the rows, every figure and table
+is written, missing baselines are "not measured", weakened security is marked, and the
+page renders in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import report_data
+from mpcbench.cli import app
+from mpcbench.errors import InputError
+from mpcbench.report import build, summary
+from mpcbench.report.figures import FIGURES, MICRO_FIGURE
+from mpcbench.results import store
+
+REAL = Path(__file__).parents[1] / "data" / "results-real"
+TABLES = ["summary", "coverage", "baselines", "phases", "failures", "security", "machines",
+          "versions", "runs"]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    return report_data.write(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="module")
+def built(synthetic, tmp_path_factory) -> Path:
+    return build(synthetic, tmp_path_factory.mktemp("report"))
+
+
+def _direct(df: pd.DataFrame) -> pd.DataFrame:
+    """The summary's per-repeat numbers computed straight from the rows, one cell = case_id."""
+    ok = df[(df["status"] == "ok") & ~df["is_warmup"] & (df["model"] != "micro")]
+    party = ok[(ok["rank"] >= 0) & (ok["phase"] == "total")]
+    wide = party.pivot_table(index=["case_id", "run_id", "repeat", "rank"], columns="metric",
+                             values="value")
+    per_repeat = wide.groupby(["case_id", "run_id", "repeat"]).agg(
+        wall=("wall_s", "max"), sent=("bytes_sent", "sum"), rss=("peak_rss_bytes", "max"),
+        rounds=("rounds", "max"))
+    images = ok.groupby("case_id")["images"].first().astype(float)
+    per_repeat = per_repeat.join(images, on="case_id")
+    per_repeat["s_per_img"] = per_repeat["wall"] / per_repeat["images"]
+    per_repeat["img_per_s"] = per_repeat["images"] / per_repeat["wall"]
+    per_repeat["mib_per_img"] = per_repeat["sent"] / per_repeat["images"] / 2**20
+    g = per_repeat.groupby("case_id")
+    out = pd.DataFrame({
+        "s_per_img": g["s_per_img"].median(),
+        "q25": g["s_per_img"].quantile(0.25),
+        "q75": g["s_per_img"].quantile(0.75),
+        "img_per_s": g["img_per_s"].median(),
+        "mib_per_img": g["mib_per_img"].median(),
+        "peak_rss_mib": g["rss"].max() / 2**20,
+        "total_s": g["wall"].median(),
+        "repeats": g.size(),
+    })
+    acc = ok[ok["metric"] == "accuracy"].groupby("case_id")["value"].mean()
+    out["accuracy"] = acc
+    out["eff"] = out["total_s"] / acc
+    return out
+
+
+def _summary_by_case(df: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Map summary cells to case ids (the synthetic table has one variant per case id)."""
+    cases = df.groupby(summary.CELL, dropna=False)["case_id"].first().reset_index()
+    return table.merge(cases, on=summary.CELL).set_index("case_id")
+
+
+def test_summary_equals_direct_computation(synthetic):
+    df = store.load(synthetic)
+    # one case id has two variants (mpyc at t=0 and t=1): compare the unambiguous ones
+    variants = df.groupby("case_id")["threshold"].nunique()
+    single = variants[variants <= 1].index
+    got = _summary_by_case(df, summary.summary(df)).loc[lambda t: t.index.isin(single)]
+    want = _direct(df[df["case_id"].isin(single)])
+    got = got.loc[want.index]
+    assert len(want) >= 6
+    for col, ref in [("s_per_img", "s_per_img"), ("s_per_img_q25", "q25"),
+                     ("s_per_img_q75", "q75"), ("img_per_s", "img_per_s"),
+                     ("mib_per_img", "mib_per_img"), ("peak_rss_mib", "peak_rss_mib"),
+                     ("accuracy", "accuracy"), ("eff", "eff")]:
+        np.testing.assert_allclose(got[col].astype(float), want[ref].astype(float), rtol=1e-12,
+                                   err_msg=col)
+    assert (got["repeats"] == want["repeats"]).all()
+    assert (got.loc[got["framework"] == "crypten", "repeats"] == 3).all()  # warm-up excluded
+
+
+def test_slowdown_is_relative_to_plaintext_of_same_model(synthetic):
+    df = store.load(synthetic)
+    table = summary.summary(df).set_index(["framework", "model", "parties", "batch"])
+    plain = table.loc[("plaintext", "cnn", 1, 16), "s_per_img"]
+    crypten = table.loc[("crypten", "cnn", 3, 16)]
+    assert crypten["slowdown"] == pytest.approx(crypten["s_per_img"] / plain)
+    assert table.loc[("plaintext", "mlp", 1, 16), "slowdown"] == pytest.approx(1.0)
+    # batch 32 has no plaintext run: falls back to plaintext mlp at any batch size
+    other = table.loc[("crypten", "mlp", 2, 32)]
+    assert other["slowdown"] == pytest.approx(
+        other["s_per_img"] / table.loc[("plaintext", "mlp", 1, 16), "s_per_img"])
+
+
+def test_threshold_zero_and_tfp_are_separate_and_marked(synthetic):
+    table = summary.summary(store.load(synthetic))
+    mpyc = table[table["framework"] == "mpyc"].set_index("threshold")
+    assert set(mpyc.index) == {0, 1}
+    assert mpyc.loc[0, "system"] == "mpyc (t=0)"
+    assert "t=0" in mpyc.loc[0, "security_note"] and mpyc.loc[1, "security_note"] == ""
+    assert table.loc[table["framework"] == "crypten", "security_note"].str.contains("TFP").all()
+    assert (table.loc[table["framework"] == "plaintext", "security_note"] == "").all()
+
+
+def test_every_figure_and_table_is_written(built):
+    out = built.parent
+    for spec in [*FIGURES, MICRO_FIGURE]:
+        for ext in ("png", "svg"):
+            assert (out / f"{spec.name}.{ext}").stat().st_size > 5000, spec.name
+    for name in [*TABLES, "micro"]:
+        assert (out / f"{name}.csv").exists(), name
+    page = built.read_text()
+    embedded = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+    assert sorted(embedded) == sorted(spec.title for spec in [*FIGURES, MICRO_FIGURE])
+    assert "No data for this figure" not in page
+    for name in [*TABLES, "micro"]:
+        assert f'id="table-{name}"' in page, name
+    assert "src=\"http" not in page and "<script" not in page  # self-contained, offline
+
+
+def test_missing_baseline_is_listed_as_not_measured(built):
+    coverage = pd.read_csv(built.parent / "coverage.csv").set_index("framework")
+    assert coverage.loc["complex", "status"] == "not measured"
+    assert coverage.loc["feedback", "status"] == "measured"
+    assert coverage.loc["mpyc", "status"] == "measured"
+    page = built.read_text()
+    assert re.search(r'<tr class="missing"><td[^>]*>complex</td>', page)
+    assert "Not measured (no rows in these results): complex." in page
+
+
+def test_failed_run_and_security_marks_in_page(built):
+    page = built.read_text()
+    assert "run timed out after 600 s; parties 3, 5 still running" in page
+    assert "1 run(s) did not finish" in page
+    assert "Weakened security settings" in page
+    security = pd.read_csv(built.parent / "security.csv")
+    marked = security[security["security_note"].notna()]
+    assert set(marked["framework"]) == {"crypten", "mpyc"}
+    assert page.count('<tr class="warn">') >= len(marked)
+
+
+def test_micro_benchmark_table(synthetic):
+    table = summary.micro(store.load(synthetic)).set_index(["framework", "dtype"])
+    assert set(table.index) == {("plaintext", "float32"), ("crypten", "float32"),
+                                ("crypten", "float64")}
+    crypten = table.loc[("crypten", "float32")]
+    assert crypten["share_s"] == pytest.approx(2.0 * 1.05 + 0.01 * 2.0)  # median repeat, rank 1
+    assert crypten["slowdown"] == pytest.approx(crypten["share_s"] /
+                                                table.loc[("plaintext", "float32"), "share_s"])
+    assert np.isnan(table.loc[("crypten", "float64"), "slowdown"])  # no plaintext float64
+    weird = pd.Series(["crypten/micro(shape=3,dtype=torch.float64)", "x/micro()"])
+    assert list(summary.micro_dtype(weird)) == ["float64", "?"]
+
+
+def test_report_without_micro_or_baselines(tmp_path):
+    run = report_data.synthetic()[2]  # one crypten run
+    store.append(run, tmp_path / "r")
+    index = build(tmp_path / "r", tmp_path / "out")
+    page = index.read_text()
+    assert "Not measured: no rows with model <code>micro</code>" in page
+    coverage = pd.read_csv(tmp_path / "out" / "coverage.csv").set_index("framework")
+    assert (coverage.drop(index="crypten")["status"] == "not measured").all()
+
+
+def test_empty_results_are_an_input_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no results"):
+        build(tmp_path / "empty", tmp_path / "out")
+
+
+def test_cli_prints_index_path(synthetic, tmp_path):
+    res = CliRunner().invoke(app, ["report", "--results", str(synthetic),
+                                   "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().endswith("index.html")
+    assert Path(res.stdout.strip()).exists()
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="no committed real results under tests/data")
+def test_real_results(tmp_path):
+    df = store.load(REAL)
+    index = build(REAL, tmp_path)
+    table = summary.summary(df).set_index("framework")
+    want = _direct(df)
+    got = _summary_by_case(df, summary.summary(df))
+    np.testing.assert_allclose(got["s_per_img"], want.loc[got.index, "s_per_img"], rtol=1e-12)
+    np.testing.assert_allclose(got["mib_per_img"], want.loc[got.index, "mib_per_img"],
+                               rtol=1e-12)
+    assert table.loc["crypten", "mib_per_img"] > 0 and table.loc["crypten", "rounds_per_img"] > 0
+    assert table.loc["crypten", "agreement"] >= 0.99
+    assert table.loc["crypten", "slowdown"] > 1
+    assert "not measured" in (tmp_path / "coverage.csv").read_text()
+    assert (tmp_path / "time_per_image.png").exists() and index.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed "
+                    "(apt-get install -y chromium)")
+def test_renders_in_headless_chromium(built, tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+         "--window-size=1280,2000", built.as_uri()],
+        capture_output=True, text=True, timeout=100,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 20  # text, tables and figures, not a blank page
+    # the top of the page holds dark text (title) on a light background
+    assert (pixels[:200] < 80).mean() > 0.002
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
