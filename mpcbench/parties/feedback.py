@@ -1,0 +1,61 @@
+"""``feedback``: plaintext CNN-F inference, the robustness baseline (no secrecy).
+
+``infer`` is the forward pass plus ``cycles`` feedback cycles (options ``cycles`` and
+``residual`` override the trained defaults, to measure time against cycles).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..baselines.backend import BaselineBackend
+from .base import Case, PartyContext
+
+#: cached robustness figures -> metric names (CNN-F's own and the plain cnn's beside them)
+_FIGURES = ("accuracy_clean", "accuracy_noisy", "accuracy_fgsm", "accuracy_pgd")
+
+
+class FeedbackBackend(BaselineBackend):
+    """CNN-F with recurrent generative feedback, run in the clear."""
+
+    name = "feedback"
+    model_name = "cnnf"
+    options = frozenset({"cycles", "residual"})
+
+    @classmethod
+    def security(cls, case: Case) -> dict[str, Any]:
+        return {
+            "protocol": "none (plaintext, robustness baseline)",
+            "threshold": None,
+            "provider": "none",
+            "adversary": "none",
+        }
+
+    def setup(self, ctx: PartyContext) -> None:
+        super().setup(ctx)
+        opts = ctx.case.options
+        self.model.cycles = int(opts.get("cycles", self.model.cycles))
+        self.model.residual = float(opts.get("residual", self.model.residual))
+
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+        return x
+
+    def infer(self, model: Any, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model(x)
+
+    def reveal(self, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+    def extra_metrics(self) -> dict[str, tuple[float, str]]:
+        ev = self.evaluation
+        if not ev or (ev["cycles"], ev["residual"]) != (self.model.cycles, self.model.residual):
+            return {}
+        out = {name: (ev["cnnf"][name], "ratio") for name in _FIGURES}
+        out |= {f"cnn_{name}": (ev["cnn"][name], "ratio") for name in _FIGURES}
+        return out
+
+    def run_info(self) -> dict[str, Any]:
+        return {**super().run_info(), "cycles": self.model.cycles, "residual": self.model.residual}
