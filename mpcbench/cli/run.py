@@ -25,7 +25,8 @@ def progress_bar() -> Progress:
 def run(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="plaintext, crypten, mpyc, ...")] = "crypten",
-    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn or cnn.")] = "mlp",
+    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn (or micro: the "
+                                       "sharing micro-benchmark).")] = "mlp",
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
     parties: Annotated[int | None, typer.Option(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).")] = None,
@@ -38,6 +39,13 @@ def run(
     port: Annotated[int | None, typer.Option(help="First port (default: any free ports).")] = None,
     threads: Annotated[int | None, typer.Option(help="Threads per party "
                                                 "(default: cores / parties).")] = None,
+    dtype: Annotated[str, typer.Option(help="Input dtype before sharing: float32 or "
+                                       "float64.")] = "float32",
+    hosts: Annotated[str | None, typer.Option(
+        help="Comma-separated hosts; party r runs on host r mod len(hosts).")] = None,
+    remote: Annotated[str | None, typer.Option(
+        help="Shell template starting a party on {host}; {worker} is the python arguments, "
+             "e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python {worker}\"'.")] = None,
     options: Options = None,
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements."""
@@ -49,12 +57,13 @@ def run(
 
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or default_batch(model), images)
-    case = Case(framework, model, dataset, n, images, batch, repeats, warmup,
+    case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options))
     with progress_bar() as bar:
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
-                          on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+                          on_progress=lambda d, t: bar.update(task, completed=d, total=t),
+                          hosts=hosts.split(",") if hosts else None, remote=remote)
     summary = runs(result.rows).iloc[0]
     table = Table(title=f"{case.case_id}  run {result.run_id}")
     table.add_column("phase")

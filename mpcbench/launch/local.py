@@ -1,13 +1,17 @@
-"""Local launcher: one OS process per party on this host, watched until all finish.
+"""Party launcher: one OS process per party, on this host or through a remote command.
 
-It knows nothing about cryptography: it writes the run spec, starts
-``python -m mpcbench.parties.worker`` once per rank, polls every process against a
-deadline, stops all parties as soon as one fails, and returns the per-rank rows.
+It knows nothing about cryptography: it writes the run spec, starts the party program
+(:mod:`mpcbench.parties.worker`) once per rank — directly, or through a shell template
+such as ``ssh {host} "cd mpcbench && .venv/bin/python {worker}"`` for other hosts — polls
+every process against a deadline, stops all parties as soon as one fails, and returns
+what each party reported on its standard output.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from ..errors import MpcbenchError
 from ..parties.base import PartyContext
-from ..parties.worker import PROGRESS_FILE, write_spec
+from ..parties.worker import MARKER, spec_json
 
 POLL_S = 0.05
 #: time a party gets to exit after SIGTERM before SIGKILL
@@ -43,10 +47,18 @@ class _Party:
     rank: int
     proc: subprocess.Popen
     log: Path
+    #: how far the log has been scanned for progress lines
+    offset: int = 0
+
+
+def _reports(text: str, kind: str) -> list[str]:
+    prefix = f"{MARKER} {kind} "
+    return [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
 
 
 def _last_line(log: Path) -> str:
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()
+             if ln.strip() and not ln.startswith(MARKER)]
     return lines[-1] if lines else "(no output)"
 
 
@@ -72,12 +84,12 @@ def _stop(parties: list[_Party]) -> None:
             p.proc.wait()
 
 
-def _read_progress(work_dir: Path) -> tuple[int, int] | None:
-    try:
-        done, total = (work_dir / PROGRESS_FILE).read_text().split()
-        return int(done), int(total)
-    except (OSError, ValueError):
-        return None
+def _command(rank: int, spec: Path, remote: str | None, host: str) -> list[str]:
+    if remote is None:
+        return [sys.executable, "-m", "mpcbench.parties.worker", "--spec", str(spec),
+                "--rank", str(rank)]
+    worker = f"-m mpcbench.parties.worker --spec - --rank {rank}"
+    return ["bash", "-c", remote.format(host=shlex.quote(host), worker=worker)]
 
 
 def launch(
@@ -85,42 +97,66 @@ def launch(
     work_dir: Path,
     timeout_s: float,
     on_progress: Callable[[int, int], None] | None = None,
-) -> None:
-    """Run every party of ``template`` (rank ignored) in ``work_dir``; raise on failure.
+    remote: str | None = None,
+) -> list[dict]:
+    """Run every party of ``template`` (rank ignored); return each rank's result report.
 
-    Party ``r`` logs to ``work_dir/party{r}.log``. Returns when all exit 0; otherwise
-    stops the others within :data:`GRACE_S` and raises :class:`LaunchError` naming the
-    first failed party (or :class:`RunTimeout` naming those still running).
+    Party ``r`` logs to ``work_dir/party{r}.log``. With ``remote`` (a shell template
+    with ``{host}`` and ``{worker}``), party ``r`` is started through it for the host of
+    ``template.addresses[r]`` and reads the spec on standard input. On the first failure
+    the others are stopped within :data:`GRACE_S` and :class:`LaunchError` names the
+    failed party; past ``timeout_s``, :class:`RunTimeout` names those still running.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     spec = work_dir / "spec.json"
-    write_spec(spec, template)
+    spec.write_text(spec_json(template))
     env = {**os.environ, "OMP_NUM_THREADS": str(template.threads),
            "MKL_NUM_THREADS": str(template.threads), "PYTHONUNBUFFERED": "1"}
     parties: list[_Party] = []
     try:
-        for rank in range(template.parties):
+        for rank, address in enumerate(template.addresses):
             log = work_dir / f"party{rank}.log"
-            with log.open("w") as fh:
+            with log.open("w") as fh, spec.open() as spec_in:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "mpcbench.parties.worker", "--spec", str(spec),
-                     "--rank", str(rank)],
-                    stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    _command(rank, spec, remote, address.rpartition(":")[0]),
+                    stdout=fh, stderr=subprocess.STDOUT,
+                    stdin=spec_in if remote else subprocess.DEVNULL,
                     env=env, start_new_session=True,
                 )
             parties.append(_Party(rank, proc, log))
-        _watch(parties, work_dir, timeout_s, template.case.framework, on_progress)
+        _watch(parties, work_dir, timeout_s, template, on_progress)
     finally:
         _stop(parties)
+    results = []
+    for p in parties:
+        found = _reports(p.log.read_text(errors="replace"), "result")
+        if not found:
+            raise LaunchError(f"party {p.rank} exited without a result (log: {p.log})")
+        results.append(json.loads(found[-1]))
+    return results
+
+
+def _progress(party: _Party) -> tuple[int, int] | None:
+    with party.log.open(errors="replace") as fh:
+        fh.seek(party.offset)
+        chunk = fh.read()
+    complete = chunk[: chunk.rfind("\n") + 1]
+    party.offset += len(complete.encode())
+    found = _reports(complete, "progress")
+    if not found:
+        return None
+    done, total = found[-1].split()
+    return int(done), int(total)
 
 
 def _watch(
     parties: list[_Party],
     work_dir: Path,
     timeout_s: float,
-    framework: str,
+    template: PartyContext,
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
+    framework = template.case.framework
     deadline = time.monotonic() + timeout_s
     while True:
         codes = {p.rank: p.proc.poll() for p in parties}
@@ -141,6 +177,6 @@ def _watch(
                 f"{framework} run timed out after {timeout_s:g} s; parties still running: "
                 f"{running} (logs in {work_dir})"
             )
-        if on_progress and (prog := _read_progress(work_dir)):
+        if on_progress and (prog := _progress(parties[template.output_party])):
             on_progress(*prog)
         time.sleep(POLL_S)

@@ -117,37 +117,43 @@ def run_case(
     port: int | None = None,
     threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    hosts: list[str] | None = None,
+    remote: str | None = None,
 ) -> RunResult:
-    """Run ``case`` with one process per party on this host and append its rows.
+    """Run ``case`` with one process per party and append its rows.
 
-    A failed or timed-out run is stored too (one row with its status and error) and
-    then re-raised, so a sweep's table shows what broke.
+    Parties run on this host, or on ``hosts`` (party ``r`` on ``hosts[r % len(hosts)]``)
+    started through the ``remote`` shell template (see :func:`launch`). A failed or
+    timed-out run is stored too (one row with its status and error) and then re-raised,
+    so a sweep's table shows what broke.
     """
     backend = check(case)
+    if hosts and not remote:
+        raise Unsupported("--hosts needs --remote, the command that starts a party there")
     ports = check_ports(port, case.parties) if port else free_ports(case.parties)
+    hosts = hosts or ["127.0.0.1"]
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = PartyContext(
-        rank=-1, parties=case.parties, addresses=tuple(f"127.0.0.1:{p}" for p in ports),
-        case=case, threads=threads or _threads(case.parties),
+        rank=-1, parties=case.parties, case=case, threads=threads or _threads(case.parties),
+        addresses=tuple(f"{hosts[r % len(hosts)]}:{p}" for r, p in enumerate(ports)),
     )
     results_dir = Path(results_dir)
     work_dir = results_dir / "logs" / run_id
     columns = _case_columns(case, ctx, backend, run_id)
     try:
-        launch(ctx, work_dir, timeout_s, on_progress)
+        outputs = launch(ctx, work_dir, timeout_s, on_progress, remote)
     except LaunchError as exc:
         failed = pd.DataFrame([{**columns, "rank": -1, "repeat": 0, "phase": "total",
                                 "metric": "wall_s", "value": np.nan, "unit": "s",
                                 "status": exc.status, "error": str(exc)}])
         store.append(failed, results_dir)
         raise
-    outputs = [json.loads((work_dir / f"rank{r}.json").read_text()) for r in range(case.parties)]
     per_rank = pd.DataFrame([row for out in outputs for row in out["rows"]])
     totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
                       & ~per_rank.is_warmup]
     total_s = float(totals.groupby("repeat")["value"].max().median())
-    logits_path = work_dir / "logits.npy"
-    logits = np.load(logits_path) if logits_path.exists() else None
+    revealed = outputs[ctx.output_party]["logits"]
+    logits = None if revealed is None else np.asarray(revealed, dtype=np.float64)
     rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
                      ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"]}

@@ -1,12 +1,15 @@
 """The party program: every rank of every framework runs this same entry point.
 
     python -m mpcbench.parties.worker --spec run/spec.json --rank 1
+    ssh host2 'cd mpcbench && .venv/bin/python -m mpcbench.parties.worker --spec - --rank 2' < spec.json
 
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
-``share``), and writes its own rows and backend config to ``rank{r}.json`` (and the
-revealed logits to ``logits.npy`` at the output party) in the run's work directory.
+``share``), and reports on standard output, in lines starting with :data:`MARKER`: progress, then
+one result line with its rows, its backend config and (at the output party) the revealed
+logits. Standard output is the only channel back, so a party on another host needs
+nothing but a way to run this command.
 """
 
 from __future__ import annotations
@@ -29,18 +32,23 @@ from . import get
 from .base import MICRO, Backend, Case, PartyContext
 from .profiler import Profiler
 
-#: file in the work directory where the output party reports ``done total`` batches
-PROGRESS_FILE = "progress"
+#: prefix of the worker's report lines: ``@mpcbench progress DONE TOTAL`` and
+#: ``@mpcbench result {json}``
+MARKER = "@mpcbench"
 
 
-def write_spec(path: Path, ctx: PartyContext) -> None:
-    """Write the run description every party reads (its own rank comes from argv)."""
-    Path(path).write_text(json.dumps(dataclasses.asdict(ctx), indent=2))
+def _emit(kind: str, payload: str) -> None:
+    print(f"{MARKER} {kind} {payload}", flush=True)
 
 
-def read_spec(path: Path, rank: int) -> PartyContext:
-    """The :class:`PartyContext` of ``rank`` in the run spec at ``path``."""
-    spec = json.loads(Path(path).read_text())
+def spec_json(ctx: PartyContext) -> str:
+    """The run description every party reads (its own rank comes from argv)."""
+    return json.dumps(dataclasses.asdict(ctx), indent=2)
+
+
+def read_spec(text: str, rank: int) -> PartyContext:
+    """The :class:`PartyContext` of ``rank`` in a run spec (JSON text)."""
+    spec = json.loads(text)
     spec["case"] = Case(**spec["case"])
     spec["addresses"] = tuple(spec["addresses"])
     spec["rank"] = rank
@@ -101,8 +109,8 @@ def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
         progress(len(_batches(case)))
 
 
-def run_party(ctx: PartyContext, work_dir: Path) -> None:
-    """Run one party of a case and write its rows into ``work_dir``."""
+def run_party(ctx: PartyContext) -> None:
+    """Run one party of a case and report its rows on standard output."""
     torch.set_num_threads(ctx.threads)
     case = ctx.case
     backend = get(case.framework)()
@@ -114,7 +122,7 @@ def run_party(ctx: PartyContext, work_dir: Path) -> None:
         nonlocal done
         done += batches
         if ctx.rank == ctx.output_party:
-            (work_dir / PROGRESS_FILE).write_text(f"{done} {steps}")
+            _emit("progress", f"{done} {steps}")
 
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
@@ -137,24 +145,24 @@ def run_party(ctx: PartyContext, work_dir: Path) -> None:
     info = backend.run_info()
     backend.teardown()
     rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
-    (work_dir / f"rank{ctx.rank}.json").write_text(
-        json.dumps({"rows": rows, "config": info}, default=str)
-    )
-    if logits is not None:
-        np.save(work_dir / "logits.npy", logits)
+    result = {"rows": rows, "config": info,
+              "logits": None if logits is None else logits.tolist()}
+    _emit("result", json.dumps(result, default=str))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--spec`` and ``--rank`` and run that party."""
     parser = argparse.ArgumentParser(description="Run one mpcbench party.")
-    parser.add_argument("--spec", type=Path, required=True, help="run spec written by the launcher")
+    parser.add_argument("--spec", required=True,
+                        help="run spec written by the launcher (a file, or - for stdin)")
     parser.add_argument("--rank", type=int, required=True, help="0-based rank of this party")
     args = parser.parse_args(argv)
-    ctx = read_spec(args.spec, args.rank)
+    text = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text()
+    ctx = read_spec(text, args.rank)
     # Frameworks that parse sys.argv themselves (MPyC) must not see ours.
     sys.argv = sys.argv[:1]
     os.environ.setdefault("OMP_NUM_THREADS", str(ctx.threads))
-    run_party(ctx, args.spec.parent)
+    run_party(ctx)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path):
                             text=True)
     try:
         deadline = time.monotonic() + 90
-        while not list(tmp_path.glob("logs/*/progress")):  # parties are computing
+        while not any("@mpcbench progress" in log.read_text()  # parties are computing
+                      for log in tmp_path.glob("logs/*/party0.log")):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "run never started"
             time.sleep(0.2)
@@ -119,3 +120,23 @@ def test_corrupt_results_file_is_named_and_earlier_results_kept(tmp_path):
     assert proc.returncode == 1
     assert "0002-broken.parquet is corrupt" in _one_line_error(proc)
     assert results.load(good)["status"].eq("ok").all()
+
+
+@pytest.mark.crypten
+def test_parties_started_through_a_remote_template(tmp_path):
+    """The multi-host path: spec on stdin, results on stdout, command from a template."""
+    template = f"cd {REPO} && {sys.executable} {{worker}}  # on {{host}}"
+    proc = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "32",
+                   "--hosts", "127.0.0.1,localhost", "--remote", template, "-r", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    df = results.load(tmp_path)
+    run = df[df["rank"] == -1].set_index("metric")["value"]
+    assert run["agreement"] >= 0.99
+    sent = df[(df.metric == "bytes_sent") & (df.phase == "total") & (df["rank"] >= 0)]
+    assert (sent.value > 0).all()
+
+
+def test_hosts_without_remote_is_refused(tmp_path):
+    proc = run_cli("run", "-f", "plaintext", "--hosts", "h1", "-r", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert "--hosts needs --remote" in _one_line_error(proc)
