@@ -19,12 +19,17 @@ from typing import Any
 import torch
 
 from ..models import layers as L
+from . import _crypten_speedups as speedups
 from ._tcp_counters import TcpCounters, established
 from .base import Backend, Case, CommCounters, PartyContext, Unsupported
 
 PROVIDERS = ("TFP", "TTP")
 
 Step = Callable[[Any], Any]
+
+
+#: case options this backend understands, with their defaults
+OPTIONS: dict[str, Any] = {"provider": "TFP", "tuned": True}
 
 
 def _crypten() -> ModuleType:
@@ -117,7 +122,12 @@ class CryptenBackend(Backend):
 
     @staticmethod
     def _provider(case: Case) -> str:
-        return str(case.options.get("provider", "TFP")).upper()
+        return str(case.options.get("provider", OPTIONS["provider"])).upper()
+
+    @staticmethod
+    def _tuned(case: Case) -> bool:
+        """Whether the local-computation speedups of :mod:`._crypten_speedups` are on."""
+        return case.options.get("tuned", OPTIONS["tuned"])
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
@@ -142,9 +152,11 @@ class CryptenBackend(Backend):
             raise Unsupported(f"unknown crypten provider {provider!r}; use one of {PROVIDERS}")
         if provider == "TTP":
             raise Unsupported("crypten provider TTP needs a dealer process, not launched here")
-        unknown = set(case.options) - {"provider"}
+        unknown = set(case.options) - set(OPTIONS)
         if unknown:
-            raise Unsupported(f"unknown crypten options {sorted(unknown)}")
+            raise Unsupported(f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
+        if not isinstance(cls._tuned(case), bool):
+            raise Unsupported(f"crypten option tuned must be true or false, got {cls._tuned(case)!r}")
 
     # -- run phases --------------------------------------------------------------------
 
@@ -169,6 +181,10 @@ class CryptenBackend(Backend):
             env["GLOO_SOCKET_IFNAME"] = "lo"
         os.environ.update(env)
         crypten = _crypten()
+        if self._tuned(ctx.case):
+            speedups.enable()
+        else:
+            speedups.disable()
         crypten.cfg.communicator.verbose = True
         crypten.cfg.mpc.provider = self._provider(ctx.case)
         rendezvous_port = int(ctx.addresses[0].rsplit(":", 1)[1])
@@ -237,6 +253,7 @@ class CryptenBackend(Backend):
     def run_info(self) -> dict[str, Any]:
         cfg = self._ct.cfg
         return {
+            "tuned": speedups.enabled(),
             "precision_bits": int(cfg.encoder.precision_bits),
             "provider": str(cfg.mpc.provider),
             "protocol": str(cfg.mpc.protocol),
