@@ -21,7 +21,7 @@ def _value(v: float, unit: str) -> str:
 @app.command()
 def compare(
     a: Annotated[str, typer.Argument(help="Baseline: run id (in --results) or results directory.")],
-    b: Annotated[str, typer.Argument(help="Contender: run id (in --results) or results directory.")],
+    b: Annotated[str, typer.Argument(help="Contender: run id or results directory.")],
     results: ResultsDir = DEFAULT_RESULTS,
     factor: Annotated[float, typer.Option(
         help="Ratio beyond which a change counts (B/A > factor or < 1/factor).")] = 1.1,
@@ -38,7 +38,8 @@ def compare(
     Marks: + worse, - better, ~ changed but not significant (IQRs over repeats overlap),
     x not comparable (case fingerprint differs), ! new failure.
     """
-    from ..report.compare import METRICS, compare as changes_between, load_side, regressions
+    from ..report.compare import METRICS, load_side, regressions
+    from ..report.compare import compare as changes_between
 
     changes = changes_between(load_side(a, results), load_side(b, results), factor, tolerance,
                               metric)

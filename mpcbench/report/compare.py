@@ -130,7 +130,7 @@ def _mark(row: pd.Series, factor: float, tolerance: float) -> str:
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.1, tolerance: float = 0.01,
             metrics: list[str] | None = None) -> pd.DataFrame:
-    """Changes from ``a`` to ``b``: one row per cell × metric (plus one per new failure).
+    """Changes from ``a`` to ``b``: one row per cell x metric (plus one per new failure).
 
     Columns ``cell, metric, value_a, value_b, ratio, mark, note``. Two single runs are
     compared with each other whatever their cells; otherwise cells are matched by
@@ -140,7 +140,8 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.1, tolerance: fl
         raise InputError(f"--factor must be > 1, got {factor}")
     unknown = sorted(set(metrics or []) - set(METRICS))
     if unknown:
-        raise InputError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        raise InputError(
+            f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     sa, sb = _stats(a), _stats(b)
     ca, cb = _cells(a), _cells(b)
     if a["run_id"].nunique() == 1 and b["run_id"].nunique() == 1 and len(ca) == len(cb) == 1:

@@ -17,13 +17,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
-from .summary import CELL, PHASE_ORDER  # noqa: E402
+from .summary import CELL, PHASE_ORDER
 
 #: error bars over repeats: the inter-quartile range around the median
 IQR = ("pi", 50)
@@ -163,7 +163,7 @@ def slowdown(t: Tables) -> Figure | None:
     ref = cells["s_per_img"] / cells["slowdown"]
     obs = t.repeats.merge(cells[CELL].assign(ref=ref.to_numpy()), on=CELL, how="inner")
     obs = obs.assign(slowdown=obs["s_per_img"] / obs["ref"])
-    return _vs_parties(obs, t.palette, "slowdown", "slowdown vs plaintext (×)")
+    return _vs_parties(obs, t.palette, "slowdown", "slowdown vs plaintext (times)")
 
 
 def throughput(t: Tables) -> Figure | None:

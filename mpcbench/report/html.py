@@ -17,8 +17,10 @@ from ..results import store
 from . import figures, provenance, summary
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
-_DASH = "—"
-_NUMERIC = r"[-+\d.,eE×()–— ]+"
+_DASH = "\N{EM DASH}"
+_TIMES = "\N{MULTIPLICATION SIGN}"
+_TO = "\N{EN DASH}"
+_NUMERIC = rf"[-+\d.,eE(){_TIMES}{_TO}{_DASH} ]+"
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Table:
     def numeric(self) -> list[bool]:
         """Per displayed column: does it hold numbers only (right-aligned)?"""
         return [
-            bool(len(col)) and col.str.fullmatch(_NUMERIC).all()
+            bool(len(col)) and col.str.fullmatch(_NUMERIC).all() and not col.str.count(r"\.").gt(1).any()
             for _, col in self.display.astype(str).items()
         ]
 
@@ -76,7 +78,7 @@ def _view(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFr
 
 def _iqr(frame: pd.DataFrame) -> list[str]:
     return [
-        _DASH if pd.isna(m) else f"{m:.3g} ({lo:.3g}–{hi:.3g})"
+        _DASH if pd.isna(m) else f"{m:.3g} ({lo:.3g}{_TO}{hi:.3g})"
         for m, lo, hi in zip(frame["s_per_img"], frame["s_per_img_q25"], frame["s_per_img_q75"],
                              strict=True)
     ]
@@ -93,7 +95,8 @@ def _summary_table(table: pd.DataFrame) -> Table:
     })
     view["time / image [s], median (IQR)"] = _iqr(table)
     view = pd.concat([view, _view(table, {
-        "img_per_s": ("images / s", "{:.3g}"), "slowdown": ("slowdown vs plaintext", "{:.3g}×"),
+        "img_per_s": ("images / s", "{:.3g}"),
+        "slowdown": ("slowdown vs plaintext", "{:.3g}" + _TIMES),
         "accuracy": ("accuracy", "{:.3f}"), "agreement": ("agreement", "{:.3f}"),
         "peak_rss_mib": ("peak RSS / party [MiB]", "{:.0f}"),
         "mib_per_img": ("MiB sent / image (all parties)", "{:.3g}"),
@@ -132,7 +135,7 @@ def _micro_table(frame: pd.DataFrame) -> Table:
         "repeats": ("repeats", ""), "share_s": ("time to share [s], median", "{:.3g}"),
         "share_s_q25": ("q25", "{:.3g}"), "share_s_q75": ("q75", "{:.3g}"),
         "peak_rss_mib": ("peak RSS / party [MiB]", "{:.0f}"),
-        "slowdown": ("vs plaintext", "{:.3g}×"), "case_id": ("case", ""),
+        "slowdown": ("vs plaintext", "{:.3g}" + _TIMES), "case_id": ("case", ""),
     })
     return Table("micro", "Sharing micro-benchmark", frame, view, [""] * len(frame))
 
@@ -167,7 +170,7 @@ def build(results_dir: Path, out_dir: Path) -> Path:
     """Write the report of ``results_dir`` into ``out_dir``; return the path of index.html."""
     df = store.load(results_dir)
     if df.empty:
-        raise InputError(f"no results in {results_dir}; run `mpcbench run` or `mpcbench sweep` first")
+        raise InputError(f"no results in {results_dir}; run `mpcbench run` or `sweep` first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cells = summary.summary(df)

@@ -73,7 +73,7 @@ def run_dates(df: pd.DataFrame) -> dict[str, object]:
 
 
 def security(df: pd.DataFrame) -> pd.DataFrame:
-    """Security model of every MPC framework × parties, with warnings for weakened settings."""
+    """Security model of every MPC framework x parties, with warnings for weakened settings."""
     rows = df[is_mpc(df)]
     cols = ["framework", "parties", "protocol", "threshold", "provider", "adversary",
             "data_owner", "model_owner", "output_party"]
@@ -92,7 +92,7 @@ def failures(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage(df: pd.DataFrame) -> pd.DataFrame:
-    """Every known or measured framework: kind, measured cells and failed runs, or "not measured"."""
+    """Every known or measured framework: kind, cells, failed runs, or "not measured"."""
     frameworks = list(dict.fromkeys([*KNOWN_FRAMEWORKS, *df["framework"].dropna().unique()]))
     ok = usable(df)
     ok = ok[ok["model"].ne(MICRO_MODEL).fillna(True)]

@@ -1,8 +1,8 @@
 """Performance statistics from the tidy results table (pandas only).
 
 Every number of the report starts here. Rows are filtered to ``status == "ok"`` and
-non-warm-up measurements; a *cell* is one framework × model × dataset × parties × batch
-(× security variant); an *observation* is one repeat of one run of a cell:
+non-warm-up measurements; a *cell* is one framework x model x dataset x parties x batch
+(x security variant); an *observation* is one repeat of one run of a cell:
 
 * time per image = max over ranks of the party's ``total`` wall time / images,
 * MiB sent per image = bytes sent summed over ranks / images / 2^20,
@@ -79,7 +79,7 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def repeats(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell × run × repeat with time, throughput, memory and traffic per image.
+    """One row per cell x run x repeat with time, throughput, memory and traffic per image.
 
     Runs without per-party rows (e.g. baselines that only report ``s_per_img``) contribute
     their run-level time per image.
@@ -208,15 +208,16 @@ def phases(df: pd.DataFrame) -> pd.DataFrame:
     sel = rows[(rows["rank"] >= 0) & (rows["metric"] == "wall_s") & rows["phase"].isin(PHASE_ORDER)]
     per_obs = sel.groupby(keys, dropna=False).agg(wall_s=("value", "max"), images=("images", "max"))
     per_obs["s_per_img"] = per_obs["wall_s"] / per_obs["images"].astype("float64")
-    table = per_obs.groupby(CELL + ["phase"], dropna=False)["s_per_img"].median().reset_index()
+    table = per_obs.groupby([*CELL, "phase"], dropna=False)["s_per_img"].median().reset_index()
     table["phase"] = pd.Categorical(table["phase"], categories=PHASE_ORDER, ordered=True)
     table = add_labels(_with_kind(table, rows))
-    return table.sort_values(["model", "dataset", "framework", "parties", "phase"], ignore_index=True)
+    order = ["model", "dataset", "framework", "parties", "phase"]
+    return table.sort_values(order, ignore_index=True)
 
 
 def run_metrics(df: pd.DataFrame, frameworks: list[str]) -> pd.DataFrame:
     """Every metric of ``frameworks`` except per-party phase measurements, as one wide row per
-    framework × model × dataset × parties (mean over rows)."""
+    framework x model x dataset x parties (mean over rows)."""
     rows = _inference(df)
     rows = rows[rows["framework"].isin(frameworks) & ~((rows["rank"] >= 0) & rows["phase"].isin(
         [*PHASE_ORDER, "total"]) & rows["metric"].isin(
@@ -237,7 +238,7 @@ def micro_dtype(case_id: pd.Series) -> pd.Series:
 
 
 def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
-    """Sharing micro-benchmark: per run × repeat, max over ranks of share time and peak RSS."""
+    """Sharing micro-benchmark: per run x repeat, max over ranks of share time and peak RSS."""
     rows = usable(df)
     rows = rows[(rows["model"] == MICRO_MODEL) & (rows["phase"] == "share") & (rows["rank"] >= 0)]
     keys = ["framework", "case_id", "parties", *_OBS]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import report_data
 from typer.testing import CliRunner
 
-import report_data
 from mpcbench.cli import app
 from mpcbench.errors import InputError
 from mpcbench.report import summary

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import report_data
 from typer.testing import CliRunner
 
-import report_data
 from mpcbench.cli import app
 from mpcbench.errors import InputError
 from mpcbench.report import build, summary
@@ -166,12 +166,17 @@ def test_micro_benchmark_table(synthetic):
     assert list(summary.micro_dtype(weird)) == ["float64", "?"]
 
 
-def test_report_without_micro_or_baselines(tmp_path):
+def test_cli_report_without_micro_or_baselines(tmp_path):
     run = report_data.synthetic()[2]  # one crypten run
     store.append(run, tmp_path / "r")
-    index = build(tmp_path / "r", tmp_path / "out")
+    res = CliRunner().invoke(app, ["report", "--results", str(tmp_path / "r"),
+                                   "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    index = Path(res.stdout.strip())
+    assert index == (tmp_path / "out" / "index.html").resolve() and index.exists()
     page = index.read_text()
     assert "Not measured: no rows with model <code>micro</code>" in page
+    assert "Not measured (no rows in these results): plaintext, mpyc, complex, feedback." in page
     coverage = pd.read_csv(tmp_path / "out" / "coverage.csv").set_index("framework")
     assert (coverage.drop(index="crypten")["status"] == "not measured").all()
 
@@ -182,29 +187,28 @@ def test_empty_results_are_an_input_error(tmp_path):
         build(tmp_path / "empty", tmp_path / "out")
 
 
-def test_cli_prints_index_path(synthetic, tmp_path):
-    res = CliRunner().invoke(app, ["report", "--results", str(synthetic),
-                                   "--out", str(tmp_path / "rep")])
-    assert res.exit_code == 0, res.output
-    assert res.stdout.strip().endswith("index.html")
-    assert Path(res.stdout.strip()).exists()
-
-
 @pytest.mark.skipif(not REAL.is_dir(), reason="no committed real results under tests/data")
 def test_real_results(tmp_path):
+    """Rows of real runs (`mpcbench run`: plaintext and crypten mlp at 2 and 3 parties, and a
+    crypten run stopped by its timeout) give the same numbers as a direct computation."""
     df = store.load(REAL)
     index = build(REAL, tmp_path)
-    table = summary.summary(df).set_index("framework")
-    want = _direct(df)
-    got = _summary_by_case(df, summary.summary(df))
-    np.testing.assert_allclose(got["s_per_img"], want.loc[got.index, "s_per_img"], rtol=1e-12)
-    np.testing.assert_allclose(got["mib_per_img"], want.loc[got.index, "mib_per_img"],
-                               rtol=1e-12)
-    assert table.loc["crypten", "mib_per_img"] > 0 and table.loc["crypten", "rounds_per_img"] > 0
-    assert table.loc["crypten", "agreement"] >= 0.99
-    assert table.loc["crypten", "slowdown"] > 1
-    assert "not measured" in (tmp_path / "coverage.csv").read_text()
-    assert (tmp_path / "time_per_image.png").exists() and index.exists()
+    table = summary.summary(df)
+    got = _summary_by_case(df, table)
+    want = _direct(df).loc[got.index]
+    for col in ["s_per_img", "img_per_s", "mib_per_img", "peak_rss_mib", "accuracy", "eff"]:
+        np.testing.assert_allclose(got[col].astype(float), want[col].astype(float), rtol=1e-12,
+                                   err_msg=col)
+    crypten = table[table["framework"] == "crypten"]
+    assert sorted(crypten["parties"]) == [2, 3]
+    assert (crypten["mib_per_img"] > 0).all() and (crypten["rounds_per_img"] > 0).all()
+    assert (crypten["agreement"] >= 0.99).all() and (crypten["slowdown"] > 1).all()
+    assert (crypten["security_note"].str.contains("TFP")).all()
+    failures = pd.read_csv(tmp_path / "failures.csv")
+    assert failures["status"].tolist() == ["timeout"]
+    coverage = pd.read_csv(tmp_path / "coverage.csv").set_index("framework")
+    assert coverage.loc["complex", "status"] == "not measured"
+    assert "timed out" in index.read_text()
 
 
 @pytest.mark.slow
