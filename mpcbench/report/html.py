@@ -43,7 +43,8 @@ class Table:
     def numeric(self) -> list[bool]:
         """Per displayed column: does it hold numbers only (right-aligned)?"""
         return [
-            bool(len(col)) and col.str.fullmatch(_NUMERIC).all() and not col.str.count(r"\.").gt(1).any()
+            bool(len(col)) and col.str.fullmatch(_NUMERIC).all()
+            and not col.str.count(r"\.").gt(1).any()  # versions such as 2.13.0 are text
             for _, col in self.display.astype(str).items()
         ]
 
