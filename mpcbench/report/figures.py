@@ -225,15 +225,17 @@ def accuracy(t: Tables) -> Figure | None:
 def micro_share(t: Tables) -> Figure | None:
     if t.micro.empty:
         return None
+    measures = {"load_s": "time to load (s)", "share_s": "time to share (s)",
+                "peak_rss_mib": "peak RSS per party (MiB)"}
     data = _plain(t.micro.melt(
-        id_vars=["framework", "dtype", "run_id", "repeat"], value_vars=["share_s", "peak_rss_mib"],
+        id_vars=["framework", "dtype", "run_id", "repeat"], value_vars=list(measures),
         var_name="measure", value_name="value",
     ).dropna(subset=["value"]))
-    data["measure"] = data["measure"].map({"share_s": "time to share (s)",
-                                           "peak_rss_mib": "peak RSS per party (MiB)"})
+    data["measure"] = data["measure"].map(measures)
     g = sns.catplot(
-        data=data, x="framework", y="value", hue="dtype", col="measure", kind="bar",
-        estimator="median", errorbar=IQR, palette="Set2", sharey=False, height=3.6, aspect=1.1,
+        data=data, x="framework", y="value", hue="dtype", col="measure",
+        col_order=[m for m in measures.values() if m in set(data["measure"])], kind="bar",
+        estimator="median", errorbar=IQR, palette="Set2", sharey=False, height=3.4, aspect=1.0,
     )
     g.set_titles("{col_name}")
     g.set_axis_labels("", "")
@@ -270,9 +272,9 @@ FIGURES = [
 ]
 
 MICRO_FIGURE = FigureSpec(
-    "micro_share", "Time and memory to share a test-set tensor",
-    "Secret-sharing / encrypting a test-set tensor vs loading it as a plain torch tensor, per "
-    "framework and dtype: median time over repeats (error bars: IQR) and peak RSS.",
+    "micro_share", "Time and memory to share the image tensor",
+    "Loading the images as a torch tensor and secret-sharing / encrypting it, per framework "
+    "and dtype: median time over repeats (error bars: IQR) and peak RSS of the largest party.",
     micro_share,
 )
 

@@ -238,33 +238,40 @@ def micro_dtype(case_id: pd.Series) -> pd.Series:
 
 
 def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
-    """Sharing micro-benchmark: per run x repeat, max over ranks of share time and peak RSS."""
+    """Sharing micro-benchmark: per run x repeat, the slowest party's ``load`` and ``share``
+    time and the largest party's peak RSS over the micro-benchmark's phases."""
     rows = usable(df)
-    rows = rows[(rows["model"] == MICRO_MODEL) & (rows["phase"] == "share") & (rows["rank"] >= 0)]
+    rows = rows[(rows["model"] == MICRO_MODEL) & (rows["rank"] >= 0)
+                & rows["phase"].isin(["load", "share", "total"])]
     keys = ["framework", "case_id", "parties", *_OBS]
+    rss = rows[rows["metric"] == "peak_rss_bytes"].groupby(keys, dropna=False)["value"].max()
     obs = pd.concat(
         {
+            "load_s": _per_rank(rows, "load", "wall_s", "max", keys),
             "share_s": _per_rank(rows, "share", "wall_s", "max", keys),
-            "peak_rss_mib": _per_rank(rows, "share", "peak_rss_bytes", "max", keys) / MIB,
+            "peak_rss_mib": rss / MIB,
         },
         axis=1,
     ).reset_index()
+    obs = obs[obs["share_s"].notna()]
     obs["dtype"] = micro_dtype(obs["case_id"])
     return obs
 
 
 def micro(df: pd.DataFrame) -> pd.DataFrame:
-    """Sharing micro-benchmark table: median share time (IQR), peak RSS, ratio to plaintext."""
+    """Sharing micro-benchmark table per framework and dtype: median load and share time
+    (share with IQR), peak RSS, and share time over torch's load time (plaintext ``load``)."""
     obs = micro_repeats(df)
     if obs.empty:
         return pd.DataFrame(columns=["framework", "dtype", "case_id", "share_s", "peak_rss_mib"])
     table = obs.groupby(["framework", "dtype", "case_id", "parties"], dropna=False).agg(
         repeats=("share_s", "count"),
+        load_s=("load_s", "median"),
         share_s=("share_s", "median"),
         share_s_q25=("share_s", _q(0.25)),
         share_s_q75=("share_s", _q(0.75)),
         peak_rss_mib=("peak_rss_mib", "max"),
     ).reset_index()
-    plain = table[table["framework"] == "plaintext"].groupby("dtype")["share_s"].min()
-    table["slowdown"] = table["share_s"] / table["dtype"].map(plain)
+    torch_load = table[table["framework"] == "plaintext"].groupby("dtype")["load_s"].min()
+    table["share_vs_torch_load"] = table["share_s"] / table["dtype"].map(torch_load)
     return table.sort_values(["dtype", "framework", "parties"], ignore_index=True)

@@ -100,18 +100,26 @@ def _feedback(seq: int) -> pd.DataFrame:
 
 
 def _micro(seq: int, framework: str, dtype: str, speed: float) -> pd.DataFrame:
-    rows = [{"rank": r, "repeat": rep, "is_warmup": False, "phase": "share", "metric": m,
-             "value": v, "unit": u}
-            for r in range(2 if framework != "plaintext" else 1) for rep in range(3)
-            for m, v, u in [("wall_s", speed * (1 + 0.05 * rep + 0.01 * r), "s"),
-                            ("peak_rss_bytes", speed * 2e8 + 1e7 * r, "B")]]
-    cid = f"{framework}/micro(dtype={dtype},shape=60000x1x28x28)"
+    """Micro-benchmark rows: per rank and repeat ``load`` (data owner only does work),
+    ``share`` and ``total``; share time ``speed * (1 + 0.05 * repeat + 0.01 * rank)``."""
+    rows = []
+    for r in range(2 if framework != "plaintext" else 1):
+        for rep in range(3):
+            load = 0.2 if r == 0 else 0.0
+            share = speed * (1 + 0.05 * rep + 0.01 * r)
+            phases = {"load": (load, 1.5e8), "share": (share, speed * 2e8 + 1e7 * r),
+                      "total": (load + share, speed * 2e8 + 1e7 * r)}
+            rows += [{"rank": r, "repeat": rep, "is_warmup": False, "phase": phase,
+                      "metric": m, "value": v, "unit": u}
+                     for phase, (wall, rss) in phases.items()
+                     for m, v, u in [("wall_s", wall, "s"), ("peak_rss_bytes", rss, "B")]]
+    n = 2 if framework != "plaintext" else 1
+    cid = f"{framework}/micro(dataset=mnist,n={n},b=60000,dtype={dtype})"
     return pd.DataFrame(rows).assign(
         run_id=f"run{seq:03d}", timestamp=datetime(2025, 1, 4, tzinfo=UTC), case_id=cid,
-        framework=framework, model="micro", dataset="mnist",
-        parties=2 if framework != "plaintext" else 1, batch=60000, images=60000, status="ok",
-        **SECURITY[framework], **({"threshold": 1} if framework == "crypten" else {}),
-        **OWNERS, **PROVENANCE,
+        framework=framework, model="micro", dataset="mnist", parties=n, batch=60000,
+        images=60000, status="ok", **SECURITY[framework],
+        **({"threshold": 1} if framework == "crypten" else {}), **OWNERS, **PROVENANCE,
     )
 
 

@@ -158,10 +158,12 @@ def test_micro_benchmark_table(synthetic):
     assert set(table.index) == {("plaintext", "float32"), ("crypten", "float32"),
                                 ("crypten", "float64")}
     crypten = table.loc[("crypten", "float32")]
-    assert crypten["share_s"] == pytest.approx(2.0 * 1.05 + 0.01 * 2.0)  # median repeat, rank 1
-    assert crypten["slowdown"] == pytest.approx(crypten["share_s"] /
-                                                table.loc[("plaintext", "float32"), "share_s"])
-    assert np.isnan(table.loc[("crypten", "float64"), "slowdown"])  # no plaintext float64
+    assert crypten["share_s"] == pytest.approx(2.0 * (1 + 0.05 + 0.01))  # median repeat, rank 1
+    assert crypten["load_s"] == pytest.approx(0.2)
+    assert crypten["peak_rss_mib"] == pytest.approx((2.0 * 2e8 + 1e7) / 2**20)
+    assert crypten["share_vs_torch_load"] == pytest.approx(crypten["share_s"] / 0.2)
+    assert np.isnan(table.loc[("crypten", "float64"), "share_vs_torch_load"])  # no torch f64
+    assert (table["repeats"] == 3).all()
     weird = pd.Series(["crypten/micro(shape=3,dtype=torch.float64)", "x/micro()"])
     assert list(summary.micro_dtype(weird)) == ["float64", "?"]
 
