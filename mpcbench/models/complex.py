@@ -24,6 +24,8 @@ LR = 3e-4
 DEFAULT_EPOCHS = 2
 #: training images (keeps a CPU training run to minutes)
 DEFAULT_LIMIT = 20000
+#: shapes of what the client sends (encoder features) and gets back (processed features)
+FEATURES, PROCESSED = (32, 26, 26), (64, 12, 12)
 #: threshold ``c`` of the complex ReLU (features have unit RMS norm after the batch-norm)
 RELU_THRESHOLD = 1.0
 

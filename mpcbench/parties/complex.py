@@ -1,8 +1,10 @@
 """``complex``: split inference of the complex cnn, privacy by a secret feature rotation.
 
-Not MPC: the single party plays the client (encoder + rotation in ``share``, back-rotation
-+ decoder in ``reveal``) and the server (complex processing module in ``infer``). The
-bytes the split would send are estimated from the feature tensors.
+Not MPC. The client (rank ``data_owner``) runs the encoder and rotation in ``share`` and
+the back-rotation and decoder in ``reveal``; the server runs the rotation-invariant
+processing module in ``infer``. With two parties they are separate processes joined by a
+TCP connection whose bytes are counted; with one party both roles share the process and
+the bytes the split would send are estimated from the feature tensors.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 import torch
 
 from ..baselines.backend import BaselineBackend
+from ..baselines.channel import Channel
 from ..baselines.evaluation import ATTACK_K, ATTACK_KS
-from .base import Case, CommCounters, Unsupported
+from ..models.complex import FEATURES, PROCESSED
+from .base import Case, CommCounters, PartyContext, Unsupported
 
 
 class ComplexBackend(BaselineBackend):
@@ -22,6 +26,7 @@ class ComplexBackend(BaselineBackend):
 
     name = "complex"
     model_name = "complex"
+    max_parties = 2
     options = frozenset({"attack_k"})
 
     @classmethod
@@ -41,59 +46,101 @@ class ComplexBackend(BaselineBackend):
         if int(case.options.get("attack_k", ATTACK_K)) not in ATTACK_KS:
             raise Unsupported(f"attack_k must be one of {ATTACK_KS}")
 
-    def setup(self, ctx) -> None:
-        super().setup(ctx)
+    def __init__(self) -> None:
+        self.channel: Channel | None = None
         self.client_s: dict[int, float] = {}
         self.server_s: dict[int, float] = {}
-        self.sent = self.received = self.rounds = 0
+        self.estimated = CommCounters(method="estimated")
         self.previous: torch.Tensor | None = None
+
+    def setup(self, ctx: PartyContext) -> None:
+        super().setup(ctx)
+        self.client = ctx.rank == ctx.data_owner
+        self.server = ctx.parties == 1 or not self.client
+        if ctx.parties == 2:
+            if ctx.output_party != ctx.data_owner:
+                raise Unsupported("the client (data owner) is the output party of complex")
+            peer = ctx.addresses[1 - ctx.rank]
+            self.channel = (Channel.connect(peer) if self.client
+                            else Channel.listen(ctx.addresses[ctx.rank]))
 
     def _time(self, into: dict[int, float], start: float) -> None:
         into[self.repeat] = into.get(self.repeat, 0.0) + time.perf_counter() - start
 
+    def _estimate(self, sent: int = 0, received: int = 0) -> None:
+        e = self.estimated
+        self.estimated = CommCounters(e.bytes_sent + sent, e.bytes_received + received,
+                                      e.rounds + bool(sent), method="estimated")
+
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
-        """Client: encode, add the fake component, rotate by the secret angles."""
-        start = time.perf_counter()
-        with torch.no_grad():
-            # A one-image batch takes its fake features from the previous batch.
-            fake = self.model.encoder(self.previous[:1]) if len(x) == 1 else None
-            z, self.theta = self.model.encode(x, fake)
-        self.previous = x
-        self._time(self.client_s, start)
-        self.sent += z.numel() * z.element_size()
-        self.rounds += 1
+        """Client: encode, add the fake component, rotate by the secret angles, send."""
+        z = None
+        if self.client:
+            start = time.perf_counter()
+            with torch.no_grad():
+                # A one-image batch takes its fake features from the previous batch.
+                fake = self.model.encoder(self.previous[:1]) if len(x) == 1 else None
+                z, self.theta = self.model.encode(x, fake)
+            self.previous = x
+            self._time(self.client_s, start)
+            if self.channel:
+                self.channel.send(z)
+            else:
+                self._estimate(sent=z.numel() * z.element_size())
+        if self.server and self.channel:
+            z = self.channel.recv((shape[0], *FEATURES), torch.complex64)
         return z
 
-    def infer(self, model: Any, z: torch.Tensor) -> torch.Tensor:
+    def infer(self, model: Any, z: torch.Tensor | None) -> torch.Tensor | None:
         """Server: the rotation-invariant complex processing module."""
+        if not self.server:
+            return None
         start = time.perf_counter()
         with torch.no_grad():
             out = model.processing(z)
         self._time(self.server_s, start)
         return out
 
-    def reveal(self, y: torch.Tensor) -> torch.Tensor:
-        """Client: rotate back, keep the real part, classify."""
-        self.received += y.numel() * y.element_size()
+    def reveal(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        """Server: send the answer back. Client: rotate back, keep the real part, classify."""
+        if self.channel and self.server:
+            self.channel.send(y)
+            return None
+        if self.channel:
+            y = self.channel.recv((len(self.theta), *PROCESSED), torch.complex64)
+        else:
+            self._estimate(received=y.numel() * y.element_size())
         start = time.perf_counter()
         with torch.no_grad():
             logits = self.model.decode(y, self.theta)
         self._time(self.client_s, start)
         return logits
 
+    def barrier(self) -> None:
+        if self.channel:
+            self.channel.barrier()
+
     def comm_counters(self) -> CommCounters:
-        return CommCounters(self.sent, self.received, self.rounds, method="estimated")
+        if self.channel:
+            c = self.channel
+            return CommCounters(c.sent, c.received, c.messages, method="counted")
+        return self.estimated
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:
-        counted = [r for r in self.client_s if r >= self.ctx.case.warmup]
-        repeats = self.ctx.case.warmup + len(counted)
-        out = {
-            "client_wall_s": (sum(self.client_s[r] for r in counted) / len(counted), "s"),
-            "server_wall_s": (sum(self.server_s[r] for r in counted) / len(counted), "s"),
-            "feature_bytes": ((self.sent + self.received) / repeats, "B"),
-        }
-        if self.evaluation:
+        warmup, repeats = self.ctx.case.warmup, self.repeat + 1
+        out = {}
+        for metric, times in (("client_wall_s", self.client_s), ("server_wall_s", self.server_s)):
+            if times:
+                measured = [t for r, t in times.items() if r >= warmup]
+                out[metric] = (sum(measured) / len(measured), "s")
+        c = self.comm_counters()
+        out["feature_bytes"] = ((c.bytes_sent + c.bytes_received) / repeats, "B")
+        if self.evaluation and self.client:
             k = str(self.ctx.case.options.get("attack_k", ATTACK_K))
             out["attack_mse"] = (self.evaluation["attack_mse_by_k"][k], "mse")
             out["cnn_attack_mse"] = (self.evaluation["cnn_attack_mse"], "mse")
         return out
+
+    def teardown(self) -> None:
+        if self.channel:
+            self.channel.close()
