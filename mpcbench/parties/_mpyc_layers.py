@@ -1,0 +1,247 @@
+"""Secure evaluation of a layer description on MPyC secure fixed-point arrays.
+
+Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integers with
+``fw`` fractional bits and kept as this party's float64 limbs (:mod:`._mpyc_modmat`).
+
+* Linear and Conv2d (im2col) are one matrix product of shares each. The degree-2t
+  product is opened once, masked, and truncated by ``fw`` bits: the mask comes from
+  pseudorandom secret sharing (PRSS) with a known split into low and high part, so the
+  truncation needs no random bits, and it also brings the product back to degree t
+  (one round, no separate resharing).
+* ReLU is ``x - [x < 0] * x``, Sign is ``1 - 2 [x < 0]`` and max-pooling folds pairwise
+  ``a + [a < b] (b - a)``, all with MPyC's vectorised comparison ``np_sgn`` on ``l`` bits.
+
+Import only after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from mpyc import asyncoro, finfields, thresha
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..models import layers as L
+from . import _mpyc_modmat as modmat
+from .mpyc import FixedPoint
+
+#: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
+_PRODUCT_HEADROOM = 2
+
+
+@dataclass(frozen=True, eq=False)
+class SharedAffine:
+    """This party's shares of a Linear or Conv2d layer."""
+
+    layer: L.Linear | L.Conv2d
+    #: weight shares [in, out] (Linear) or [in*kh*kw, out] (Conv2d) as float64 limbs
+    weight: np.ndarray
+    #: bias shares (object ints, scaled by 2**frac_bits), broadcastable to the output
+    bias: np.ndarray
+    limb_bits: int
+
+
+SharedModel = list[tuple[L.Layer, SharedAffine | None]]
+
+
+def _unsupported(lay: object) -> L.UnsupportedLayer:
+    return L.UnsupportedLayer(f"mpyc backend cannot evaluate layer type {type(lay).__name__}")
+
+
+def _weight_matrix(lay: L.Linear | L.Conv2d) -> np.ndarray:
+    """The layer's weight as the right operand of ``input_columns @ weight``."""
+    return lay.weight.reshape(lay.weight.shape[0], -1).T
+
+
+class SecureNet:
+    """Shares a model and its inputs and evaluates it with one MPyC runtime."""
+
+    def __init__(self, mpc, fmt: FixedPoint):
+        if mpc.options.no_prss:
+            raise RuntimeError("the mpyc backend needs pseudorandom secret sharing (PRSS)")
+        self.mpc = mpc
+        self.fmt = fmt
+        m = len(mpc.parties)
+        #: PRSS sums one pseudorandom value per set of m - t parties
+        self.prss_terms = math.comb(m, mpc.threshold)
+        self.product_bits = fmt.bit_length + fmt.weight_frac_bits + _PRODUCT_HEADROOM
+        k = mpc.options.sec_param
+        prime, *_ = finfields.find_prime_root(
+            self.product_bits + k + self.prss_terms.bit_length() + 2, n=2
+        )
+        self.stype = mpc.SecFxp(fmt.bit_length, fmt.frac_bits, p=prime)
+        self.field = self.stype.field
+
+    # -- sharing --------------------------------------------------------------------
+
+    def _fixed(self, values: np.ndarray, frac: int) -> np.ndarray:
+        """Round reals to integers scaled by ``2**frac`` (object ints, as MPyC stores them)."""
+        return np.rint(values * 2.0**frac).astype(np.int64).astype(object)
+
+    def _input(self, values: np.ndarray, sender: int):
+        """Secret-share an object array of integers held by ``sender`` (zeros elsewhere)."""
+        arr = self.stype.array(self.field.array(values), integral=False)
+        return self.mpc.input(arr, senders=sender)
+
+    def share_model(self, layers: list[L.Layer], owner: int) -> SharedModel:
+        """Share all weights and biases from ``owner`` in one input round."""
+        affine = []
+        for lay in layers:
+            if isinstance(lay, L.Linear | L.Conv2d):
+                affine.append(lay)
+            elif not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
+                raise _unsupported(lay)
+        parts = []
+        for lay in affine:
+            parts.append(self._fixed(_weight_matrix(lay), self.fmt.weight_frac_bits).reshape(-1))
+            parts.append(self._fixed(lay.bias, self.fmt.frac_bits))
+        flat = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+        shares = self.mpc.run(self.mpc.gather(self._input(flat, owner))).value
+        model: SharedModel = []
+        pos = 0
+        for lay in layers:
+            if not isinstance(lay, L.Linear | L.Conv2d):
+                model.append((lay, None))
+                continue
+            wshape = _weight_matrix(lay).shape
+            w = shares[pos : pos + math.prod(wshape)].reshape(wshape)
+            pos += w.size
+            b = shares[pos : pos + lay.bias.size]
+            pos += b.size
+            bits = modmat.limb_bits(wshape[0])
+            count = modmat.limb_count(self.field.modulus.bit_length(), bits)
+            if isinstance(lay, L.Conv2d):
+                b = b.reshape(-1, 1, 1)
+            model.append((lay, SharedAffine(lay, modmat.to_limbs(w, bits, count), b, bits)))
+        return model
+
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int):
+        """Share a batch from ``owner``; waits until this party holds its shares."""
+        if x is None:
+            values = np.zeros(shape, dtype=object)
+        else:
+            values = self._fixed(x.detach().cpu().double().numpy(), self.fmt.frac_bits)
+        y = self._input(values, owner)
+        self.mpc.run(self.mpc.gather(y))
+        return y
+
+    # -- evaluation -----------------------------------------------------------------
+
+    def infer(self, model: SharedModel, x):
+        """Evaluate ``model`` on the shared batch ``x``; waits for the shared logits."""
+        for lay, params in model:
+            if params is not None:
+                x = self._affine(x, params)
+            elif isinstance(lay, L.ReLU):
+                x = x - self._negative(x) * x
+            elif isinstance(lay, L.Sign):
+                x = 1 - 2 * self._negative(x)
+            elif isinstance(lay, L.MaxPool2d):
+                x = self._maxpool(x, lay.kernel)
+            elif isinstance(lay, L.Flatten):
+                x = x.reshape(x.shape[0], -1)
+            else:
+                raise _unsupported(lay)
+        self.mpc.run(self.mpc.gather(x))
+        return x
+
+    def reveal(self, y, receiver: int) -> np.ndarray | None:
+        """Open shared logits to ``receiver`` only."""
+        return self.mpc.run(self.mpc.output(y, receivers=[receiver]))
+
+    def _negative(self, a):
+        """Shared bits ``[a < 0]`` (MPyC's comparison on ``bit_length`` bits)."""
+        return self.mpc.np_sgn(a, l=self.fmt.bit_length, LT=True)
+
+    def _maxpool(self, x, k: int):
+        """Non-overlapping k x k max pooling by pairwise maxima along rows, then columns."""
+        for axis in (2, 3):
+            n = x.shape[axis] // k
+            parts = []
+            for i in range(k):
+                key = [slice(None)] * 4
+                key[axis] = slice(i, i + n * k, k)
+                parts.append(x[tuple(key)])
+            while len(parts) > 1:
+                odd = parts[-1:] if len(parts) % 2 else []
+                pairs = zip(parts[0::2], parts[1::2], strict=False)
+                parts = [a + self._negative(a - b) * (b - a) for a, b in pairs] + odd
+            x = parts[0]
+        return x
+
+    def _affine(self, x, p: SharedAffine):
+        """``x @ W + b`` for Linear, im2col convolution for Conv2d; one round."""
+        lay = p.layer
+        n = x.shape[0]
+        count = p.weight.shape[0]
+        if isinstance(lay, L.Linear):
+            out_shape = (n, lay.weight.shape[0])
+
+            def columns(limbs: np.ndarray) -> np.ndarray:
+                return limbs.reshape(count, n, -1)
+
+            def arrange(y: np.ndarray) -> np.ndarray:
+                return y
+
+        else:
+            _, _, h, w = x.shape
+            o, _, kh, kw = lay.weight.shape
+            s, pad = lay.stride, lay.padding
+            oh, ow = (h + 2 * pad - kh) // s + 1, (w + 2 * pad - kw) // s + 1
+            out_shape = (n, o, oh, ow)
+
+            def columns(limbs: np.ndarray) -> np.ndarray:
+                if pad:
+                    limbs = np.pad(limbs, [(0, 0)] * 3 + [(pad, pad)] * 2)
+                win = sliding_window_view(limbs, (kh, kw), axis=(3, 4))[:, :, :, ::s, ::s]
+                win = win[:, :, :, :oh, :ow].transpose(0, 1, 3, 4, 2, 5, 6)
+                return win.reshape(count, n * oh * ow, -1)
+
+            def arrange(y: np.ndarray) -> np.ndarray:
+                return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+
+        mpc = self.mpc
+
+        @asyncoro.mpc_coro
+        async def affine(x):
+            await mpc.returnType((self.stype.array, False, out_shape))
+            xs = await mpc.gather(x)
+            limbs = modmat.to_limbs(xs.value, p.limb_bits, count)
+            prod = arrange(modmat.matmul(columns(limbs), p.weight, p.limb_bits))
+            return await self._truncate(prod, p.bias)
+
+        return affine(x)
+
+    async def _truncate(self, prod: np.ndarray, bias: np.ndarray):
+        """Degree-2t product shares (scale 2**(f+fw)) -> degree-t shares at scale 2**f, plus bias.
+
+        Opens ``c = prod + 2**(L-1) - (T-1) 2**(s-1) + r_lo + 2**s r_hi`` (plus a PRSS
+        sharing of zero of degree 2t), where ``r_lo`` sums T pseudorandom values in
+        [0, 2**s) and ``r_hi`` sums T values in [0, 2**(k+L-s)); the honest parties' own
+        term hides the product statistically (k = security parameter). Then
+        ``floor(c / 2**s) - r_hi - 2**(L-1-s)`` is the product divided by ``2**s`` with
+        unbiased probabilistic rounding (error within about T/2 units).
+        """
+        mpc = self.mpc
+        field = self.field
+        m, pid, t = len(mpc.parties), mpc.pid, mpc.threshold
+        s, big = self.fmt.weight_frac_bits, self.product_bits
+        k = mpc.options.sec_param
+        n = prod.size
+
+        def prss(bound: int) -> np.ndarray:
+            r = thresha.np_pseudorandom_share(field, m, pid, mpc.prfs(bound), mpc._prss_uci(), n)
+            return r.value.reshape(prod.shape)
+
+        r_lo = prss(1 << s)
+        r_hi = prss(1 << (k + big - s))
+        zero = thresha.np_pseudorandom_share_0(
+            field, m, pid, mpc.prfs(field.order), mpc._prss_uci(), n
+        ).value.reshape(prod.shape)
+        offset = (1 << (big - 1)) - (self.prss_terms - 1) * (1 << (s - 1))
+        masked = field.array(prod + zero + r_lo + (r_hi << s) + offset)
+        c = await mpc.output(masked, threshold=2 * t)
+        return field.array((c.value >> s) - (1 << (big - 1 - s)) - r_hi + bias)

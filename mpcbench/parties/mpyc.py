@@ -1,0 +1,233 @@
+"""MPyC backend: Shamir secret sharing over a prime field, secure fixed-point arrays.
+
+MPyC configures itself from ``sys.argv`` when ``mpyc`` is first imported, so nothing
+here imports it at module import time: :meth:`MpycBackend.setup` builds MPyC's own
+command line for this party (``-M m -I rank -P host:port ... -T t``), installs it as
+``sys.argv`` for the import, then starts the runtime. The evaluation itself lives in
+:mod:`._mpyc_layers`.
+
+Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
+means no secrecy), ``bit_length`` (bits of every compared value, default 14),
+``frac_bits`` (fractional bits of activations, default 7) and ``weight_frac_bits``
+(fractional bits of weights, default 12).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import sys
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..models.layers import Layer
+from .base import Backend, Case, CommCounters, PartyContext, Unsupported
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Number format: compared values lie in ``[-2**(l-1), 2**(l-1))`` units of ``2**-f``."""
+
+    bit_length: int = 14
+    frac_bits: int = 7
+    weight_frac_bits: int = 12
+
+    @classmethod
+    def of(cls, case: Case) -> FixedPoint:
+        """The format ``case`` asks for (defaults where an option is absent)."""
+        d = cls()
+        fmt = cls(
+            int(case.options.get("bit_length", d.bit_length)),
+            int(case.options.get("frac_bits", d.frac_bits)),
+            int(case.options.get("weight_frac_bits", d.weight_frac_bits)),
+        )
+        if not 0 <= fmt.frac_bits < fmt.bit_length - 1:
+            raise Unsupported(f"mpyc needs 0 <= frac_bits < bit_length - 1, got {fmt}")
+        if not 1 <= fmt.weight_frac_bits <= 32:
+            raise Unsupported(f"mpyc needs 1 <= weight_frac_bits <= 32, got {fmt}")
+        if fmt.bit_length > 40:
+            raise Unsupported(f"mpyc bit_length {fmt.bit_length} is above 40")
+        return fmt
+
+
+def _threshold(case: Case) -> int:
+    t = case.options.get("threshold")
+    return (case.parties - 1) // 2 if t is None else int(t)
+
+
+def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
+    """MPyC's command line for this party (one party: no network)."""
+    argv = [program, "-M", str(ctx.parties), "-I", str(ctx.rank)]
+    if ctx.parties > 1:
+        for addr in ctx.addresses:
+            argv += ["-P", addr]
+    argv += ["-T", str(_threshold(ctx.case)), "-L", str(fmt.bit_length), "--no-log"]
+    return argv
+
+
+def _runtime(argv: list[str]):
+    """An MPyC runtime configured by ``argv`` (set as ``sys.argv`` while MPyC reads it)."""
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        if "mpyc.runtime" in sys.modules:  # already imported: configure a fresh runtime
+            from mpyc import runtime
+
+            return runtime.setup()
+        from mpyc.runtime import mpc
+
+        return mpc
+    finally:
+        sys.argv = saved
+
+
+class MpycBackend(Backend):
+    """Secure inference with MPyC (semi-honest, honest majority)."""
+
+    name: ClassVar[str] = "mpyc"
+    min_parties: ClassVar[int] = 2
+    max_parties: ClassVar[int] = 16
+    options: ClassVar[frozenset[str]] = frozenset(
+        {"threshold", "bit_length", "frac_bits", "weight_frac_bits"}
+    )
+
+    def __init__(self) -> None:
+        self._mpc = None
+        self._net = None
+        self._ctx: PartyContext | None = None
+        self._final = CommCounters()
+        self._final_messages = 0
+
+    @classmethod
+    def available(cls) -> str | None:
+        return None if importlib.util.find_spec("mpyc") else "mpyc is not installed"
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        out = {}
+        for pkg in ("mpyc", "gmpy2"):
+            try:
+                out[pkg] = importlib.metadata.version(pkg)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return out
+
+    @classmethod
+    def security(cls, case: Case) -> dict[str, Any]:
+        t = _threshold(case)
+        info = {
+            "protocol": "Shamir secret sharing (MPyC)",
+            "threshold": t,
+            "provider": "none (PRSS/Shamir, no dealer)",
+            "adversary": "semi-honest, honest majority (t < m/2)",
+        }
+        if t == 0:
+            info["note"] = "threshold 0: every party holds the plain values (no secrecy)"
+        return info
+
+    @classmethod
+    def validate(cls, case: Case) -> None:
+        super().validate(case)
+        unknown = set(case.options) - cls.options
+        if unknown:
+            raise Unsupported(
+                f"unknown mpyc options {sorted(unknown)}; known: {sorted(cls.options)}"
+            )
+        t = _threshold(case)
+        if not 0 <= 2 * t < case.parties:
+            raise Unsupported(f"mpyc needs 0 <= 2t < m, got t={t} with m={case.parties}")
+        FixedPoint.of(case)
+
+    def setup(self, ctx: PartyContext) -> None:
+        fmt = FixedPoint.of(ctx.case)
+        mpc = _runtime(mpyc_argv(ctx, fmt, sys.argv[0] if sys.argv else "mpcbench"))
+        from . import _mpyc_transport
+        from ._mpyc_layers import SecureNet
+
+        _mpyc_transport.install()
+        if ctx.parties > 1:
+            # MPyC listens on every interface; listen on this party's own address instead.
+            loop = mpc._loop
+            host = ctx.addresses[ctx.rank].rsplit(":", 1)[0]
+            loop.create_server = functools.partial(loop.create_server, host=host)
+            try:
+                mpc.run(mpc.start())
+            finally:
+                del loop.create_server
+        else:
+            mpc.run(mpc.start())
+        self._mpc, self._ctx = mpc, ctx
+        self._net = SecureNet(mpc, fmt)
+
+    def share_model(self, layers: list[Layer]) -> Any:
+        return self._net.share_model(layers, self._ctx.model_owner)
+
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
+        return self._net.share_input(x, shape, self._ctx.data_owner)
+
+    def infer(self, model: Any, x: Any) -> Any:
+        return self._net.infer(model, x)
+
+    def reveal(self, y: Any) -> torch.Tensor | None:
+        out = self._net.reveal(y, self._ctx.output_party)
+        return None if out is None else torch.from_numpy(np.asarray(out, dtype=np.float64))
+
+    def barrier(self) -> None:
+        """Finish pending work, then exchange a token with every party (MPyC's own
+        ``barrier`` is local only)."""
+        self._mpc.run(self._mpc.barrier())
+        self._mpc.run(self._mpc.transfer(None))
+
+    def _peers(self) -> list:
+        mpc = self._mpc
+        if mpc is None:
+            return []
+        return [
+            p.protocol
+            for p in mpc.parties
+            if p.pid != mpc.pid and hasattr(p.protocol, "nbytes_received")
+        ]
+
+    def comm_counters(self) -> CommCounters:
+        peers = self._peers()
+        if not peers:
+            return self._final
+        return CommCounters(
+            bytes_sent=sum(p.nbytes_sent for p in peers),
+            bytes_received=sum(p.nbytes_received for p in peers),
+            rounds=0,  # MPyC runs asynchronously and keeps no round count
+            method="counted",
+        )
+
+    def extra_metrics(self) -> dict[str, tuple[float, str]]:
+        peers = self._peers()
+        sent = sum(p.messages_sent for p in peers) if peers else self._final_messages
+        return {"messages_sent": (float(sent), "count")}
+
+    def run_info(self) -> dict[str, Any]:
+        if self._net is None:
+            return {}
+        net, mpc = self._net, self._mpc
+        return {
+            "threshold": mpc.threshold,
+            "bit_length": net.fmt.bit_length,
+            "frac_bits": net.fmt.frac_bits,
+            "weight_frac_bits": net.fmt.weight_frac_bits,
+            "sec_param": mpc.options.sec_param,
+            "prime_bits": net.field.modulus.bit_length(),
+            "prss_terms": net.prss_terms,
+            "gmpy2": "gmpy2" in self.versions(),
+            "truncation": "PRSS probabilistic, fused with degree reduction",
+        }
+
+    def teardown(self) -> None:
+        if self._mpc is None:
+            return
+        self._final = self.comm_counters()
+        self._final_messages = int(self.extra_metrics()["messages_sent"][0])
+        self._mpc.run(self._mpc.shutdown())
+        self._mpc = None

@@ -1,0 +1,194 @@
+"""The MPyC backend without a network: one party (MPyC runs it locally, threshold 0).
+
+Every layer type is checked against :func:`mpcbench.models.layers.evaluate`; the
+multi-party protocol runs in ``tests/integration/test_mpyc_backend.py``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+import pytest
+import torch
+
+from mpcbench.models import layers as L
+from mpcbench.parties import _mpyc_modmat as modmat
+from mpcbench.parties import get
+from mpcbench.parties.base import Case, PartyContext, Unsupported
+from mpcbench.parties.mpyc import FixedPoint, MpycBackend, mpyc_argv
+
+pytestmark = pytest.mark.mpyc
+
+FMT = FixedPoint()
+#: one unit of the activation format, the rounding step of a truncation
+ULP = 2.0**-FMT.frac_bits
+
+
+def _case(**kw) -> Case:
+    return Case(**{"framework": "mpyc", "model": "mlp", **kw})
+
+
+def _ctx(parties: int, rank: int = 0, **kw) -> PartyContext:
+    addresses = tuple(f"127.0.0.1:{11000 + r}" for r in range(parties))
+    return PartyContext(rank=rank, parties=parties, addresses=addresses,
+                        case=_case(parties=parties, **kw))
+
+
+@pytest.fixture(scope="module")
+def backend():
+    b = MpycBackend()
+    b.setup(_ctx(1))
+    yield b
+    b.teardown()
+
+
+def _secure(backend: MpycBackend, layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
+    model = backend.share_model(layers)
+    y = backend.infer(model, backend.share_input(x, tuple(x.shape)))
+    return backend.reveal(y)
+
+
+def _linear(rng, n_in, n_out) -> L.Linear:
+    return L.Linear(rng.normal(0, 0.3, (n_out, n_in)), rng.normal(0, 0.3, n_out))
+
+
+def _conv(rng, c_in, c_out, k, stride=1, padding=0) -> L.Conv2d:
+    return L.Conv2d(rng.normal(0, 0.3, (c_out, c_in, k, k)), rng.normal(0, 0.3, c_out),
+                    stride, padding)
+
+
+def test_registered_and_available():
+    assert get("mpyc") is MpycBackend
+    assert MpycBackend.available() is None
+    assert MpycBackend.versions()["mpyc"].startswith("0.")
+
+
+def test_argv_names_every_party_and_the_threshold():
+    argv = mpyc_argv(_ctx(3, rank=2, options={"bit_length": 16}), FixedPoint(16, 7, 12), "prog")
+    assert argv == ["prog", "-M", "3", "-I", "2", "-P", "127.0.0.1:11000", "-P",
+                    "127.0.0.1:11001", "-P", "127.0.0.1:11002", "-T", "1", "-L", "16",
+                    "--no-log"]
+    assert mpyc_argv(_ctx(1), FMT)[1:] == ["-M", "1", "-I", "0", "-T", "0", "-L", "14",
+                                          "--no-log"]
+    argv = mpyc_argv(_ctx(5, options={"threshold": 1}), FMT)
+    assert argv[argv.index("-T") + 1] == "1"
+
+
+@pytest.mark.parametrize(("parties", "threshold"), [(2, 0), (3, 1), (4, 1), (16, 7)])
+def test_default_threshold_is_mpycs_own(parties, threshold):
+    case = _case(parties=parties)
+    MpycBackend.validate(case)
+    sec = MpycBackend.security(case)
+    assert sec["threshold"] == threshold
+    assert sec["protocol"] == "Shamir secret sharing (MPyC)"
+    assert sec["provider"] == "none (PRSS/Shamir, no dealer)"
+    assert sec["adversary"] == "semi-honest, honest majority (t < m/2)"
+    assert ("note" in sec) == (threshold == 0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"parties": 1}, "2 to 16 parties"),
+        ({"parties": 17}, "2 to 16 parties"),
+        ({"parties": 4, "options": {"threshold": 2}}, "2t < m"),
+        ({"options": {"threshold": -1}}, "2t < m"),
+        ({"options": {"provider": "TTP"}}, "unknown mpyc options"),
+        ({"options": {"frac_bits": 13}}, "frac_bits < bit_length - 1"),
+        ({"options": {"weight_frac_bits": 0}}, "weight_frac_bits"),
+        ({"options": {"bit_length": 64}}, "above 40"),
+    ],
+)
+def test_validate_rejects(kw, message):
+    with pytest.raises(Unsupported, match=message):
+        MpycBackend.validate(_case(**kw))
+
+
+def test_run_info_records_the_number_format(backend):
+    info = backend.run_info()
+    assert info["threshold"] == 0
+    assert (info["bit_length"], info["frac_bits"], info["weight_frac_bits"]) == (14, 7, 12)
+    assert info["prime_bits"] > info["bit_length"] + info["weight_frac_bits"] + info["sec_param"]
+
+
+@pytest.mark.parametrize("depth", [1, 9, 288, 9216])
+def test_limb_products_are_exact(depth):
+    p = (1 << 61) - 1
+    shape_a, shape_b = (3, depth), (depth, 4)
+    a = np.array([secrets.randbelow(p) for _ in range(np.prod(shape_a))], dtype=object)
+    b = np.array([secrets.randbelow(p) for _ in range(np.prod(shape_b))], dtype=object)
+    a, b = a.reshape(shape_a), b.reshape(shape_b)
+    bits = modmat.limb_bits(depth)
+    count = modmat.limb_count(61, bits)
+    assert depth * (1 << bits) ** 2 <= 2**53
+    got = modmat.matmul(modmat.to_limbs(a, bits, count), modmat.to_limbs(b, bits, count), bits)
+    assert (got == a @ b).all()
+
+
+def test_linear_matches_plaintext(backend):
+    rng = np.random.default_rng(1)
+    layers = [L.Flatten(), _linear(rng, 12, 5)]
+    x = torch.from_numpy(rng.normal(0, 1, (3, 1, 3, 4)))
+    want = L.evaluate(layers, x)
+    got = _secure(backend, layers, x)
+    # inputs round to half a unit, weights to 2**-13, the product once more to a unit
+    assert torch.allclose(got, want, atol=12 * ULP)
+
+
+@pytest.mark.parametrize(("stride", "padding"), [(1, 0), (2, 1), (1, 2)])
+def test_conv2d_matches_plaintext(backend, stride, padding):
+    rng = np.random.default_rng(stride + 10 * padding)
+    layers = [_conv(rng, 2, 3, 3, stride, padding)]
+    x = torch.from_numpy(rng.normal(0, 1, (2, 2, 7, 6)))
+    want = L.evaluate(layers, x)
+    got = _secure(backend, layers, x)
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=24 * ULP)
+
+
+def test_relu_sign_and_maxpool_match_plaintext(backend):
+    # values on the fixed-point grid, so comparisons see exactly what torch sees
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.integers(-600, 600, (2, 3, 5, 7)) * ULP)
+    for layers in ([L.ReLU()], [L.Sign()], [L.MaxPool2d(2)], [L.MaxPool2d(3)],
+                   [L.MaxPool2d(2), L.ReLU(), L.Flatten()]):
+        want = L.evaluate(layers, x)
+        got = _secure(backend, layers, x)
+        assert got.shape == want.shape, layers
+        assert torch.equal(got, want), layers
+
+
+def test_sign_of_zero_is_plus_one(backend):
+    x = torch.tensor([[0.0, -ULP, ULP, -3.0]], dtype=torch.float64)
+    assert _secure(backend, [L.Sign()], x).tolist() == [[1.0, -1.0, 1.0, -1.0]]
+
+
+def test_small_network_end_to_end(backend):
+    # (no Sign here: a rounding step may flip a pre-activation near zero)
+    rng = np.random.default_rng(3)
+    layers = [_conv(rng, 1, 4, 3), L.MaxPool2d(2), L.ReLU(), L.Flatten(),
+              _linear(rng, 4 * 3 * 3, 6), L.ReLU(), _linear(rng, 6, 3)]
+    x = torch.from_numpy(rng.normal(0, 1, (4, 1, 8, 8)))
+    want = L.evaluate(layers, x)
+    got = _secure(backend, layers, x)
+    assert torch.allclose(got, want, atol=0.05)
+
+
+def test_unknown_layer_is_named(backend):
+    class Softmax:
+        pass
+
+    with pytest.raises(L.UnsupportedLayer, match="Softmax"):
+        backend.share_model([L.Flatten(), Softmax()])
+
+
+def test_setup_again_in_the_same_process_gets_a_fresh_runtime(backend):
+    other = MpycBackend()
+    other.setup(_ctx(1, options={"bit_length": 20, "frac_bits": 10}))
+    try:
+        assert other.run_info()["bit_length"] == 20
+        x = torch.tensor([[1.5, -2.25]], dtype=torch.float64)
+        assert _secure(other, [L.ReLU()], x).tolist() == [[1.5, 0.0]]
+    finally:
+        other.teardown()
