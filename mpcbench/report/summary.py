@@ -54,9 +54,11 @@ def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[st
 
 
 def is_mpc(df: pd.DataFrame) -> pd.Series:
-    """Per row: does it belong to a secure (MPC) framework? (protocol set and not ``none``)."""
-    protocol = df["protocol"].astype("string").str.lower()
-    return protocol.notna() & ~protocol.isin(["none", ""])
+    """Per row: does it belong to a secure (MPC) framework? (not a known baseline, and a
+    protocol that is set and not ``none ...``)."""
+    protocol = df["protocol"].astype("string").str.strip().str.lower()
+    secure = protocol.notna() & protocol.ne("") & ~protocol.str.startswith("none")
+    return (secure & ~df["framework"].isin(BASELINES)).fillna(False).astype(bool)
 
 
 def add_labels(cells: pd.DataFrame) -> pd.DataFrame:

@@ -106,6 +106,15 @@ def test_slowdown_is_relative_to_plaintext_of_same_model(synthetic):
         other["s_per_img"] / table.loc[("plaintext", "mlp", 1, 16), "s_per_img"])
 
 
+def test_baselines_are_not_mpc_whatever_their_protocol_text():
+    rows = pd.DataFrame({
+        "framework": ["crypten", "complex", "mpyc", "plaintext", "other", "other2"],
+        "protocol": ["arithmetic secret sharing", "none (feature obfuscation by secret rotation)",
+                     "Shamir", None, "None", "garbled circuits"],
+    })
+    assert summary.is_mpc(rows).tolist() == [True, False, True, False, False, True]
+
+
 def test_threshold_zero_and_tfp_are_separate_and_marked(synthetic):
     table = summary.summary(store.load(synthetic))
     mpyc = table[table["framework"] == "mpyc"].set_index("threshold")
@@ -191,8 +200,9 @@ def test_empty_results_are_an_input_error(tmp_path):
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="no committed real results under tests/data")
 def test_real_results(tmp_path):
-    """Rows of real runs (`mpcbench run`: plaintext and crypten mlp at 2 and 3 parties, and a
-    crypten run stopped by its timeout) give the same numbers as a direct computation."""
+    """Rows of real runs (`mpcbench run`: plaintext and crypten mlp at 2 and 3 parties, a
+    crypten run stopped by its timeout, the feedback baseline) give the same numbers as a
+    direct computation."""
     df = store.load(REAL)
     index = build(REAL, tmp_path)
     table = summary.summary(df)
@@ -210,6 +220,9 @@ def test_real_results(tmp_path):
     assert failures["status"].tolist() == ["timeout"]
     coverage = pd.read_csv(tmp_path / "coverage.csv").set_index("framework")
     assert coverage.loc["complex", "status"] == "not measured"
+    assert coverage.loc["feedback", ["kind", "status"]].tolist() == ["baseline", "measured"]
+    feedback = table[table["framework"] == "feedback"].iloc[0]
+    assert feedback["kind"] == "baseline" and feedback["security_note"] == ""
     assert "timed out" in index.read_text()
 
 
