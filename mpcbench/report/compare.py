@@ -70,7 +70,8 @@ def cell_label(frame: pd.DataFrame) -> pd.Series:
     """Readable cell id, e.g. ``crypten/mlp mnist n=2 b=16 [TFP t=1]``."""
 
     def one(row: pd.Series) -> str:
-        sec = [] if pd.isna(row["provider"]) or row["provider"] == "none" else [row["provider"]]
+        provider = "" if pd.isna(row["provider"]) else str(row["provider"])
+        sec = [] if provider.startswith("none") or not provider else [provider]
         sec += [] if pd.isna(row["threshold"]) else [f"t={row['threshold']}"]
         tail = f" [{' '.join(sec)}]" if sec else ""
         return (f"{row['framework']}/{row['model']} {row['dataset']} n={row['parties']} "

@@ -97,9 +97,8 @@ def coverage(df: pd.DataFrame) -> pd.DataFrame:
     ok = usable(df)
     ok = ok[ok["model"].ne(MICRO_MODEL).fillna(True)]
     mpc = df.assign(mpc=is_mpc(df)).groupby("framework")["mpc"].any()
-    cells = ok.groupby("framework")[["model", "dataset", "parties", "batch"]].apply(
-        lambda g: len(g.drop_duplicates())
-    )
+    cells = ok[["framework", "model", "dataset", "parties", "batch"]].drop_duplicates()
+    cells = cells.groupby("framework").size()
     failed = df[df["status"].fillna("ok").ne("ok")].groupby("framework")["run_id"].nunique()
     table = pd.DataFrame({"framework": frameworks})
     table["kind"] = [
@@ -107,9 +106,8 @@ def coverage(df: pd.DataFrame) -> pd.DataFrame:
     ]
     table["cells"] = table["framework"].map(cells).fillna(0).astype(int)
     table["failed_runs"] = table["framework"].map(failed).fillna(0).astype(int)
-    table["models"] = table["framework"].map(
-        ok.groupby("framework")["model"].unique().map(lambda m: ", ".join(sorted(m)))
-    ).fillna("")
+    models = ok.groupby("framework")["model"].agg(lambda m: ", ".join(sorted(set(m))))
+    table["models"] = [models.get(fw, "") for fw in frameworks]
     table["status"] = [
         "measured" if c else ("failed only" if f else NOT_MEASURED)
         for c, f in zip(table["cells"], table["failed_runs"], strict=True)

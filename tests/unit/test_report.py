@@ -192,6 +192,15 @@ def test_cli_report_without_micro_or_baselines(tmp_path):
     assert (coverage.drop(index="crypten")["status"] == "not measured").all()
 
 
+def test_report_of_micro_benchmark_only(tmp_path):
+    for run in report_data.synthetic()[-3:]:
+        store.append(run, tmp_path / "r")
+    page = build(tmp_path / "r", tmp_path / "out").read_text()
+    assert page.count("No data for this figure") == len(FIGURES)
+    assert f'alt="{MICRO_FIGURE.title}"' in page and 'id="table-micro"' in page
+    assert pd.read_csv(tmp_path / "out" / "summary.csv").empty
+
+
 def test_empty_results_are_an_input_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no results"):
