@@ -201,6 +201,15 @@ def test_report_of_micro_benchmark_only(tmp_path):
     assert pd.read_csv(tmp_path / "out" / "summary.csv").empty
 
 
+def test_report_of_a_failed_run_only(tmp_path):
+    store.append(report_data.synthetic()[9], tmp_path / "r")  # the timed-out crypten run
+    page = build(tmp_path / "r", tmp_path / "out").read_text()
+    assert page.count("No data for this figure") == len(FIGURES)
+    coverage = pd.read_csv(tmp_path / "out" / "coverage.csv").set_index("framework")
+    assert coverage.loc["crypten", "status"] == "failed only"
+    assert "parties 3, 5 still running" in page
+
+
 def test_empty_results_are_an_input_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no results"):
