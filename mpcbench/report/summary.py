@@ -7,7 +7,8 @@ non-warm-up measurements; a *cell* is one framework x model x dataset x parties 
 * time per image = max over ranks of the party's ``total`` wall time / images,
 * MiB sent per image = bytes sent summed over ranks / images / 2^20,
 * rounds per image = max over ranks of rounds / images,
-* peak RSS per party = max over ranks of the ``total`` phase's peak RSS.
+* peak RSS per party = max over ranks of the ``total`` phase's peak RSS (a cell: max over
+  its repeats).
 
 Cells summarise observations with the median and the inter-quartile range.
 """
@@ -19,11 +20,13 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..results.schema import RANK_METRICS
+
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "batch", "provider", "threshold"]
 #: pseudo-model of the sharing micro-benchmark (kept out of the inference statistics)
 MICRO_MODEL = "micro"
-#: frameworks that are references rather than MPC systems, when no rows tell otherwise
+#: frameworks that are references, never MPC systems (others are MPC if their protocol is set)
 BASELINES = ("plaintext", "complex", "feedback")
 #: frameworks the report always accounts for, measured or not
 KNOWN_FRAMEWORKS = ("plaintext", "crypten", "mpyc", "complex", "feedback")
@@ -62,7 +65,7 @@ def is_mpc(df: pd.DataFrame) -> pd.Series:
 
 
 def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
-    """Add ``system`` (the legend label) and ``kind`` (``MPC`` or ``baseline``).
+    """Add ``system``, the legend label of a cell.
 
     The label is the framework, suffixed with the provider when a framework was run with
     several, and with ``t=0`` for threshold-0 runs of a framework also run with t > 0.
@@ -218,12 +221,11 @@ def phases(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_metrics(df: pd.DataFrame, frameworks: list[str]) -> pd.DataFrame:
-    """Every metric of ``frameworks`` except per-party phase measurements, as one wide row per
-    framework x model x dataset x parties (mean over rows)."""
+    """Every metric of ``frameworks`` except the profiler's per-party measurements, as one
+    wide row per framework x model x dataset x parties (mean over rows)."""
     rows = _inference(df)
-    rows = rows[rows["framework"].isin(frameworks) & ~((rows["rank"] >= 0) & rows["phase"].isin(
-        [*PHASE_ORDER, "total"]) & rows["metric"].isin(
-        ["wall_s", "cpu_s", "peak_rss_bytes", "bytes_sent", "bytes_received", "rounds"]))]
+    profiled = (rows["rank"] >= 0) & rows["metric"].isin(list(RANK_METRICS))
+    rows = rows[rows["framework"].isin(frameworks) & ~profiled]
     keys = ["framework", "model", "dataset", "parties"]
     if rows.empty:
         return pd.DataFrame(columns=keys)
