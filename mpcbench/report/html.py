@@ -209,6 +209,9 @@ def build(results_dir: Path, out_dir: Path) -> Path:
     inputs = Tables(repeats, cells, phases, run_rows, summary.micro_repeats(df), colours)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not micro.empty else None
+    files = [f"{t.name}.csv" for t in tables] + [
+        f"{f.spec.name}.{ext}" for f in [*drawn, micro_fig] if f and f.png for ext in ("png", "svg")
+    ]
     index = out_dir / "index.html"
     index.write_text(_environment().get_template("index.html.j2").render(
         title="mpcbench report",
@@ -223,7 +226,7 @@ def build(results_dir: Path, out_dir: Path) -> Path:
         not_measured=list(coverage.loc[coverage["status"] == provenance.NOT_MEASURED,
                                        "framework"]),
         warnings=sorted(set(security["security_note"]) - {""}),
-        files=sorted(p.name for p in out_dir.iterdir() if p.name != "index.html"),
+        files=sorted(files),
     ), encoding="utf-8")
     return index
 

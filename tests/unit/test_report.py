@@ -138,6 +138,7 @@ def test_every_figure_and_table_is_written(built):
     assert "No data for this figure" not in page
     for name in [*TABLES, "micro"]:
         assert f'id="table-{name}"' in page, name
+        assert f'<a href="{name}.csv">' in page, name
     assert "src=\"http" not in page and "<script" not in page  # self-contained, offline
 
 
@@ -154,7 +155,7 @@ def test_missing_baseline_is_listed_as_not_measured(built):
 def test_failed_run_and_security_marks_in_page(built):
     page = built.read_text()
     assert "run timed out after 600 s; parties 3, 5 still running" in page
-    assert "1 run(s) did not finish" in page
+    assert "1 run(s) failed, timed out or were skipped" in page
     assert "Weakened security settings" in page
     security = pd.read_csv(built.parent / "security.csv")
     marked = security[security["security_note"].notna()]
