@@ -1,34 +1,41 @@
-"""Cheaper local computation for CrypTen 0.4.1; its protocol and messages stay the same.
+"""Cheaper local computation for CrypTen 0.4.1; what parties send and reveal is unchanged.
 
-Profiling a party (cnn, 2 parties) shows a third of its CPU time in ``torch.randint``:
-every share CrypTen creates starts as a pseudo-random sharing of zero (two 64-bit words
-per element from generators shared with the neighbouring parties), and every Beaver
-triple, wrap mask and bit mask of the trusted-first-party (TFP) provider is drawn too.
-:func:`enable` changes two local things:
+Profiling a party (cnn, 2 parties, one thread) showed a third of its CPU time drawing
+random words: every share CrypTen creates starts as a pseudo-random zero sharing (PRZS),
+and the trusted-first-party (TFP) provider draws every Beaver triple and mask. The
+rest goes to elementwise work on large temporaries and to gloo. :func:`enable` changes:
 
 * **PRG.** Random ring elements come from numpy's SFC64, one stream per CrypTen
-  generator, seeded from that generator's seed, instead of torch's mt19937 (~2 vs ~7 ns
+  generator, seeded with that generator's seed, instead of torch's mt19937 (~2 vs ~5 ns
   per word here). The same parties share the same streams and the values are uniform
-  over the same ring, so every message has the same distribution. Neither generator is a
-  cryptographic PRG; mt19937 also keeps only 32 bits of CrypTen's 64-bit seeds, the
-  SFC64 streams are seeded with all 64.
+  over the same ring. Neither generator is a cryptographic PRG; mt19937 keeps only 32
+  bits of CrypTen's 64-bit seeds, the SFC64 streams are seeded with all 64.
+* **Two-party zero sharings from one stream.** A PRZS is ``prev - next`` from the two
+  generators a party shares with its neighbours; with two parties both neighbours are
+  the other party, which knows both words, so one shared word ``r`` (``r`` and ``-r``;
+  ``r`` and ``r`` for XOR sharing) is the same sharing at half the draws.
 * **TFP work at the dealer only.** CrypTen's TFP provider has *every* party draw the
   triples and compute ``c = a * b`` (a whole extra convolution or matrix product per
   secure product), although only party 0's values enter the sharing and the others
-  use nothing but the sizes. Here the others compute only the sizes and skip the work
-  (for the products inference uses: ``mul``, ``matmul``, ``conv1d``, ``conv2d``).
-
+  use only the sizes. Here the others compute the sizes and skip the work (for the
+  products inference uses: ``mul``, ``matmul``, ``conv1d``, ``conv2d``).
 * **One collective per batched opening.** CrypTen opens several tensors at once (e.g.
   both masked operands of a Beaver product) with one asynchronous all-reduce *per
-  tensor*; they are concatenated into one all-reduce instead: the same bytes and
-  the same number of rounds, fewer gloo operations (each costs thread hand-offs and,
-  at ``n`` parties, ``2 (n-1)`` ring steps).
+  tensor*; here they go as one concatenated all-reduce: same bytes, same rounds, fewer
+  gloo operations (each costs thread hand-offs and ``2 (n-1)`` ring steps).
+* **Allocator.** Shares are large temporaries; glibc returns freed blocks above its
+  adaptive mmap threshold to the kernel and trims the heap top, so the next tensor
+  page-faults its memory in again (2000-4000 faults per cnn image, costly on virtual
+  machines). glibc is asked to keep freed memory for reuse; peak RSS is unchanged.
+  This ``mallopt`` setting is process-wide and stays after :func:`disable`.
 
 :func:`disable` restores CrypTen's own code (``tuned=false`` runs stock CrypTen).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import sys
 from collections.abc import Callable
@@ -38,21 +45,32 @@ from typing import Any
 import numpy as np
 import torch
 
-_RNG_FUNCTIONS = ("generate_random_ring_element", "generate_kbit_random_tensor")
-_TFP_METHODS = ("generate_additive_triple", "square", "generate_binary_triple", "wrap_rng",
-                "B2A_rng")
-_originals: dict[str, Any] = {}
+#: (owner, attribute) -> CrypTen's own value, recorded when first patched
+_originals: dict[tuple[Any, str], Any] = {}
 _streams: dict[torch.Generator, tuple[int, np.random.SFC64]] = {}
+_CPU = torch.device("cpu")
+_SENTINEL = -1  # src value that makes CrypTen's shared-tensor constructors return empty
 
 
 def _crypten() -> ModuleType:
     return sys.modules["crypten"]
 
 
+def _comm() -> Any:
+    return _crypten().communicator.get()
+
+
+def _original(owner: Any, name: str) -> Any:
+    return _originals.get((owner, name), vars(owner)[name])
+
+
+# -- PRG -------------------------------------------------------------------------------
+
+
 def _stream(generator: torch.Generator | None) -> np.random.SFC64:
     """The SFC64 stream standing in for ``generator`` (CrypTen's local one if ``None``)."""
     if generator is None:
-        generator = _crypten().generators["local"][torch.device("cpu")]
+        generator = _crypten().generators["local"][_CPU]
     seed = generator.initial_seed()
     known = _streams.get(generator)
     if known is None or known[0] != seed:  # new generator, or reseeded
@@ -60,39 +78,76 @@ def _stream(generator: torch.Generator | None) -> np.random.SFC64:
     return known[1]
 
 
+def _shape(size: Any) -> tuple[int, ...]:
+    """``5``, ``(2, 3)``, ``torch.Size`` or CrypTen's ``(torch.Size,)`` as a shape."""
+    if isinstance(size, int):
+        return (size,)
+    size = tuple(size)
+    return tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+
+
 def _words(size: Any, generator: torch.Generator | None) -> torch.Tensor:
-    shape = (size,) if isinstance(size, int) else tuple(size)
+    shape = _shape(size)
     raw = _stream(generator).random_raw(math.prod(shape))
     return torch.from_numpy(raw.view(np.int64)).reshape(shape)
 
 
-def _on_cpu(kwargs: dict[str, Any]) -> bool:
-    device = kwargs.get("device")
+def _on_cpu(device: Any) -> bool:
     return device is None or torch.device(device).type == "cpu"
 
 
 def generate_random_ring_element(size: Any, ring_size: int = 2**64, generator=None, **kwargs):
     """Uniform elements of the 64-bit ring (drop-in for ``crypten.common.rng``)."""
-    if ring_size != 2**64 or not _on_cpu(kwargs):
-        return _originals["generate_random_ring_element"](size, ring_size, generator, **kwargs)
+    if ring_size != 2**64 or not _on_cpu(kwargs.get("device")):
+        stock = _original(_rng(), "generate_random_ring_element")
+        return stock(size, ring_size, generator, **kwargs)
     return _words(size, generator)
 
 
 def generate_kbit_random_tensor(size: Any, bitlength: int | None = None, generator=None, **kwargs):
     """Uniform ``bitlength``-bit integers (drop-in for ``crypten.common.rng``)."""
-    if not _on_cpu(kwargs):
-        return _originals["generate_kbit_random_tensor"](size, bitlength, generator, **kwargs)
+    if not _on_cpu(kwargs.get("device")):
+        stock = _original(_rng(), "generate_kbit_random_tensor")
+        return stock(size, bitlength, generator, **kwargs)
     words = _words(size, generator)
     if bitlength is None or bitlength >= 64:
         return words
     return words & ((1 << bitlength) - 1)
 
 
+def _rng() -> ModuleType:
+    from crypten.common import rng
+
+    return rng
+
+
+# -- zero sharings ---------------------------------------------------------------------
+
+
+def _przs(cls: type, negate_at_rank1: bool) -> Callable[..., Any]:
+    """``cls.PRZS`` drawing one word per element from the stream the two parties share."""
+    stock = _original(cls, "PRZS")
+
+    def przs(*size: Any, device: Any = None) -> Any:
+        comm = _comm()
+        if comm.get_world_size() != 2 or not _on_cpu(device):
+            return stock(*size, device=device)
+        rank = comm.get_rank()
+        # party 0's "next" generator and party 1's "prev" one have the same seed
+        shared = _crypten().generators["next" if rank == 0 else "prev"][_CPU]
+        tensor = cls(src=_SENTINEL)
+        r = _words(size, shared)
+        tensor.share = r.neg_() if rank == 1 and negate_at_rank1 else r
+        return tensor
+
+    return staticmethod(przs)
+
+
 # -- TFP provider: only the dealer (party 0) computes --------------------------------------
 
 
 def _is_dealer() -> bool:
-    return _crypten().communicator.get().get_rank() == 0
+    return _comm().get_rank() == 0
 
 
 def _primitives() -> tuple[type, type]:
@@ -145,11 +200,16 @@ _PRODUCT_SIZES: dict[str, Callable[..., tuple[int, ...]]] = {
 }
 
 
+def _tfp() -> type:
+    from crypten.mpc.provider.tfp_provider import TrustedFirstParty
+
+    return TrustedFirstParty
+
+
 def _additive_triple(self, size0, size1, op, device=None, *args, **kwargs):
-    ast, _ = _primitives()
     if op not in _PRODUCT_SIZES:  # e.g. transposed convolutions: CrypTen's own path
-        return _originals["TFP.generate_additive_triple"](self, size0, size1, op, device,
-                                                          *args, **kwargs)
+        stock = _original(_tfp(), "generate_additive_triple")
+        return stock(self, size0, size1, op, device, *args, **kwargs)
 
     def make() -> list[torch.Tensor]:
         a = generate_random_ring_element(size0, device=device)
@@ -157,37 +217,33 @@ def _additive_triple(self, size0, size1, op, device=None, *args, **kwargs):
         return [a, b, getattr(torch, op)(a, b, *args, **kwargs)]
 
     sizes = [size0, size1, _PRODUCT_SIZES[op](size0, size1, *args, **kwargs)]
-    return tuple(_dealt(make, sizes, ast, precision=0, device=device))
+    return tuple(_dealt(make, sizes, _primitives()[0], precision=0, device=device))
 
 
 def _square(self, size, device=None):
-    ast, _ = _primitives()
-
     def make() -> list[torch.Tensor]:
         r = generate_random_ring_element(size, device=device)
         return [torch.stack([r, r.mul(r)])]
 
-    (stacked,) = _dealt(make, [(2, *size)], ast, precision=0, device=device)
+    (stacked,) = _dealt(make, [(2, *size)], _primitives()[0], precision=0, device=device)
     return stacked[0], stacked[1]
 
 
 def _binary_triple(self, size0, size1, device=None):
-    _, bst = _primitives()
-
     def make() -> list[torch.Tensor]:
         a = generate_kbit_random_tensor(size0, device=device)
         b = generate_kbit_random_tensor(size1, device=device)
         return [a, b, a & b]
 
     c_size = np.broadcast_shapes(tuple(size0), tuple(size1))
-    return tuple(_dealt(make, [size0, size1, c_size], bst, device=device))
+    return tuple(_dealt(make, [size0, size1, c_size], _primitives()[1], device=device))
 
 
 def _wrap_rng(self, size, device=None):
     from crypten.common.util import count_wraps
 
     ast, _ = _primitives()
-    comm = _crypten().communicator.get()
+    comm = _comm()
     if _is_dealer():
         r = [generate_random_ring_element(size, device=device) for _ in range(comm.get_world_size())]
         share = comm.scatter(r, 0)
@@ -201,80 +257,98 @@ def _wrap_rng(self, size, device=None):
 def _b2a_rng(self, size, device=None):
     ast, bst = _primitives()
     r = generate_kbit_random_tensor(size, bitlength=1, device=device) if _is_dealer() else None
-    r_arith = ast(r, size=size, precision=0, src=0, device=device)
-    r_bin = bst(r, size=size, src=0, device=device)
-    return r_arith, r_bin
+    return ast(r, size=size, precision=0, src=0, device=device), bst(r, size=size, src=0, device=device)
 
 
-_TFP_REPLACEMENTS = dict(zip(_TFP_METHODS, (_additive_triple, _square, _binary_triple,
-                                            _wrap_rng, _b2a_rng), strict=True))
-_RNG_REPLACEMENTS = {"generate_random_ring_element": generate_random_ring_element,
-                     "generate_kbit_random_tensor": generate_kbit_random_tensor}
+# -- one all-reduce per batched opening ------------------------------------------------------
 
 
-def _all_reduce(self, input, op=None, batched=False):
-    """CrypTen's ``all_reduce``, with a batch of same-dtype tensors sent as one."""
+def _fused_all_reduce(stock: Callable[..., Any]) -> Callable[..., Any]:
+    """CrypTen's ``all_reduce`` (unwrapped ``stock``), with a batch sent as one tensor."""
     import torch.distributed as dist
 
-    op = dist.ReduceOp.SUM if op is None else op
-    stock = _originals["all_reduce"].__wrapped__
-    if not batched or len({(t.dtype, t.device) for t in input}) != 1:
-        return stock(self, input, op=op, batched=batched)
-    flat = torch.cat([t.reshape(-1) for t in input])
-    dist.all_reduce(flat, op=op, group=self.main_group)
-    return [part.view_as(t) for part, t in zip(flat.split([t.numel() for t in input]), input,
-                                                strict=True)]
+    def all_reduce(self, input, op=dist.ReduceOp.SUM, batched=False):
+        if not batched or len({(t.dtype, t.device) for t in input}) != 1:
+            return stock(self, input, op=op, batched=batched)
+        flat = torch.cat([t.reshape(-1) for t in input])
+        dist.all_reduce(flat, op=op, group=self.main_group)
+        parts = flat.split([t.numel() for t in input])
+        return [part.view_as(t) for part, t in zip(parts, input, strict=True)]
+
+    return all_reduce  # named "all_reduce": CrypTen's traffic log dispatches on the name
 
 
-# crypten's _logging wrapper counts traffic by the wrapped function's name
-_all_reduce.__name__ = "all_reduce"
+# -- switching ---------------------------------------------------------------------------
 
 
-def _crypten_modules_using(original: Any) -> list[ModuleType]:
-    return [m for name, m in list(sys.modules.items())
-            if (name == "crypten" or name.startswith("crypten.")) and m is not None
-            and any(v is original for v in vars(m).values())]
+def _patches() -> dict[tuple[Any, str], Any]:
+    """(owner, attribute) -> replacement, for every place CrypTen looks the code up."""
+    from crypten.communicator.communicator import _logging
+    from crypten.communicator.distributed_communicator import DistributedCommunicator
+
+    ast, bst = _primitives()
+    rng = _rng()
+    patches: dict[tuple[Any, str], Any] = {
+        (ast, "PRZS"): _przs(ast, negate_at_rank1=True),
+        (bst, "PRZS"): _przs(bst, negate_at_rank1=False),
+        (DistributedCommunicator, "all_reduce"): _logging(
+            _fused_all_reduce(_original(DistributedCommunicator, "all_reduce").__wrapped__)),
+    }
+    tfp = _tfp()
+    for name, ours in (("generate_additive_triple", _additive_triple), ("square", _square),
+                       ("generate_binary_triple", _binary_triple), ("wrap_rng", _wrap_rng),
+                       ("B2A_rng", _b2a_rng)):
+        patches[(tfp, name)] = ours
+    # the rng functions are imported by name into several crypten modules
+    for name, ours in (("generate_random_ring_element", generate_random_ring_element),
+                       ("generate_kbit_random_tensor", generate_kbit_random_tensor)):
+        stock = _original(rng, name)
+        for module_name, module in list(sys.modules.items()):
+            if module_name.split(".")[0] == "crypten" and vars(module).get(name) in (stock, ours):
+                patches[(module, name)] = ours
+    return patches
 
 
 def _install(use_ours: bool) -> None:
-    from crypten.common import rng
-    from crypten.communicator.communicator import _logging
-    from crypten.communicator.distributed_communicator import DistributedCommunicator
-    from crypten.mpc.provider.tfp_provider import TrustedFirstParty
-
-    if not _originals:
-        _originals.update({f: getattr(rng, f) for f in _RNG_FUNCTIONS})
-        _originals.update({f"TFP.{m}": vars(TrustedFirstParty)[m] for m in _TFP_METHODS})
-        _originals["all_reduce"] = vars(DistributedCommunicator)["all_reduce"]
-        _originals["fused all_reduce"] = _logging(_all_reduce)
-    DistributedCommunicator.all_reduce = (
-        _originals["fused all_reduce"] if use_ours else _originals["all_reduce"]
-    )
-    for name in _RNG_FUNCTIONS:
-        new = _RNG_REPLACEMENTS[name] if use_ours else _originals[name]
-        for old in (_originals[name], _RNG_REPLACEMENTS[name]):
-            for module in _crypten_modules_using(old):
-                for attr, value in list(vars(module).items()):
-                    if value is old:
-                        setattr(module, attr, new)
-    for name in _TFP_METHODS:
-        setattr(TrustedFirstParty, name,
-                _TFP_REPLACEMENTS[name] if use_ours else _originals[f"TFP.{name}"])
+    for (owner, name), ours in _patches().items():
+        _originals.setdefault((owner, name), vars(owner)[name])
+        setattr(owner, name, ours if use_ours else _originals[(owner, name)])
 
 
-def enable() -> None:
-    """Use the faster PRG and dealer-only TFP work (idempotent; crypten must be imported)."""
+# mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+#: glibc's largest mmap threshold on 64-bit; larger blocks are always mapped
+_MMAP_MAX = 32 << 20
+
+
+def _keep_freed_memory() -> bool:
+    """Make glibc reuse freed blocks up to 32 MB instead of unmapping them; ``False`` if not glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    settings = ((_M_MMAP_THRESHOLD, _MMAP_MAX), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20))
+    return all(mallopt(param, value) == 1 for param, value in settings)
+
+
+def enable() -> bool:
+    """Switch every speedup on (idempotent; crypten must be imported).
+
+    Returns whether glibc accepted the allocator settings.
+    """
     _install(True)
+    return _keep_freed_memory()
 
 
 def disable() -> None:
-    """Restore CrypTen's own PRG and TFP provider."""
+    """Restore CrypTen's own code."""
     if _originals:
         _install(False)
 
 
 def enabled() -> bool:
     """Whether :func:`enable` is in effect."""
-    from crypten.common import rng
-
-    return rng.generate_random_ring_element is generate_random_ring_element
+    return _rng().generate_random_ring_element is generate_random_ring_element
