@@ -6,6 +6,9 @@ coverage of known frameworks (a framework without rows is listed as "not measure
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 import pandas as pd
 
 from .summary import KNOWN_FRAMEWORKS, MICRO_MODEL, is_mpc, security_notes, usable
@@ -13,6 +16,25 @@ from .summary import KNOWN_FRAMEWORKS, MICRO_MODEL, is_mpc, security_notes, usab
 GIB = 2**30
 
 NOT_MEASURED = "not measured"
+
+
+def _config(text: object) -> dict:
+    """A run's ``backend_config`` JSON as a dict (empty when unset or unreadable)."""
+    try:
+        cfg = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _pairs(items: dict) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in items.items())
+
+
+def _describe(column: pd.Series, part: Callable[[dict], dict]) -> pd.Series:
+    """``part`` of every row's backend config as ``key: value; ...`` text."""
+    text = {t: _pairs(part(_config(t))) for t in column.dropna().unique()}
+    return column.map(text).fillna("").astype(object)
 
 
 def _per_run(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -60,6 +82,9 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     worst = status.apply(lambda g: g.loc[g["bad"], "status"].iloc[0] if g["bad"].any() else "ok",
                          include_groups=False)
     table["status"] = table["run_id"].map(worst)
+    config = df.groupby("run_id")["backend_config"].first()
+    table["config"] = _describe(table["run_id"].map(config),
+                                lambda c: {k: v for k, v in c.items() if k != "security"})
     return table
 
 
@@ -75,8 +100,9 @@ def run_dates(df: pd.DataFrame) -> dict[str, object]:
 def security(df: pd.DataFrame) -> pd.DataFrame:
     """Security model of every MPC framework x parties, with warnings for weakened settings."""
     rows = df[is_mpc(df)]
+    rows = rows.assign(details=_describe(rows["backend_config"], lambda c: c.get("security", {})))
     cols = ["framework", "parties", "protocol", "threshold", "provider", "adversary",
-            "data_owner", "model_owner", "output_party"]
+            "data_owner", "model_owner", "output_party", "details"]
     table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
     table["security_note"] = security_notes(table)
     return table.sort_values(["framework", "parties"], ignore_index=True)

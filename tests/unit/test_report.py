@@ -235,6 +235,8 @@ def test_real_results(tmp_path):
     assert (crypten["mib_per_img"] > 0).all() and (crypten["rounds_per_img"] > 0).all()
     assert (crypten["agreement"] >= 0.99).all() and (crypten["slowdown"] > 1).all()
     assert (crypten["security_note"].str.contains("TFP")).all()
+    security = pd.read_csv(tmp_path / "security.csv")
+    assert security["details"].str.contains("dealer: party 0").all()  # backend's extras
     failures = pd.read_csv(tmp_path / "failures.csv")
     assert failures["status"].tolist() == ["timeout"]
     coverage = pd.read_csv(tmp_path / "coverage.csv").set_index("framework")
