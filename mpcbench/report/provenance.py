@@ -34,7 +34,8 @@ def _pairs(items: dict) -> str:
 def _describe(column: pd.Series, part: Callable[[dict], dict]) -> pd.Series:
     """``part`` of every row's backend config as ``key: value; ...`` text."""
     text = {t: _pairs(part(_config(t))) for t in column.dropna().unique()}
-    return column.map(text).fillna("").astype(object)
+    return pd.Series([text.get(t, "") for t in column.fillna("")], index=column.index,
+                     dtype=object)
 
 
 def _per_run(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
