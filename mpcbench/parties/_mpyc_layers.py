@@ -30,6 +30,14 @@ from .mpyc import FixedPoint
 
 #: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
 _PRODUCT_HEADROOM = 2
+#: integers secret-shared per input round when sharing a model
+_SHARE_CHUNK = 1 << 16
+#: secure comparisons per group of images evaluated at a time (bounds a party's memory)
+_GROUP_COMPARISONS = 1 << 15
+#: outputs of a matrix product truncated at a time (bounds a party's memory)
+_AFFINE_CHUNK = 1 << 15
+#: elements per secure comparison call (bounds a party's memory, see ``_negative``)
+_COMPARE_CHUNK = 1 << 13
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +47,7 @@ class SharedAffine:
     layer: L.Linear | L.Conv2d
     #: weight shares [in, out] (Linear) or [in*kh*kw, out] (Conv2d) as float64 limbs
     weight: np.ndarray
-    #: bias shares (object ints, scaled by 2**frac_bits), broadcastable to the output
+    #: bias shares [out] (object ints, scaled by 2**frac_bits)
     bias: np.ndarray
     limb_bits: int
 
@@ -78,50 +86,49 @@ class SecureNet:
     # -- sharing --------------------------------------------------------------------
 
     def _fixed(self, values: np.ndarray, frac: int) -> np.ndarray:
-        """Round reals to integers scaled by ``2**frac`` (object ints, as MPyC stores them)."""
-        return np.rint(values * 2.0**frac).astype(np.int64).astype(object)
+        """Round reals to int64 integers scaled by ``2**frac``."""
+        return np.rint(values * 2.0**frac).astype(np.int64)
 
     def _input(self, values: np.ndarray, sender: int):
-        """Secret-share an object array of integers held by ``sender`` (zeros elsewhere)."""
-        arr = self.stype.array(self.field.array(values), integral=False)
+        """Secret-share integers held by ``sender`` (zeros elsewhere)."""
+        arr = self.stype.array(self.field.array(values.astype(object)), integral=False)
         return self.mpc.input(arr, senders=sender)
 
+    def _shares(self, values: np.ndarray, sender: int):
+        """This party's shares of ``sender``'s integers (flat), chunk by chunk.
+
+        One input round per chunk keeps a few MB of Python ints alive instead of the
+        whole model (a cnn has 1.2 M weights, ~40 bytes each as a Python int).
+        """
+        for lo in range(0, values.size, _SHARE_CHUNK):
+            part = self._input(values[lo : lo + _SHARE_CHUNK], sender)
+            yield self.mpc.run(self.mpc.gather(part)).value
+
     def share_model(self, layers: list[L.Layer], owner: int) -> SharedModel:
-        """Share all weights and biases from ``owner`` in one input round."""
-        affine = []
-        for lay in layers:
-            if isinstance(lay, L.Linear | L.Conv2d):
-                affine.append(lay)
-            elif not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
-                raise _unsupported(lay)
-        parts = []
-        for lay in affine:
-            parts.append(self._fixed(_weight_matrix(lay), self.fmt.weight_frac_bits).reshape(-1))
-            parts.append(self._fixed(lay.bias, self.fmt.frac_bits))
-        flat = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
-        shares = self.mpc.run(self.mpc.gather(self._input(flat, owner))).value
+        """Share every weight and bias from ``owner``."""
         model: SharedModel = []
-        pos = 0
         for lay in layers:
             if not isinstance(lay, L.Linear | L.Conv2d):
+                if not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
+                    raise _unsupported(lay)
                 model.append((lay, None))
                 continue
-            wshape = _weight_matrix(lay).shape
-            w = shares[pos : pos + math.prod(wshape)].reshape(wshape)
-            pos += w.size
-            b = shares[pos : pos + lay.bias.size]
-            pos += b.size
-            bits = modmat.limb_bits(wshape[0])
+            wmat = _weight_matrix(lay)
+            bits = modmat.limb_bits(wmat.shape[0])
             count = modmat.limb_count(self.field.modulus.bit_length(), bits)
-            if isinstance(lay, L.Conv2d):
-                b = b.reshape(-1, 1, 1)
-            model.append((lay, SharedAffine(lay, modmat.to_limbs(w, bits, count), b, bits)))
+            limbs = np.empty((count, wmat.size))
+            pos = 0
+            for part in self._shares(self._fixed(wmat, self.fmt.weight_frac_bits).ravel(), owner):
+                limbs[:, pos : pos + part.size] = modmat.to_limbs(part, bits, count)
+                pos += part.size
+            (bias,) = self._shares(self._fixed(lay.bias, self.fmt.frac_bits), owner)
+            model.append((lay, SharedAffine(lay, limbs.reshape(count, *wmat.shape), bias, bits)))
         return model
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int):
         """Share a batch from ``owner``; waits until this party holds its shares."""
         if x is None:
-            values = np.zeros(shape, dtype=object)
+            values = np.zeros(shape, dtype=np.int64)
         else:
             values = self._fixed(x.detach().cpu().double().numpy(), self.fmt.frac_bits)
         y = self._input(values, owner)
@@ -131,7 +138,22 @@ class SecureNet:
     # -- evaluation -----------------------------------------------------------------
 
     def infer(self, model: SharedModel, x):
-        """Evaluate ``model`` on the shared batch ``x``; waits for the shared logits."""
+        """Evaluate ``model`` on the shared batch ``x``; waits for the shared logits.
+
+        A batch whose comparisons exceed :data:`_GROUP_COMPARISONS` is evaluated in groups
+        of images, one group after the other, to bound memory.
+        """
+        layers = [lay for lay, _ in model]
+        per_image = max(1, L.count_comparisons(layers, tuple(x.shape[1:])))
+        size = max(1, _GROUP_COMPARISONS // per_image)
+        outs = []
+        for lo in range(0, x.shape[0], size):
+            y = self._forward(model, x[lo : lo + size] if size < x.shape[0] else x)
+            self.mpc.run(self.mpc.gather(y))
+            outs.append(y)
+        return outs[0] if len(outs) == 1 else self.mpc.np_concatenate(outs)
+
+    def _forward(self, model: SharedModel, x):
         for lay, params in model:
             if params is not None:
                 x = self._affine(x, params)
@@ -145,7 +167,6 @@ class SecureNet:
                 x = x.reshape(x.shape[0], -1)
             else:
                 raise _unsupported(lay)
-        self.mpc.run(self.mpc.gather(x))
         return x
 
     def reveal(self, y, receiver: int) -> np.ndarray | None:
@@ -153,8 +174,27 @@ class SecureNet:
         return self.mpc.run(self.mpc.output(y, receivers=[receiver]))
 
     def _negative(self, a):
-        """Shared bits ``[a < 0]`` (MPyC's comparison on ``bit_length`` bits)."""
-        return self.mpc.np_sgn(a, l=self.fmt.bit_length, LT=True)
+        """Shared bits ``[a < 0]``: MPyC's comparison on ``bit_length`` bits.
+
+        MPyC's comparison holds about ``bit_length`` Python ints per element in each of
+        several temporaries (~4 kB per element); a large array is compared in chunks,
+        one after the other, to bound memory.
+        """
+        mpc, bits = self.mpc, self.fmt.bit_length
+        if a.size <= _COMPARE_CHUNK:
+            return mpc.np_sgn(a, l=bits, LT=True)
+
+        @asyncoro.mpc_coro
+        async def chunked(a):
+            await mpc.returnType((type(a), True, a.shape))
+            flat = a.reshape(-1)
+            parts = []
+            for lo in range(0, a.size, _COMPARE_CHUNK):
+                lt = mpc.np_sgn(flat[lo : lo + _COMPARE_CHUNK], l=bits, LT=True)
+                parts.append((await mpc.gather(lt)).value)
+            return self.field.array(np.concatenate(parts).reshape(a.shape), check=False)
+
+        return chunked(a)
 
     def _maxpool(self, x, k: int):
         """Non-overlapping k x k max pooling by pairwise maxima along rows, then columns."""
@@ -209,9 +249,13 @@ class SecureNet:
         async def affine(x):
             await mpc.returnType((self.stype.array, False, out_shape))
             xs = await mpc.gather(x)
-            limbs = modmat.to_limbs(xs.value, p.limb_bits, count)
-            prod = arrange(modmat.matmul(columns(limbs), p.weight, p.limb_bits))
-            return await self._truncate(prod, p.bias)
+            cols = columns(modmat.to_limbs(xs.value, p.limb_bits, count))
+            step = max(1, _AFFINE_CHUNK // p.bias.size)
+            parts = []
+            for lo in range(0, cols.shape[1], step):  # row blocks, one after the other
+                prod = modmat.matmul(cols[:, lo : lo + step], p.weight, p.limb_bits)
+                parts.append((await self._truncate(prod, p.bias)).value)
+            return self.field.array(arrange(np.concatenate(parts)), check=False)
 
         return affine(x)
 

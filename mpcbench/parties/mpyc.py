@@ -8,8 +8,9 @@ command line for this party (``-M m -I rank -P host:port ... -T t``), installs i
 
 Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
 means no secrecy), ``bit_length`` (bits of every compared value, default 14),
-``frac_bits`` (fractional bits of activations, default 7) and ``weight_frac_bits``
-(fractional bits of weights, default 12).
+``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
+(fractional bits of weights, default 12) and ``tuned`` (default true: faster local
+code inside MPyC with the same messages, see :mod:`._mpyc_speedups`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def _threshold(case: Case) -> int:
     return (case.parties - 1) // 2 if t is None else int(t)
 
 
+def _tuned(case: Case) -> bool:
+    return case.options.get("tuned", True)
+
+
 def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
     """MPyC's command line for this party (one party: no network)."""
     argv = [program, "-M", str(ctx.parties), "-I", str(ctx.rank)]
@@ -85,6 +90,12 @@ def _runtime(argv: list[str]):
         sys.argv = saved
 
 
+def _mpyc_speedups_enabled() -> bool:
+    from . import _mpyc_speedups
+
+    return _mpyc_speedups.enabled()
+
+
 class MpycBackend(Backend):
     """Secure inference with MPyC (semi-honest, honest majority)."""
 
@@ -92,7 +103,7 @@ class MpycBackend(Backend):
     min_parties: ClassVar[int] = 2
     max_parties: ClassVar[int] = 16
     options: ClassVar[frozenset[str]] = frozenset(
-        {"threshold", "bit_length", "frac_bits", "weight_frac_bits"}
+        {"threshold", "bit_length", "frac_bits", "weight_frac_bits", "tuned"}
     )
 
     def __init__(self) -> None:
@@ -137,6 +148,8 @@ class MpycBackend(Backend):
             raise Unsupported(
                 f"unknown mpyc options {sorted(unknown)}; known: {sorted(cls.options)}"
             )
+        if not isinstance(_tuned(case), bool):
+            raise Unsupported(f"mpyc option tuned must be true or false, got {_tuned(case)!r}")
         t = _threshold(case)
         if not 0 <= 2 * t < case.parties:
             raise Unsupported(f"mpyc needs 0 <= 2t < m, got t={t} with m={case.parties}")
@@ -145,10 +158,14 @@ class MpycBackend(Backend):
     def setup(self, ctx: PartyContext) -> None:
         fmt = FixedPoint.of(ctx.case)
         mpc = _runtime(mpyc_argv(ctx, fmt, sys.argv[0] if sys.argv else "mpcbench"))
-        from . import _mpyc_transport
+        from . import _mpyc_speedups, _mpyc_transport
         from ._mpyc_layers import SecureNet
 
         _mpyc_transport.install()
+        if _tuned(ctx.case):
+            _mpyc_speedups.enable()
+        else:
+            _mpyc_speedups.disable()
         if ctx.parties > 1:
             # MPyC listens on every interface; listen on this party's own address instead.
             loop = mpc._loop
@@ -221,6 +238,7 @@ class MpycBackend(Backend):
             "prime_bits": net.field.modulus.bit_length(),
             "prss_terms": net.prss_terms,
             "gmpy2": "gmpy2" in self.versions(),
+            "tuned": _mpyc_speedups_enabled(),
             "truncation": "PRSS probabilistic, fused with degree reduction",
         }
 
