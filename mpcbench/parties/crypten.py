@@ -105,6 +105,7 @@ class CryptenBackend(Backend):
         self._ctx: PartyContext | None = None
         self._crypten: ModuleType | None = None
         self._tcp: TcpCounters | None = None
+        self._allocator_tuned = False
 
     # -- class-level facts -------------------------------------------------------------
 
@@ -182,11 +183,12 @@ class CryptenBackend(Backend):
         os.environ.update(env)
         crypten = _crypten()
         if self._tuned(ctx.case):
-            speedups.enable()
+            self._allocator_tuned = speedups.enable()
         else:
             speedups.disable()
-        crypten.cfg.communicator.verbose = True
-        crypten.cfg.mpc.provider = self._provider(ctx.case)
+        # dotted writes replace CrypTen's config (section attributes may be read-only views)
+        crypten.cfg["communicator.verbose"] = True
+        crypten.cfg["mpc.provider"] = self._provider(ctx.case)
         rendezvous_port = int(ctx.addresses[0].rsplit(":", 1)[1])
         before = established()
         crypten.init()
@@ -254,6 +256,7 @@ class CryptenBackend(Backend):
         cfg = self._ct.cfg
         return {
             "tuned": speedups.enabled(),
+            "allocator_tuned": self._allocator_tuned,
             "precision_bits": int(cfg.encoder.precision_bits),
             "provider": str(cfg.mpc.provider),
             "protocol": str(cfg.mpc.protocol),

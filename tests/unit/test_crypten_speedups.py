@@ -80,3 +80,15 @@ def test_secure_ops_still_correct(tuned):
     y = crypten.cryptensor(x)
     assert torch.allclose((y * y).relu().get_plain_text(), x * x, atol=5e-3)
     assert torch.equal((y >= 0).get_plain_text().bool(), x >= 0)
+
+
+def test_config_reads_follow_writes_and_overrides(tuned):
+    cfg = tuned.cfg
+    cfg["functions.max_method"] = "pairwise"
+    assert cfg.functions.max_method == "pairwise"
+    with cfg.temp_override({"functions.max_method": "log_reduction"}):
+        assert cfg.functions.max_method == "log_reduction"
+    assert cfg.functions.max_method == "pairwise"
+    with pytest.raises(AttributeError, match="read-only"):
+        cfg.functions.max_method = "log_reduction"
+    cfg["functions.max_method"] = "log_reduction"
