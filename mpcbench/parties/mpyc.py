@@ -9,7 +9,7 @@ command line for this party (``-M m -I rank -P host:port ... -T t``), installs i
 Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
 means no secrecy), ``bit_length`` (bits of every compared value, default 14),
 ``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
-(fractional bits of weights, default 12) and ``tuned`` (default true: faster local
+(fractional bits of weights, default 10) and ``tuned`` (default true: faster local
 code inside MPyC with the same messages, see :mod:`._mpyc_speedups`).
 """
 
@@ -35,7 +35,7 @@ class FixedPoint:
 
     bit_length: int = 14
     frac_bits: int = 7
-    weight_frac_bits: int = 12
+    weight_frac_bits: int = 10
 
     @classmethod
     def of(cls, case: Case) -> FixedPoint:

@@ -12,7 +12,7 @@ from mpcbench.parties.base import Case
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc]
 
-#: largest logit error allowed: inputs and activations carry 7 fractional bits, weights 12
+#: largest logit error allowed: inputs and activations carry 7 fractional bits, weights 10
 LOGIT_TOL = 0.5
 
 

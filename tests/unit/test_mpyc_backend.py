@@ -65,7 +65,7 @@ def test_registered_and_available():
 
 
 def test_argv_names_every_party_and_the_threshold():
-    argv = mpyc_argv(_ctx(3, rank=2, options={"bit_length": 16}), FixedPoint(16, 7, 12), "prog")
+    argv = mpyc_argv(_ctx(3, rank=2, options={"bit_length": 16}), FixedPoint(16, 7, 10), "prog")
     assert argv == ["prog", "-M", "3", "-I", "2", "-P", "127.0.0.1:11000", "-P",
                     "127.0.0.1:11001", "-P", "127.0.0.1:11002", "-T", "1", "-L", "16",
                     "--no-log"]
@@ -108,7 +108,7 @@ def test_validate_rejects(kw, message):
 def test_run_info_records_the_number_format(backend):
     info = backend.run_info()
     assert info["threshold"] == 0
-    assert (info["bit_length"], info["frac_bits"], info["weight_frac_bits"]) == (14, 7, 12)
+    assert (info["bit_length"], info["frac_bits"], info["weight_frac_bits"]) == (14, 7, 10)
     assert info["prime_bits"] > info["bit_length"] + info["weight_frac_bits"] + info["sec_param"]
 
 
@@ -132,7 +132,7 @@ def test_linear_matches_plaintext(backend):
     x = torch.from_numpy(rng.normal(0, 1, (3, 1, 3, 4)))
     want = L.evaluate(layers, x)
     got = _secure(backend, layers, x)
-    # inputs round to half a unit, weights to 2**-13, the product once more to a unit
+    # inputs round to half a unit, weights to 2**-11, the product once more to a unit
     assert torch.allclose(got, want, atol=12 * ULP)
 
 
@@ -192,3 +192,42 @@ def test_setup_again_in_the_same_process_gets_a_fresh_runtime(backend):
         assert _secure(other, [L.ReLU()], x).tolist() == [[1.5, 0.0]]
     finally:
         other.teardown()
+
+
+@pytest.mark.parametrize("bound", [2, 3, 1 << 12, 1 << 46, (1 << 61) - 1, 1 << 64, 1 << 70])
+def test_tuned_prss_values_are_mpycs_own(backend, bound):
+    from mpyc import thresha
+
+    from mpcbench.parties import _mpyc_speedups as speedups
+
+    assert speedups.enabled()  # the default
+    prf = thresha.PRF(secrets.token_bytes(16), bound)
+    tuned = prf(b"uci", (7, 300))
+    speedups.disable()
+    try:
+        stock = prf(b"uci", (7, 300))
+    finally:
+        speedups.enable()
+    assert tuned.shape == stock.shape and (tuned == stock).all()
+    assert all(type(v) is int for v in tuned.flat)
+
+
+@pytest.mark.parametrize(("t", "m"), [(0, 2), (1, 3), (2, 5)])
+def test_tuned_resharing_is_a_shamir_sharing(backend, t, m):
+    from mpyc import finfields, thresha
+
+    from mpcbench.parties import _mpyc_speedups as speedups
+
+    field = finfields.GF(finfields.find_prime_root(59, n=2)[0])
+    secret = field.array(np.arange(1000, dtype=object) * 12345)
+    shares = speedups.np_random_split(field, secret, t, m)
+    assert shares.shape == (m, 1000)
+    for subset in ([*range(t + 1)], [*range(m - t - 1, m)]):
+        points = [(i + 1, shares[i]) for i in subset]
+        assert (thresha.np_recombine(field, points).value == secret.value).all()
+    if t:  # random: t shares reveal nothing fixed, and two sharings differ
+        again = speedups.np_random_split(field, secret, t, m)
+        assert (again[0] != shares[0]).any()
+    draws = speedups.uniform_below(field.order, 20000)
+    assert 0 <= min(draws) and max(draws) < field.order
+    assert abs(np.mean(draws.astype(float)) / field.order - 0.5) < 0.02
