@@ -52,11 +52,11 @@ def run(
     from .. import parties as backends
     from ..launch.runner import run_case
     from ..models import default_batch
-    from ..parties.base import Case
+    from ..parties.base import MICRO, Case
     from ..results.summary import phases, runs
 
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
-    batch = min(batch or default_batch(model), images)
+    batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options))
     with progress_bar() as bar:

@@ -133,7 +133,8 @@ def run_party(ctx: PartyContext) -> None:
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [
-        {"repeat": rep, "is_warmup": rep < case.warmup, "phase": phase, "metric": metric,
+        {"repeat": rep, "is_warmup": rep < case.warmup and phase != "setup", "phase": phase,
+         "metric": metric,
          "value": float(getattr(sample, metric)), "unit": unit}
         for (rep, phase), sample in prof.samples.items()
         for metric, unit in RANK_METRICS.items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import report_data
+from tests.unit import report_data
 from typer.testing import CliRunner
 
 from mpcbench.cli import app

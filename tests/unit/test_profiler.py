@@ -1,3 +1,4 @@
+import mmap
 import time
 
 from mpcbench.parties.base import CommCounters
@@ -25,10 +26,11 @@ def test_phases_accumulate_time_memory_and_traffic():
     for _ in range(3):
         with prof.phase("infer", repeat=1):
             time.sleep(0.02)
-            blob = b"\x01" * (30 * 2**20)  # 30 MiB, touched, while the phase runs
-            time.sleep(0.02)
+            # 30 MiB of fresh pages (a new mapping, not reused heap), touched
+            with mmap.mmap(-1, 30 * 2**20) as blob:
+                blob.write(b"\x01" * len(blob))
+                time.sleep(0.02)
             comm.sent += 100
-            del blob
     prof.close()
     s = prof.samples[(1, "infer")]
     assert 0.1 <= s.wall_s < 1.0

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import report_data
+from tests.unit import report_data
 from typer.testing import CliRunner
 
 from mpcbench.cli import app
