@@ -251,7 +251,8 @@ def _wrap_rng(self, size, device=None):
     ast, _ = _primitives()
     comm = _comm()
     if _is_dealer():
-        r = [generate_random_ring_element(size, device=device) for _ in range(comm.get_world_size())]
+        parties = comm.get_world_size()
+        r = [generate_random_ring_element(size, device=device) for _ in range(parties)]
         share = comm.scatter(r, 0)
         theta_r = ast(count_wraps(r), precision=0, src=0)
     else:
@@ -263,7 +264,8 @@ def _wrap_rng(self, size, device=None):
 def _b2a_rng(self, size, device=None):
     ast, bst = _primitives()
     r = generate_kbit_random_tensor(size, bitlength=1, device=device) if _is_dealer() else None
-    return ast(r, size=size, precision=0, src=0, device=device), bst(r, size=size, src=0, device=device)
+    r_arith = ast(r, size=size, precision=0, src=0, device=device)
+    return r_arith, bst(r, size=size, src=0, device=device)
 
 
 # -- openings: one message per batch, a direct exchange between two parties ------------------
@@ -386,7 +388,10 @@ _MMAP_MAX = 32 << 20
 
 
 def _keep_freed_memory() -> bool:
-    """Make glibc reuse freed blocks up to 32 MB instead of unmapping them; ``False`` if not glibc."""
+    """Make glibc reuse freed blocks up to 32 MB instead of unmapping them.
+
+    ``False`` where the C library is not glibc (or refuses).
+    """
     name = ctypes.util.find_library("c")
     if name is None:
         return False
@@ -394,7 +399,8 @@ def _keep_freed_memory() -> bool:
         mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError):
         return False
-    settings = ((_M_MMAP_THRESHOLD, _MMAP_MAX), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20))
+    settings = ((_M_MMAP_THRESHOLD, _MMAP_MAX), (_M_TRIM_THRESHOLD, 1 << 30),
+                (_M_TOP_PAD, 64 << 20))
     return all(mallopt(param, value) == 1 for param, value in settings)
 
 

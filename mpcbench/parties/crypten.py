@@ -1,10 +1,12 @@
 """CrypTen backend: additive secret sharing over the 64-bit ring, one process per party.
 
 The model is shared from the layer description (:mod:`mpcbench.models.layers`), not
-through ``crypten.nn.from_pytorch``: every weight and bias becomes one encrypted tensor
-from the model owner, and :func:`_forward` evaluates the records with CrypTen's tensor
-operations (Beaver products for linear/conv, CrypTen's comparison for ReLU and Sign,
-a tree of pairwise maxima for max pooling).
+through ``crypten.nn.from_pytorch`` (whose ONNX path refuses Sign): every weight and
+bias becomes one encrypted tensor from the model owner, and each record becomes a step
+of CrypTen tensor operations (Beaver products for linear/conv, CrypTen's comparison for
+ReLU and Sign, a tree of pairwise maxima for max pooling). With the option ``tuned``
+(default) the local computation of :mod:`._crypten_speedups` is used; ``tuned=false``
+runs CrypTen's own code.
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ from ._tcp_counters import TcpCounters, established
 from .base import Backend, Case, CommCounters, PartyContext, Unsupported
 
 PROVIDERS = ("TFP", "TTP")
-
-Step = Callable[[Any], Any]
-
-
 #: case options this backend understands, with their defaults
 OPTIONS: dict[str, Any] = {"provider": "TFP", "tuned": True}
+
+#: one layer of the shared model: encrypted tensor in, encrypted tensor out
+Step = Callable[[Any], Any]
 
 
 def _crypten() -> ModuleType:
@@ -99,7 +100,6 @@ class CryptenBackend(Backend):
     """Secure inference with CrypTen (``crypten.mpc``, gloo communicator)."""
 
     name = "crypten"
-    max_parties = 16
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
@@ -143,6 +143,8 @@ class CryptenBackend(Backend):
             # in the clear at party 0 (no offline communication), so privacy against
             # party 0 rests on trusting it as the dealer.
             "dealer": "party 0 (trusted first party)" if provider == "TFP" else "extra party",
+            "prg": ("SFC64, not cryptographic" if cls._tuned(case)
+                    else "torch mt19937 with 32-bit seeds, not cryptographic"),
         }
 
     @classmethod
@@ -155,9 +157,11 @@ class CryptenBackend(Backend):
             raise Unsupported("crypten provider TTP needs a dealer process, not launched here")
         unknown = set(case.options) - set(OPTIONS)
         if unknown:
-            raise Unsupported(f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
+            raise Unsupported(
+                f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
         if not isinstance(cls._tuned(case), bool):
-            raise Unsupported(f"crypten option tuned must be true or false, got {cls._tuned(case)!r}")
+            raise Unsupported(
+                f"crypten option tuned must be true or false, got {cls._tuned(case)!r}")
 
     # -- run phases --------------------------------------------------------------------
 
@@ -230,14 +234,13 @@ class CryptenBackend(Backend):
 
         Bytes are ``"counted"``: what this party's party-to-party TCP connections
         carried (payload and gloo framing, read with ``TCP_INFO``). CrypTen's own
-        ``bytes`` statistic is not used for them: it is estimated from tensor sizes
-        with a per-collective model (8 bytes per element, sent and received summed,
-        an all-reduce always ``2 x`` its size although gloo's ring moves
-        ``4 (n-1)/n x``); it is kept as the extra metric ``crypten_estimated_bytes``.
-        ``rounds`` is CrypTen's count of communicator calls (one per opening or
-        exchange; a batched opening of several tensors is one call). Where the kernel
-        gives no byte counts, CrypTen's estimate is split evenly and the method is
-        ``"estimated"``.
+        ``bytes`` statistic is an estimate from tensor sizes (8 bytes per element, sent
+        and received summed, a fixed model per collective that is off for gloo's ring
+        at more than two parties); it is kept as the extra metric
+        ``crypten_estimated_bytes``. ``rounds`` is CrypTen's count of communicator
+        calls (one per opening or exchange; a batched opening of several tensors is
+        one call). Where the kernel gives no byte counts, CrypTen's estimate is split
+        evenly between sent and received and the method is ``"estimated"``.
         """
         if self._crypten is None:
             return CommCounters()

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from mpcbench import models
 from mpcbench.models import layers as L
-from mpcbench.parties import get
 from mpcbench.parties import crypten as backend_module
+from mpcbench.parties import get
 from mpcbench.parties.base import Case, Unsupported
 from mpcbench.parties.crypten import CryptenBackend
 
