@@ -8,6 +8,7 @@ without a hand port per network. :func:`describe` walks a torch module;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -128,32 +129,38 @@ def describe(model: nn.Module, pool_before_relu: bool = True) -> list[Layer]:
     return layers
 
 
+def map_params(layers: list[Layer], fn: Callable[[np.ndarray], np.ndarray]) -> list[Layer]:
+    """The same structure with ``fn`` applied to every weight and bias."""
+    return [
+        replace(lay, weight=fn(lay.weight), bias=fn(lay.bias))
+        if isinstance(lay, Linear | Conv2d) else lay
+        for lay in layers
+    ]
+
+
 def blank(layers: list[Layer]) -> list[Layer]:
     """The same structure with every weight and bias zeroed (what non-owners hold)."""
-    out: list[Layer] = []
-    for lay in layers:
-        if isinstance(lay, Linear | Conv2d):
-            lay = replace(lay, weight=np.zeros_like(lay.weight), bias=np.zeros_like(lay.bias))
-        out.append(lay)
-    return out
+    return map_params(layers, np.zeros_like)
 
 
-def evaluate(layers: list[Layer], x: torch.Tensor) -> torch.Tensor:
-    """Run a description in plain float64 torch."""
+def evaluate(layers: list[Layer], x: torch.Tensor, dtype: torch.dtype = torch.float64
+             ) -> torch.Tensor:
+    """Run a description in plain torch (float64 unless told otherwise)."""
     import torch.nn.functional as F
 
-    y = x.double()
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(dtype)
+
+    y = x.to(dtype)
     for lay in layers:
         if isinstance(lay, Linear):
-            y = F.linear(y, torch.from_numpy(lay.weight), torch.from_numpy(lay.bias))
+            y = F.linear(y, t(lay.weight), t(lay.bias))
         elif isinstance(lay, Conv2d):
-            y = F.conv2d(
-                y, torch.from_numpy(lay.weight), torch.from_numpy(lay.bias), lay.stride, lay.padding
-            )
+            y = F.conv2d(y, t(lay.weight), t(lay.bias), lay.stride, lay.padding)
         elif isinstance(lay, ReLU):
             y = y.clamp_min(0)
         elif isinstance(lay, Sign):
-            y = torch.where(y >= 0, 1.0, -1.0).double()
+            y = torch.where(y >= 0, 1.0, -1.0).to(dtype)
         elif isinstance(lay, MaxPool2d):
             y = F.max_pool2d(y, lay.kernel)
         elif isinstance(lay, Flatten):

@@ -1,4 +1,4 @@
-"""``plaintext``: the reference backend, plain torch on the layer description (no secrecy).
+"""``plaintext``: the reference backend, plain float32 torch on the layer description.
 
 Its outputs define accuracy and agreement for every other backend, and its timings
 show the harness's own overhead.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
-from ..models.layers import Layer, evaluate
+from ..models.layers import Layer, evaluate, map_params
 from .base import Backend, PartyContext
 
 
@@ -29,13 +30,13 @@ class PlaintextBackend(Backend):
         self.ctx = ctx
 
     def share_model(self, layers: list[Layer]) -> list[Layer]:
-        return layers
+        return map_params(layers, lambda a: a.astype(np.float32))
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
         return x if x is not None else torch.zeros(shape)
 
     def infer(self, model: list[Layer], x: torch.Tensor) -> torch.Tensor:
-        return evaluate(model, x)
+        return evaluate(model, x, torch.float32)
 
     def reveal(self, y: Any) -> torch.Tensor | None:
         return y if self.ctx.rank == self.ctx.output_party else None

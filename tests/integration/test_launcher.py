@@ -33,7 +33,7 @@ def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
     assert set(party["metric"]) >= set(results.RANK_METRICS)
     assert set(party.loc[party.is_warmup, "repeat"]) == {0}
     run = df[df["rank"] == -1].set_index("metric")["value"]
-    assert run["agreement"] == 1.0 and run["max_abs_err"] < 1e-9
+    assert run["agreement"] == 1.0 and run["max_abs_err"] < 1e-4  # float32 vs float64
     assert run["accuracy"] > 0.9 and run["img_per_s"] > 0
     assert df["git_commit"].notna().all() and (df["cpu_cores"] > 0).all()
 
