@@ -110,8 +110,7 @@ class MpycBackend(Backend):
         self._mpc = None
         self._net = None
         self._ctx: PartyContext | None = None
-        self._final = CommCounters()
-        self._final_messages = 0
+        self._final = (0, 0, 0)
 
     @classmethod
     def available(cls) -> str | None:
@@ -195,7 +194,7 @@ class MpycBackend(Backend):
 
     def barrier(self) -> None:
         """Finish pending work, then exchange a token with every party (MPyC's own
-        ``barrier`` is local only)."""
+        ``barrier`` is local only). Tokens are not counted (see :mod:`._mpyc_transport`)."""
         self._mpc.run(self._mpc.barrier())
         self._mpc.run(self._mpc.transfer(None))
 
@@ -209,21 +208,22 @@ class MpycBackend(Backend):
             if p.pid != mpc.pid and hasattr(p.protocol, "nbytes_received")
         ]
 
-    def comm_counters(self) -> CommCounters:
+    def _traffic(self) -> tuple[int, int, int]:
+        """Bytes sent, bytes received and messages sent so far (frozen at teardown)."""
         peers = self._peers()
         if not peers:
             return self._final
-        return CommCounters(
-            bytes_sent=sum(p.nbytes_sent for p in peers),
-            bytes_received=sum(p.nbytes_received for p in peers),
-            rounds=0,  # MPyC runs asynchronously and keeps no round count
-            method="counted",
-        )
+        return (sum(p.nbytes_sent for p in peers), sum(p.nbytes_received for p in peers),
+                sum(p.messages_sent for p in peers))
+
+    def comm_counters(self) -> CommCounters:
+        sent, received, _ = self._traffic()
+        # MPyC runs asynchronously and keeps no round count
+        return CommCounters(bytes_sent=sent, bytes_received=received, rounds=0,
+                            method="counted")
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:
-        peers = self._peers()
-        sent = sum(p.messages_sent for p in peers) if peers else self._final_messages
-        return {"messages_sent": (float(sent), "count")}
+        return {"messages_sent": (float(self._traffic()[2]), "count")}
 
     def run_info(self) -> dict[str, Any]:
         if self._net is None:
@@ -245,7 +245,6 @@ class MpycBackend(Backend):
     def teardown(self) -> None:
         if self._mpc is None:
             return
-        self._final = self.comm_counters()
-        self._final_messages = int(self.extra_metrics()["messages_sent"][0])
+        self._final = self._traffic()
         self._mpc.run(self._mpc.shutdown())
         self._mpc = None

@@ -32,6 +32,11 @@ def test_mlp_three_parties_agrees_with_plaintext(tmp_path):
     assert (df["threshold"] == 1).all()
     party = df[(df["rank"] >= 0) & (df["phase"] == "infer") & (df["metric"] == "bytes_sent")]
     assert len(party) == 3 and (party["value"] > 0).all()
+    # every counted byte is received within the same phase; barrier tokens are not counted
+    for phase in ("share", "infer", "reveal"):
+        rows = df[(df["rank"] >= 0) & (df["phase"] == phase)]
+        traffic = rows.groupby("metric")["value"].sum()
+        assert traffic["bytes_sent"] == traffic["bytes_received"] > 0, phase
     config = json.loads(df["backend_config"].iloc[0])
     assert config["bit_length"] == 14 and config["frac_bits"] == 7 and config["tuned"]
 
