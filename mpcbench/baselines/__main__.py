@@ -1,5 +1,6 @@
-"""``python -m mpcbench.baselines [--dataset D ...]``: train what is missing, evaluate both
-baselines, cache the figures next to the weights and print them beside the references."""
+"""``python -m mpcbench.baselines [--dataset D ...] [--refresh]``: train what is missing,
+evaluate both baselines, cache the figures next to the weights and print them beside the
+references."""
 
 from __future__ import annotations
 
@@ -25,15 +26,16 @@ def report(dataset: str, figures: dict) -> str:
         f"== {dataset}",
         f"complex: test accuracy {cx['test_accuracy']:.4f} (cnn {cx['cnn_test_accuracy']:.4f})",
         f"  inversion MSE (pixels in [0,1]): plain cnn features {cx['cnn_attack_mse']:.4f}; "
-        f"rotated features, best of k angles: {by_k}",
+        f"rotated features, best of k angles: {by_k}; angle estimated from the phases: "
+        f"{cx['attack_mse_phase']:.4f}",
         f"  reference: {REFERENCE['attack_mse']}",
         f"cnnf (cycles {fb['cycles']}, residual {fb['residual']}; noise sigma {fb['sigma']}, "
         f"eps {fb['eps']}, PGD {fb['pgd_steps']} steps on {fb['adversarial_images']} images):",
     ]
-    for name in ("cnnf", "cnn"):
+    for name in ("cnnf", "cnnf_no_feedback", "cnn"):
         r = fb[name]
         lines.append(
-            f"  {name:5s} clean {r['accuracy_clean']:.4f}  noisy {r['accuracy_noisy']:.4f}  "
+            f"  {name:16s} clean {r['accuracy_clean']:.4f}  noisy {r['accuracy_noisy']:.4f}  "
             f"fgsm {r['accuracy_fgsm']:.4f}  pgd {r['accuracy_pgd']:.4f}"
         )
     lines.append(f"  reference: {REFERENCE['robustness']}")
@@ -45,10 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", action="append", choices=sorted(data.DATASETS),
                         help="dataset (repeatable; default: all)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="recompute figures even if cached for the current weights")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     for dataset in args.dataset or sorted(data.DATASETS):
-        print(report(dataset, evaluate_all(dataset)), flush=True)
+        print(report(dataset, evaluate_all(dataset, args.refresh)), flush=True)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ def evaluate_complex(
         "attack_k": ATTACK_K,
         "attack_mse": by_k[ATTACK_K],
         "attack_mse_by_k": {str(k): v for k, v in by_k.items()},
+        "attack_mse_phase": inversion.phase_mse(rotated, model, xt[:test_images], dataset),
         "cnn_attack_mse": inversion.plain_mse(plain, plain_features, xt[:test_images], dataset),
         "attack_setting": {"train_images": train_images, "test_images": test_images, "epochs": epochs},
     }
@@ -88,18 +89,17 @@ def evaluate_feedback(
     adversarial_limit: int = 1000,
     weights_dir: Path = WEIGHTS_DIR,
 ) -> dict[str, Any]:
-    """Clean / noisy / FGSM / PGD accuracy of CNN-F and of the plain cnn."""
+    """Clean / noisy / FGSM / PGD accuracy of CNN-F, of the same weights without feedback
+    cycles (what the noisy training alone gives) and of the plain cnn."""
     model = models.load_trained("cnnf", dataset, weights_dir)
+    no_feedback = models.load_trained("cnnf", dataset, weights_dir)
+    no_feedback.cycles = 0
     cnn = models.load_trained("cnn", dataset, weights_dir)
     xt, yt = data.load(dataset, "test")
     setting = {"sigma": sigma, "eps": eps, "pgd_steps": pgd_steps, "adversarial_images": adversarial_limit}
-    result = {
-        "cycles": model.cycles,
-        "residual": model.residual,
-        **setting,
-        "cnnf": robustness(model, xt, yt, dataset, sigma, eps, pgd_steps, adversarial_limit),
-        "cnn": robustness(cnn, xt, yt, dataset, sigma, eps, pgd_steps, adversarial_limit),
-    }
+    result = {"cycles": model.cycles, "residual": model.residual, **setting}
+    for name, net in (("cnnf", model), ("cnnf_no_feedback", no_feedback), ("cnn", cnn)):
+        result[name] = robustness(net, xt, yt, dataset, sigma, eps, pgd_steps, adversarial_limit)
     return _save("cnnf", dataset, result, weights_dir)
 
 
@@ -108,15 +108,16 @@ def ensure_trained(name: str, dataset: str) -> None:
     try:
         weights_info(name, dataset)
     except models.ModelError:
-        train = getattr(models.module(name), "train", None)
-        if train is not None:
-            train(dataset)
-        else:
-            train_model(name, dataset)
+        train_model(name, dataset)
 
 
-def evaluate_all(dataset: str) -> dict[str, dict[str, Any]]:
-    """Train what is missing, evaluate both baselines and cache the figures."""
+def evaluate_all(dataset: str, refresh: bool = False) -> dict[str, dict[str, Any]]:
+    """Train what is missing, evaluate both baselines (reusing cached figures of the same
+    weights unless ``refresh``) and cache the figures."""
     for name in ("cnn", "complex", "cnnf"):
         ensure_trained(name, dataset)
-    return {"complex": evaluate_complex(dataset), "cnnf": evaluate_feedback(dataset)}
+    cached = {name: None if refresh else load_evaluation(name, dataset) for name in ("complex", "cnnf")}
+    return {
+        "complex": cached["complex"] or evaluate_complex(dataset),
+        "cnnf": cached["cnnf"] or evaluate_feedback(dataset),
+    }

@@ -138,6 +138,7 @@ class ComplexBackend(BaselineBackend):
         if self.evaluation and self.client:
             k = str(self.ctx.case.options.get("attack_k", ATTACK_K))
             out["attack_mse"] = (self.evaluation["attack_mse_by_k"][k], "mse")
+            out["attack_mse_phase"] = (self.evaluation["attack_mse_phase"], "mse")
             out["cnn_attack_mse"] = (self.evaluation["cnn_attack_mse"], "mse")
         return out
 

@@ -1,14 +1,17 @@
 """The non-MPC baselines: complex rotation network, CNN-F feedback, attacks."""
 
+import json
 import math
+import shutil
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mpcbench import data
+from mpcbench import data, models
 from mpcbench.baselines import inversion
+from mpcbench.baselines.evaluation import evaluation_path, load_evaluation
 from mpcbench.baselines.perturb import fgsm, gaussian, pgd, to_pixels
 from mpcbench.models import cnnf
 from mpcbench.models import complex as cx
@@ -148,3 +151,25 @@ def test_inversion_attack_on_tiny_data():
     assert all(math.isfinite(v) and 0 < v < 1 for v in by_k.values())
     # The candidate sets are nested (0; 0, pi; multiples of pi/2): more guesses never hurt.
     assert by_k[4] <= by_k[2] <= by_k[1]
+
+
+def test_phase_support_reveals_the_secret_angle():
+    """Non-negative a and b put every phase in [theta, theta + pi/2]: theta leaks."""
+    model = cx.build().eval()
+    x, _ = data.load("mnist", "test", limit=4)
+    with torch.no_grad():
+        z, theta = model.encode(x)
+    err = (inversion.estimate_angle(z) - theta + math.pi) % (2 * math.pi) - math.pi
+    assert err.abs().max() < 1e-5
+
+
+def test_cached_evaluation_belongs_to_its_weights(tmp_path):
+    for f in ("complex-mnist.pt", "MANIFEST.json"):
+        shutil.copy(models.WEIGHTS_DIR / f, tmp_path / f)
+    sha = models.weights_info("complex", "mnist", tmp_path).sha256
+    path = evaluation_path("complex", "mnist", tmp_path)
+    assert path.name == "complex-mnist.eval.json" and load_evaluation("complex", "mnist", tmp_path) is None
+    path.write_text(json.dumps({"weights_sha256": sha, "attack_mse": 0.1}))
+    assert load_evaluation("complex", "mnist", tmp_path)["attack_mse"] == 0.1
+    path.write_text(json.dumps({"weights_sha256": "0" * 64, "attack_mse": 0.1}))
+    assert load_evaluation("complex", "mnist", tmp_path) is None
