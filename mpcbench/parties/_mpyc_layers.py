@@ -7,7 +7,9 @@ Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integer
   product is opened once, masked, and truncated by ``fw`` bits: the mask comes from
   pseudorandom secret sharing (PRSS) with a known split into low and high part, so the
   truncation needs no random bits, and it also brings the product back to degree t
-  (one round, no separate resharing).
+  (one round, no separate resharing). With more PRSS terms (sets of m - t parties)
+  than ``PRSS_MAX_TERMS`` or without PRSS, MPyC's own resharing and ``np_trunc`` are
+  used instead.
 * ReLU is ``x - [x < 0] * x``, Sign is ``1 - 2 [x < 0]`` and max-pooling folds pairwise
   ``a + [a < b] (b - a)``, all with MPyC's vectorised comparison ``np_sgn`` on ``l`` bits.
 
@@ -26,7 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..models import layers as L
 from . import _mpyc_modmat as modmat
-from .mpyc import FixedPoint
+from .mpyc import PRSS_MAX_TERMS, FixedPoint
 
 #: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
 _PRODUCT_HEADROOM = 2
@@ -68,18 +70,17 @@ class SecureNet:
     """Shares a model and its inputs and evaluates it with one MPyC runtime."""
 
     def __init__(self, mpc, fmt: FixedPoint):
-        if mpc.options.no_prss:
-            raise RuntimeError("the mpyc backend needs pseudorandom secret sharing (PRSS)")
         self.mpc = mpc
         self.fmt = fmt
         m = len(mpc.parties)
         #: PRSS sums one pseudorandom value per set of m - t parties
         self.prss_terms = math.comb(m, mpc.threshold)
+        #: truncate with PRSS masks (see :meth:`_truncate`) or with MPyC's ``np_trunc``
+        self.fused = not mpc.options.no_prss and self.prss_terms <= PRSS_MAX_TERMS
         self.product_bits = fmt.bit_length + fmt.weight_frac_bits + _PRODUCT_HEADROOM
         k = mpc.options.sec_param
-        prime, *_ = finfields.find_prime_root(
-            self.product_bits + k + self.prss_terms.bit_length() + 2, n=2
-        )
+        terms = self.prss_terms if self.fused else 1
+        prime, *_ = finfields.find_prime_root(self.product_bits + k + terms.bit_length() + 2, n=2)
         self.stype = mpc.SecFxp(fmt.bit_length, fmt.frac_bits, p=prime)
         self.field = self.stype.field
 
@@ -262,17 +263,24 @@ class SecureNet:
     async def _truncate(self, prod: np.ndarray, bias: np.ndarray):
         """Degree-2t product shares (scale 2**(f+fw)) -> degree-t shares at scale 2**f, plus bias.
 
-        Opens ``c = prod + 2**(L-1) - (T-1) 2**(s-1) + r_lo + 2**s r_hi`` (plus a PRSS
-        sharing of zero of degree 2t), where ``r_lo`` sums T pseudorandom values in
-        [0, 2**s) and ``r_hi`` sums T values in [0, 2**(k+L-s)); the honest parties' own
-        term hides the product statistically (k = security parameter). Then
+        Fused (PRSS, at most :data:`PRSS_MAX_TERMS` PRSS terms T): opens
+        ``c = prod + 2**(L-1) - (T-1) 2**(s-1) + r_lo + 2**s r_hi`` (plus a PRSS sharing
+        of zero of degree 2t), where ``r_lo`` sums T pseudorandom values in [0, 2**s) and
+        ``r_hi`` sums T values in [0, 2**(k+L-s)); the honest parties' own term hides the
+        product statistically (k = security parameter). Then
         ``floor(c / 2**s) - r_hi - 2**(L-1-s)`` is the product divided by ``2**s`` with
-        unbiased probabilistic rounding (error within about T/2 units).
+        unbiased probabilistic rounding, within about T/2 units, in one round.
+        Otherwise: MPyC's resharing, then its ``np_trunc`` (s random bits per element,
+        within one unit).
         """
         mpc = self.mpc
         field = self.field
-        m, pid, t = len(mpc.parties), mpc.pid, mpc.threshold
         s, big = self.fmt.weight_frac_bits, self.product_bits
+        if not self.fused:
+            y = await mpc._reshare(field.array(prod))
+            y = await mpc.np_trunc(y, f=s, l=big)
+            return field.array(y.value + bias)
+        m, pid, t = len(mpc.parties), mpc.pid, mpc.threshold
         k = mpc.options.sec_param
         n = prod.size
 

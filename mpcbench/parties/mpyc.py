@@ -9,8 +9,10 @@ command line for this party (``-M m -I rank -P host:port ... -T t``), installs i
 Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
 means no secrecy), ``bit_length`` (bits of every compared value, default 14),
 ``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
-(fractional bits of weights, default 10) and ``tuned`` (default true: faster local
-code inside MPyC with the same messages, see :mod:`._mpyc_speedups`).
+(fractional bits of weights, default 10), ``tuned`` (default true: faster local
+code inside MPyC with the same messages, see :mod:`._mpyc_speedups`) and ``prss``
+(pseudorandom secret sharing; default true up to :data:`PRSS_MAX_TERMS` sets of
+m - t parties, i.e. up to 4 parties at the default threshold).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import importlib.util
+import math
 import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -55,6 +58,13 @@ class FixedPoint:
         return fmt
 
 
+#: most sets of m - t parties (terms of a PRSS value) for which PRSS is the default: up
+#: to there the backend's PRSS truncation applies (its rounding error grows with the
+#: number of terms) and PRSS beats MPyC's ``--no-prss`` mode here; beyond, a party's PRSS
+#: work grows with the number of sets containing it (6435 at 16 parties)
+PRSS_MAX_TERMS = 4
+
+
 def _threshold(case: Case) -> int:
     t = case.options.get("threshold")
     return (case.parties - 1) // 2 if t is None else int(t)
@@ -64,6 +74,12 @@ def _tuned(case: Case) -> bool:
     return case.options.get("tuned", True)
 
 
+def _prss(case: Case) -> bool:
+    """PRSS unless asked otherwise or it sums more than :data:`PRSS_MAX_TERMS` terms."""
+    default = math.comb(case.parties, _threshold(case)) <= PRSS_MAX_TERMS
+    return case.options.get("prss", default)
+
+
 def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
     """MPyC's command line for this party (one party: no network)."""
     argv = [program, "-M", str(ctx.parties), "-I", str(ctx.rank)]
@@ -71,6 +87,8 @@ def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> 
         for addr in ctx.addresses:
             argv += ["-P", addr]
     argv += ["-T", str(_threshold(ctx.case)), "-L", str(fmt.bit_length), "--no-log"]
+    if not _prss(ctx.case):
+        argv.append("--no-prss")
     return argv
 
 
@@ -103,7 +121,7 @@ class MpycBackend(Backend):
     min_parties: ClassVar[int] = 2
     max_parties: ClassVar[int] = 16
     options: ClassVar[frozenset[str]] = frozenset(
-        {"threshold", "bit_length", "frac_bits", "weight_frac_bits", "tuned"}
+        {"threshold", "bit_length", "frac_bits", "weight_frac_bits", "tuned", "prss"}
     )
 
     def __init__(self) -> None:
@@ -147,11 +165,12 @@ class MpycBackend(Backend):
             raise Unsupported(
                 f"unknown mpyc options {sorted(unknown)}; known: {sorted(cls.options)}"
             )
-        if not isinstance(_tuned(case), bool):
-            raise Unsupported(f"mpyc option tuned must be true or false, got {_tuned(case)!r}")
         t = _threshold(case)
         if not 0 <= 2 * t < case.parties:
             raise Unsupported(f"mpyc needs 0 <= 2t < m, got t={t} with m={case.parties}")
+        for flag, value in (("tuned", _tuned(case)), ("prss", _prss(case))):
+            if not isinstance(value, bool):
+                raise Unsupported(f"mpyc option {flag} must be true or false, got {value!r}")
         FixedPoint.of(case)
 
     def setup(self, ctx: PartyContext) -> None:
@@ -236,10 +255,15 @@ class MpycBackend(Backend):
             "weight_frac_bits": net.fmt.weight_frac_bits,
             "sec_param": mpc.options.sec_param,
             "prime_bits": net.field.modulus.bit_length(),
+            "prss": not mpc.options.no_prss,
             "prss_terms": net.prss_terms,
             "gmpy2": "gmpy2" in self.versions(),
             "tuned": _mpyc_speedups_enabled(),
-            "truncation": "PRSS probabilistic, fused with degree reduction",
+            "truncation": (
+                "PRSS probabilistic, fused with degree reduction"
+                if net.fused
+                else "MPyC resharing, then np_trunc (random bits)"
+            ),
         }
 
     def teardown(self) -> None:

@@ -65,3 +65,13 @@ def test_two_parties_record_threshold_zero_and_stock_mpyc_agrees(tmp_path):
     assert config["threshold"] == 0 and not config["tuned"]
     assert "no secrecy" in config["security"]["note"]
     assert run["agreement"] >= 0.99
+
+
+@pytest.mark.timeout(120)
+def test_five_parties_without_prss(tmp_path):
+    df, run = _run(tmp_path, "mlp", 5, images=32, batch=32)
+    assert (df["threshold"] == 2).all()
+    config = json.loads(df["backend_config"].iloc[0])
+    assert not config["prss"] and config["truncation"].startswith("MPyC resharing")
+    assert run["agreement"] >= 0.99
+    assert run["max_abs_err"] <= LOGIT_TOL

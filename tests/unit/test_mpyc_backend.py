@@ -73,6 +73,11 @@ def test_argv_names_every_party_and_the_threshold():
                                           "--no-log"]
     argv = mpyc_argv(_ctx(5, options={"threshold": 1}), FMT)
     assert argv[argv.index("-T") + 1] == "1"
+    # PRSS while a PRSS value sums at most 4 terms (sets of m - t parties), unless told
+    assert "--no-prss" not in mpyc_argv(_ctx(4), FMT)
+    assert "--no-prss" in mpyc_argv(_ctx(5), FMT)
+    assert "--no-prss" not in mpyc_argv(_ctx(5, options={"prss": True}), FMT)
+    assert "--no-prss" in mpyc_argv(_ctx(3, options={"prss": False}), FMT)
 
 
 @pytest.mark.parametrize(("parties", "threshold"), [(2, 0), (3, 1), (4, 1), (16, 7)])
@@ -98,6 +103,8 @@ def test_default_threshold_is_mpycs_own(parties, threshold):
         ({"options": {"frac_bits": 13}}, "frac_bits < bit_length - 1"),
         ({"options": {"weight_frac_bits": 0}}, "weight_frac_bits"),
         ({"options": {"bit_length": 64}}, "above 40"),
+        ({"options": {"tuned": 1}}, "tuned must be true or false"),
+        ({"options": {"prss": "no"}}, "prss must be true or false"),
     ],
 )
 def test_validate_rejects(kw, message):
@@ -107,7 +114,8 @@ def test_validate_rejects(kw, message):
 
 def test_run_info_records_the_number_format(backend):
     info = backend.run_info()
-    assert info["threshold"] == 0
+    assert info["threshold"] == 0 and info["prss"]
+    assert info["truncation"].startswith("PRSS")
     assert (info["bit_length"], info["frac_bits"], info["weight_frac_bits"]) == (14, 7, 10)
     assert info["prime_bits"] > info["bit_length"] + info["weight_frac_bits"] + info["sec_param"]
 
@@ -173,6 +181,19 @@ def test_small_network_end_to_end(backend):
     want = L.evaluate(layers, x)
     got = _secure(backend, layers, x)
     assert torch.allclose(got, want, atol=0.05)
+
+
+def test_without_prss_mpycs_own_truncation_matches_plaintext():
+    other = MpycBackend()
+    other.setup(_ctx(1, options={"prss": False}))
+    try:
+        assert other.run_info()["truncation"].startswith("MPyC resharing")
+        rng = np.random.default_rng(4)
+        layers = [L.Flatten(), _linear(rng, 12, 5), L.ReLU(), _linear(rng, 5, 3)]
+        x = torch.from_numpy(rng.normal(0, 1, (3, 1, 3, 4)))
+        assert torch.allclose(_secure(other, layers, x), L.evaluate(layers, x), atol=16 * ULP)
+    finally:
+        other.teardown()
 
 
 def test_unknown_layer_is_named(backend):
