@@ -17,8 +17,8 @@ from .common import DEFAULT_RESULTS, ResultsDir
 TABLE_COLUMNS = {"framework": "framework", "model": "model", "dataset": "data", "parties": "n",
                  "batch": "batch", "images": "imgs", "status": "status", "img_per_s": "img/s",
                  "slowdown": "x plain",
-                 "accuracy": "acc", "agreement": "agree", "peak_rss_mb": "RSS MB",
-                 "mb_sent_per_img": "MB/img", "rounds_per_img": "rounds/img", "threshold": "t",
+                 "accuracy": "acc", "agreement": "agree", "peak_rss_mib": "RSS MiB",
+                 "mib_per_img": "MiB/img", "rounds_per_img": "rounds/img", "threshold": "t",
                  "provider": "provider"}
 
 
@@ -36,7 +36,7 @@ def results(
 ) -> None:
     """Summarise every stored run: throughput, accuracy, memory, traffic, security."""
     from ..results import load
-    from ..results.summary import runs
+    from ..report.summary import runs
 
     df = load(results)
     if framework:

@@ -53,7 +53,7 @@ def run(
     from ..launch.runner import run_case
     from ..models import default_batch
     from ..parties.base import MICRO, Case
-    from ..results.summary import phases, runs
+    from ..report.summary import phases, runs
 
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
@@ -65,15 +65,16 @@ def run(
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
                           hosts=hosts.split(",") if hosts else None, remote=remote)
     summary = runs(result.rows).iloc[0]
-    table = Table(title=f"{case.case_id}  run {result.run_id}")
+    out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
+    table = Table()
     table.add_column("phase")
-    table.add_column("wall s (slowest party)", justify="right")
-    for _, row in phases(result.rows, result.run_id).iterrows():
-        table.add_row(row["phase"], f"{row['wall_s']:.4f}")
+    table.add_column("s/img (slowest party)", justify="right")
+    for _, row in phases(result.rows).iterrows():
+        table.add_row(str(row["phase"]), f"{row['s_per_img']:.5f}")
     out.print(table)
     out.print(
         f"{summary['img_per_s']:.2f} img/s, accuracy {summary['accuracy']:.4f}, agreement with "
-        f"plaintext {summary['agreement']:.4f}, peak RSS {summary['peak_rss_mb']:.0f} MB/party, "
-        f"{summary['mb_sent_per_img']:.3f} MB sent/img"
+        f"plaintext {summary['agreement']:.4f}, peak RSS {summary['peak_rss_mib']:.0f} MiB/party, "
+        f"{summary['mib_per_img']:.3f} MiB sent/img (all parties)", highlight=False
     )
     err.print(f"rows appended to {result.path}")

@@ -14,16 +14,12 @@ from typing import Any, ClassVar
 import torch
 
 from ..errors import InputError
+from ..metrics import MICRO
 from ..models.layers import Layer
 
 
 class Unsupported(InputError):
     """A case this backend cannot run (bad party count, unsupported option, ...)."""
-
-
-#: model name of the sharing micro-benchmark: no network, the owner shares ``images``
-#: training images of ``dtype`` (phase ``share``) after loading them (phase ``load``)
-MICRO = "micro"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -108,7 +109,17 @@ class Profiler:
 
     @staticmethod
     def max_rss_bytes() -> int:
-        """Lifetime peak RSS of this process (``ru_maxrss``)."""
+        """Lifetime peak RSS of this process.
+
+        Read from ``VmHWM``: ``ru_maxrss`` survives ``execve``, so a party started by a
+        large launcher would report the launcher's peak.
+        """
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def close(self) -> None:

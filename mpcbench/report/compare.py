@@ -103,7 +103,7 @@ def _stats(df: pd.DataFrame) -> pd.DataFrame:
 
 def _cells(df: pd.DataFrame) -> pd.DataFrame:
     """Per cell: its case fingerprints and first error of a non-ok row (if any)."""
-    rows = df[df["model"].ne(summary.MICRO_MODEL).fillna(True)].copy()
+    rows = df[df["model"].ne(summary.MICRO).fillna(True)].copy()
     rows["cell"] = cell_label(rows)
     bad = rows["status"].fillna("ok").ne("ok")
     rows["error_text"] = rows["status"].where(bad).astype("string") + ": " + \

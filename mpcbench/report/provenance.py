@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from .summary import KNOWN_FRAMEWORKS, MICRO_MODEL, is_mpc, security_notes, usable
+from .summary import KNOWN_FRAMEWORKS, MICRO, is_mpc, security_notes, usable
 
 GIB = 2**30
 
@@ -122,7 +122,7 @@ def coverage(df: pd.DataFrame) -> pd.DataFrame:
     """Every known or measured framework: kind, cells, failed runs, or "not measured"."""
     frameworks = list(dict.fromkeys([*KNOWN_FRAMEWORKS, *df["framework"].dropna().unique()]))
     ok = usable(df)
-    ok = ok[ok["model"].ne(MICRO_MODEL).fillna(True)]
+    ok = ok[ok["model"].ne(MICRO).fillna(True)]
     mpc = df.assign(mpc=is_mpc(df)).groupby("framework")["mpc"].any()
     cells = ok[["framework", "model", "dataset", "parties", "batch"]].drop_duplicates()
     cells = cells.groupby("framework").size()

@@ -20,12 +20,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..results.schema import RANK_METRICS
+from ..metrics import MICRO, RANK_METRICS
 
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "batch", "provider", "threshold"]
-#: pseudo-model of the sharing micro-benchmark (kept out of the inference statistics)
-MICRO_MODEL = "micro"
 #: frameworks that are references, never MPC systems (others are MPC if their protocol is set)
 BASELINES = ("plaintext", "complex", "feedback")
 #: frameworks the report always accounts for, measured or not
@@ -48,7 +46,7 @@ def usable(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _inference(df: pd.DataFrame) -> pd.DataFrame:
-    return usable(df)[lambda d: d["model"].ne(MICRO_MODEL).fillna(True)]
+    return usable(df)[lambda d: d["model"].ne(MICRO).fillna(True)]
 
 
 def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
@@ -245,7 +243,7 @@ def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
     """Sharing micro-benchmark: per run x repeat, the slowest party's ``load`` and ``share``
     time and the largest party's peak RSS over the micro-benchmark's phases."""
     rows = usable(df)
-    rows = rows[(rows["model"] == MICRO_MODEL) & (rows["rank"] >= 0)
+    rows = rows[(rows["model"] == MICRO) & (rows["rank"] >= 0)
                 & rows["phase"].isin(["load", "share", "total"])]
     keys = ["framework", "case_id", "parties", *_OBS]
     rss = rows[rows["metric"] == "peak_rss_bytes"].groupby(keys, dropna=False)["value"].max()
@@ -279,3 +277,31 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
     torch_load = table[table["framework"] == "plaintext"].groupby("dtype")["load_s"].min()
     table["share_vs_torch_load"] = table["share_s"] / table["dtype"].map(torch_load)
     return table.sort_values(["dtype", "framework", "parties"], ignore_index=True)
+
+
+#: columns of :func:`runs`, in display order
+RUN_COLUMNS = ["run_id", "timestamp", "framework", "model", "dataset", "parties", "batch",
+               "images", "status", "s_per_img", "img_per_s", "slowdown", "accuracy",
+               "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img", "rounds_per_img",
+               "threshold", "provider", "error"]
+
+
+def runs(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per stored run, failed ones included: the median over its measured repeats
+    of :func:`repeats`' figures, its run-level metrics, and its slowdown against the
+    plaintext runs in the same table."""
+    ident = df.groupby("run_id", sort=False)[
+        ["timestamp", "framework", "model", "dataset", "parties", "batch", "images",
+         "threshold", "provider", "status", "error"]
+    ].first()
+    obs = repeats(df).groupby("run_id").agg(
+        s_per_img=("s_per_img", "median"), img_per_s=("img_per_s", "median"),
+        peak_rss_mib=("peak_rss_mib", "max"), mib_per_img=("mib_per_img", "median"),
+        rounds_per_img=("rounds_per_img", "median"),
+    )
+    run_rows = usable(df)[lambda d: (d["rank"] < 0) & d["metric"].isin(list(RUN_AGG))]
+    metrics = run_rows.pivot_table(index="run_id", columns="metric", values="value",
+                                   aggfunc="first")
+    out = ident.join(obs).join(metrics.reindex(columns=list(RUN_AGG))).reset_index()
+    out["slowdown"] = out["s_per_img"] / _plaintext_reference(out)
+    return out.sort_values("timestamp", ignore_index=True)[RUN_COLUMNS]
