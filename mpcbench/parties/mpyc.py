@@ -17,6 +17,7 @@ m - t parties, i.e. up to 4 parties at the default threshold).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import importlib.util
@@ -114,6 +115,23 @@ def _mpyc_speedups_enabled() -> bool:
     return _mpyc_speedups.enabled()
 
 
+@contextlib.contextmanager
+def _listening_on(loop, host: str):
+    """MPyC's ``start`` listens on every interface; make it listen on ``host`` only.
+
+    (A loop without settable attributes, such as uvloop's, keeps MPyC's behaviour.)
+    """
+    try:
+        loop.create_server = functools.partial(loop.create_server, host=host)
+    except AttributeError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        del loop.create_server
+
+
 class MpycBackend(Backend):
     """Secure inference with MPyC (semi-honest, honest majority)."""
 
@@ -184,16 +202,7 @@ class MpycBackend(Backend):
             _mpyc_speedups.enable()
         else:
             _mpyc_speedups.disable()
-        if ctx.parties > 1:
-            # MPyC listens on every interface; listen on this party's own address instead.
-            loop = mpc._loop
-            host = ctx.addresses[ctx.rank].rsplit(":", 1)[0]
-            loop.create_server = functools.partial(loop.create_server, host=host)
-            try:
-                mpc.run(mpc.start())
-            finally:
-                del loop.create_server
-        else:
+        with _listening_on(mpc._loop, ctx.addresses[ctx.rank].rsplit(":", 1)[0]):
             mpc.run(mpc.start())
         self._mpc, self._ctx = mpc, ctx
         self._net = SecureNet(mpc, fmt)
