@@ -171,6 +171,11 @@ class MpycBackend(Backend):
             "provider": "none (PRSS/Shamir, no dealer)",
             "adversary": "semi-honest, honest majority (t < m/2)",
         }
+        info["randomness"] = (
+            "PRSS (pseudorandom secret sharing)"
+            if _prss(case)
+            else "t+1 parties' random inputs (MPyC --no-prss)"
+        )
         if t == 0:
             info["note"] = "threshold 0: every party holds the plain values (no secrecy)"
         return info

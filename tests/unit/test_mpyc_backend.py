@@ -90,6 +90,7 @@ def test_default_threshold_is_mpycs_own(parties, threshold):
     assert sec["provider"] == "none (PRSS/Shamir, no dealer)"
     assert sec["adversary"] == "semi-honest, honest majority (t < m/2)"
     assert ("note" in sec) == (threshold == 0)
+    assert sec["randomness"].startswith("PRSS" if parties <= 4 else "t+1")
 
 
 @pytest.mark.parametrize(
