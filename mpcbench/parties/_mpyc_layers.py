@@ -12,6 +12,9 @@ Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integer
   used instead.
 * ReLU is ``x - [x < 0] * x``, Sign is ``1 - 2 [x < 0]`` and max-pooling folds pairwise
   ``a + [a < b] (b - a)``, all with MPyC's vectorised comparison ``np_sgn`` on ``l`` bits.
+* Memory: MPyC holds shares as Python ints (~40 bytes each), so large batches run in
+  groups of images, and model sharing, truncations and comparisons in chunks, one after
+  the other.
 
 Import only after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
 """

@@ -197,6 +197,17 @@ def test_without_prss_mpycs_own_truncation_matches_plaintext():
         other.teardown()
 
 
+def test_large_batches_run_in_groups_of_images(backend, monkeypatch):
+    from mpcbench.parties import _mpyc_layers
+
+    monkeypatch.setattr(_mpyc_layers, "_GROUP_COMPARISONS", 1)  # one image at a time
+    monkeypatch.setattr(_mpyc_layers, "_COMPARE_CHUNK", 16)
+    rng = np.random.default_rng(5)
+    layers = [_conv(rng, 1, 2, 3), L.MaxPool2d(2), L.ReLU(), L.Flatten(), _linear(rng, 8, 3)]
+    x = torch.from_numpy(rng.normal(0, 1, (3, 1, 6, 6)))
+    assert torch.allclose(_secure(backend, layers, x), L.evaluate(layers, x), atol=0.05)
+
+
 def test_unknown_layer_is_named(backend):
     class Softmax:
         pass
