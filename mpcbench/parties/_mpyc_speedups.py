@@ -11,8 +11,9 @@ turn bytes into field elements one Python call at a time:
   distance below 2**-64), and Horner's rule evaluates the polynomials.
 * **PRSS expansion.** ``thresha.PRF.__call__`` converts its SHAKE-128 output with one
   ``int.from_bytes`` per value. For values up to 64 bits (the masks of truncations and
-  comparisons) numpy reads the same bytes as words; every value is bit-for-bit the one
-  MPyC computes, so tuned and stock parties agree.
+  comparisons) numpy reads the same bytes as words, bit-for-bit MPyC's values; field
+  elements come from 16 bytes each, reduced by numpy (see :func:`prf_call`), so all
+  parties of a run must be tuned alike (the ``tuned`` option is per case).
 
 :func:`disable` restores MPyC's own code (``tuned=false`` runs stock MPyC). Import only
 after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
@@ -59,17 +60,45 @@ def np_random_split(field, s, t, m):
     return shares
 
 
-def prf_call(self, s, n=None):
-    """``thresha.PRF.__call__`` with arrays of values up to 64 bits converted by numpy.
+#: numpy's long double holds 64-bit integers exactly (x86 extended precision)
+_EXACT_LONG_DOUBLE = np.finfo(np.longdouble).nmant >= 63
 
-    Every value is the one MPyC computes (``int.from_bytes`` of the same SHAKE-128
-    bytes, modulo the bound); wider values (field elements) keep MPyC's own loop, which
-    is as fast as object arithmetic.
+
+def _mod_words(words: np.ndarray, p: int) -> np.ndarray:
+    """``(w1 * 2**64 + w0) mod p`` for uint64 rows ``(w0, w1)`` and ``p < 2**62``.
+
+    ``w1 * 2**64 = a * r (mod p)`` with ``a = w1 mod p`` and ``r = 2**64 mod p``; the
+    quotient of ``a * r`` by ``p`` from long doubles is off by at most one, which the
+    exact (wrapping) uint64 remainder then corrects.
+    """
+    pu, ps = np.uint64(p), np.int64(p)
+    a = words[:, 1] % pu
+    r = (1 << 64) % p
+    q = np.floor(a.astype(np.longdouble) * np.longdouble(r) / np.longdouble(p))
+    rem = (a * np.uint64(r) - q.astype(np.uint64) * pu).view(np.int64)
+    rem = np.where(rem < 0, rem + ps, rem)
+    rem = np.where(rem >= ps, rem - ps, rem) + (words[:, 0] % pu).view(np.int64)
+    return np.where(rem >= ps, rem - ps, rem)
+
+
+def prf_call(self, s, n=None):
+    """``thresha.PRF.__call__`` with arrays converted by numpy.
+
+    Values up to 64 bits are the ones MPyC computes (``int.from_bytes`` of the same
+    SHAKE-128 bytes, modulo the bound). Below bounds up to ``2**62`` that are no power
+    of two (field elements), where MPyC reduces ``8 + 16`` bytes per value, each value
+    is 16 bytes of the SHAKE-128 output reduced modulo the bound: uniform up to a
+    statistical distance below 2**-66, and the same at every tuned party.
     """
     length = self.byte_length
-    if not isinstance(n, tuple) or not 0 < length <= 8 or not prod(n):
+    if not isinstance(n, tuple) or not length or not prod(n):
         return _originals["PRF.__call__"](self, s, n)
     count = prod(n)
+    if length > 8:
+        if self.max >= 1 << 62 or not _EXACT_LONG_DOUBLE:
+            return _originals["PRF.__call__"](self, s, n)
+        words = np.frombuffer(shake_128(self.key + s).digest(16 * count), dtype="<u8")
+        return _mod_words(words.reshape(count, 2), self.max).astype(object).reshape(n)
     raw = np.frombuffer(shake_128(self.key + s).digest(count * length), dtype=np.uint8)
     padded = np.zeros((count, 8), dtype=np.uint8)
     padded[:, :length] = raw.reshape(count, length)
