@@ -35,10 +35,10 @@ from .mpyc import PRSS_MAX_TERMS, FixedPoint
 
 #: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
 _PRODUCT_HEADROOM = 2
-#: integers secret-shared per input round when sharing a model
+#: integers secret-shared per input round when sharing a model or a batch
 _SHARE_CHUNK = 1 << 16
 #: secure comparisons per group of images evaluated at a time (bounds a party's memory)
-_GROUP_COMPARISONS = 1 << 15
+_GROUP_COMPARISONS = 1 << 13
 #: outputs of a matrix product truncated at a time (bounds a party's memory)
 _AFFINE_CHUNK = 1 << 15
 #: elements per secure comparison call (bounds a party's memory, see ``_negative``)
@@ -130,14 +130,18 @@ class SecureNet:
         return model
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int):
-        """Share a batch from ``owner``; waits until this party holds its shares."""
+        """Share a batch from ``owner`` (in chunks of images); waits for this party's shares."""
         if x is None:
             values = np.zeros(shape, dtype=np.int64)
         else:
             values = self._fixed(x.detach().cpu().double().numpy(), self.fmt.frac_bits)
-        y = self._input(values, owner)
-        self.mpc.run(self.mpc.gather(y))
-        return y
+        rows = max(1, _SHARE_CHUNK // math.prod(shape[1:]))
+        parts = []
+        for lo in range(0, shape[0], rows):
+            part = self._input(values[lo : lo + rows], owner)
+            self.mpc.run(self.mpc.gather(part))
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else self.mpc.np_concatenate(parts)
 
     # -- evaluation -----------------------------------------------------------------
 
