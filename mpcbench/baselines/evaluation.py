@@ -9,7 +9,8 @@ from typing import Any
 
 from .. import data, models
 from ..models import WEIGHTS_DIR, weights_info, weights_path
-from ..models.train import accuracy, train as train_model
+from ..models.train import accuracy
+from ..models.train import train as train_model
 from . import inversion
 from .robustness import EPS, PGD_STEPS, SIGMA, robustness
 
@@ -26,7 +27,9 @@ def evaluation_path(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) ->
     return weights_path(name, dataset, weights_dir).with_suffix(".eval.json")
 
 
-def load_evaluation(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any] | None:
+def load_evaluation(
+    name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR
+) -> dict[str, Any] | None:
     """Cached figures of ``name`` on ``dataset``; ``None`` if missing or made for other weights."""
     path = evaluation_path(name, dataset, weights_dir)
     if not path.exists():
@@ -76,7 +79,9 @@ def evaluate_complex(
         "attack_mse_by_k": {str(k): v for k, v in by_k.items()},
         "attack_mse_phase": inversion.phase_mse(rotated, model, xt[:test_images], dataset),
         "cnn_attack_mse": inversion.plain_mse(plain, plain_features, xt[:test_images], dataset),
-        "attack_setting": {"train_images": train_images, "test_images": test_images, "epochs": epochs},
+        "attack_setting": {
+            "train_images": train_images, "test_images": test_images, "epochs": epochs
+        },
     }
     return _save("complex", dataset, result, weights_dir)
 
@@ -96,8 +101,8 @@ def evaluate_feedback(
     no_feedback.cycles = 0
     cnn = models.load_trained("cnn", dataset, weights_dir)
     xt, yt = data.load(dataset, "test")
-    setting = {"sigma": sigma, "eps": eps, "pgd_steps": pgd_steps, "adversarial_images": adversarial_limit}
-    result = {"cycles": model.cycles, "residual": model.residual, **setting}
+    result = {"cycles": model.cycles, "residual": model.residual, "sigma": sigma, "eps": eps,
+              "pgd_steps": pgd_steps, "adversarial_images": adversarial_limit}
     for name, net in (("cnnf", model), ("cnnf_no_feedback", no_feedback), ("cnn", cnn)):
         result[name] = robustness(net, xt, yt, dataset, sigma, eps, pgd_steps, adversarial_limit)
     return _save("cnnf", dataset, result, weights_dir)
@@ -116,7 +121,8 @@ def evaluate_all(dataset: str, refresh: bool = False) -> dict[str, dict[str, Any
     weights unless ``refresh``) and cache the figures."""
     for name in ("cnn", "complex", "cnnf"):
         ensure_trained(name, dataset)
-    cached = {name: None if refresh else load_evaluation(name, dataset) for name in ("complex", "cnnf")}
+    cached = {name: None if refresh else load_evaluation(name, dataset)
+              for name in ("complex", "cnnf")}
     return {
         "complex": cached["complex"] or evaluate_complex(dataset),
         "cnnf": cached["cnnf"] or evaluate_feedback(dataset),

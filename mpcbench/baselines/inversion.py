@@ -64,7 +64,9 @@ def train_attacker(
     return attacker.eval()
 
 
-def per_image_mse(attacker: nn.Module, f: torch.Tensor, x: torch.Tensor, dataset: str) -> torch.Tensor:
+def per_image_mse(
+    attacker: nn.Module, f: torch.Tensor, x: torch.Tensor, dataset: str
+) -> torch.Tensor:
     """Reconstruction MSE (pixel units) of each image of a batch."""
     with torch.no_grad():
         return (attacker(f) - to_pixels(x, dataset)).square().flatten(1).mean(1)
@@ -106,7 +108,9 @@ def estimate_angle(z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return out
 
 
-def phase_mse(attacker: nn.Module, model: ComplexNet, x: torch.Tensor, dataset: str, seed: int = 0) -> float:
+def phase_mse(
+    attacker: nn.Module, model: ComplexNet, x: torch.Tensor, dataset: str, seed: int = 0
+) -> float:
     """Mean reconstruction MSE after rotating back by the angle estimated from the phases."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -59,6 +59,8 @@ def pgd(
     return adv.detach()
 
 
-def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, dataset: str) -> torch.Tensor:
+def fgsm(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, dataset: str
+) -> torch.Tensor:
     """Fast gradient sign method: one full ``eps`` step along the sign of the gradient."""
     return pgd(model, x, y, eps, dataset, steps=1, alpha=eps, random_start=False)

@@ -25,7 +25,10 @@ def adversarial_accuracy(
     model.eval()
     correct = 0
     for xb, yb in zip(x.split(batch), y.split(batch), strict=True):
-        adv = fgsm(model, xb, yb, eps, dataset) if steps == 1 else pgd(model, xb, yb, eps, dataset, steps)
+        if steps == 1:
+            adv = fgsm(model, xb, yb, eps, dataset)
+        else:
+            adv = pgd(model, xb, yb, eps, dataset, steps)
         with torch.no_grad():
             correct += int((model(adv).argmax(1) == yb).sum())
     return correct / len(x)

@@ -115,7 +115,9 @@ def build(cycles: int = CYCLES, residual: float = RESIDUAL) -> CNNF:
     return CNNF(cycles, residual)
 
 
-def losses(model: CNNF, clean: torch.Tensor, noisy: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+def losses(
+    model: CNNF, clean: torch.Tensor, noisy: torch.Tensor, y: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """The CNN-F losses of a batch of clean images and their perturbed twins.
 
     Cross entropy of the forward logits and of the logits after feedback (both halves);

@@ -96,6 +96,7 @@ def fit(
         sched.step()
     acc = accuracy(model, xt, yt)
     seconds = time.perf_counter() - start
-    meta = {"test_accuracy": acc, "epochs": epochs, "seed": seed, "train_seconds": round(seconds, 1)}
+    meta = {"test_accuracy": acc, "epochs": epochs, "seed": seed,
+            "train_seconds": round(seconds, 1)}
     info = save_weights(model, name, dataset, meta) if save else WeightsInfo(None, "", acc)
     return TrainResult(name, dataset, epochs, acc, seconds, info)

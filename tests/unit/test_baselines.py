@@ -168,7 +168,8 @@ def test_cached_evaluation_belongs_to_its_weights(tmp_path):
         shutil.copy(models.WEIGHTS_DIR / f, tmp_path / f)
     sha = models.weights_info("complex", "mnist", tmp_path).sha256
     path = evaluation_path("complex", "mnist", tmp_path)
-    assert path.name == "complex-mnist.eval.json" and load_evaluation("complex", "mnist", tmp_path) is None
+    assert path.name == "complex-mnist.eval.json"
+    assert load_evaluation("complex", "mnist", tmp_path) is None
     path.write_text(json.dumps({"weights_sha256": sha, "attack_mse": 0.1}))
     assert load_evaluation("complex", "mnist", tmp_path)["attack_mse"] == 0.1
     path.write_text(json.dumps({"weights_sha256": "0" * 64, "attack_mse": 0.1}))
