@@ -1,9 +1,10 @@
 """Declarative benchmark suites (YAML in ``benchmarks/``) and their expansion into cases.
 
-A suite names the grid: frameworks x models x datasets x parties x batch sizes, with
-images, repeats, warm-up and a timeout per case. ``overrides`` change any of those
-fields (and framework ``options``) for a framework, a model, or ``framework/model``,
-applied in that order. Unknown keys are rejected before anything runs.
+A suite names the grid: frameworks x models x datasets x parties x batch sizes x
+dtypes, with images, repeats, warm-up and a timeout per case. ``overrides`` change any
+of those fields (and framework ``options``) for a framework, a model, or
+``framework/model``, applied in that order; a framework's override may name its own
+``models``. Unknown keys are rejected before anything runs.
 """
 
 from __future__ import annotations
@@ -99,9 +100,8 @@ def load_suite(path: Path | str) -> Suite:
     return Suite(str(name), str(description), grid, overrides)
 
 
-def _effective(suite: Suite, framework: str, model: str) -> Grid:
-    grid = suite.grid
-    for key in (framework, model, f"{framework}/{model}"):
+def _apply(suite: Suite, grid: Grid, *keys: str) -> Grid:
+    for key in keys:
         if key in suite.overrides:
             grid = _grid(grid, suite.overrides[key], f"override {key}")
     return grid
@@ -122,10 +122,11 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
     planned: list[PlannedCase] = []
     for framework in suite.grid.frameworks:
         backend = parties.get(framework)
-        for model in suite.grid.models:
+        framework_grid = _apply(suite, suite.grid, framework)  # may name its own models
+        for model in framework_grid.models:
             if model != MICRO:
                 models.module(model)
-            grid = _effective(suite, framework, model)
+            grid = _apply(suite, framework_grid, model, f"{framework}/{model}")
             counts = (1,) if backend.max_parties == 1 else grid.parties
             for dataset in grid.datasets:
                 for n, batch, dtype in product(counts, _batch_sizes(grid, model), grid.dtypes):

@@ -55,3 +55,14 @@ def test_shipped_suites_expand():
 
     for path in sorted(Path(__file__).parents[2].glob("benchmarks/*.yaml")):
         assert expand(load_suite(path)), path
+
+
+def test_framework_override_names_its_own_models(tmp_path):
+    suite = _suite(tmp_path, """
+frameworks: [plaintext, feedback]
+models: [cnn]
+overrides:
+  feedback: {models: [cnnf]}
+""")
+    assert [(p.case.framework, p.case.model) for p in expand(suite)] == [
+        ("plaintext", "cnn"), ("feedback", "cnnf")]
