@@ -11,8 +11,8 @@ means no secrecy), ``bit_length`` (bits of every compared value, default 14),
 ``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
 (fractional bits of weights, default 10), ``tuned`` (default true: faster local
 code inside MPyC with the same messages, see :mod:`._mpyc_speedups`) and ``prss``
-(pseudorandom secret sharing; default true up to :data:`PRSS_MAX_TERMS` sets of
-m - t parties, i.e. up to 4 parties at the default threshold).
+(pseudorandom secret sharing; default true up to :data:`PRSS_MAX_KEYS` keys per
+party, i.e. up to 7 parties at the default threshold).
 """
 
 from __future__ import annotations
@@ -59,11 +59,14 @@ class FixedPoint:
         return fmt
 
 
-#: most sets of m - t parties (terms of a PRSS value) for which PRSS is the default: up
-#: to there the backend's PRSS truncation applies (its rounding error grows with the
-#: number of terms) and PRSS beats MPyC's ``--no-prss`` mode here; beyond, a party's PRSS
-#: work grows with the number of sets containing it (6435 at 16 parties)
+#: most sets of m - t parties (terms of a PRSS value) for the backend's PRSS truncation
+#: (its rounding error grows with the number of terms): 4 parties at the default threshold
 PRSS_MAX_TERMS = 4
+#: most PRSS keys per party (sets of m - t parties containing it) for which PRSS is the
+#: default: a party's PRSS work grows with them (6435 at 16 parties). Measured here, PRSS
+#: beats MPyC's ``--no-prss`` mode at 5 parties (6 keys; cnn 13 vs 21 CPU s per image)
+#: and loses at 9 (70 keys; mlp 17 vs 6 CPU s per 64 images, at 3x the traffic)
+PRSS_MAX_KEYS = 20
 
 
 def _threshold(case: Case) -> int:
@@ -76,8 +79,8 @@ def _tuned(case: Case) -> bool:
 
 
 def _prss(case: Case) -> bool:
-    """PRSS unless asked otherwise or it sums more than :data:`PRSS_MAX_TERMS` terms."""
-    default = math.comb(case.parties, _threshold(case)) <= PRSS_MAX_TERMS
+    """PRSS unless asked otherwise or a party holds more than :data:`PRSS_MAX_KEYS` keys."""
+    default = math.comb(case.parties - 1, _threshold(case)) <= PRSS_MAX_KEYS
     return case.options.get("prss", default)
 
 

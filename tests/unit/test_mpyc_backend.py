@@ -73,10 +73,10 @@ def test_argv_names_every_party_and_the_threshold():
                                           "--no-log"]
     argv = mpyc_argv(_ctx(5, options={"threshold": 1}), FMT)
     assert argv[argv.index("-T") + 1] == "1"
-    # PRSS while a PRSS value sums at most 4 terms (sets of m - t parties), unless told
-    assert "--no-prss" not in mpyc_argv(_ctx(4), FMT)
-    assert "--no-prss" in mpyc_argv(_ctx(5), FMT)
-    assert "--no-prss" not in mpyc_argv(_ctx(5, options={"prss": True}), FMT)
+    # PRSS while a party holds at most 20 PRSS keys (sets of m - t parties), unless told
+    assert "--no-prss" not in mpyc_argv(_ctx(7), FMT)
+    assert "--no-prss" in mpyc_argv(_ctx(8), FMT)
+    assert "--no-prss" not in mpyc_argv(_ctx(9, options={"prss": True}), FMT)
     assert "--no-prss" in mpyc_argv(_ctx(3, options={"prss": False}), FMT)
 
 
@@ -90,7 +90,7 @@ def test_default_threshold_is_mpycs_own(parties, threshold):
     assert sec["provider"] == "none (PRSS/Shamir, no dealer)"
     assert sec["adversary"] == "semi-honest, honest majority (t < m/2)"
     assert ("note" in sec) == (threshold == 0)
-    assert sec["randomness"].startswith("PRSS" if parties <= 4 else "t+1")
+    assert sec["randomness"].startswith("PRSS" if parties <= 7 else "t+1")
 
 
 @pytest.mark.parametrize(
