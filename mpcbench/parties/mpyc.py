@@ -59,9 +59,10 @@ class FixedPoint:
         return fmt
 
 
-#: most sets of m - t parties (terms of a PRSS value) for the backend's PRSS truncation
-#: (its rounding error grows with the number of terms): 4 parties at the default threshold
-PRSS_MAX_TERMS = 4
+#: most sets of m - t parties (terms of a PRSS value) for the backend's PRSS truncation:
+#: its rounding error is a centred sum of that many uniform terms (at 35, 7 parties at
+#: the default threshold: standard deviation 1.7 units of 2**-frac_bits, at most 17)
+PRSS_MAX_TERMS = 35
 #: most PRSS keys per party (sets of m - t parties containing it) for which PRSS is the
 #: default: a party's PRSS work grows with them (6435 at 16 parties). Measured here, PRSS
 #: beats MPyC's ``--no-prss`` mode at 5 parties (6 keys; cnn 13 vs 21 CPU s per image)

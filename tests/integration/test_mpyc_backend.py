@@ -68,10 +68,11 @@ def test_two_parties_record_threshold_zero_and_stock_mpyc_agrees(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_five_parties_truncate_with_mpycs_np_trunc(tmp_path):
+def test_five_parties_truncate_with_ten_prss_terms(tmp_path):
     df, run = _run(tmp_path, "mlp", 5, images=32, batch=32)
     assert (df["threshold"] == 2).all()
     config = json.loads(df["backend_config"].iloc[0])
-    assert config["prss"] and config["truncation"].startswith("MPyC resharing")
+    assert config["prss"] and config["prss_terms"] == 10
+    assert config["truncation"].startswith("PRSS")
     assert run["agreement"] >= 0.99
     assert run["max_abs_err"] <= LOGIT_TOL
