@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import cnn
+
 DEFAULT_BATCH = 8
 #: Adam learning rate of the original study
 LR = 3e-4
@@ -98,14 +100,7 @@ class ComplexNet(nn.Module):
         self.processing = nn.Sequential(
             ComplexConv2d(32, 64, 3), ComplexMaxPool2d(2), ComplexBatchNorm2d(64), ComplexReLU()
         )
-        self.decoder = nn.Sequential(
-            nn.Dropout(0.25),
-            nn.Flatten(),
-            nn.Linear(9216, 128),
-            nn.ReLU(),
-            nn.Dropout(0.5),
-            nn.Linear(128, 10),
-        )
+        self.decoder = cnn.head()
 
     def encode(
         self,
