@@ -15,7 +15,7 @@ from .common import DEFAULT_RESULTS, ResultsDir
 
 #: summary column -> short header shown in the terminal table
 TABLE_COLUMNS = {"framework": "framework", "model": "model", "dataset": "data", "parties": "n",
-                 "batch": "batch", "images": "imgs", "status": "status", "s_per_img": "s/img", "img_per_s": "img/s",
+                 "batch": "batch", "images": "imgs", "dtype": "dtype", "status": "status", "s_per_img": "s/img", "img_per_s": "img/s",
                  "slowdown": "x plain",
                  "accuracy": "acc", "agreement": "agree", "peak_rss_mib": "RSS MiB",
                  "mib_per_img": "MiB/img", "rounds_per_img": "rounds/img", "threshold": "t",

@@ -281,20 +281,23 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
 
 #: columns of :func:`runs`, in display order
 RUN_COLUMNS = ["run_id", "timestamp", "framework", "model", "dataset", "parties", "batch",
-               "images", "status", "s_per_img", "img_per_s", "slowdown", "accuracy",
+               "images", "dtype", "status", "s_per_img", "img_per_s", "slowdown", "accuracy",
                "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img", "rounds_per_img",
                "threshold", "provider", "error"]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:
     """One row per stored run, failed ones included: the median over its measured repeats
-    of :func:`repeats`' figures, its run-level metrics, and its slowdown against the
-    plaintext runs in the same table."""
+    of :func:`repeats`' figures (for a sharing micro-benchmark: of its ``share`` time), its
+    run-level metrics, and its slowdown against the plaintext runs in the same table."""
     ident = df.groupby("run_id", sort=False)[
-        ["timestamp", "framework", "model", "dataset", "parties", "batch", "images",
-         "threshold", "provider", "status", "error"]
+        ["timestamp", "case_id", "framework", "model", "dataset", "parties", "batch",
+         "images", "threshold", "provider", "status", "error"]
     ].first()
-    obs = repeats(df).groupby("run_id").agg(
+    micro_obs = micro_repeats(df).join(ident["images"], on="run_id")
+    micro_obs = micro_obs.assign(s_per_img=micro_obs["share_s"] / micro_obs["images"],
+                                 img_per_s=micro_obs["images"] / micro_obs["share_s"])
+    obs = pd.concat([repeats(df), micro_obs]).groupby("run_id").agg(
         s_per_img=("s_per_img", "median"), img_per_s=("img_per_s", "median"),
         peak_rss_mib=("peak_rss_mib", "max"), mib_per_img=("mib_per_img", "median"),
         rounds_per_img=("rounds_per_img", "median"),
@@ -303,5 +306,7 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     metrics = run_rows.pivot_table(index="run_id", columns="metric", values="value",
                                    aggfunc="first")
     out = ident.join(obs).join(metrics.reindex(columns=list(RUN_AGG))).reset_index()
-    out["slowdown"] = out["s_per_img"] / _plaintext_reference(out)
+    out["dtype"] = micro_dtype(out["case_id"]).where(out["model"] == MICRO, "")
+    # a micro-benchmark's ratio is share time over torch's load time (see :func:`micro`)
+    out["slowdown"] = (out["s_per_img"] / _plaintext_reference(out)).where(out["model"] != MICRO)
     return out.sort_values("timestamp", ignore_index=True)[RUN_COLUMNS]
