@@ -38,11 +38,15 @@ def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
     assert df["git_commit"].notna().all() and (df["cpu_cores"] > 0).all()
 
 
-@pytest.mark.crypten
-def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize(
+    ("framework", "model", "parties"),
+    [pytest.param("crypten", "cnn", 2, marks=pytest.mark.crypten),
+     pytest.param("mpyc", "mlp", 3, marks=pytest.mark.mpyc)],
+)
+def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path, framework, model, parties):
     marker = str(tmp_path)
-    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "cnn", "-n", "2",
-           "--images", "2000", "--batch", "8", "-r", marker]
+    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", framework, "-m", model,
+           "-n", str(parties), "--images", "4000", "--batch", "8", "-r", marker]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -63,7 +67,7 @@ def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path):
     assert proc.returncode == 1
     assert elapsed < 10, f"took {elapsed:.1f} s to notice"
     line = _one_line_error(subprocess.CompletedProcess(cmd, 1, "", stderr))
-    assert "party 1 of 2 (crypten) was killed by SIGKILL" in line
+    assert f"party 1 of {parties} ({framework}) was killed by SIGKILL" in line
     time.sleep(0.5)
     assert party_processes(marker) == []
     failed = results.load(tmp_path)
