@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import pandas as pd
@@ -12,17 +12,17 @@ from rich.table import Table
 from .app import app, err, out
 from .common import DEFAULT_RESULTS, ResultsDir
 
-
 #: summary column -> short header shown in the terminal table
 TABLE_COLUMNS = {"framework": "framework", "model": "model", "dataset": "data", "parties": "n",
-                 "batch": "batch", "images": "imgs", "dtype": "dtype", "status": "status", "s_per_img": "s/img", "img_per_s": "img/s",
+                 "batch": "batch", "images": "imgs", "dtype": "dtype", "status": "status",
+                 "s_per_img": "s/img", "img_per_s": "img/s",
                  "slowdown": "x plain",
                  "accuracy": "acc", "agreement": "agree", "peak_rss_mib": "RSS MiB",
                  "mib_per_img": "MiB/img", "rounds_per_img": "rounds/img", "threshold": "t",
                  "provider": "provider"}
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -35,8 +35,8 @@ def results(
     framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
 ) -> None:
     """Summarise every stored run: throughput, accuracy, memory, traffic, security."""
-    from ..results import load
     from ..report.summary import runs
+    from ..results import load
 
     df = load(results)
     if framework:

@@ -12,7 +12,8 @@ from .app import app, err
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model to train (mlp, bnn, cnn, ...).")],
+    model: Annotated[str, typer.Option("--model", "-m",
+                                       help="Model to train (mlp, bnn, cnn, ...).")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: per model).")] = None,
     batch: Annotated[int, typer.Option(help="Training batch size.")] = 128,

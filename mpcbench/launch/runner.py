@@ -78,7 +78,8 @@ def fingerprint(case: Case) -> str:
 def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
                  total_s: float) -> list[dict]:
     """Run-level rows (rank -1): accuracy and agreement against plaintext, throughput."""
-    rows = [("img_per_s", case.images / total_s, "img/s"), ("s_per_img", total_s / case.images, "s")]
+    rows = [("img_per_s", case.images / total_s, "img/s"),
+            ("s_per_img", total_s / case.images, "s")]
     if logits is not None:
         x, labels = data.load(case.dataset, "test", limit=case.images)
         pred = torch.from_numpy(logits).argmax(1)

@@ -1,4 +1,5 @@
-"""``cnn``: conv 1->32 3x3, ReLU, conv 32->64 3x3, ReLU, maxpool 2, dropout, fc 9216->128, ReLU, fc 128->10."""
+"""``cnn``: conv 1->32 3x3, ReLU, conv 32->64 3x3, ReLU, maxpool 2, dropout,
+fc 9216->128, ReLU, fc 128->10."""
 
 from __future__ import annotations
 

@@ -39,8 +39,11 @@ def get(framework: str) -> type[Backend]:
     """Backend class of ``framework``; :class:`Unsupported` if there is none."""
     reg = registry()
     if framework not in reg:
-        raise Unsupported(f"unknown framework {framework!r}; choose one of {', '.join(sorted(reg))}")
+        raise Unsupported(
+            f"unknown framework {framework!r}; choose one of {', '.join(sorted(reg))}"
+        )
     return reg[framework]
 
 
-__all__ = ["Backend", "Case", "CommCounters", "PartyContext", "Unsupported", "get", "names", "registry"]
+__all__ = ["Backend", "Case", "CommCounters", "PartyContext", "Unsupported", "get", "names",
+           "registry"]

@@ -139,7 +139,7 @@ class Backend(abc.ABC):
     def reveal(self, y: Any) -> torch.Tensor | None:
         """Open the logits to the output party (others get ``None``)."""
 
-    def barrier(self) -> None:
+    def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""
 
     def comm_counters(self) -> CommCounters:
@@ -154,5 +154,5 @@ class Backend(abc.ABC):
         """Backend settings of this run for provenance (after :meth:`setup`)."""
         return {}
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027  optional: nothing to release
         """Disconnect and free resources."""

@@ -1,7 +1,8 @@
 """The party program: every rank of every framework runs this same entry point.
 
     python -m mpcbench.parties.worker --spec run/spec.json --rank 1
-    ssh host2 'cd mpcbench && .venv/bin/python -m mpcbench.parties.worker --spec - --rank 2' < spec.json
+    ssh host2 'cd mpcbench && .venv/bin/python -m mpcbench.parties.worker --spec - --rank 2' \
+        < spec.json
 
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
@@ -26,8 +27,8 @@ import numpy as np
 import torch
 
 from .. import data, models
-from ..models import layers as L
 from ..metrics import RANK_METRICS
+from ..models import layers as L
 from . import get
 from .base import MICRO, Backend, Case, PartyContext
 from .profiler import Profiler

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from tests.unit import report_data
 from typer.testing import CliRunner
 
 from mpcbench.cli import app
@@ -13,6 +12,7 @@ from mpcbench.report import summary
 from mpcbench.report.compare import compare, load_side, regressions
 from mpcbench.results import store
 from mpcbench.results.schema import conform
+from tests.unit import report_data
 
 
 def _runs(seed: int = 0, slow: float = 1.0) -> pd.DataFrame:

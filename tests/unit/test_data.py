@@ -35,13 +35,13 @@ def test_corrupt_file_is_named(data_copy):
     raw = bytearray(f.read_bytes())
     raw[100] ^= 0xFF
     f.write_bytes(bytes(raw))
-    with pytest.raises(data.DataError, match="t10k-labels-idx1-ubyte.gz is corrupt"):
+    with pytest.raises(data.DataError, match=r"t10k-labels-idx1-ubyte.gz is corrupt"):
         data.load("mnist", "test", data_dir=data_copy)
 
 
 def test_missing_file_is_named(data_copy):
     (data_copy / "mnist" / "t10k-images-idx3-ubyte.gz").unlink()
-    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte.gz is missing"):
+    with pytest.raises(data.DataError, match=r"t10k-images-idx3-ubyte.gz is missing"):
         data.load("mnist", "test", data_dir=data_copy)
 
 

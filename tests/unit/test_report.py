@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.unit import report_data
 from typer.testing import CliRunner
 
 from mpcbench.cli import app
@@ -20,6 +19,7 @@ from mpcbench.errors import InputError
 from mpcbench.report import build, summary
 from mpcbench.report.figures import FIGURES, MICRO_FIGURE
 from mpcbench.results import store
+from tests.unit import report_data
 
 REAL = Path(__file__).parents[1] / "data" / "results-real"
 TABLES = ["summary", "coverage", "baselines", "phases", "failures", "security", "machines",

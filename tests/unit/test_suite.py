@@ -34,9 +34,9 @@ overrides:
 
 
 def test_unknown_key_rejected(tmp_path):
-    with pytest.raises(SuiteError, match="unknown key.*partys"):
+    with pytest.raises(SuiteError, match=r"unknown key.*partys"):
         _suite(tmp_path, "frameworks: [crypten]\npartys: [2]\n")
-    with pytest.raises(SuiteError, match="override cnn: unknown key.*imagez"):
+    with pytest.raises(SuiteError, match=r"override cnn: unknown key.*imagez"):
         _suite(tmp_path, "overrides:\n  cnn: {imagez: 3}\n")
 
 
