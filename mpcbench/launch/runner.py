@@ -21,7 +21,7 @@ from ..models import layers as L
 from ..parties.base import MICRO, Backend, Case, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
-from ..results.schema import SECURITY_COLUMNS
+from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from .local import LaunchError, launch
 from .ports import check_ports, free_ports
 
@@ -68,44 +68,43 @@ def _weights_sha(case: Case) -> str | None:
     return models.weights_info(case.model, case.dataset).sha256
 
 
-def fingerprint(case: Case) -> str:
-    """Hash of what makes two runs comparable: case parameters (not repeats) and weights."""
+def fingerprint(case: Case, weights_sha: str | None = None) -> str:
+    """Hash of what makes two runs comparable: case parameters (not repeats) and weights
+    (``weights_sha`` if the caller already has it)."""
     blob = json.dumps({**asdict(case), "repeats": None, "warmup": None,
-                       "weights": _weights_sha(case)}, sort_keys=True, default=str)
+                       "weights": weights_sha or _weights_sha(case)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
                  total_s: float) -> list[dict]:
     """Run-level rows (rank -1): accuracy and agreement against plaintext, throughput."""
-    rows = [("img_per_s", case.images / total_s, "img/s"),
-            ("s_per_img", total_s / case.images, "s")]
+    values = {"img_per_s": case.images / total_s, "s_per_img": total_s / case.images}
     if logits is not None:
         x, labels = data.load(case.dataset, "test", limit=case.images)
         pred = torch.from_numpy(logits).argmax(1)
-        rows.append(("accuracy", float((pred == labels).double().mean()), "ratio"))
+        values["accuracy"] = float((pred == labels).double().mean())
         if backend.uses_description:
             plain = L.evaluate(L.describe(models.load_trained(case.model, case.dataset)), x)
-            rows += [
-                ("plain_accuracy", float((plain.argmax(1) == labels).double().mean()), "ratio"),
-                ("agreement", float((plain.argmax(1) == pred).double().mean()), "ratio"),
-                ("max_abs_err", float((plain - torch.from_numpy(logits)).abs().max()), "logit"),
-            ]
+            values["plain_accuracy"] = float((plain.argmax(1) == labels).double().mean())
+            values["agreement"] = float((plain.argmax(1) == pred).double().mean())
+            values["max_abs_err"] = float((plain - torch.from_numpy(logits)).abs().max())
     return [{"rank": -1, "repeat": 0, "is_warmup": False, "phase": "total", "metric": m,
-             "value": v, "unit": u} for m, v, u in rows]
+             "value": v, "unit": RUN_METRICS[m]} for m, v in values.items()]
 
 
 def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str) -> dict:
     """Columns shared by every row of the run; security extras go to ``backend_config``."""
     security = backend.security(case)
     extras = {k: v for k, v in security.items() if k not in SECURITY_COLUMNS}
+    sha = _weights_sha(case)
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "model": case.model, "dataset": case.dataset,
         "parties": case.parties, "batch": case.batch, "images": case.images,
         "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,
-        "weights_sha256": _weights_sha(case), "case_fingerprint": fingerprint(case),
+        "weights_sha256": sha, "case_fingerprint": fingerprint(case, sha),
         **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **provenance(),
         "backend_config": json.dumps({"security": extras}, default=str),
     }

@@ -20,7 +20,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..metrics import MICRO, RANK_METRICS
+from ..metrics import MICRO, PHASES, RANK_METRICS
 
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "batch", "provider", "threshold"]
@@ -31,7 +31,7 @@ KNOWN_FRAMEWORKS = ("plaintext", "crypten", "mpyc", "complex", "feedback")
 #: run-level metrics aggregated per cell, and how
 RUN_AGG = {"accuracy": "mean", "plain_accuracy": "mean", "agreement": "mean", "max_abs_err": "max"}
 #: the four timed phases of a repeat, in order
-PHASE_ORDER = ["setup", "share", "infer", "reveal"]
+PHASE_ORDER = [p for p in PHASES if p != "total"]
 
 TFP_NOTE = "TFP: party 0 deals all correlated randomness"
 ZERO_NOTE = "t=0: no privacy against a single corrupt party"

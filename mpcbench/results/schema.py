@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import MpcbenchError
-from ..metrics import PHASES, RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
+from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 
 SCHEMA_VERSION = 1
 
