@@ -32,7 +32,9 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: the report rendering test will be skipped"; }
 
+# The import contracts (setup.cfg [importlinter]) fail the build like a failing test.
 test: install browser
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # Benchmarks (not tests): one sweep each into results/<suite>, then its summary table.

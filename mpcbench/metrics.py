@@ -24,8 +24,3 @@ RUN_METRICS = {
 }
 
 PHASES = ("setup", "share", "infer", "reveal", "total")
-
-#: model name of the sharing micro-benchmark: no network, the data owner shares
-#: ``images`` training images of the case's dtype (phase ``share``) after loading them
-#: (phase ``load``)
-MICRO = "micro"

@@ -1,7 +1,29 @@
-"""Non-MPC baselines: attacks and evaluations of the ``complex`` and ``cnnf`` models.
+"""Non-MPC baselines beside the secure frameworks, one subpackage each.
 
-``perturb`` (Gaussian noise, FGSM, PGD), ``robustness`` (accuracy under perturbation),
-``inversion`` (feature-inversion attacker), ``evaluation`` (cached figures that the
-``complex`` / ``feedback`` backends report) and ``backend`` (what those backends share).
-Run ``python -m mpcbench.baselines`` to train what is missing and print the figures.
+A baseline package ``<name>`` has a backend class named ``<name>`` (found by the party
+registry, :mod:`mpcbench.parties`) and a ``model`` module with ``NAME``, ``build()``,
+``DEFAULT_BATCH``, ``load(dataset)`` and ``train(...)``. Shared here: the base backend
+(:mod:`.backend`), a counted TCP channel (:mod:`.channel`), perturbations and attacks on
+inputs (:mod:`.perturb`) and the cache of expensive figures (:mod:`.cache`). Run
+``python -m mpcbench.baselines`` to train what is missing and print the figures.
 """
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from functools import cache
+from types import ModuleType
+
+
+@cache
+def model_modules() -> dict[str, ModuleType]:
+    """Model name -> model module of every baseline package."""
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        name = f"{__name__}.{info.name}.model"
+        if info.ispkg and importlib.util.find_spec(name):
+            mod = importlib.import_module(name)
+            found[mod.NAME] = mod
+    return found

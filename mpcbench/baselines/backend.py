@@ -3,24 +3,27 @@ that runs its own trained model and reports the cached evaluation figures of its
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from .. import models
-from ..parties.base import Backend, Case, PartyContext, Unsupported
-from .evaluation import load_evaluation
+from ..case import Case
+from ..parties.base import Backend, Kind, PartyContext, Unsupported
+from .cache import load_evaluation
 
 
 class BaselineBackend(Backend):
-    """In-process baseline running the trained model ``model_name``."""
+    """In-process baseline running the trained model of :attr:`model_module`."""
 
+    kind = Kind.BASELINE
     min_parties = 1
     max_parties = 1
     uses_description = False
-    #: the registered model this backend runs
-    model_name: ClassVar[str]
+    #: the baseline's model module (``NAME``, ``build()``, ``load(dataset)``, ``train()``)
+    model_module: ClassVar[ModuleType]
     #: the ``case.options`` this backend understands
     options: ClassVar[frozenset[str]] = frozenset()
 
@@ -31,17 +34,19 @@ class BaselineBackend(Backend):
     @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
-        if case.model != cls.model_name:
-            raise Unsupported(f"{cls.name} runs model {cls.model_name}, got {case.model}")
+        name = cls.model_module.NAME
+        if case.model != name:
+            raise Unsupported(f"{cls.name} runs model {name}, got {case.model}")
         unknown = set(case.options) - cls.options
         if unknown:
             raise Unsupported(f"{cls.name} has no option {', '.join(sorted(unknown))}")
+        models.weights_info(name, case.dataset)
 
     def setup(self, ctx: PartyContext) -> None:
         self.ctx = ctx
-        self.model = models.load_trained(self.model_name, ctx.case.dataset)
+        self.model = self.model_module.load(ctx.case.dataset)
         #: cached figures of these weights (``None`` until ``python -m mpcbench.baselines``)
-        self.evaluation = load_evaluation(self.model_name, ctx.case.dataset)
+        self.evaluation = load_evaluation(self.model_module.NAME, ctx.case.dataset)
         self.repeat = -1
 
     def share_model(self, layers: None) -> nn.Module:

@@ -13,13 +13,14 @@ from .app import app, err, out
 from .common import DEFAULT_RESULTS, ResultsDir
 
 #: summary column -> short header shown in the terminal table
-TABLE_COLUMNS = {"framework": "framework", "model": "model", "dataset": "data", "parties": "n",
+TABLE_COLUMNS = {"framework": "framework", "kind": "kind", "model": "model", "dataset": "data",
+                 "parties": "n",
                  "batch": "batch", "images": "imgs", "dtype": "dtype", "status": "status",
                  "s_per_img": "s/img", "img_per_s": "img/s",
                  "slowdown": "x plain",
                  "accuracy": "acc", "agreement": "agree", "peak_rss_mib": "RSS MiB",
                  "mib_per_img": "MiB/img", "rounds_per_img": "rounds/img", "threshold": "t",
-                 "provider": "provider"}
+                 "provider": "provider", "versions": "versions"}
 
 
 class Format(StrEnum):
@@ -35,8 +36,8 @@ def results(
     framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
 ) -> None:
     """Summarise every stored run: throughput, accuracy, memory, traffic, security."""
-    from ..report.summary import runs
     from ..results import load
+    from ..results.summary import runs
 
     df = load(results)
     if framework:

@@ -50,10 +50,10 @@ def run(
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements."""
     from .. import parties as backends
+    from ..case import MICRO, Case
+    from ..launch.catalog import default_batch
     from ..launch.runner import run_case
-    from ..models import default_batch
-    from ..parties.base import MICRO, Case
-    from ..report.summary import phases, runs
+    from ..results.summary import phases, runs
 
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)

@@ -24,10 +24,10 @@ def train(
     """Train MODEL on DATASET; weights and their checksum go to data/weights/."""
     import torch
 
-    from ..models import module
+    from ..launch.catalog import model_module
     from ..models.train import train as train_model
 
-    module(model)  # fail fast on an unknown model name
+    definition = model_module(model)  # fails fast on an unknown model name
     if threads:
         torch.set_num_threads(threads)
     with Progress(
@@ -41,7 +41,7 @@ def train(
             bar.update(task, completed=done, total=total)
 
         result = train_model(model, dataset, epochs=epochs, batch=batch, seed=seed,
-                             limit=limit, progress=progress)
+                             limit=limit, progress=progress, model_module=definition)
     err.print(
         f"{model} on {dataset}: test accuracy {result.test_accuracy:.4f} after "
         f"{result.epochs} epochs ({result.seconds:.0f} s); weights {result.weights.path} "

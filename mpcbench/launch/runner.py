@@ -17,8 +17,9 @@ import pandas as pd
 import torch
 
 from .. import data, models, parties
+from ..case import MICRO, Case
 from ..models import layers as L
-from ..parties.base import MICRO, Backend, Case, PartyContext, Unsupported
+from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
@@ -49,9 +50,9 @@ def check(case: Case) -> type[Backend]:
     if case.model == MICRO:
         data.check_available(case.dataset, "train", case.images)
         return backend
-    models.module(case.model)
     data.check_available(case.dataset, "test", case.images)  # also verifies checksums
     if backend.uses_description:
+        models.module(case.model)
         models.weights_info(case.model, case.dataset)
     if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
         raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
@@ -100,7 +101,9 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
     sha = _weights_sha(case)
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
-        "framework": case.framework, "model": case.model, "dataset": case.dataset,
+        "framework": case.framework, "kind": backend.kind.value,
+        "framework_versions": json.dumps(backend.versions(), sort_keys=True),
+        "model": case.model, "dataset": case.dataset,
         "parties": case.parties, "batch": case.batch, "images": case.images,
         "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,

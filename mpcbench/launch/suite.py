@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from .. import models, parties
+from .. import parties
+from ..case import MICRO, Case
 from ..errors import InputError
-from ..parties.base import MICRO, Case
+from . import catalog
 
 
 class SuiteError(InputError):
@@ -110,7 +111,7 @@ def _apply(suite: Suite, grid: Grid, *keys: str) -> Grid:
 def _batch_sizes(grid: Grid, model: str) -> tuple[int, ...]:
     if grid.batch_sizes:
         return grid.batch_sizes
-    return (grid.images,) if model == MICRO else (models.default_batch(model),)
+    return (grid.images,) if model == MICRO else (catalog.default_batch(model),)
 
 
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
@@ -125,7 +126,7 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
         framework_grid = _apply(suite, suite.grid, framework)  # may name its own models
         for model in framework_grid.models:
             if model != MICRO:
-                models.module(model)
+                catalog.model_module(model)
             grid = _apply(suite, framework_grid, model, f"{framework}/{model}")
             counts = (1,) if backend.max_parties == 1 else grid.parties
             for dataset in grid.datasets:

@@ -1,7 +1,9 @@
-"""Shared model definitions (one module per model) and their trained weights.
+"""The shared models every secure framework runs (one module per model) and their trained
+weights; the layer description (:mod:`.layers`) and plaintext training (:mod:`.train`).
 
 A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH``; it is found by
-convention, so adding a model is adding one file. Weights live in ``data/weights`` with a
+convention, so adding a model is adding one file. (Baselines keep their own models in
+their packages and use the weights functions here.) Weights live in ``data/weights`` with a
 manifest that records their SHA-256 and plaintext test accuracy.
 """
 
@@ -112,7 +114,6 @@ def save_weights(
 
 def weights_info(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> WeightsInfo:
     """Checked location of trained weights; :class:`ModelError` if missing or corrupt."""
-    module(name)
     path = weights_path(name, dataset, weights_dir)
     if not path.exists():
         raise ModelError(
@@ -126,9 +127,14 @@ def weights_info(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> We
     return WeightsInfo(path, digest, entry.get("test_accuracy"))
 
 
-def load_trained(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
-    """Model ``name`` with its trained weights for ``dataset``, in eval mode."""
+def load_weights(model: nn.Module, name: str, dataset: str,
+                 weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
+    """``model`` with the trained weights saved as ``name`` for ``dataset``, in eval mode."""
     info = weights_info(name, dataset, weights_dir)
-    model = build(name)
     model.load_state_dict(torch.load(info.path, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def load_trained(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
+    """Shared model ``name`` with its trained weights for ``dataset``, in eval mode."""
+    return load_weights(build(name), name, dataset, weights_dir)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 from torch import nn
 
 from .. import data
-from . import WeightsInfo, build, module, save_weights
+from . import WeightsInfo, module, save_weights
 
 #: epochs that reach the expected accuracy on 2 CPU cores in a few minutes
 DEFAULT_EPOCHS = {"mlp": 8, "bnn": 8, "cnn": 2}
@@ -48,19 +49,22 @@ def train(
     limit: int | None = None,
     save: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    model_module: ModuleType | None = None,
 ) -> TrainResult:
     """Train model ``name`` with Adam (lr 1e-3); save weights + checksum + test accuracy.
 
+    ``model_module`` defines the model (default: the shared model ``name``).
     ``progress(done, total)`` is called after every optimisation step. A model module
     with a training procedure of its own (a ``train`` function) is trained by it, with
     its own learning rate unless ``lr`` is given.
     """
-    own = getattr(module(name), "train", None)
+    mod = model_module or module(name)
+    own = getattr(mod, "train", None)
     if own is not None:
         return own(dataset, epochs=epochs, batch=batch, seed=seed, limit=limit,
                    save=save, progress=progress, **({} if lr is None else {"lr": lr}))
     torch.manual_seed(seed)
-    return fit(build(name), name, dataset, epochs or DEFAULT_EPOCHS.get(name, 2), batch,
+    return fit(mod.build(), name, dataset, epochs or DEFAULT_EPOCHS.get(name, 2), batch,
                lr or 1e-3, seed, limit, save, progress)
 
 

@@ -1,32 +1,61 @@
-"""Backends, one per module, found by convention: a module defining a :class:`Backend` subclass.
+"""Backends, found by convention: a module or subpackage ``<name>`` of a backend package
+that defines a :class:`Backend` subclass whose ``name`` is ``<name>``.
 
-Framework packages are imported inside backend methods only, so listing the backends
-(e.g. for ``mpcbench --help``) never imports crypten or mpyc.
+Backend packages are this package (the MPC frameworks and the plaintext reference),
+:mod:`mpcbench.baselines` (non-cryptographic baselines) and any package named in the
+environment variable :data:`PLUGINS_ENV` (comma-separated), so a framework can be added
+outside the source tree. Framework packages are imported inside backend methods only,
+and :func:`get` imports the one backend asked for, so a party never imports another
+framework and ``mpcbench --help`` imports none.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from functools import cache
+from types import ModuleType
 
-from .base import Backend, Case, CommCounters, PartyContext, Unsupported
+from .base import Backend, CommCounters, Kind, PartyContext, Unsupported
 
-_NOT_BACKENDS = {"base", "worker", "profiler"}
+#: environment variable naming extra backend packages (``pkg_a,pkg_b``)
+PLUGINS_ENV = "MPCBENCH_PLUGINS"
+_BUILTIN = ("mpcbench.parties", "mpcbench.baselines")
+
+
+def _packages() -> list[str]:
+    extra = [p.strip() for p in os.environ.get(PLUGINS_ENV, "").split(",") if p.strip()]
+    return [*_BUILTIN, *extra]
+
+
+def _backend_in(module: ModuleType, name: str) -> type[Backend] | None:
+    for obj in vars(module).values():
+        if (isinstance(obj, type) and issubclass(obj, Backend) and obj is not Backend
+                and getattr(obj, "name", None) == name):
+            return obj
+    return None
+
+
+def _find(package: str, name: str) -> type[Backend] | None:
+    try:
+        module = importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"{package}.{name}".startswith(exc.name):
+            return None  # no such module; a missing dependency inside it is re-raised
+        raise
+    return _backend_in(module, name)
 
 
 @cache
 def registry() -> dict[str, type[Backend]]:
-    """Framework id -> backend class."""
+    """Framework id -> backend class, for every backend of every backend package."""
     found: dict[str, type[Backend]] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_") or info.name in _NOT_BACKENDS:
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        for obj in vars(mod).values():
-            if isinstance(obj, type) and issubclass(obj, Backend) and obj is not Backend:
-                if getattr(obj, "name", None) == info.name:
-                    found[obj.name] = obj
+    for package in _packages():
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_") and (cls := _find(package, info.name)):
+                found.setdefault(cls.name, cls)
     return found
 
 
@@ -35,15 +64,21 @@ def names() -> list[str]:
     return sorted(registry())
 
 
+def kinds() -> dict[str, Kind]:
+    """Framework id -> what it is (MPC framework, plaintext reference, baseline)."""
+    return {name: cls.kind for name, cls in sorted(registry().items())}
+
+
+@cache
 def get(framework: str) -> type[Backend]:
-    """Backend class of ``framework``; :class:`Unsupported` if there is none."""
-    reg = registry()
-    if framework not in reg:
-        raise Unsupported(
-            f"unknown framework {framework!r}; choose one of {', '.join(sorted(reg))}"
-        )
-    return reg[framework]
+    """Backend class of ``framework``, importing only its own module; :class:`Unsupported`
+    if there is none."""
+    if framework.isidentifier():
+        for package in _packages():
+            if cls := _find(package, framework):
+                return cls
+    raise Unsupported(f"unknown framework {framework!r}; choose one of {', '.join(names())}")
 
 
-__all__ = ["Backend", "Case", "CommCounters", "PartyContext", "Unsupported", "get", "names",
-           "registry"]
+__all__ = ["PLUGINS_ENV", "Backend", "CommCounters", "Kind", "PartyContext", "Unsupported",
+           "get", "kinds", "names", "registry"]

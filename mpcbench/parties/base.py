@@ -8,43 +8,30 @@ own loop inside them) and must not import their framework at module import time.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
+from ..case import Case
 from ..errors import InputError
-from ..metrics import MICRO
 from ..models.layers import Layer
+
+
+class Kind(enum.StrEnum):
+    """What a backend is, as results and reports show it."""
+
+    #: a secure multi-party computation framework
+    MPC = "mpc"
+    #: the plain framework the secure ones are compared with
+    PLAINTEXT = "plaintext"
+    #: a non-cryptographic privacy or robustness baseline
+    BASELINE = "baseline"
 
 
 class Unsupported(InputError):
     """A case this backend cannot run (bad party count, unsupported option, ...)."""
-
-
-@dataclass(frozen=True)
-class Case:
-    """What is benchmarked: the parameters of one run, identical in every party."""
-
-    framework: str
-    model: str
-    dataset: str = "mnist"
-    parties: int = 2
-    images: int = 64
-    batch: int = 64
-    repeats: int = 1
-    warmup: int = 0
-    #: dtype of the plaintext input tensor before sharing
-    dtype: str = "float32"
-    #: framework-specific options, e.g. ``{"threshold": 1}`` or ``{"provider": "TTP"}``
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def case_id(self) -> str:
-        """Readable id, e.g. ``crypten/cnn(dataset=mnist,n=3,b=8)``."""
-        extra = f",dtype={self.dtype}" if self.model == MICRO else ""
-        return (f"{self.framework}/{self.model}(dataset={self.dataset},n={self.parties},"
-                f"b={self.batch}{extra})")
 
 
 @dataclass(frozen=True)
@@ -79,8 +66,10 @@ class CommCounters:
 class Backend(abc.ABC):
     """One framework's way to run secure inference of a layer description."""
 
-    #: framework id, equal to the module name (``plaintext``, ``crypten``, ``mpyc``, ...)
+    #: framework id, equal to the module or subpackage name (``plaintext``, ``crypten``, ...)
     name: ClassVar[str]
+    #: what the backend is (every backend declares it); stored on every row of its runs
+    kind: ClassVar[Kind]
     #: smallest party count the framework runs with
     min_parties: ClassVar[int] = 2
     #: largest party count the framework runs with
@@ -95,7 +84,8 @@ class Backend(abc.ABC):
 
     @classmethod
     def versions(cls) -> dict[str, str]:
-        """Framework package versions for provenance."""
+        """Versions of the packages this backend runs on (``package -> version``), stored
+        with every run."""
         return {}
 
     @classmethod

@@ -12,13 +12,14 @@ import numpy as np
 import torch
 
 from ..models.layers import Layer, evaluate, map_params
-from .base import Backend, PartyContext
+from .base import Backend, Kind, PartyContext
 
 
 class PlaintextBackend(Backend):
     """Single-process float torch inference."""
 
     name = "plaintext"
+    kind = Kind.PLAINTEXT
     min_parties = 1
     max_parties = 1
 

@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 from .. import data, models
+from ..case import MICRO, Case
 from ..metrics import RANK_METRICS
 from ..models import layers as L
 from . import get
-from .base import MICRO, Backend, Case, PartyContext
+from .base import Backend, PartyContext
 from .profiler import Profiler
 
 #: prefix of the worker's report lines: ``@mpcbench progress DONE TOTAL`` and

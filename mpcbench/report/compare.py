@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..case import MICRO
 from ..errors import InputError
-from ..results import store
-from . import summary
-from .summary import CELL
+from ..results import store, summary
+from ..results.summary import CELL
 
 WORSE, BETTER, INSIGNIFICANT, INCOMPARABLE, FAILED, SAME = "+", "-", "~", "x", "!", ""
 
@@ -103,7 +103,7 @@ def _stats(df: pd.DataFrame) -> pd.DataFrame:
 
 def _cells(df: pd.DataFrame) -> pd.DataFrame:
     """Per cell: its case fingerprints and first error of a non-ok row (if any)."""
-    rows = df[df["model"].ne(summary.MICRO).fillna(True)].copy()
+    rows = df[df["model"].ne(MICRO).fillna(True)].copy()
     rows["cell"] = cell_label(rows)
     bad = rows["status"].fillna("ok").ne("ok")
     rows["error_text"] = rows["status"].where(bad).astype("string") + ": " + \

@@ -23,11 +23,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .summary import CELL, PHASE_ORDER
+from ..results.summary import CELL, PHASE_ORDER
 
 #: error bars over repeats: the inter-quartile range around the median
 IQR = ("pi", 50)
-_DASHES = {"MPC": "", "baseline": (4, 2)}
+_DASHES = {"MPC": "", "plaintext": (1, 1), "baseline": (4, 2)}
 _ACCURACY_METRICS = ["accuracy", "agreement", "accuracy_noisy", "accuracy_fgsm", "accuracy_pgd"]
 
 
@@ -96,7 +96,7 @@ def _broadcast_baselines(frame: pd.DataFrame) -> pd.DataFrame:
     mpc = frame[frame["kind"] == "MPC"]
     counts = mpc.groupby(["model", "dataset"])["parties"].unique()
     parts = [mpc]
-    for key, grp in frame[frame["kind"] == "baseline"].groupby(["model", "dataset"]):
+    for key, grp in frame[frame["kind"] != "MPC"].groupby(["model", "dataset"]):
         ns = counts.get(key)
         parts += [grp] if ns is None else [grp.assign(parties=n) for n in ns]
     return pd.concat(parts, ignore_index=True)

@@ -13,8 +13,8 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..results import store
-from . import figures, provenance, summary
+from ..results import store, summary
+from . import figures, provenance
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
@@ -172,8 +172,12 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def build(results_dir: Path, out_dir: Path) -> Path:
-    """Write the report of ``results_dir`` into ``out_dir``; return the path of index.html."""
+def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = None) -> Path:
+    """Write the report of ``results_dir`` into ``out_dir``; return the path of index.html.
+
+    ``expected`` (framework -> declared kind, e.g. from the backend registry) names the
+    frameworks to account for: those without rows are listed as not measured.
+    """
     df = store.load(results_dir)
     if df.empty:
         raise InputError(f"no results in {results_dir}; run `mpcbench run` or `sweep` first")
@@ -182,10 +186,9 @@ def build(results_dir: Path, out_dir: Path) -> Path:
     cells = summary.summary(df)
     phases = summary.phases(df)
     micro = summary.micro(df)
-    coverage = provenance.coverage(df)
+    coverage = provenance.coverage(df, expected)
     security = provenance.security(df)
-    baseline_fws = sorted(set(coverage.loc[coverage["kind"] == "baseline", "framework"])
-                          - {"plaintext"})
+    baseline_fws = sorted(coverage.loc[coverage["kind"] == "baseline", "framework"])
     tables = [
         _summary_table(cells),
         _coverage_table(coverage),

@@ -1,7 +1,7 @@
 """Where, when and under which security model the results were measured; what is missing.
 
 Tables for the report's provenance and security sections, the failed runs and the
-coverage of known frameworks (a framework without rows is listed as "not measured").
+coverage of the registered frameworks (one without rows is listed as "not measured").
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from .summary import KNOWN_FRAMEWORKS, MICRO, is_mpc, security_notes, usable
+from ..case import MICRO
+from ..results.summary import is_mpc, kind_label, security_notes, usable, versions_label
 
 GIB = 2**30
 
@@ -65,10 +66,11 @@ def versions(df: pd.DataFrame) -> pd.DataFrame:
     dirty = runs["git_dirty"].fillna(False).astype(bool).map({True: "+dirty", False: ""})
     commit = runs["git_commit"].astype("string").str[:10].fillna("unknown") + dirty
     labelled = df.merge(runs[["run_id"]].assign(commit=commit.to_numpy()), on="run_id")
+    labelled["framework_versions"] = versions_label(labelled["framework_versions"])
     return _count_runs(
         labelled,
-        ["mpcbench_version", "commit", "python_version", "torch_version", "crypten_version",
-         "mpyc_version", "numpy_version"],
+        ["framework", "framework_versions", "mpcbench_version", "commit", "python_version",
+         "torch_version", "numpy_version"],
     )
 
 
@@ -102,7 +104,7 @@ def security(df: pd.DataFrame) -> pd.DataFrame:
     """Security model of every MPC framework x parties, with warnings for weakened settings."""
     rows = df[is_mpc(df)]
     rows = rows.assign(details=_describe(rows["backend_config"], lambda c: c.get("security", {})))
-    cols = ["framework", "parties", "protocol", "threshold", "provider", "adversary",
+    cols = ["framework", "kind", "parties", "protocol", "threshold", "provider", "adversary",
             "data_owner", "model_owner", "output_party", "details"]
     table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
     table["security_note"] = security_notes(table)
@@ -118,19 +120,19 @@ def failures(df: pd.DataFrame) -> pd.DataFrame:
     return _per_run(bad.sort_values("timestamp"), cols)
 
 
-def coverage(df: pd.DataFrame) -> pd.DataFrame:
-    """Every known or measured framework: kind, cells, failed runs, or "not measured"."""
-    frameworks = list(dict.fromkeys([*KNOWN_FRAMEWORKS, *df["framework"].dropna().unique()]))
+def coverage(df: pd.DataFrame, expected: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every expected (``framework -> declared kind``) or measured framework: kind, cells,
+    failed runs, or "not measured"."""
+    expected = expected or {}
+    frameworks = list(dict.fromkeys([*expected, *df["framework"].dropna().unique()]))
     ok = usable(df)
     ok = ok[ok["model"].ne(MICRO).fillna(True)]
-    mpc = df.assign(mpc=is_mpc(df)).groupby("framework")["mpc"].any()
+    declared = {**expected, **df.dropna(subset=["kind"]).groupby("framework")["kind"].first()}
     cells = ok[["framework", "model", "dataset", "parties", "batch"]].drop_duplicates()
     cells = cells.groupby("framework").size()
     failed = df[df["status"].fillna("ok").ne("ok")].groupby("framework")["run_id"].nunique()
     table = pd.DataFrame({"framework": frameworks})
-    table["kind"] = [
-        "MPC" if mpc.get(fw, fw in ("crypten", "mpyc")) else "baseline" for fw in frameworks
-    ]
+    table["kind"] = kind_label(table["framework"].map(declared))
     table["cells"] = table["framework"].map(cells).fillna(0).astype(int)
     table["failed_runs"] = table["framework"].map(failed).fillna(0).astype(int)
     models = ok.groupby("framework")["model"].agg(lambda m: ", ".join(sorted(set(m))))

@@ -48,13 +48,12 @@ def machine_info() -> dict[str, object]:
 
 @cache
 def versions() -> dict[str, str | None]:
-    """Versions of Python, mpcbench and the frameworks (read from metadata, not imported)."""
+    """Versions of Python, mpcbench, torch and numpy (read from metadata, not imported); a
+    backend declares those of its framework (:meth:`Backend.versions`)."""
     return {
         "mpcbench_version": mpcbench.__version__,
         "python_version": platform.python_version(),
         "torch_version": _version("torch"),
-        "crypten_version": _version("crypten"),
-        "mpyc_version": _version("mpyc"),
         "numpy_version": _version("numpy"),
     }
 

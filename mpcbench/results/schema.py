@@ -6,12 +6,16 @@ party carry its ``rank``; run-level rows (accuracy, agreement, ...) have ``rank 
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from ..errors import MpcbenchError
 from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 
-SCHEMA_VERSION = 1
+#: 2: ``kind`` and ``framework_versions`` (declared by the backend) replace the fixed
+#: ``crypten_version`` / ``mpyc_version`` columns of version 1
+SCHEMA_VERSION = 2
 
 #: identity of the measurement
 KEY_COLUMNS = [
@@ -19,6 +23,8 @@ KEY_COLUMNS = [
     "timestamp",
     "case_id",
     "framework",
+    #: what the backend declares itself: ``mpc``, ``plaintext`` or ``baseline``
+    "kind",
     "model",
     "dataset",
     "parties",
@@ -53,9 +59,9 @@ PROVENANCE_COLUMNS = [
     "mpcbench_version",
     "python_version",
     "torch_version",
-    "crypten_version",
-    "mpyc_version",
     "numpy_version",
+    #: JSON ``{package: version}`` of what the backend runs on, as it declares
+    "framework_versions",
     "git_commit",
     "git_dirty",
     "hostname",
@@ -89,6 +95,28 @@ DTYPES = {
 
 class SchemaError(MpcbenchError):
     """A results table does not follow the schema."""
+
+
+#: version-1 files: the kinds of the backends that existed then, and their version columns
+_V1_KINDS = {"crypten": "mpc", "mpyc": "mpc", "plaintext": "plaintext", "complex": "baseline",
+             "feedback": "baseline"}
+_V1_VERSIONS = {"crypten": "crypten_version", "mpyc": "mpyc_version"}
+
+
+def migrate(df: pd.DataFrame, version: int) -> pd.DataFrame:
+    """Rows of a file written with schema ``version``, in the current schema's columns."""
+    if version >= 2:
+        return df
+    out = df.copy()
+    out["kind"] = out["framework"].map(_V1_KINDS)
+
+    def declared(row: pd.Series) -> str:
+        col = _V1_VERSIONS.get(row["framework"])
+        value = row.get(col) if col else None
+        return json.dumps({row["framework"]: value} if isinstance(value, str) else {})
+
+    out["framework_versions"] = out.apply(declared, axis=1)
+    return out.drop(columns=[c for c in _V1_VERSIONS.values() if c in out])
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import MpcbenchError
-from .schema import COLUMNS, SCHEMA_VERSION, SchemaError, conform
+from .schema import COLUMNS, SCHEMA_VERSION, SchemaError, conform, migrate
 
 _NAME = re.compile(r"^(\d{4,})-(.+)\.parquet$")
 
@@ -68,7 +68,7 @@ def read_file(path: Path) -> pd.DataFrame:
             f"up to {SCHEMA_VERSION}"
         )
     try:
-        return conform(df)
+        return conform(migrate(df, int(version)))
     except SchemaError as exc:
         raise ResultsError(f"results file {path}: {exc}") from None
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
-from mpcbench.parties.base import Case
 
 pytestmark = [pytest.mark.integration, pytest.mark.crypten]
 

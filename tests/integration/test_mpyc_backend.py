@@ -7,8 +7,8 @@ import json
 import pytest
 
 from mpcbench import results
+from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
-from mpcbench.parties.base import Case
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc]
 

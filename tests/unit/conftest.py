@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture
 def crypten_one_party(tmp_path, monkeypatch):
     """crypten initialised in this process as the only party (gloo, file rendezvous)."""
-    from mpcbench.parties._crypten_compat import import_crypten
+    from mpcbench.parties.crypten.compat import import_crypten
 
     for key, value in {"RANK": "0", "WORLD_SIZE": "1", "DISTRIBUTED_BACKEND": "gloo",
                        "RENDEZVOUS": f"file://{tmp_path / 'rendezvous'}"}.items():

@@ -18,8 +18,8 @@ from mpcbench.results.schema import RANK_METRICS, conform
 PROVENANCE = {
     "hostname": "bench-host", "os": "Linux 6.1", "cpu_model": "Example CPU @ 2.0GHz",
     "cpu_cores": 2, "ram_bytes": 8 * 2**30, "python_version": "3.11.2",
-    "torch_version": "2.13.0", "crypten_version": "0.4.1", "mpyc_version": "0.11",
-    "numpy_version": "2.0.0", "mpcbench_version": "0.1.0", "git_commit": "a" * 40,
+    "torch_version": "2.13.0", "numpy_version": "2.0.0", "mpcbench_version": "0.1.0",
+    "git_commit": "a" * 40,
     "git_dirty": False, "threads_per_party": 1,
 }
 
@@ -32,6 +32,15 @@ SECURITY = {
     "mpyc": {"protocol": "Shamir secret sharing", "provider": "PRSS", "adversary": "semi-honest"},
     "feedback": {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"},
 }
+
+#: what each backend declares: its kind and package versions (stored on every row)
+DECLARED = {
+    "plaintext": {"kind": "plaintext", "framework_versions": '{"torch": "2.13.0"}'},
+    "crypten": {"kind": "mpc", "framework_versions": '{"crypten": "0.4.1"}'},
+    "mpyc": {"kind": "mpc", "framework_versions": '{"gmpy2": "2.2.1", "mpyc": "0.11"}'},
+    "feedback": {"kind": "baseline", "framework_versions": '{"torch": "2.13.0"}'},
+}
+SECURITY = {fw: {**sec, **DECLARED[fw]} for fw, sec in SECURITY.items()}
 
 
 def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from mpcbench import data, models
-from mpcbench.baselines import inversion
-from mpcbench.baselines.evaluation import evaluation_path, load_evaluation
+from mpcbench.baselines.cache import evaluation_path, load_evaluation
+from mpcbench.baselines.complex import inversion
+from mpcbench.baselines.complex import model as cx
+from mpcbench.baselines.feedback import model as cnnf
 from mpcbench.baselines.perturb import fgsm, gaussian, pgd, to_pixels
-from mpcbench.models import cnnf
-from mpcbench.models import complex as cx
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,8 @@ from typer.testing import CliRunner
 
 from mpcbench.cli import app
 from mpcbench.errors import InputError
-from mpcbench.report import summary
 from mpcbench.report.compare import compare, load_side, regressions
-from mpcbench.results import store
+from mpcbench.results import store, summary
 from mpcbench.results.schema import conform
 from tests.unit import report_data
 

@@ -8,11 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from mpcbench import models
+from mpcbench.case import Case
 from mpcbench.models import layers as L
-from mpcbench.parties import crypten as backend_module
 from mpcbench.parties import get
-from mpcbench.parties.base import Case, Unsupported
+from mpcbench.parties.base import Unsupported
 from mpcbench.parties.crypten import CryptenBackend
+from mpcbench.parties.crypten import layers as backend_module
 
 pytestmark = pytest.mark.crypten
 
@@ -59,12 +60,12 @@ def test_security_is_n_out_of_n_with_a_trusted_first_party():
 def test_tree_max_pool_matches_torch(crypten_one_party, shape, k):
     torch.manual_seed(0)
     x = torch.randn(shape)
-    out = backend_module._max_pool(crypten_one_party, crypten_one_party.cryptensor(x), k)
+    out = backend_module.max_pool(crypten_one_party, crypten_one_party.cryptensor(x), k)
     assert torch.allclose(out.get_plain_text(), F.max_pool2d(x, k), atol=1e-4)
 
 
 def test_sign_maps_zero_to_plus_one(crypten_one_party):
-    step = backend_module._share_layer(crypten_one_party, L.Sign(), src=0, bits=16)
+    step = backend_module.share_layer(crypten_one_party, L.Sign(), src=0, bits=16)
     x = crypten_one_party.cryptensor(torch.tensor([-2.0, -1e-3, 0.0, 1e-3, 5.0]))
     assert step(x).get_plain_text().tolist() == [-1, -1, 1, 1, 1]
 
@@ -74,7 +75,7 @@ def test_description_steps_match_plaintext(crypten_one_party, name):
     """Every layer translation on one party against :func:`layers.evaluate`."""
     torch.manual_seed(1)
     description = L.describe(models.build(name).eval())
-    steps = [backend_module._share_layer(crypten_one_party, lay, 0, 16) for lay in description]
+    steps = [backend_module.share_layer(crypten_one_party, lay, 0, 16) for lay in description]
     x = torch.randn(2, *models.INPUT_SHAPE)
     y = crypten_one_party.cryptensor(x)
     for step in steps:

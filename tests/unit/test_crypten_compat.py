@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from mpcbench.parties import _crypten_compat as compat
+from mpcbench.parties.crypten import compat
 
 pytestmark = pytest.mark.crypten
 

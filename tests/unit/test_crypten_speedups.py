@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mpcbench.parties import _crypten_speedups as speedups
+from mpcbench.parties.crypten import speedups
 
 pytestmark = pytest.mark.crypten
 

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import torch
 
+from mpcbench.case import Case
 from mpcbench.models import layers as L
-from mpcbench.parties import _mpyc_modmat as modmat
 from mpcbench.parties import get
-from mpcbench.parties.base import Case, PartyContext, Unsupported
-from mpcbench.parties.mpyc import FixedPoint, MpycBackend, mpyc_argv
+from mpcbench.parties.base import PartyContext, Unsupported
+from mpcbench.parties.mpyc import MpycBackend, modmat
+from mpcbench.parties.mpyc.backend import mpyc_argv
+from mpcbench.parties.mpyc.fixedpoint import FixedPoint
 
 pytestmark = pytest.mark.mpyc
 
@@ -198,10 +200,10 @@ def test_without_prss_mpycs_own_truncation_matches_plaintext():
 
 
 def test_large_batches_run_in_groups_of_images(backend, monkeypatch):
-    from mpcbench.parties import _mpyc_layers
+    from mpcbench.parties.mpyc import network
 
-    monkeypatch.setattr(_mpyc_layers, "_GROUP_COMPARISONS", 1)  # one image at a time
-    monkeypatch.setattr(_mpyc_layers, "_COMPARE_CHUNK", 16)
+    monkeypatch.setattr(network, "_GROUP_COMPARISONS", 1)  # one image at a time
+    monkeypatch.setattr(network, "_COMPARE_CHUNK", 16)
     rng = np.random.default_rng(5)
     layers = [_conv(rng, 1, 2, 3), L.MaxPool2d(2), L.ReLU(), L.Flatten(), _linear(rng, 8, 3)]
     x = torch.from_numpy(rng.normal(0, 1, (3, 1, 6, 6)))
@@ -231,7 +233,7 @@ def test_setup_again_in_the_same_process_gets_a_fresh_runtime(backend):
 def test_tuned_prss_values_are_mpycs_own(backend, bound):
     from mpyc import thresha
 
-    from mpcbench.parties import _mpyc_speedups as speedups
+    from mpcbench.parties.mpyc import speedups
 
     assert speedups.enabled()  # the default
     prf = thresha.PRF(secrets.token_bytes(16), bound)
@@ -265,7 +267,7 @@ def test_tuned_prss_field_elements_reduce_sixteen_bytes(backend, bound):
 def test_tuned_resharing_is_a_shamir_sharing(backend, t, m):
     from mpyc import finfields, thresha
 
-    from mpcbench.parties import _mpyc_speedups as speedups
+    from mpcbench.parties.mpyc import speedups
 
     field = finfields.GF(finfields.find_prime_root(59, n=2)[0])
     secret = field.array(np.arange(1000, dtype=object) * 12345)

@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mpcbench import parties
 from mpcbench.cli import app
 from mpcbench.errors import InputError
-from mpcbench.report import build, summary
+from mpcbench.report import build
 from mpcbench.report.figures import FIGURES, MICRO_FIGURE
-from mpcbench.results import store
+from mpcbench.results import store, summary
 from tests.unit import report_data
 
 REAL = Path(__file__).parents[1] / "data" / "results-real"
@@ -34,7 +35,7 @@ def synthetic(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(synthetic, tmp_path_factory) -> Path:
-    return build(synthetic, tmp_path_factory.mktemp("report"))
+    return build(synthetic, tmp_path_factory.mktemp("report"), expected=parties.kinds())
 
 
 def _direct(df: pd.DataFrame) -> pd.DataFrame:
@@ -106,11 +107,12 @@ def test_slowdown_is_relative_to_plaintext_of_same_model(synthetic):
         other["s_per_img"] / table.loc[("plaintext", "mlp", 1, 16), "s_per_img"])
 
 
-def test_baselines_are_not_mpc_whatever_their_protocol_text():
+def test_mpc_is_what_the_backend_declares_not_its_protocol_text():
     rows = pd.DataFrame({
         "framework": ["crypten", "complex", "mpyc", "plaintext", "other", "other2"],
-        "protocol": ["arithmetic secret sharing", "none (feature obfuscation by secret rotation)",
-                     "Shamir", None, "None", "garbled circuits"],
+        "protocol": ["arithmetic secret sharing", "Shamir-like rotation", "Shamir", None, "None",
+                     "none"],
+        "kind": ["mpc", "baseline", "mpc", "plaintext", None, "mpc"],
     })
     assert summary.is_mpc(rows).tolist() == [True, False, True, False, False, True]
 
@@ -188,7 +190,7 @@ def test_cli_report_without_micro_or_baselines(tmp_path):
     assert index == (tmp_path / "out" / "index.html").resolve() and index.exists()
     page = index.read_text()
     assert "Not measured: no rows with model <code>micro</code>" in page
-    assert "Not measured (no rows in these results): plaintext, mpyc, complex, feedback." in page
+    assert "Not measured (no rows in these results): complex, feedback, mpyc, plaintext." in page
     coverage = pd.read_csv(tmp_path / "out" / "coverage.csv").set_index("framework")
     assert (coverage.drop(index="crypten")["status"] == "not measured").all()
 
@@ -223,7 +225,7 @@ def test_real_results(tmp_path):
     crypten run stopped by its timeout, the feedback baseline) give the same numbers as a
     direct computation."""
     df = store.load(REAL)
-    index = build(REAL, tmp_path)
+    index = build(REAL, tmp_path, expected=parties.kinds())
     table = summary.summary(df)
     got = _summary_by_case(df, table)
     want = _direct(df).loc[got.index]

@@ -10,8 +10,10 @@ from typing import Any
 
 import torch
 
-from ..baselines.backend import BaselineBackend
-from .base import Case, PartyContext
+from ...case import Case
+from ...parties.base import PartyContext
+from ..backend import BaselineBackend
+from . import model
 
 #: cached robustness figures -> metric names (CNN-F's own and the plain cnn's beside them)
 _FIGURES = ("accuracy_clean", "accuracy_noisy", "accuracy_fgsm", "accuracy_pgd")
@@ -21,7 +23,7 @@ class FeedbackBackend(BaselineBackend):
     """CNN-F with recurrent generative feedback, run in the clear."""
 
     name = "feedback"
-    model_name = "cnnf"
+    model_module = model
     options = frozenset({"cycles", "residual"})
 
     @classmethod

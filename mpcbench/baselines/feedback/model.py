@@ -14,11 +14,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...models import WEIGHTS_DIR, load_weights
+
+#: model name (weights ``data/weights/cnnf-<dataset>.pt``)
+NAME = "cnnf"
 DEFAULT_BATCH = 8
 #: best setting of the reference reproduction's grid search
 CYCLES, RESIDUAL = 2, 0.1
@@ -115,6 +120,11 @@ def build(cycles: int = CYCLES, residual: float = RESIDUAL) -> CNNF:
     return CNNF(cycles, residual)
 
 
+def load(dataset: str, weights_dir: Path = WEIGHTS_DIR) -> CNNF:
+    """The trained CNN-F of ``dataset`` (trained cycles and residual), in eval mode."""
+    return load_weights(build(), NAME, dataset, weights_dir)
+
+
 def losses(
     model: CNNF, clean: torch.Tensor, noisy: torch.Tensor, y: torch.Tensor
 ) -> dict[str, torch.Tensor]:
@@ -150,10 +160,10 @@ def train(
     Starts from the trained cnn's weights (the same forward layers) and uses the first
     ``limit`` (default :data:`DEFAULT_LIMIT`) training images, so a CPU run takes minutes.
     """
-    from .. import data
-    from ..baselines.perturb import gaussian
-    from . import WeightsInfo, load_trained, save_weights
-    from .train import TrainResult, accuracy
+    from ... import data
+    from ...models import WeightsInfo, load_trained, save_weights
+    from ...models.train import TrainResult, accuracy
+    from ..perturb import gaussian
 
     torch.manual_seed(seed)
     epochs = epochs or DEFAULT_EPOCHS
@@ -191,8 +201,8 @@ def train(
         "residual": model.residual,
         "train_noise": TRAIN_NOISE,
     }
-    info = save_weights(model, "cnnf", dataset, meta) if save else WeightsInfo(None, "", acc)
-    return TrainResult("cnnf", dataset, epochs, acc, seconds, info)
+    info = save_weights(model, NAME, dataset, meta) if save else WeightsInfo(None, "", acc)
+    return TrainResult(NAME, dataset, epochs, acc, seconds, info)
 
 
 #: CNN-F parameter -> parameter of the cnn's ``nn.Sequential`` it starts from

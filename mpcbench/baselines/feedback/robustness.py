@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models.train import accuracy
-from .perturb import fgsm, gaussian, pgd
+from ...models.train import accuracy
+from ..perturb import fgsm, gaussian, pgd
 
 #: defaults in pixel units: noise std, attack radius, PGD steps
 SIGMA, EPS, PGD_STEPS = 0.3, 0.1, 10

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.complex import ComplexNet, rotate
-from .perturb import to_pixels
+from ..perturb import to_pixels
+from .model import ComplexNet, rotate
 
 Features = Callable[[torch.Tensor], torch.Tensor]
 

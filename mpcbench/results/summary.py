@@ -15,19 +15,19 @@ Cells summarise observations with the median and the inter-quartile range.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pandas as pd
 
-from ..metrics import MICRO, PHASES, RANK_METRICS
+from ..case import MICRO
+from ..metrics import PHASES, RANK_METRICS
 
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "batch", "provider", "threshold"]
-#: frameworks that are references, never MPC systems (others are MPC if their protocol is set)
-BASELINES = ("plaintext", "complex", "feedback")
-#: frameworks the report always accounts for, measured or not
-KNOWN_FRAMEWORKS = ("plaintext", "crypten", "mpyc", "complex", "feedback")
+#: the ``kind`` a backend declares (stored on its rows) -> the label tables show
+KIND_LABELS = {"mpc": "MPC", "plaintext": "plaintext", "baseline": "baseline"}
 #: run-level metrics aggregated per cell, and how
 RUN_AGG = {"accuracy": "mean", "plain_accuracy": "mean", "agreement": "mean", "max_abs_err": "max"}
 #: the four timed phases of a repeat, in order
@@ -55,11 +55,24 @@ def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[st
 
 
 def is_mpc(df: pd.DataFrame) -> pd.Series:
-    """Per row: does it belong to a secure (MPC) framework? (not a known baseline, and a
-    protocol that is set and not ``none ...``)."""
-    protocol = df["protocol"].astype("string").str.strip().str.lower()
-    secure = protocol.notna() & protocol.ne("") & ~protocol.str.startswith("none")
-    return (secure & ~df["framework"].isin(BASELINES)).fillna(False).astype(bool)
+    """Per row: was it made by a backend that declares itself an MPC framework? (``kind``
+    is the declared kind or its label.)"""
+    return df["kind"].astype("string").str.lower().eq("mpc").fillna(False).astype(bool)
+
+
+def versions_label(versions: pd.Series) -> pd.Series:
+    """``{"crypten": "0.4.1"}`` (JSON text, as stored) -> ``crypten 0.4.1``."""
+    def label(text: object) -> str:
+        if not isinstance(text, str) or not text:
+            return ""
+        return ", ".join(f"{pkg} {ver}" for pkg, ver in sorted(json.loads(text).items()))
+
+    return versions.map(label)
+
+
+def kind_label(kind: pd.Series) -> pd.Series:
+    """Table label of a declared kind (``mpc`` -> ``MPC``); unknown kinds as they are."""
+    return kind.astype("string").map(lambda k: KIND_LABELS.get(k, k)).fillna("?").astype(str)
 
 
 def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
@@ -118,9 +131,8 @@ def repeats(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_kind(cells: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    mpc = rows.assign(mpc=is_mpc(rows)).groupby("framework")["mpc"].any()
-    kind = cells["framework"].map(mpc).fillna(False).astype(bool)
-    return cells.assign(kind=np.where(kind, "MPC", "baseline"))
+    declared = rows.dropna(subset=["kind"]).groupby("framework")["kind"].first()
+    return cells.assign(kind=kind_label(cells["framework"].map(declared)))
 
 
 def run_level(df: pd.DataFrame) -> pd.DataFrame:
@@ -280,10 +292,10 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
 
 
 #: columns of :func:`runs`, in display order
-RUN_COLUMNS = ["run_id", "timestamp", "framework", "model", "dataset", "parties", "batch",
-               "images", "dtype", "status", "s_per_img", "img_per_s", "slowdown", "accuracy",
-               "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img", "rounds_per_img",
-               "threshold", "provider", "error"]
+RUN_COLUMNS = ["run_id", "timestamp", "framework", "kind", "model", "dataset", "parties",
+               "batch", "images", "dtype", "status", "s_per_img", "img_per_s", "slowdown",
+               "accuracy", "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img",
+               "rounds_per_img", "threshold", "provider", "versions", "error"]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -291,9 +303,11 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     of :func:`repeats`' figures (for a sharing micro-benchmark: of its ``share`` time), its
     run-level metrics, and its slowdown against the plaintext runs in the same table."""
     ident = df.groupby("run_id", sort=False)[
-        ["timestamp", "case_id", "framework", "model", "dataset", "parties", "batch",
-         "images", "threshold", "provider", "status", "error"]
+        ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "batch",
+         "images", "threshold", "provider", "status", "error", "framework_versions"]
     ].first()
+    ident["kind"] = kind_label(ident["kind"])
+    ident["versions"] = versions_label(ident.pop("framework_versions"))
     micro_obs = micro_repeats(df).join(ident["images"], on="run_id")
     micro_obs = micro_obs.assign(s_per_img=micro_obs["share_s"] / micro_obs["images"],
                                  img_per_s=micro_obs["images"] / micro_obs["share_s"])

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import cnn
+from ...models import WEIGHTS_DIR, cnn, load_weights
 
+#: model name (weights ``data/weights/complex-<dataset>.pt``)
+NAME = "complex"
 DEFAULT_BATCH = 8
 #: Adam learning rate of the original study
 LR = 3e-4
@@ -135,6 +138,11 @@ def build() -> ComplexNet:
     return ComplexNet()
 
 
+def load(dataset: str, weights_dir: Path = WEIGHTS_DIR) -> ComplexNet:
+    """The trained complex cnn of ``dataset``, in eval mode."""
+    return load_weights(build(), NAME, dataset, weights_dir)
+
+
 def train(
     dataset: str,
     epochs: int | None = None,
@@ -147,8 +155,8 @@ def train(
 ):
     """Train end to end with Adam on cross entropy (a fresh angle and fake for every image
     and step) on the first ``limit`` (default :data:`DEFAULT_LIMIT`) training images."""
-    from .train import fit
+    from ...models.train import fit
 
     torch.manual_seed(seed)
-    return fit(build(), "complex", dataset, epochs or DEFAULT_EPOCHS, batch, lr, seed,
+    return fit(build(), NAME, dataset, epochs or DEFAULT_EPOCHS, batch, lr, seed,
                limit or DEFAULT_LIMIT, save, progress)

@@ -1,7 +1,7 @@
 """Secure evaluation of a layer description on MPyC secure fixed-point arrays.
 
 Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integers with
-``fw`` fractional bits and kept as this party's float64 limbs (:mod:`._mpyc_modmat`).
+``fw`` fractional bits and kept as this party's float64 limbs (:mod:`.modmat`).
 
 * Linear and Conv2d (im2col) are one matrix product of shares each. The degree-2t
   product is opened once, masked, and truncated by ``fw`` bits: the mask comes from
@@ -29,9 +29,9 @@ import torch
 from mpyc import asyncoro, finfields, thresha
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..models import layers as L
-from . import _mpyc_modmat as modmat
-from .mpyc import PRSS_MAX_TERMS, FixedPoint
+from ...models import layers as L
+from . import modmat
+from .fixedpoint import PRSS_MAX_TERMS, FixedPoint
 
 #: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
 _PRODUCT_HEADROOM = 2

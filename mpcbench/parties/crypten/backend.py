@@ -3,9 +3,8 @@
 The model is shared from the layer description (:mod:`mpcbench.models.layers`), not
 through ``crypten.nn.from_pytorch`` (whose ONNX path refuses Sign): every weight and
 bias becomes one encrypted tensor from the model owner, and each record becomes a step
-of CrypTen tensor operations (Beaver products for linear/conv, CrypTen's comparison for
-ReLU and Sign, a tree of pairwise maxima for max pooling). With the option ``tuned``
-(default) the local computation of :mod:`._crypten_speedups` is used; ``tuned=false``
+of CrypTen tensor operations (:mod:`.layers`). With the option ``tuned``
+(default) the local computation of :mod:`.speedups` is used; ``tuned=false``
 runs CrypTen's own code.
 """
 
@@ -14,79 +13,26 @@ from __future__ import annotations
 import importlib.metadata
 import ipaddress
 import os
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import torch
 
-from ..models import layers as L
-from . import _crypten_speedups as speedups
-from ._tcp_counters import TcpCounters, established
-from .base import Backend, Case, CommCounters, PartyContext, Unsupported
+from ...case import Case
+from ...models import layers as L
+from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
+from ..tcp_counters import TcpCounters, established
+from . import speedups
+from .layers import Step, share_layer
 
 PROVIDERS = ("TFP", "TTP")
 #: case options this backend understands, with their defaults
 OPTIONS: dict[str, Any] = {"provider": "TFP", "tuned": True}
 
-#: one layer of the shared model: encrypted tensor in, encrypted tensor out
-Step = Callable[[Any], Any]
-
-
 def _crypten() -> ModuleType:
-    from ._crypten_compat import import_crypten
+    from .compat import import_crypten
 
     return import_crypten()
-
-
-def _fixed_point(a: Any, precision_bits: int) -> torch.Tensor:
-    """``a`` rounded to the fixed-point grid (CrypTen's encoder truncates, we round)."""
-    scale = 2.0**precision_bits
-    return torch.round(torch.as_tensor(a, dtype=torch.float64) * scale) / scale
-
-
-def _max_pool(crypten: ModuleType, x: Any, k: int) -> Any:
-    """Non-overlapping ``k``x``k`` max pooling as a tree of ``max(a, b) = b + relu(a - b)``.
-
-    CrypTen's own ``max_pool2d`` also computes a one-hot argmax (for training), which
-    costs extra comparisons and multiplications inference does not need.
-    """
-    n, c, h, w = x.size()
-    ho, wo = h // k, w // k
-    if (h, w) != (ho * k, wo * k):
-        x = x[:, :, : ho * k, : wo * k]
-    win = x.reshape(n, c, ho, k, wo, k).permute(3, 5, 0, 1, 2, 4).reshape(k * k, n, c, ho, wo)
-    while win.size(0) > 1:
-        half = win.size(0) // 2
-        a, b = win[:half], win[half : 2 * half]
-        best = b + (a - b).relu()
-        win = crypten.cat([best, win[2 * half :]]) if win.size(0) % 2 else best
-    return win[0]
-
-
-def _share_layer(crypten: ModuleType, lay: L.Layer, src: int, bits: int) -> Step:
-    """Encrypt the parameters of ``lay`` from party ``src``; the step that applies it."""
-
-    def enc(a: Any) -> Any:
-        return crypten.cryptensor(_fixed_point(a, bits), src=src)
-
-    if isinstance(lay, L.Linear):
-        wt, b = enc(lay.weight.T.copy()), enc(lay.bias)
-        return lambda x: x.matmul(wt).add(b)
-    if isinstance(lay, L.Conv2d):
-        w, b = enc(lay.weight), enc(lay.bias.reshape(1, -1, 1, 1))
-        stride, padding = lay.stride, lay.padding
-        return lambda x: x.conv2d(w, stride=stride, padding=padding).add(b)
-    if isinstance(lay, L.ReLU):
-        return lambda x: x.relu()
-    if isinstance(lay, L.Sign):
-        return lambda x: x.ge(0) * 2 - 1
-    if isinstance(lay, L.MaxPool2d):
-        k = lay.kernel
-        return lambda x: _max_pool(crypten, x, k)
-    if isinstance(lay, L.Flatten):
-        return lambda x: x.flatten(1)
-    raise Unsupported(f"crypten backend has no translation for {type(lay).__name__}")
 
 
 def _is_loopback(host: str) -> bool:
@@ -100,6 +46,7 @@ class CryptenBackend(Backend):
     """Secure inference with CrypTen (``crypten.mpc``, gloo communicator)."""
 
     name = "crypten"
+    kind = Kind.MPC
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
@@ -127,7 +74,7 @@ class CryptenBackend(Backend):
 
     @staticmethod
     def _tuned(case: Case) -> bool:
-        """Whether the local-computation speedups of :mod:`._crypten_speedups` are on."""
+        """Whether the local-computation speedups of :mod:`.speedups` are on."""
         return case.options.get("tuned", OPTIONS["tuned"])
 
     @classmethod
@@ -204,7 +151,7 @@ class CryptenBackend(Backend):
 
     def share_model(self, layers: list[L.Layer]) -> list[Step]:
         bits = self._ct.cfg.encoder.precision_bits
-        return [_share_layer(self._ct, lay, self._ctx.model_owner, bits) for lay in layers]
+        return [share_layer(self._ct, lay, self._ctx.model_owner, bits) for lay in layers]
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
         plain = torch.zeros(shape) if x is None else x

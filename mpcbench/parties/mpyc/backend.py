@@ -4,14 +4,14 @@ MPyC configures itself from ``sys.argv`` when ``mpyc`` is first imported, so not
 here imports it at module import time: :meth:`MpycBackend.setup` builds MPyC's own
 command line for this party (``-M m -I rank -P host:port ... -T t``), installs it as
 ``sys.argv`` for the import, then starts the runtime. The evaluation itself lives in
-:mod:`._mpyc_layers`.
+:mod:`.network`.
 
 Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
 means no secrecy), ``bit_length`` (bits of every compared value, default 14),
 ``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
 (fractional bits of weights, default 10), ``tuned`` (default true: faster local
-code inside MPyC with the same messages, see :mod:`._mpyc_speedups`) and ``prss``
-(pseudorandom secret sharing; default true up to :data:`PRSS_MAX_KEYS` keys per
+code inside MPyC with the same messages, see :mod:`.speedups`) and ``prss``
+(pseudorandom secret sharing; default true up to :data:`.fixedpoint.PRSS_MAX_KEYS` keys per
 party, i.e. up to 7 parties at the default threshold).
 """
 
@@ -21,68 +21,16 @@ import contextlib
 import functools
 import importlib.metadata
 import importlib.util
-import math
 import sys
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..models.layers import Layer
-from .base import Backend, Case, CommCounters, PartyContext, Unsupported
-
-
-@dataclass(frozen=True)
-class FixedPoint:
-    """Number format: compared values lie in ``[-2**(l-1), 2**(l-1))`` units of ``2**-f``."""
-
-    bit_length: int = 14
-    frac_bits: int = 7
-    weight_frac_bits: int = 10
-
-    @classmethod
-    def of(cls, case: Case) -> FixedPoint:
-        """The format ``case`` asks for (defaults where an option is absent)."""
-        d = cls()
-        fmt = cls(
-            int(case.options.get("bit_length", d.bit_length)),
-            int(case.options.get("frac_bits", d.frac_bits)),
-            int(case.options.get("weight_frac_bits", d.weight_frac_bits)),
-        )
-        if not 0 <= fmt.frac_bits < fmt.bit_length - 1:
-            raise Unsupported(f"mpyc needs 0 <= frac_bits < bit_length - 1, got {fmt}")
-        if not 1 <= fmt.weight_frac_bits <= 32:
-            raise Unsupported(f"mpyc needs 1 <= weight_frac_bits <= 32, got {fmt}")
-        if fmt.bit_length > 40:
-            raise Unsupported(f"mpyc bit_length {fmt.bit_length} is above 40")
-        return fmt
-
-
-#: most sets of m - t parties (terms of a PRSS value) for the backend's PRSS truncation:
-#: its rounding error is a centred sum of that many uniform terms (at 35, 7 parties at
-#: the default threshold: standard deviation 1.7 units of 2**-frac_bits, at most 17)
-PRSS_MAX_TERMS = 35
-#: most PRSS keys per party (sets of m - t parties containing it) for which PRSS is the
-#: default: a party's PRSS work grows with them (6435 at 16 parties). Measured here, PRSS
-#: beats MPyC's ``--no-prss`` mode at 5 parties (6 keys; cnn 13 vs 21 CPU s per image)
-#: and loses at 9 (70 keys; mlp 17 vs 6 CPU s per 64 images, at 3x the traffic)
-PRSS_MAX_KEYS = 20
-
-
-def _threshold(case: Case) -> int:
-    t = case.options.get("threshold")
-    return (case.parties - 1) // 2 if t is None else int(t)
-
-
-def _tuned(case: Case) -> bool:
-    return case.options.get("tuned", True)
-
-
-def _prss(case: Case) -> bool:
-    """PRSS unless asked otherwise or a party holds more than :data:`PRSS_MAX_KEYS` keys."""
-    default = math.comb(case.parties - 1, _threshold(case)) <= PRSS_MAX_KEYS
-    return case.options.get("prss", default)
+from ...case import Case
+from ...models.layers import Layer
+from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
+from .fixedpoint import FixedPoint, prss, threshold, tuned
 
 
 def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
@@ -91,8 +39,8 @@ def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> 
     if ctx.parties > 1:
         for addr in ctx.addresses:
             argv += ["-P", addr]
-    argv += ["-T", str(_threshold(ctx.case)), "-L", str(fmt.bit_length), "--no-log"]
-    if not _prss(ctx.case):
+    argv += ["-T", str(threshold(ctx.case)), "-L", str(fmt.bit_length), "--no-log"]
+    if not prss(ctx.case):
         argv.append("--no-prss")
     return argv
 
@@ -113,10 +61,10 @@ def _runtime(argv: list[str]):
         sys.argv = saved
 
 
-def _mpyc_speedups_enabled() -> bool:
-    from . import _mpyc_speedups
+def _speedups_enabled() -> bool:
+    from . import speedups
 
-    return _mpyc_speedups.enabled()
+    return speedups.enabled()
 
 
 @contextlib.contextmanager
@@ -140,6 +88,7 @@ class MpycBackend(Backend):
     """Secure inference with MPyC (semi-honest, honest majority)."""
 
     name: ClassVar[str] = "mpyc"
+    kind: ClassVar[Kind] = Kind.MPC
     min_parties: ClassVar[int] = 2
     max_parties: ClassVar[int] = 16
     options: ClassVar[frozenset[str]] = frozenset(
@@ -168,7 +117,7 @@ class MpycBackend(Backend):
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
-        t = _threshold(case)
+        t = threshold(case)
         info = {
             "protocol": "Shamir secret sharing (MPyC)",
             "threshold": t,
@@ -177,7 +126,7 @@ class MpycBackend(Backend):
         }
         info["randomness"] = (
             "PRSS (pseudorandom secret sharing)"
-            if _prss(case)
+            if prss(case)
             else "t+1 parties' random inputs (MPyC --no-prss)"
         )
         if t == 0:
@@ -192,10 +141,10 @@ class MpycBackend(Backend):
             raise Unsupported(
                 f"unknown mpyc options {sorted(unknown)}; known: {sorted(cls.options)}"
             )
-        t = _threshold(case)
+        t = threshold(case)
         if not 0 <= 2 * t < case.parties:
             raise Unsupported(f"mpyc needs 0 <= 2t < m, got t={t} with m={case.parties}")
-        for flag, value in (("tuned", _tuned(case)), ("prss", _prss(case))):
+        for flag, value in (("tuned", tuned(case)), ("prss", prss(case))):
             if not isinstance(value, bool):
                 raise Unsupported(f"mpyc option {flag} must be true or false, got {value!r}")
         FixedPoint.of(case)
@@ -203,14 +152,14 @@ class MpycBackend(Backend):
     def setup(self, ctx: PartyContext) -> None:
         fmt = FixedPoint.of(ctx.case)
         mpc = _runtime(mpyc_argv(ctx, fmt, sys.argv[0] if sys.argv else "mpcbench"))
-        from . import _mpyc_speedups, _mpyc_transport
-        from ._mpyc_layers import SecureNet
+        from . import speedups, transport
+        from .network import SecureNet
 
-        _mpyc_transport.install()
-        if _tuned(ctx.case):
-            _mpyc_speedups.enable()
+        transport.install()
+        if tuned(ctx.case):
+            speedups.enable()
         else:
-            _mpyc_speedups.disable()
+            speedups.disable()
         with _listening_on(mpc._loop, ctx.addresses[ctx.rank].rsplit(":", 1)[0]):
             mpc.run(mpc.start())
         self._mpc, self._ctx = mpc, ctx
@@ -231,7 +180,7 @@ class MpycBackend(Backend):
 
     def barrier(self) -> None:
         """Finish pending work, then exchange a token with every party (MPyC's own
-        ``barrier`` is local only). Tokens are not counted (see :mod:`._mpyc_transport`)."""
+        ``barrier`` is local only). Tokens are not counted (see :mod:`.transport`)."""
         self._mpc.run(self._mpc.barrier())
         self._mpc.run(self._mpc.transfer(None))
 
@@ -276,7 +225,7 @@ class MpycBackend(Backend):
             "prss": not mpc.options.no_prss,
             "prss_terms": net.prss_terms,
             "gmpy2": "gmpy2" in self.versions(),
-            "tuned": _mpyc_speedups_enabled(),
+            "tuned": _speedups_enabled(),
             "truncation": (
                 "PRSS probabilistic, fused with degree reduction"
                 if net.fused

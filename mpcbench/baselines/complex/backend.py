@@ -14,18 +14,20 @@ from typing import Any
 
 import torch
 
-from ..baselines.backend import BaselineBackend
-from ..baselines.channel import Channel
-from ..baselines.evaluation import ATTACK_K, ATTACK_KS
-from ..models.complex import FEATURES, PROCESSED
-from .base import Case, CommCounters, PartyContext, Unsupported
+from ...case import Case
+from ...parties.base import CommCounters, PartyContext, Unsupported
+from ..backend import BaselineBackend
+from ..channel import Channel
+from . import model
+from .evaluation import ATTACK_K, ATTACK_KS
+from .model import FEATURES, PROCESSED
 
 
 class ComplexBackend(BaselineBackend):
     """Client encoder / server processing / client decoder of the ``complex`` model."""
 
     name = "complex"
-    model_name = "complex"
+    model_module = model
     max_parties = 2
     options = frozenset({"attack_k"})
 

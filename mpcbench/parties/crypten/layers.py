@@ -1,0 +1,67 @@
+"""CrypTen evaluation of the layer description: each record becomes a step of CrypTen
+tensor operations (Beaver products for linear/conv, CrypTen's comparison for ReLU and
+Sign, a tree of pairwise maxima for max pooling)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ...models import layers as L
+from ..base import Unsupported
+
+#: one layer of the shared model: encrypted tensor in, encrypted tensor out
+Step = Callable[[Any], Any]
+
+
+def _fixed_point(a: Any, precision_bits: int) -> torch.Tensor:
+    """``a`` rounded to the fixed-point grid (CrypTen's encoder truncates, we round)."""
+    scale = 2.0**precision_bits
+    return torch.round(torch.as_tensor(a, dtype=torch.float64) * scale) / scale
+
+
+def max_pool(crypten: ModuleType, x: Any, k: int) -> Any:
+    """Non-overlapping ``k``x``k`` max pooling as a tree of ``max(a, b) = b + relu(a - b)``.
+
+    CrypTen's own ``max_pool2d`` also computes a one-hot argmax (for training), which
+    costs extra comparisons and multiplications inference does not need.
+    """
+    n, c, h, w = x.size()
+    ho, wo = h // k, w // k
+    if (h, w) != (ho * k, wo * k):
+        x = x[:, :, : ho * k, : wo * k]
+    win = x.reshape(n, c, ho, k, wo, k).permute(3, 5, 0, 1, 2, 4).reshape(k * k, n, c, ho, wo)
+    while win.size(0) > 1:
+        half = win.size(0) // 2
+        a, b = win[:half], win[half : 2 * half]
+        best = b + (a - b).relu()
+        win = crypten.cat([best, win[2 * half :]]) if win.size(0) % 2 else best
+    return win[0]
+
+
+def share_layer(crypten: ModuleType, lay: L.Layer, src: int, bits: int) -> Step:
+    """Encrypt the parameters of ``lay`` from party ``src``; the step that applies it."""
+
+    def enc(a: Any) -> Any:
+        return crypten.cryptensor(_fixed_point(a, bits), src=src)
+
+    if isinstance(lay, L.Linear):
+        wt, b = enc(lay.weight.T.copy()), enc(lay.bias)
+        return lambda x: x.matmul(wt).add(b)
+    if isinstance(lay, L.Conv2d):
+        w, b = enc(lay.weight), enc(lay.bias.reshape(1, -1, 1, 1))
+        stride, padding = lay.stride, lay.padding
+        return lambda x: x.conv2d(w, stride=stride, padding=padding).add(b)
+    if isinstance(lay, L.ReLU):
+        return lambda x: x.relu()
+    if isinstance(lay, L.Sign):
+        return lambda x: x.ge(0) * 2 - 1
+    if isinstance(lay, L.MaxPool2d):
+        k = lay.kernel
+        return lambda x: max_pool(crypten, x, k)
+    if isinstance(lay, L.Flatten):
+        return lambda x: x.flatten(1)
+    raise Unsupported(f"crypten backend has no translation for {type(lay).__name__}")

@@ -1,0 +1,64 @@
+"""MPyC number format and the option defaults that decide the protocol: fixed-point
+parameters, threshold, PRSS. Imports no MPyC, so the launcher can validate a case."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ...case import Case
+from ..base import Unsupported
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Number format: compared values lie in ``[-2**(l-1), 2**(l-1))`` units of ``2**-f``."""
+
+    bit_length: int = 14
+    frac_bits: int = 7
+    weight_frac_bits: int = 10
+
+    @classmethod
+    def of(cls, case: Case) -> FixedPoint:
+        """The format ``case`` asks for (defaults where an option is absent)."""
+        d = cls()
+        fmt = cls(
+            int(case.options.get("bit_length", d.bit_length)),
+            int(case.options.get("frac_bits", d.frac_bits)),
+            int(case.options.get("weight_frac_bits", d.weight_frac_bits)),
+        )
+        if not 0 <= fmt.frac_bits < fmt.bit_length - 1:
+            raise Unsupported(f"mpyc needs 0 <= frac_bits < bit_length - 1, got {fmt}")
+        if not 1 <= fmt.weight_frac_bits <= 32:
+            raise Unsupported(f"mpyc needs 1 <= weight_frac_bits <= 32, got {fmt}")
+        if fmt.bit_length > 40:
+            raise Unsupported(f"mpyc bit_length {fmt.bit_length} is above 40")
+        return fmt
+
+
+#: most sets of m - t parties (terms of a PRSS value) for the backend's PRSS truncation:
+#: its rounding error is a centred sum of that many uniform terms (at 35, 7 parties at
+#: the default threshold: standard deviation 1.7 units of 2**-frac_bits, at most 17)
+PRSS_MAX_TERMS = 35
+#: most PRSS keys per party (sets of m - t parties containing it) for which PRSS is the
+#: default: a party's PRSS work grows with them (6435 at 16 parties). Measured here, PRSS
+#: beats MPyC's ``--no-prss`` mode at 5 parties (6 keys; cnn 13 vs 21 CPU s per image)
+#: and loses at 9 (70 keys; mlp 17 vs 6 CPU s per 64 images, at 3x the traffic)
+PRSS_MAX_KEYS = 20
+
+
+def threshold(case: Case) -> int:
+    """Shamir threshold t: the option, else MPyC's default ``(m-1)//2``."""
+    t = case.options.get("threshold")
+    return (case.parties - 1) // 2 if t is None else int(t)
+
+
+def tuned(case: Case) -> bool:
+    """Whether the project's local speed-ups (:mod:`.speedups`) run."""
+    return case.options.get("tuned", True)
+
+
+def prss(case: Case) -> bool:
+    """PRSS unless asked otherwise or a party holds more than :data:`PRSS_MAX_KEYS` keys."""
+    default = math.comb(case.parties - 1, threshold(case)) <= PRSS_MAX_KEYS
+    return case.options.get("prss", default)
