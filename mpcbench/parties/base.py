@@ -94,6 +94,12 @@ class Backend(abc.ABC):
         return {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"}
 
     @classmethod
+    def resolve(cls, case: Case) -> dict[str, Any]:
+        """Every option of ``case`` with the backend's defaults filled in: what a run of
+        ``case`` is configured with (part of the run's identity)."""
+        return dict(case.options)
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         """Raise :class:`Unsupported` for a case this framework cannot run."""
         if not cls.min_parties <= case.parties <= cls.max_parties:

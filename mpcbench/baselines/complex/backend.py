@@ -41,6 +41,10 @@ class ComplexBackend(BaselineBackend):
         }
 
     @classmethod
+    def resolve(cls, case: Case) -> dict[str, Any]:
+        return {"attack_k": int(case.options.get("attack_k", ATTACK_K))}
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
         if case.batch < 2 or case.images < 2:

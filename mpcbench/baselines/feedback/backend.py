@@ -35,6 +35,12 @@ class FeedbackBackend(BaselineBackend):
             "adversary": "none",
         }
 
+    @classmethod
+    def resolve(cls, case: Case) -> dict[str, Any]:
+        trained = cls.model_module.build()
+        return {"cycles": int(case.options.get("cycles", trained.cycles)),
+                "residual": float(case.options.get("residual", trained.residual))}
+
     def setup(self, ctx: PartyContext) -> None:
         super().setup(ctx)
         opts = ctx.case.options

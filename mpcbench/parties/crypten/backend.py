@@ -95,6 +95,10 @@ class CryptenBackend(Backend):
         }
 
     @classmethod
+    def resolve(cls, case: Case) -> dict[str, Any]:
+        return {**OPTIONS, **case.options, "provider": cls._provider(case)}
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
         provider = cls._provider(case)

@@ -134,6 +134,13 @@ class MpycBackend(Backend):
         return info
 
     @classmethod
+    def resolve(cls, case: Case) -> dict[str, Any]:
+        fmt = FixedPoint.of(case)
+        return {"threshold": threshold(case), "bit_length": fmt.bit_length,
+                "frac_bits": fmt.frac_bits, "weight_frac_bits": fmt.weight_frac_bits,
+                "tuned": tuned(case), "prss": prss(case)}
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
         unknown = set(case.options) - cls.options
