@@ -44,7 +44,8 @@ def die_with_launcher() -> None:
     if os.environ.get(LAUNCHER_PID) != str(os.getppid()) or not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+    zero = ctypes.c_ulong(0)  # prctl takes unsigned longs after the option
+    if libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), zero, zero, zero) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if str(os.getppid()) != os.environ[LAUNCHER_PID]:  # the launcher died before prctl
         os._exit(ORPHANED)
