@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -87,7 +87,8 @@ def stop_on_signals() -> Iterator[None]:
     try:
         yield
     except Stopped as stop:
-        err.print(f"stopped by {stop}; every party stopped", highlight=False)
+        with suppress(OSError):  # after SIGHUP the terminal may be gone
+            err.print(f"stopped by {stop}; every party stopped", highlight=False)
         raise typer.Exit(128 + stop.signum) from None
     finally:
         for s, h in previous.items():

@@ -24,9 +24,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.mpyc, pytest.mark.timeout(60)
 LONG_RUN = ["-f", "mpyc", "-m", "mlp", "--images", "10000", "--batch", "64"]
 
 
-def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
-    """``mpcbench run`` in the background; returns once its parties are computing."""
-    proc = subprocess.Popen([sys.executable, "-m", "mpcbench", "run", *args,
+def _start(tmp_path: Path, *args: str, command: str = "run") -> subprocess.Popen:
+    """``mpcbench COMMAND`` in the background; returns once its parties are computing."""
+    proc = subprocess.Popen([sys.executable, "-m", "mpcbench", command, *args,
                              "-r", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 40
@@ -79,6 +79,23 @@ def test_stop_signal_stops_every_party(tmp_path, signum, status):
     _gone_within(parties, 5)
     assert party_processes(str(tmp_path)) == []
     assert results.run_files(tmp_path) == []  # an interrupted run stores nothing
+
+
+def test_sigterm_to_a_sweep_stops_its_parties_and_the_sweep(tmp_path):
+    suite = tmp_path / "long.yaml"
+    suite.write_text("frameworks: [mpyc]\nmodels: [mlp, bnn]\nimages: 10000\n")
+    proc = _start(tmp_path, str(suite), command="sweep")
+    parties = party_processes(str(tmp_path))
+    assert len(parties) == 2
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr
+    _gone_within(parties, 5)
+    assert party_processes(str(tmp_path)) == []  # and the bnn case never started
+    assert results.run_files(tmp_path) == []
 
 
 @pytest.mark.parametrize("remote", [None, "cd {cwd} && {python} {{worker}}; true"],
