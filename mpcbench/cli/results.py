@@ -35,16 +35,24 @@ def results(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
 ) -> None:
-    """Summarise every stored run: throughput, accuracy, memory, traffic, security."""
-    from ..results import load
+    """Summarise every stored run: throughput, accuracy, memory, traffic, security.
+
+    A damaged results file is named on stderr and the others are still shown; the exit
+    status is then 1.
+    """
+    from ..results import ResultsError, load
     from ..results.summary import runs
 
-    df = load(results)
+    unreadable: list[ResultsError] = []
+    df = load(results, errors=unreadable)
+    for exc in unreadable:
+        err.print(f"[red]error:[/red] {exc}; skipped", highlight=False, soft_wrap=True)
+    status = 1 if unreadable else 0
     if framework:
         df = df[df["framework"] == framework]
     if df.empty:
         err.print(f"no runs in {results}")
-        raise typer.Exit(0)
+        raise typer.Exit(status)
     summary = runs(df)
     if fmt is Format.csv:
         print(summary.to_csv(index=False), end="")
@@ -58,6 +66,7 @@ def results(
         for _, row in shown.iterrows():
             table.add_row(*(_fmt(v) for v in row))
         out.print(table)
+    raise typer.Exit(status)
 
 
 def _fmt(v: object) -> str:

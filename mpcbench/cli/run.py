@@ -9,7 +9,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options
+from .common import (
+    DEFAULT_RESULTS,
+    Options,
+    ResultsDir,
+    at_least,
+    parse_options,
+    positive,
+    stop_on_signals,
+)
 
 
 def progress_bar() -> Progress:
@@ -29,26 +37,37 @@ def run(
                                        "sharing micro-benchmark).")] = "mlp",
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
     parties: Annotated[int | None, typer.Option(
-        "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).")] = None,
-    images: Annotated[int, typer.Option(help="Test images to classify.")] = 64,
-    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model).")] = None,
-    repeats: Annotated[int, typer.Option(help="Measured repeats.")] = 1,
-    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).")] = 0,
+        "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
+        callback=at_least(1))] = None,
+    images: Annotated[int, typer.Option(help="Test images to classify.",
+                                        callback=at_least(1))] = 64,
+    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model).",
+                                              callback=at_least(1))] = None,
+    repeats: Annotated[int, typer.Option(help="Measured repeats.", callback=at_least(1))] = 1,
+    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).",
+                                        callback=at_least(0))] = 0,
     results: ResultsDir = DEFAULT_RESULTS,
-    timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.")] = 600,
-    port: Annotated[int | None, typer.Option(help="First port (default: any free ports).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
+                                           callback=positive)] = 600,
+    port: Annotated[int | None, typer.Option(help="First port (default: any free ports).",
+                                             callback=at_least(1))] = None,
     threads: Annotated[int | None, typer.Option(help="Threads per party "
-                                                "(default: cores / parties).")] = None,
+                                                "(default: cores / parties).",
+                                                callback=at_least(1))] = None,
     dtype: Annotated[str, typer.Option(help="Input dtype before sharing: float32 or "
                                        "float64.")] = "float32",
     hosts: Annotated[str | None, typer.Option(
         help="Comma-separated hosts; party r runs on host r mod len(hosts).")] = None,
     remote: Annotated[str | None, typer.Option(
-        help="Shell template starting a party on {host}; {worker} is the python arguments, "
-             "e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python {worker}\"'.")] = None,
+        help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
+             "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
+             "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
     options: Options = None,
 ) -> None:
-    """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements."""
+    """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
+
+    SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
+    """
     from .. import parties as backends
     from ..case import MICRO, Case
     from ..launch.catalog import default_batch
@@ -59,7 +78,7 @@ def run(
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options))
-    with progress_bar() as bar:
+    with stop_on_signals(), progress_bar() as bar:
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),

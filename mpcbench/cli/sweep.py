@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options
+from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options, stop_on_signals
 from .run import progress_bar
 
 
@@ -20,17 +20,25 @@ def sweep(
     rerun: Annotated[bool, typer.Option("--rerun", help="Run cells already stored too.")] = False,
     options: Options = None,
 ) -> None:
-    """Run the grid of SUITE; a failing case is stored as failed and the sweep goes on."""
+    """Run the grid of SUITE; a failing case is stored as failed and the sweep goes on.
+
+    SIGTERM, SIGHUP or SIGINT stops the running case's parties and the sweep, and exits
+    with 128 + the signal number.
+    """
     from ..errors import MpcbenchError
     from ..launch.runner import fingerprint, run_case
     from ..launch.suite import expand, load_suite
-    from ..results import load
+    from ..results import ResultsError, load
 
     spec = load_suite(suite)
     planned = expand(spec, parse_options(options))
     done: set[str] = set()
     if not rerun and Path(results).exists():
-        stored = load(results)
+        unreadable: list[ResultsError] = []
+        stored = load(results, errors=unreadable)  # one damaged file hides no other run
+        for exc in unreadable:
+            err.print(f"[yellow]warning:[/yellow] {exc}; skipped", highlight=False,
+                      soft_wrap=True)
         done = set(stored.loc[stored["status"] == "ok", "case_fingerprint"].dropna())
     todo = [p for p in planned if fingerprint(p.case) not in done]
     err.print(f"suite {spec.name}: {len(planned)} cases, {len(planned) - len(todo)} already "
@@ -42,7 +50,7 @@ def sweep(
                       f"repeats={p.case.repeats} timeout={p.timeout_s:g}s", highlight=False)
         return
     failures = 0
-    with progress_bar() as bar:
+    with stop_on_signals(), progress_bar() as bar:
         overall = bar.add_task(f"suite {spec.name}", total=len(todo))
         for p in todo:
             task = bar.add_task(f"  {p.case.case_id}", total=None)

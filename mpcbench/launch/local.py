@@ -3,14 +3,18 @@
 It knows nothing about cryptography: it writes the run spec, starts the party program
 (:mod:`mpcbench.parties.worker`) once per rank — directly, or through a shell template
 such as ``ssh {host} "cd mpcbench && .venv/bin/python {worker}"`` for other hosts — polls
-every process against a deadline, stops all parties as soon as one fails, and returns
-what each party reported on its standard output.
+every process against a deadline and its heartbeat (a party silent for :data:`SILENT_S`
+is named as hung), stops all parties as soon as one fails, and returns what each party
+reported on its standard output. Every party's standard input is a pipe the launcher
+holds open, and a local party dies with the launcher process
+(:mod:`mpcbench.parties.lifeline`), so no party outlives its launcher, even a SIGKILLed one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -21,13 +25,21 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MpcbenchError
+from ..errors import InputError, MpcbenchError
 from ..parties.base import PartyContext
+from ..parties.lifeline import LAUNCHER_PID
 from ..parties.worker import MARKER, spec_json
 
 POLL_S = 0.05
 #: time a party gets to exit after SIGTERM before SIGKILL
 GRACE_S = 2.0
+#: a party whose last heartbeat is this old is taken as hung (it beats every 0.5 s, and
+#: no gap above 1.5 s was seen in MPyC or CrypTen cnn runs on 2 loaded cores)
+SILENT_S = 6.0
+#: time a party gets from its start to its first heartbeat (imports, ssh login)
+STARTUP_S = 60.0
+#: placeholders of a ``--remote`` template; any other brace or ``$`` reaches the shell as is
+_PLACEHOLDER = re.compile(r"\$\{(host|worker)\}|\$(host|worker)\b|\{(host|worker)\}")
 
 
 class LaunchError(MpcbenchError):
@@ -47,8 +59,14 @@ class _Party:
     rank: int
     proc: subprocess.Popen
     log: Path
-    #: how far the log has been scanned for progress lines
+    started: float
+    #: how far the log has been scanned for report lines
     offset: int = 0
+    #: when the launcher last read a heartbeat (monotonic), and the step it reported
+    last_beat: float | None = None
+    step: int = 0
+    #: whether its result line has come (it beats no more while its process exits)
+    reported: bool = False
 
 
 def _reports(text: str, kind: str) -> list[str]:
@@ -69,11 +87,13 @@ def _describe_exit(code: int) -> str:
 
 
 def _stop(parties: list[_Party]) -> None:
-    """SIGTERM every still-running party's process group, then SIGKILL after a grace time."""
+    """SIGTERM every still-running party's process group (and SIGCONT, so that a stopped
+    one sees it), SIGKILL after a grace time, then close the parties' standard input."""
     for p in parties:
         if p.proc.poll() is None:
             with suppress(ProcessLookupError):
                 os.killpg(p.proc.pid, signal.SIGTERM)
+                os.killpg(p.proc.pid, signal.SIGCONT)
     deadline = time.monotonic() + GRACE_S
     for p in parties:
         try:
@@ -82,14 +102,31 @@ def _stop(parties: list[_Party]) -> None:
             with suppress(ProcessLookupError):
                 os.killpg(p.proc.pid, signal.SIGKILL)
             p.proc.wait()
+    for p in parties:
+        with suppress(OSError):
+            p.proc.stdin.close()
+
+
+def check_remote(template: str) -> None:
+    """:class:`InputError` unless ``template`` has a worker placeholder."""
+    if not any("worker" in m.group(0) for m in _PLACEHOLDER.finditer(template)):
+        raise InputError(f"--remote template has no {{worker}} (or $worker): {template!r}")
+
+
+def remote_command(template: str, host: str, worker: str) -> str:
+    """``template`` with its ``{host}``/``$host``/``${host}`` replaced by ``host`` (shell
+    quoted) and its ``{worker}``/``$worker``/``${worker}`` by ``worker``; nothing else of
+    it changes, so other braces and ``$`` reach the shell as written."""
+    values = {"host": shlex.quote(host), "worker": worker}
+    return _PLACEHOLDER.sub(lambda m: values[next(g for g in m.groups() if g)], template)
 
 
 def _command(rank: int, spec: Path, remote: str | None, host: str) -> list[str]:
+    args = ["-m", "mpcbench.parties.worker", "--spec", "-" if remote else str(spec),
+            "--rank", str(rank), "--watch-stdin"]
     if remote is None:
-        return [sys.executable, "-m", "mpcbench.parties.worker", "--spec", str(spec),
-                "--rank", str(rank)]
-    worker = f"-m mpcbench.parties.worker --spec - --rank {rank}"
-    return ["bash", "-c", remote.format(host=shlex.quote(host), worker=worker)]
+        return [sys.executable, *args]
+    return ["bash", "-c", remote_command(remote, host, " ".join(args))]
 
 
 def launch(
@@ -101,29 +138,35 @@ def launch(
 ) -> list[dict]:
     """Run every party of ``template`` (rank ignored); return each rank's result report.
 
-    Party ``r`` logs to ``work_dir/party{r}.log``. With ``remote`` (a shell template
-    with ``{host}`` and ``{worker}``), party ``r`` is started through it for the host of
+    Party ``r`` logs to ``work_dir/party{r}.log``. With ``remote`` (a shell template, see
+    :func:`remote_command`), party ``r`` is started through it for the host of
     ``template.addresses[r]`` and reads the spec on standard input. On the first failure
-    the others are stopped within :data:`GRACE_S` and :class:`LaunchError` names the
-    failed party; past ``timeout_s``, :class:`RunTimeout` names those still running.
+    (an exit, or no heartbeat for :data:`SILENT_S`) the others are stopped within
+    :data:`GRACE_S` and :class:`LaunchError` names the failed party; past ``timeout_s``,
+    :class:`RunTimeout` names those still running. Call it from the thread that stays
+    until it returns (any thread of a process does): local parties die with that thread.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     spec = work_dir / "spec.json"
     spec.write_text(spec_json(template))
     env = {**os.environ, "OMP_NUM_THREADS": str(template.threads),
-           "MKL_NUM_THREADS": str(template.threads), "PYTHONUNBUFFERED": "1"}
+           "MKL_NUM_THREADS": str(template.threads), "PYTHONUNBUFFERED": "1",
+           LAUNCHER_PID: str(os.getpid())}
     parties: list[_Party] = []
     try:
         for rank, address in enumerate(template.addresses):
             log = work_dir / f"party{rank}.log"
-            with log.open("w") as fh, spec.open() as spec_in:
+            with log.open("w") as fh:
                 proc = subprocess.Popen(
                     _command(rank, spec, remote, address.rpartition(":")[0]),
-                    stdout=fh, stderr=subprocess.STDOUT,
-                    stdin=spec_in if remote else subprocess.DEVNULL,
+                    stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
                     env=env, start_new_session=True,
                 )
-            parties.append(_Party(rank, proc, log))
+            parties.append(_Party(rank, proc, log, time.monotonic()))
+            if remote:
+                with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
+                    proc.stdin.write(spec.read_bytes() + b"\n")
+                    proc.stdin.flush()
         _watch(parties, work_dir, timeout_s, template, on_progress)
     finally:
         _stop(parties)
@@ -136,17 +179,35 @@ def launch(
     return results
 
 
-def _progress(party: _Party) -> tuple[int, int] | None:
-    with party.log.open(errors="replace") as fh:
+def _scan(party: _Party, now: float) -> tuple[int, int] | None:
+    """Read the party's new log lines: note heartbeats and result; the latest progress."""
+    with party.log.open("rb") as fh:
         fh.seek(party.offset)
         chunk = fh.read()
-    complete = chunk[: chunk.rfind("\n") + 1]
-    party.offset += len(complete.encode())
-    found = _reports(complete, "progress")
+    complete = chunk[: chunk.rfind(b"\n") + 1]
+    party.offset += len(complete)
+    text = complete.decode(errors="replace")
+    if beats := _reports(text, "heartbeat"):
+        party.last_beat, party.step = now, int(beats[-1])
+    party.reported = party.reported or bool(_reports(text, "result"))
+    found = _reports(text, "progress")
     if not found:
         return None
     done, total = found[-1].split()
     return int(done), int(total)
+
+
+def _silence(party: _Party, now: float) -> str | None:
+    """Why a running party is taken as hung, or None."""
+    if party.reported:  # done; the run deadline covers a slow exit
+        return None
+    if party.last_beat is None:
+        if now - party.started > STARTUP_S:
+            return f"sent no heartbeat in the {STARTUP_S:g} s since its start"
+        return None
+    if now - party.last_beat > SILENT_S:
+        return f"no heartbeat for {now - party.last_beat:.0f} s"
+    return None
 
 
 def _watch(
@@ -159,6 +220,7 @@ def _watch(
     framework = template.case.framework
     deadline = time.monotonic() + timeout_s
     while True:
+        now = time.monotonic()
         codes = {p.rank: p.proc.poll() for p in parties}
         failed = [p for p in parties if codes[p.rank] not in (None, 0)]
         if failed:
@@ -171,12 +233,19 @@ def _watch(
             )
         if all(c == 0 for c in codes.values()):
             return
-        if time.monotonic() > deadline:
+        for p in parties:
+            prog = _scan(p, now)
+            if prog and on_progress and p.rank == template.output_party:
+                on_progress(*prog)
+        for p in parties:
+            if codes[p.rank] is None and (why := _silence(p, now)):
+                raise LaunchError(f"party {p.rank} of {len(parties)} ({framework}) stopped "
+                                  f"responding: {why} (log: {p.log})")
+        if now > deadline:
             running = ", ".join(str(r) for r, c in codes.items() if c is None)
+            steps = ", ".join(f"party {p.rank}: {p.step}" for p in parties)
             raise RunTimeout(
                 f"{framework} run timed out after {timeout_s:g} s; parties still running: "
-                f"{running} (logs in {work_dir})"
+                f"{running} (batches done: {steps}; logs in {work_dir})"
             )
-        if on_progress and (prog := _progress(parties[template.output_party])):
-            on_progress(*prog)
         time.sleep(POLL_S)

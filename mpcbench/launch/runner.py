@@ -23,7 +23,7 @@ from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
-from .local import LaunchError, launch
+from .local import LaunchError, check_remote, launch
 from .ports import check_ports, free_ports
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -133,6 +133,8 @@ def run_case(
     backend = check(case)
     if hosts and not remote:
         raise Unsupported("--hosts needs --remote, the command that starts a party there")
+    if remote:
+        check_remote(remote)
     ports = check_ports(port, case.parties) if port else free_ports(case.parties)
     hosts = hosts or ["127.0.0.1"]
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"

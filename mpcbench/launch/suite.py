@@ -4,17 +4,29 @@ A suite names the grid: frameworks x models x datasets x parties x batch sizes x
 dtypes, with images, repeats, warm-up and a timeout per case. ``overrides`` change any
 of those fields (and framework ``options``) for a framework, a model, or
 ``framework/model``, applied in that order; a framework's override may name its own
-``models``. Unknown keys are rejected before anything runs.
+``models``. The file is checked against a strict schema (pydantic) before anything
+runs: unknown keys, values of the wrong type (``images: "64"``, ``repeats: 1.5``) and
+out-of-range values (``batch_sizes: [0]``) are named with their suite file and field.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 
 from .. import parties
 from ..case import MICRO, Case
@@ -26,21 +38,36 @@ class SuiteError(InputError):
     """A suite file is missing or malformed."""
 
 
-@dataclass(frozen=True)
-class Grid:
-    """The fields a suite (and each override) may set."""
+class Grid(BaseModel):
+    """The fields a suite (and each override) may set; a list field also takes one value."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     frameworks: tuple[str, ...] = ("plaintext", "crypten")
     models: tuple[str, ...] = ("mlp",)
     datasets: tuple[str, ...] = ("mnist",)
-    parties: tuple[int, ...] = (2,)
-    batch_sizes: tuple[int, ...] = ()  # empty: the model's default batch
+    parties: tuple[PositiveInt, ...] = (2,)
+    batch_sizes: tuple[PositiveInt, ...] = ()  # empty: the model's default batch
     dtypes: tuple[str, ...] = ("float32",)
-    images: int = 64
-    repeats: int = 1
-    warmup: int = 0
-    timeout_s: float = 600.0
-    options: dict[str, Any] = field(default_factory=dict)
+    images: PositiveInt = 64
+    repeats: PositiveInt = 1
+    warmup: NonNegativeInt = 0
+    timeout_s: PositiveFloat = 600.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
+                     mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list | tuple) else (value,)
+
+
+class _SuiteFile(Grid):
+    """A suite file: a grid plus its name, description and (unchecked here) overrides."""
+
+    name: str | None = None
+    description: str = ""
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,23 +88,27 @@ class PlannedCase:
     timeout_s: float
 
 
-_GRID_KEYS = {f.name for f in fields(Grid)}
+def _problems(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line naming every bad field of a failed validation."""
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            found.append(f"unknown key {where!r}; allowed: {', '.join(model.model_fields)}")
+        else:
+            found.append(f"{where}: {error['msg'].lower()}, got {error['input']!r}")
+    return "; ".join(found)
 
 
 def _grid(base: Grid, values: dict[str, Any], where: str) -> Grid:
-    unknown = sorted(set(values) - _GRID_KEYS)
-    if unknown:
-        raise SuiteError(f"{where}: unknown key(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(sorted(_GRID_KEYS))}")
-    conv = {}
-    for key, value in values.items():
-        default = getattr(Grid, key, None)
-        if isinstance(default, tuple):
-            value = tuple(value if isinstance(value, list | tuple) else [value])
-        elif key == "options":
-            value = {**base.options, **(value or {})}
-        conv[key] = value
-    return replace(base, **conv)
+    """``base`` with the fields of ``values`` replaced (``options`` merged), validated."""
+    merged = {**base.model_dump(), **values}
+    if isinstance(values.get("options"), dict):
+        merged["options"] = {**base.options, **values["options"]}
+    try:
+        return Grid.model_validate(merged)
+    except ValidationError as exc:
+        raise SuiteError(f"{where}: {_problems(exc, Grid)}") from None
 
 
 def load_suite(path: Path | str) -> Suite:
@@ -91,14 +122,16 @@ def load_suite(path: Path | str) -> Suite:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise SuiteError(f"suite file {path} is not valid YAML: {exc}") from None
-    doc = dict(doc)
-    name = doc.pop("name", path.stem)
-    description = doc.pop("description", "")
-    overrides = doc.pop("overrides", {}) or {}
-    grid = _grid(Grid(), doc, str(path))
-    for key, values in overrides.items():
-        _grid(grid, values, f"{path}: override {key}")  # validate keys now
-    return Suite(str(name), str(description), grid, overrides)
+    if not isinstance(doc, dict):
+        raise SuiteError(f"suite file {path} must be a mapping of keys, got {doc!r}")
+    try:
+        parsed = _SuiteFile.model_validate(doc)
+    except ValidationError as exc:
+        raise SuiteError(f"suite file {path}: {_problems(exc, _SuiteFile)}") from None
+    grid = Grid.model_validate(parsed.model_dump(include=set(Grid.model_fields)))
+    for key, values in parsed.overrides.items():
+        _grid(grid, values, f"suite file {path}: override {key}")  # check them now
+    return Suite(parsed.name or path.stem, parsed.description, grid, parsed.overrides)
 
 
 def _apply(suite: Suite, grid: Grid, *keys: str) -> Grid:

@@ -9,8 +9,10 @@ It loads data and model outside the timed phases, drives the backend through
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
 ``share``), and reports on standard output, in lines starting with :data:`MARKER`: progress, then
 one result line with its rows, its backend config and (at the output party) the revealed
-logits. Standard output is the only channel back, so a party on another host needs
-nothing but a way to run this command.
+logits, and a heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
+output is the only channel back, so a party on another host needs nothing but a way to
+run this command. With ``--watch-stdin`` the party exits when its standard input closes
+(the launcher passes the spec, if any, as the first line and holds the pipe open).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import dataclasses
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,22 +34,27 @@ from .. import data, models
 from ..case import MICRO, Case
 from ..metrics import RANK_METRICS
 from ..models import layers as L
-from . import get
+from . import get, lifeline
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
-#: prefix of the worker's report lines: ``@mpcbench progress DONE TOTAL`` and
-#: ``@mpcbench result {json}``
+#: prefix of the worker's report lines: ``@mpcbench progress DONE TOTAL``,
+#: ``@mpcbench heartbeat STEP`` and ``@mpcbench result {json}``
 MARKER = "@mpcbench"
+
+_emit_lock = threading.Lock()
 
 
 def _emit(kind: str, payload: str) -> None:
-    print(f"{MARKER} {kind} {payload}", flush=True)
+    # One write per line, one thread at a time: heartbeats never split a report line.
+    with _emit_lock:
+        sys.stdout.write(f"{MARKER} {kind} {payload}\n")
+        sys.stdout.flush()
 
 
 def spec_json(ctx: PartyContext) -> str:
-    """The run description every party reads (its own rank comes from argv)."""
-    return json.dumps(dataclasses.asdict(ctx), indent=2)
+    """The run description every party reads (its own rank comes from argv), one line."""
+    return json.dumps(dataclasses.asdict(ctx))
 
 
 def read_spec(text: str, rank: int) -> PartyContext:
@@ -112,12 +121,9 @@ def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
 
 
 def run_party(ctx: PartyContext) -> None:
-    """Run one party of a case and report its rows on standard output."""
+    """Run one party of a case, beating meanwhile, and report its rows on standard output."""
     torch.set_num_threads(ctx.threads)
-    case = ctx.case
-    backend = get(case.framework)()
-    prof = Profiler(backend.comm_counters, backend.barrier)
-    steps = (case.warmup + case.repeats) * len(_batches(case))
+    steps = (ctx.case.warmup + ctx.case.repeats) * len(_batches(ctx.case))
     done = 0
 
     def progress(batches: int) -> None:
@@ -126,6 +132,16 @@ def run_party(ctx: PartyContext) -> None:
         if ctx.rank == ctx.output_party:
             _emit("progress", f"{done} {steps}")
 
+    with lifeline.heartbeat(partial(_emit, "heartbeat"), lambda: done):
+        result = _measure(ctx, progress)
+    _emit("result", json.dumps(result, default=str))
+
+
+def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
+    """Set up the backend, run the case's phases; the party's rows, config and logits."""
+    case = ctx.case
+    backend = get(case.framework)()
+    prof = Profiler(backend.comm_counters, backend.barrier)
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
     if case.model == MICRO:
@@ -148,9 +164,7 @@ def run_party(ctx: PartyContext) -> None:
     info = backend.run_info()
     backend.teardown()
     rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
-    result = {"rows": rows, "config": info,
-              "logits": None if logits is None else logits.tolist()}
-    _emit("result", json.dumps(result, default=str))
+    return {"rows": rows, "config": info, "logits": None if logits is None else logits.tolist()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,8 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spec", required=True,
                         help="run spec written by the launcher (a file, or - for stdin)")
     parser.add_argument("--rank", type=int, required=True, help="0-based rank of this party")
+    parser.add_argument("--watch-stdin", action="store_true",
+                        help="exit when standard input (a pipe the launcher holds) closes; "
+                             "with --spec -, the spec is its first line")
     args = parser.parse_args(argv)
-    text = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text()
+    lifeline.die_with_launcher()
+    if args.spec != "-":
+        text = Path(args.spec).read_text()
+    elif args.watch_stdin:
+        text = lifeline.read_line()
+    else:
+        text = sys.stdin.read()
+    if args.watch_stdin:
+        lifeline.exit_at_eof()
     ctx = read_spec(text, args.rank)
     # Frameworks that parse sys.argv themselves (MPyC) must not see ours.
     sys.argv = sys.argv[:1]

@@ -1,14 +1,21 @@
 """Append-only parquet store: one file per run, never rewritten.
 
-A results directory holds ``NNNN-<run_id>.parquet`` files. :func:`append` writes a new
-file atomically (temporary file, then a hard link that fails rather than overwrite);
-:func:`load` concatenates every file, checking each against the schema.
+A results directory holds ``NNNN-<run_id>.parquet`` files, ordered by the number (which
+grows past 9999). :func:`append` writes a new file durably (temporary file, fsync, a hard
+link that fails rather than overwrite, fsync of the directory) and takes the next number
+under a lock on the directory, so concurrent sweeps into one directory never share a
+number or a name. :func:`load` concatenates every file, checking each against the
+schema; a damaged file is named, and can be skipped so the others still load.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +24,16 @@ from ..errors import MpcbenchError
 from .schema import COLUMNS, SCHEMA_VERSION, SchemaError, conform, migrate
 
 _NAME = re.compile(r"^(\d{4,})-(.+)\.parquet$")
+#: lock file taken while a new file's number is chosen and linked
+_LOCK = ".append.lock"
 
 
 class ResultsError(MpcbenchError):
     """A results directory or file cannot be read or written."""
+
+
+def _seq(path: Path) -> int:
+    return int(_NAME.match(path.name).group(1))
 
 
 def run_files(results_dir: Path) -> list[Path]:
@@ -28,7 +41,24 @@ def run_files(results_dir: Path) -> list[Path]:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         return []
-    return sorted(p for p in results_dir.iterdir() if _NAME.match(p.name))
+    return sorted((p for p in results_dir.iterdir() if _NAME.match(p.name)),
+                  key=lambda p: (_seq(p), p.name))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _locked(results_dir: Path) -> Iterator[None]:
+    """Exclusive lock on ``results_dir`` (between processes and threads alike)."""
+    with open(results_dir / _LOCK, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def append(df: pd.DataFrame, results_dir: Path) -> Path:
@@ -39,18 +69,20 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
     table = conform(df.assign(schema_version=SCHEMA_VERSION))
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    tmp = results_dir / f".{run_ids[0]}.{os.getpid()}.tmp"
-    table.to_parquet(tmp, index=False)
+    fd, name = tempfile.mkstemp(prefix=f".{run_ids[0]}.", suffix=".tmp", dir=results_dir)
+    tmp = Path(name)
     try:
-        while True:
+        with os.fdopen(fd, "wb") as fh:
+            table.to_parquet(fh, index=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with _locked(results_dir):
             files = run_files(results_dir)
-            seq = int(_NAME.match(files[-1].name).group(1)) + 1 if files else 1
+            seq = _seq(files[-1]) + 1 if files else 1
             target = results_dir / f"{seq:04d}-{run_ids[0]}.parquet"
-            try:
-                os.link(tmp, target)  # atomic, and never replaces an existing file
-                return target
-            except FileExistsError:
-                continue
+            os.link(tmp, target)  # atomic, and never replaces an existing file
+        _fsync(results_dir)
+        return target
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -73,14 +105,23 @@ def read_file(path: Path) -> pd.DataFrame:
         raise ResultsError(f"results file {path}: {exc}") from None
 
 
-def load(path: Path | str) -> pd.DataFrame:
-    """All rows of a results directory (or of one result file) as one DataFrame."""
+def load(path: Path | str, errors: list[ResultsError] | None = None) -> pd.DataFrame:
+    """All rows of a results directory (or of one result file) as one DataFrame.
+
+    A file that cannot be read raises :class:`ResultsError` naming it; given an
+    ``errors`` list, such a file is skipped instead and its error appended there.
+    """
     path = Path(path)
-    if path.is_file():
-        return read_file(path)
     if not path.exists():
         raise ResultsError(f"results directory {path} does not exist")
-    frames = [read_file(p) for p in run_files(path)]
+    frames = []
+    for file in [path] if path.is_file() else run_files(path):
+        try:
+            frames.append(read_file(file))
+        except ResultsError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     if not frames:
         return conform(pd.DataFrame(columns=COLUMNS))
     return pd.concat(frames, ignore_index=True)

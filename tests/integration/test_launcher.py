@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -80,7 +81,8 @@ def test_timeout_stops_all_parties(tmp_path):
     proc = run_cli("run", "-f", "crypten", "-m", "cnn", "-n", "2", "--images", "2000",
                    "--batch", "8", "--timeout", "8", "-r", str(tmp_path))
     assert proc.returncode == 1
-    assert "timed out after 8 s; parties still running: 0, 1" in _one_line_error(proc)
+    line = _one_line_error(proc)
+    assert "timed out after 8 s; parties still running: 0, 1 (batches done: party 0: " in line
     assert time.monotonic() - start < 40
     assert party_processes(str(tmp_path)) == []
     assert results.load(tmp_path)["status"].tolist() == ["timeout"]
@@ -95,13 +97,34 @@ def test_timeout_stops_all_parties(tmp_path):
         (["-d", "cifar"], "unknown dataset 'cifar'"),
         (["--images", "20000"], "has 10000 images, 20000 requested"),
         (["--set", "provider"], "--set takes KEY=VALUE"),
+        (["--batch", "0"], "--batch must be at least 1, got 0"),
+        (["--images", "0"], "--images must be at least 1, got 0"),
+        (["--images", "-8"], "--images must be at least 1, got -8"),
+        (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["--warmup", "-1"], "--warmup must be at least 0, got -1"),
+        (["--timeout", "0"], "--timeout must be more than 0, got 0"),
+        (["--timeout", "-5"], "--timeout must be more than 0, got -5"),
+        (["-n", "0"], "--parties must be at least 1, got 0"),
+        (["--threads", "0"], "--threads must be at least 1, got 0"),
+        (["--hosts", "h1", "--remote", "ssh {host} python"], "--remote template has no {worker}"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, message):
-    proc = run_cli("run", "-f", "plaintext", *args, "-r", str(tmp_path), timeout=60)
+    store = tmp_path / "results"
+    proc = run_cli("run", "-f", "plaintext", *args, "-r", str(store), timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert message in _one_line_error(proc)
-    assert not list(tmp_path.glob("*.parquet"))
+    assert not store.exists()  # nothing stored, not even a log directory
+
+
+def test_wrongly_typed_suite_value_gives_one_line_and_exit_2(tmp_path):
+    suite = tmp_path / "bad.yaml"
+    suite.write_text("frameworks: [plaintext]\nimages: '64'\n")
+    proc = run_cli("sweep", str(suite), "-r", str(tmp_path / "results"), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert (f"suite file {suite}: images: input should be a valid integer, got '64'"
+            in _one_line_error(proc))
+    assert not (tmp_path / "results").exists()
 
 
 def test_busy_port_is_named(tmp_path):
@@ -115,24 +138,38 @@ def test_busy_port_is_named(tmp_path):
     assert f"port {port} on 127.0.0.1 is busy" in _one_line_error(proc)
 
 
-def test_corrupt_results_file_is_named_and_earlier_results_kept(tmp_path):
-    assert run_cli("run", "-f", "plaintext", "--images", "8", "-r", str(tmp_path)).returncode == 0
-    good = results.run_files(tmp_path)[0]
-    bad = tmp_path / "0002-broken.parquet"
-    bad.write_bytes(b"garbage")
-    proc = run_cli("results", "-r", str(tmp_path), timeout=60)
+def test_corrupt_results_file_is_named_and_the_others_still_count(tmp_path):
+    suite = tmp_path / "one.yaml"
+    suite.write_text("frameworks: [plaintext]\nimages: 8\n")
+    store = tmp_path / "results"
+    assert run_cli("sweep", str(suite), "-r", str(store)).returncode == 0
+    good = results.run_files(store)[0]
+    (store / "0002-broken.parquet").write_bytes(b"garbage")
+    proc = run_cli("results", "-r", str(store), timeout=60)
     assert proc.returncode == 1
     assert "0002-broken.parquet is corrupt" in _one_line_error(proc)
+    assert "1 runs in" in proc.stdout and "plaintext" in proc.stdout  # the rest is shown
     assert results.load(good)["status"].eq("ok").all()
+    proc = run_cli("sweep", str(suite), "-r", str(store), "--dry-run", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "0002-broken.parquet is corrupt" in proc.stderr
+    assert "1 cases, 1 already in" in proc.stderr  # the damaged file hides no stored cell
 
 
 @pytest.mark.crypten
 def test_parties_started_through_a_remote_template(tmp_path):
-    """The multi-host path: spec on stdin, results on stdout, command from a template."""
-    template = f"cd {REPO} && {sys.executable} {{worker}}  # on {{host}}"
+    """The multi-host path: spec on stdin, results on stdout, command from a template in
+    which the host is really substituted and the shell's own braces and $ survive."""
+    seen = tmp_path / "hosts.txt"
+    template = (f'MPCBENCH_TEST_HOST={{host}}; echo "$MPCBENCH_TEST_HOST ${{host}} ${{HOME}} '
+                f'$$" >> {seen}; cd {REPO} && {sys.executable} $worker')
     proc = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "32",
                    "--hosts", "127.0.0.1,localhost", "--remote", template, "-r", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
+    lines = sorted(line.split() for line in seen.read_text().splitlines())
+    assert [line[:3] for line in lines] == [["127.0.0.1", "127.0.0.1", os.environ["HOME"]],
+                                            ["localhost", "localhost", os.environ["HOME"]]]
+    assert all(line[3].isdigit() for line in lines)  # $$, the shell's pid, left to the shell
     df = results.load(tmp_path)
     run = df[df["rank"] == -1].set_index("metric")["value"]
     assert run["agreement"] >= 0.99

@@ -1,9 +1,16 @@
+import os
+import stat
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import pytest
 
 from mpcbench import results
 from mpcbench.results import store
 from mpcbench.results.schema import conform
+from tests.conftest import REPO
 
 
 def _rows(run_id: str, value: float = 1.0) -> pd.DataFrame:
@@ -60,3 +67,67 @@ def test_one_run_per_file(tmp_path):
 def test_missing_dir_is_an_error(tmp_path):
     with pytest.raises(results.ResultsError, match="does not exist"):
         results.load(tmp_path / "nope")
+
+
+def test_sequence_numbers_sort_numerically_past_9999(tmp_path):
+    for seq in range(1, 10002):  # empty stand-ins: only the names matter for the order
+        (tmp_path / f"{seq:04d}-r{seq}.parquet").touch()
+    files = results.run_files(tmp_path)
+    assert [f.name for f in files[9997:]] == [
+        "9998-r9998.parquet", "9999-r9999.parquet", "10000-r10000.parquet",
+        "10001-r10001.parquet"]
+    assert results.append(_rows("next"), tmp_path).name == "10002-next.parquet"
+
+
+_APPENDER = """
+import sys, time
+from pathlib import Path
+from tests.unit.test_store import _rows
+from mpcbench import results
+target, name = Path(sys.argv[1]), sys.argv[2]
+(target.parent / f"ready-{name}").touch()
+while not (target.parent / "go").exists():
+    time.sleep(0.01)
+for i in range(50):
+    results.append(_rows(f"{name}{i}"), target)
+"""
+
+
+def test_concurrent_appenders_lose_nothing_and_share_no_number(tmp_path):
+    target = tmp_path / "results"
+    procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, str(target), name], cwd=REPO)
+             for name in ("a", "b")]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{n}").exists() for n in ("a", "b")):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    assert [p.wait(60) for p in procs] == [0, 0]
+    files = results.run_files(target)
+    assert sorted(int(f.name.split("-")[0]) for f in files) == list(range(1, 101))
+    expected = {f"{n}{i}" for n in "ab" for i in range(50)}
+    assert set(results.load(target)["run_id"]) == expected
+
+
+def test_file_and_directory_are_fsynced(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def record(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real(fd)
+
+    monkeypatch.setattr(store.os, "fsync", record)
+    results.append(_rows("a"), tmp_path)
+    assert synced == [False, True]  # the data file before it is linked, then the directory
+
+
+def test_tolerant_load_skips_and_names_a_corrupt_file(tmp_path):
+    results.append(_rows("a"), tmp_path)
+    bad = results.append(_rows("b"), tmp_path)
+    results.append(_rows("c"), tmp_path)
+    bad.write_bytes(b"not parquet")
+    errors: list[results.ResultsError] = []
+    df = results.load(tmp_path, errors=errors)
+    assert sorted(df["run_id"].unique()) == ["a", "c"]
+    assert len(errors) == 1 and bad.name in str(errors[0])

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from mpcbench.launch.suite import SuiteError, expand, load_suite
@@ -66,3 +68,32 @@ overrides:
 """)
     assert [(p.case.framework, p.case.model) for p in expand(suite)] == [
         ("plaintext", "cnn"), ("feedback", "cnnf")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('images: "64"', r"images: input should be a valid integer, got '64'"),
+        ("repeats: 1.5", r"repeats: input should be a valid integer, got 1.5"),
+        ("images: true", r"images: input should be a valid integer, got True"),
+        ("batch_sizes: [8, 0]", r"batch_sizes\.1: input should be greater than 0, got 0"),
+        ("warmup: -1", r"warmup: input should be greater than or equal to 0, got -1"),
+        ("timeout_s: 0", r"timeout_s: input should be greater than 0"),
+        ("parties: [2, '3']", r"parties\.1: input should be a valid integer, got '3'"),
+        ("options: [a]", r"options: input should be a valid dictionary"),
+        ("overrides: {cnn: 3}", r"overrides\.cnn: input should be a valid dictionary"),
+        ("overrides: {cnn: {images: many}}", r"override cnn: images: input should be a valid "
+                                              r"integer, got 'many'"),
+        ("- just a list", r"must be a mapping"),
+    ],
+)
+def test_wrongly_typed_values_are_named_with_file_and_field(tmp_path, text, message):
+    where = re.escape(f"suite file {tmp_path / 's.yaml'}")
+    with pytest.raises(SuiteError, match=rf"^{where}(: | ).*{message}"):
+        _suite(tmp_path, text + "\n")
+
+
+def test_a_single_value_stands_for_a_list(tmp_path):
+    suite = _suite(tmp_path, "frameworks: plaintext\nmodels: mlp\nimages: 8\ntimeout_s: 30\n")
+    assert [p.case.case_id for p in expand(suite)] == ["plaintext/mlp(dataset=mnist,n=1,b=8)"]
+    assert expand(suite)[0].timeout_s == 30.0
