@@ -8,7 +8,7 @@ REPORT  ?= report
 
 SUITES := crypten frameworks micro baselines full
 
-.PHONY: install demo test browser clean $(addprefix bench-,$(SUITES))
+.PHONY: install demo test test-deps clean $(addprefix bench-,$(SUITES))
 
 # torch is the local CPU wheel; crypten goes in without its dependency pins (they pull
 # torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg.
@@ -26,14 +26,17 @@ demo: install
 	$(BIN)/mpcbench results --results $(RESULTS)
 	$(BIN)/mpcbench report --results $(RESULTS) --out $(REPORT)
 
-# Headless Chromium renders the report in its test (Debian package; skipped if unavailable).
-browser:
+# Debian packages the tests use: OpenSSH (server and client: parties on separate hosts
+# over real ssh; required) and headless Chromium (renders the report; skipped if missing).
+test-deps:
+	@command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || { \
+	  apt-get update -qq && apt-get install -y -qq openssh-server openssh-client >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { \
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: the report rendering test will be skipped"; }
 
 # The import contracts (setup.cfg [importlinter]) fail the build like a failing test.
-test: install browser
+test: install test-deps
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 

@@ -11,6 +11,13 @@ class MpcbenchError(Exception):
     exit_code = 1
 
 
+class RunFailed(MpcbenchError):
+    """A run that was started and failed (a party died or hung, a host was unreachable):
+    it is stored as a row with this ``status`` and the message."""
+
+    status = "failed"
+
+
 class InputError(MpcbenchError, ValueError):
     """Bad input: unknown model or dataset, bad party count, missing file, busy port, ..."""
 

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
@@ -22,6 +24,8 @@ class SshServer:
     address: str
     port: int
     key: Path
+    #: the listening sshd (sessions are its descendants)
+    pid: int
 
     @property
     def destination(self) -> str:
@@ -33,9 +37,12 @@ class SshServer:
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
 
 
-def available() -> bool:
-    """Whether the OpenSSH server and client are installed."""
-    return Path(SSHD).exists() and shutil.which("ssh") is not None
+def sessions(server: SshServer) -> list[psutil.Process]:
+    """Live processes started through ``server``'s ssh sessions."""
+    try:
+        return psutil.Process(server.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _keygen(path: Path) -> None:
@@ -70,7 +77,7 @@ def sshd(workdir: Path, address: str = "127.0.0.1", port: int = 2222,
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"sshd did not start: {(workdir / 'sshd.log').read_text()}")
             time.sleep(0.05)
-        yield SshServer(address, port, user_key)
+        yield SshServer(address, port, user_key, proc.pid)
     finally:
         proc.terminate()
         try:

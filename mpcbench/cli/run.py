@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,41 @@ def progress_bar() -> Progress:
         TextColumn("{task.completed}/{task.total} batches"), TimeElapsedColumn(),
         console=err, transient=True,
     )
+
+
+def placement(hosts: str | None, remote: str | None, port: int | None):
+    """Where the parties run, from ``--hosts``, ``--remote`` and ``--port``."""
+    from ..errors import InputError
+    from ..launch import placement as pl
+
+    if hosts and Path(hosts).is_file():
+        if remote:
+            raise InputError("a hosts file says how to start each party: drop --remote")
+        return lambda n: pl.from_hosts(Path(hosts), n)
+    if hosts and not remote:
+        raise InputError(f"--hosts needs --remote, the command that starts a party there "
+                         f"(or a hosts file; {hosts!r} is no file)")
+    if remote:
+        return lambda n: pl.templated(n, (hosts or "127.0.0.1").split(","), remote, port)
+    return lambda n: pl.local(n, port)
+
+
+def _print_commands(case, place, results: Path, threads: int | None) -> None:
+    """Write the run spec and print each party's command line (the spec as a file)."""
+    import shlex
+
+    from ..launch.placement import worker_args
+    from ..launch.runner import party_context
+    from ..parties.worker import spec_json
+
+    spec = Path(results) / "logs" / "manual" / f"{case.framework}-{case.model}-spec.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(spec_json(party_context(case, place, threads)) + "\n")
+    err.print(f"spec: {spec} (copy it to every host); one command per party:")
+    for rank, (start, address) in enumerate(zip(place.starters, place.addresses, strict=True)):
+        args = [a for a in worker_args(rank, str(spec)) if a != "--watch-stdin"]
+        out.print(f"# party {rank} on {address}\n{shlex.join(start(args))}", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()
@@ -57,11 +93,16 @@ def run(
     dtype: Annotated[str, typer.Option(help="Input dtype before sharing: float32 or "
                                        "float64.")] = "float32",
     hosts: Annotated[str | None, typer.Option(
-        help="Comma-separated hosts; party r runs on host r mod len(hosts).")] = None,
+        help="A hosts file (YAML, one entry per party: address, ssh, python, workdir, "
+             "ports; parties started over ssh), or comma-separated hosts for --remote "
+             "(party r on host r mod len(hosts)).")] = None,
     remote: Annotated[str | None, typer.Option(
         help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
              "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
              "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
+    print_commands: Annotated[bool, typer.Option(
+        "--print-commands", help="Print the command of every party (to start them by hand) "
+        "and the spec file they read, then exit without running.")] = False,
     options: Options = None,
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
@@ -71,18 +112,23 @@ def run(
     from .. import parties as backends
     from ..case import MICRO, Case
     from ..launch.catalog import default_batch
-    from ..launch.runner import run_case
+    from ..launch.runner import check, run_case
     from ..results.summary import phases, runs
 
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options))
+    place = placement(hosts, remote, port)
+    if print_commands:
+        check(case)
+        _print_commands(case, place(case.parties), results, threads)
+        return
     with stop_on_signals(), progress_bar() as bar:
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
-                          hosts=hosts.split(",") if hosts else None, remote=remote)
+                          place=place)
     summary = runs(result.rows).iloc[0]
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     table = Table()

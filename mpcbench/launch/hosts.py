@@ -27,7 +27,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import InputError
+from ..errors import InputError, RunFailed
 
 #: ssh options every party connection gets: no prompts, and a dead link noticed in ~6 s
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=2",
@@ -50,6 +50,10 @@ _FREE_PORTS = (
 
 class HostsError(InputError):
     """A hosts file is missing, malformed or does not fit the run."""
+
+
+class HostUnreachable(RunFailed):
+    """A host did not answer over ssh (down, refused, no key, no mpcbench there)."""
 
 
 class Host(BaseModel):
@@ -117,8 +121,9 @@ def load_hosts(path: Path, parties: int) -> list[Host]:
     return hosts
 
 
-def free_ports(host: Host, count: int = 1, timeout_s: float = 30.0) -> list[int]:
-    """``count`` free ports of the host's range, found on the host itself."""
+def free_ports(host: Host, count: int = 1, timeout_s: float = 20.0) -> list[int]:
+    """``count`` free ports of the host's range, found on the host itself;
+    :class:`HostUnreachable` if it does not answer."""
     lo, hi = host.ports
     args = ["-c", _FREE_PORTS, str(lo), str(hi), str(count), host.address]
     cmd = host.run(args)
@@ -126,11 +131,11 @@ def free_ports(host: Host, count: int = 1, timeout_s: float = 30.0) -> list[int]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise HostsError(f"host {host.label} did not answer within {timeout_s:g} s") from None
+        raise HostUnreachable(f"host {host.label} did not answer within {timeout_s:g} s") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise HostsError(f"cannot reach host {host.label}: {last}")
+        raise HostUnreachable(f"cannot reach host {host.label}: {last}")
     ports = [int(p) for p in proc.stdout.split()]
     if len(ports) < count:
-        raise HostsError(f"host {host.label} has no free port in {lo}-{hi}")
+        raise HostUnreachable(f"host {host.label} has no free port in {lo}-{hi}")
     return ports

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, MpcbenchError
+from ..errors import RunFailed
 from ..parties.base import PartyContext
 from ..parties.lifeline import LAUNCHER_PID
 from ..parties.worker import MARKER, spec_json
+from .placement import Starter, worker_args
 
 POLL_S = 0.05
 #: time a party gets to exit after SIGTERM before SIGKILL
@@ -38,14 +37,10 @@ GRACE_S = 2.0
 SILENT_S = 6.0
 #: time a party gets from its start to its first heartbeat (imports, ssh login)
 STARTUP_S = 60.0
-#: placeholders of a ``--remote`` template; any other brace or ``$`` reaches the shell as is
-_PLACEHOLDER = re.compile(r"\$\{(host|worker)\}|\$(host|worker)\b|\{(host|worker)\}")
 
 
-class LaunchError(MpcbenchError):
+class LaunchError(RunFailed):
     """A party failed or the run timed out; the message names the party."""
-
-    status = "failed"
 
 
 class RunTimeout(LaunchError):
@@ -107,40 +102,18 @@ def _stop(parties: list[_Party]) -> None:
             p.proc.stdin.close()
 
 
-def check_remote(template: str) -> None:
-    """:class:`InputError` unless ``template`` has a worker placeholder."""
-    if not any("worker" in m.group(0) for m in _PLACEHOLDER.finditer(template)):
-        raise InputError(f"--remote template has no {{worker}} (or $worker): {template!r}")
-
-
-def remote_command(template: str, host: str, worker: str) -> str:
-    """``template`` with its ``{host}``/``$host``/``${host}`` replaced by ``host`` (shell
-    quoted) and its ``{worker}``/``$worker``/``${worker}`` by ``worker``; nothing else of
-    it changes, so other braces and ``$`` reach the shell as written."""
-    values = {"host": shlex.quote(host), "worker": worker}
-    return _PLACEHOLDER.sub(lambda m: values[next(g for g in m.groups() if g)], template)
-
-
-def _command(rank: int, spec: Path, remote: str | None, host: str) -> list[str]:
-    args = ["-m", "mpcbench.parties.worker", "--spec", "-" if remote else str(spec),
-            "--rank", str(rank), "--watch-stdin"]
-    if remote is None:
-        return [sys.executable, *args]
-    return ["bash", "-c", remote_command(remote, host, " ".join(args))]
-
-
 def launch(
     template: PartyContext,
     work_dir: Path,
     timeout_s: float,
     on_progress: Callable[[int, int], None] | None = None,
-    remote: str | None = None,
+    starters: Sequence[Starter] | None = None,
 ) -> list[dict]:
     """Run every party of ``template`` (rank ignored); return each rank's result report.
 
-    Party ``r`` logs to ``work_dir/party{r}.log``. With ``remote`` (a shell template, see
-    :func:`remote_command`), party ``r`` is started through it for the host of
-    ``template.addresses[r]`` and reads the spec on standard input. On the first failure
+    Party ``r`` is started by ``starters[r]`` (default: this machine's Python; see
+    :mod:`.placement`), logs to ``work_dir/party{r}.log`` and reads the run spec on its
+    standard input (also kept as ``work_dir/spec.json``). On the first failure
     (an exit, or no heartbeat for :data:`SILENT_S`) the others are stopped within
     :data:`GRACE_S` and :class:`LaunchError` names the failed party; past ``timeout_s``,
     :class:`RunTimeout` names those still running. Call it from the thread that stays
@@ -152,21 +125,20 @@ def launch(
     env = {**os.environ, "OMP_NUM_THREADS": str(template.threads),
            "MKL_NUM_THREADS": str(template.threads), "PYTHONUNBUFFERED": "1",
            LAUNCHER_PID: str(os.getpid())}
+    starters = starters or [lambda args: [sys.executable, *args]] * template.parties
     parties: list[_Party] = []
     try:
-        for rank, address in enumerate(template.addresses):
+        for rank, start in enumerate(starters):
             log = work_dir / f"party{rank}.log"
             with log.open("w") as fh:
                 proc = subprocess.Popen(
-                    _command(rank, spec, remote, address.rpartition(":")[0]),
-                    stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
-                    env=env, start_new_session=True,
+                    start(worker_args(rank)), stdout=fh, stderr=subprocess.STDOUT,
+                    stdin=subprocess.PIPE, env=env, start_new_session=True,
                 )
             parties.append(_Party(rank, proc, log, time.monotonic()))
-            if remote:
-                with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
-                    proc.stdin.write(spec.read_bytes() + b"\n")
-                    proc.stdin.flush()
+            with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
+                proc.stdin.write(spec.read_bytes() + b"\n")
+                proc.stdin.flush()
         _watch(parties, work_dir, timeout_s, template, on_progress)
     finally:
         _stop(parties)

@@ -18,13 +18,15 @@ import torch
 
 from .. import data, models, parties
 from ..case import MICRO, Case
+from ..errors import RunFailed
 from ..models import layers as L
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
-from .local import LaunchError, check_remote, launch
-from .ports import check_ports, free_ports
+from .local import LaunchError, launch
+from .placement import Placement
+from .placement import local as placement_local
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -113,6 +115,20 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
     }
 
 
+def _store_failure(columns: dict, exc: RunFailed, results_dir: Path) -> None:
+    """One row for a run that failed: its status and the one-line reason."""
+    store.append(pd.DataFrame([{**columns, "rank": -1, "repeat": 0, "phase": "total",
+                                "metric": "wall_s", "value": np.nan, "unit": "s",
+                                "status": exc.status, "error": str(exc)}]), results_dir)
+
+
+def party_context(case: Case, placement: Placement, threads: int | None = None) -> PartyContext:
+    """What every party of ``case`` placed by ``placement`` is told (rank unset)."""
+    return PartyContext(rank=-1, parties=case.parties, case=case,
+                        threads=threads or _threads(case.parties),
+                        addresses=placement.addresses)
+
+
 def run_case(
     case: Case,
     results_dir: Path,
@@ -120,40 +136,34 @@ def run_case(
     port: int | None = None,
     threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    hosts: list[str] | None = None,
-    remote: str | None = None,
+    place: Callable[[int], Placement] | None = None,
 ) -> RunResult:
     """Run ``case`` with one process per party and append its rows.
 
-    Parties run on this host, or on ``hosts`` (party ``r`` on ``hosts[r % len(hosts)]``)
-    started through the ``remote`` shell template (see :func:`launch`). A failed or
-    timed-out run is stored too (one row with its status and error) and then re-raised,
-    so a sweep's table shows what broke.
+    ``place(parties)`` says where the parties run and how they start (default: this
+    machine, on free loopback ports or on ``port`` and up; see :mod:`.placement`); it is
+    called after the case is checked. A failed or timed-out run is stored too (one row
+    with its status and error) and then re-raised, so a sweep's table shows what broke.
     """
     backend = check(case)
-    if hosts and not remote:
-        raise Unsupported("--hosts needs --remote, the command that starts a party there")
-    if remote:
-        check_remote(remote)
-    ports = check_ports(port, case.parties) if port else free_ports(case.parties)
-    hosts = hosts or ["127.0.0.1"]
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    ctx = PartyContext(
-        rank=-1, parties=case.parties, case=case, threads=threads or _threads(case.parties),
-        addresses=tuple(f"{hosts[r % len(hosts)]}:{p}" for r, p in enumerate(ports)),
-    )
     results_dir = Path(results_dir)
     work_dir = results_dir / "logs" / run_id
+    try:
+        placement = (place or (lambda n: placement_local(n, port)))(case.parties)
+    except RunFailed as exc:
+        ctx = party_context(case, Placement((), (), ()), threads)
+        _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
+        raise
+    ctx = party_context(case, placement, threads)
     columns = _case_columns(case, ctx, backend, run_id)
     try:
-        outputs = launch(ctx, work_dir, timeout_s, on_progress, remote)
+        outputs = launch(ctx, work_dir, timeout_s, on_progress, placement.starters)
     except LaunchError as exc:
-        failed = pd.DataFrame([{**columns, "rank": -1, "repeat": 0, "phase": "total",
-                                "metric": "wall_s", "value": np.nan, "unit": "s",
-                                "status": exc.status, "error": str(exc)}])
-        store.append(failed, results_dir)
+        _store_failure(columns, exc, results_dir)
         raise
-    per_rank = pd.DataFrame([row for out in outputs for row in out["rows"]])
+    per_rank = pd.DataFrame([{**row, "host": placement.hosts[row["rank"]]}
+                             for out in outputs for row in out["rows"]])
     totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
                       & ~per_rank.is_warmup]
     total_s = float(totals.groupby("repeat")["value"].max().median())
@@ -161,7 +171,8 @@ def run_case(
     logits = None if revealed is None else np.asarray(revealed, dtype=np.float64)
     rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
                      ignore_index=True)
-    config = {**json.loads(columns["backend_config"]), **outputs[0]["config"]}
+    config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
+              "placement": placement.kind}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     path = store.append(rows, results_dir)

@@ -65,6 +65,8 @@ PROVENANCE_COLUMNS = [
     "git_commit",
     "git_dirty",
     "hostname",
+    #: the host a party ran on (its rows; as the placement names it)
+    "host",
     "os",
     "cpu_model",
     "cpu_cores",

@@ -1,7 +1,7 @@
 import pytest
 
 from mpcbench.errors import InputError
-from mpcbench.launch.local import check_remote, remote_command
+from mpcbench.launch.placement import check_remote, remote_command
 
 
 @pytest.mark.parametrize(

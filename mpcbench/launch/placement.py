@@ -1,0 +1,105 @@
+"""Where each party of a run lives and how it is started: its address (``host:port``),
+the command that runs the party program there, and the host name stored on its rows.
+
+* :func:`local`: every party on this machine, on free loopback ports (the default);
+* :func:`templated`: parties on ``--hosts a,b,...`` started through a ``--remote`` shell
+  template;
+* :func:`from_hosts`: one host per party from a hosts file (:mod:`.hosts`), started
+  over ssh, ports chosen on each host.
+
+Every party reads the run spec on its standard input, so a command needs nothing but a
+way to run ``python -m mpcbench.parties.worker`` on its host.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .hosts import Host, HostUnreachable, load_hosts
+from .hosts import free_ports as host_ports
+from .ports import check_ports, free_ports
+
+#: the party program's arguments -> the command that starts it on its host
+Starter = Callable[[list[str]], list[str]]
+#: placeholders of a ``--remote`` template; any other brace or ``$`` reaches the shell as is
+_PLACEHOLDER = re.compile(r"\$\{(host|worker)\}|\$(host|worker)\b|\{(host|worker)\}")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The hosts of a run's parties, indexed by rank."""
+
+    #: ``host:port`` every party listens on (party 0's is also the rendezvous)
+    addresses: tuple[str, ...]
+    starters: tuple[Starter, ...]
+    #: the host of each party, as stored on its rows
+    hosts: tuple[str, ...]
+    #: how the parties were placed: ``local``, ``remote`` or ``ssh``
+    kind: str = "local"
+
+
+def check_remote(template: str) -> None:
+    """:class:`InputError` unless ``template`` has a worker placeholder."""
+    if not any("worker" in m.group(0) for m in _PLACEHOLDER.finditer(template)):
+        raise InputError(f"--remote template has no {{worker}} (or $worker): {template!r}")
+
+
+def remote_command(template: str, host: str, worker: str) -> str:
+    """``template`` with its ``{host}``/``$host``/``${host}`` replaced by ``host`` (shell
+    quoted) and its ``{worker}``/``$worker``/``${worker}`` by ``worker``; nothing else of
+    it changes, so other braces and ``$`` reach the shell as written."""
+    values = {"host": shlex.quote(host), "worker": worker}
+    return _PLACEHOLDER.sub(lambda m: values[next(g for g in m.groups() if g)], template)
+
+
+def worker_args(rank: int, spec: str = "-") -> list[str]:
+    """Arguments of the party program for ``rank`` (the spec from stdin by default)."""
+    return ["-m", "mpcbench.parties.worker", "--spec", spec, "--rank", str(rank),
+            "--watch-stdin"]
+
+
+def _here(args: list[str]) -> list[str]:
+    return [sys.executable, *args]
+
+
+def local(parties: int, port: int | None = None) -> Placement:
+    """Every party on this machine, on ``port..port+n-1`` or on free loopback ports."""
+    ports = check_ports(port, parties) if port else free_ports(parties)
+    return Placement(tuple(f"127.0.0.1:{p}" for p in ports), (_here,) * parties,
+                     ("127.0.0.1",) * parties)
+
+
+def templated(parties: int, hosts: list[str], template: str,
+              port: int | None = None) -> Placement:
+    """Party ``r`` on ``hosts[r % len(hosts)]``, started through ``template``."""
+    check_remote(template)
+    ports = check_ports(port, parties) if port else free_ports(parties)
+    placed = [hosts[r % len(hosts)] for r in range(parties)]
+
+    def starter(host: str) -> Starter:
+        return lambda args: ["bash", "-c", remote_command(template, host, shlex.join(args))]
+
+    return Placement(tuple(f"{h}:{p}" for h, p in zip(placed, ports, strict=True)),
+                     tuple(starter(h) for h in placed), tuple(placed), "remote")
+
+
+def from_hosts(path: Path, parties: int) -> Placement:
+    """Party ``r`` on entry ``r`` of the hosts file ``path``, started over ssh."""
+    hosts = load_hosts(path, parties)
+    per_host: dict[Host, list[int]] = {}
+    for h in dict.fromkeys(hosts):  # a host carrying several parties is asked once for all
+        ranks = [r for r, x in enumerate(hosts) if x == h]
+        try:
+            per_host[h] = host_ports(h, len(ranks))
+        except HostUnreachable as exc:
+            names = ", ".join(map(str, ranks))
+            raise HostUnreachable(f"party {names} of {parties}: {exc}") from None
+    addresses = [f"{h.address}:{per_host[h].pop(0)}" for h in hosts]
+    return Placement(tuple(addresses), tuple(h.run for h in hosts),
+                     tuple(h.label for h in hosts), "ssh")
