@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,6 +20,9 @@ from .common import (
     stop_on_signals,
 )
 
+if TYPE_CHECKING:
+    from ..launch.placement import Placer
+
 
 def progress_bar() -> Progress:
     """The batch progress bar shown while parties run (on stderr)."""
@@ -30,7 +33,7 @@ def progress_bar() -> Progress:
     )
 
 
-def placement(hosts: str | None, remote: str | None, port: int | None):
+def placement(hosts: str | None, remote: str | None, port: int | None) -> Placer:
     """Where the parties run, from ``--hosts``, ``--remote`` and ``--port``."""
     from ..errors import InputError
     from ..launch import placement as pl
@@ -38,13 +41,13 @@ def placement(hosts: str | None, remote: str | None, port: int | None):
     if hosts and Path(hosts).is_file():
         if remote:
             raise InputError("a hosts file says how to start each party: drop --remote")
-        return lambda n: pl.from_hosts(Path(hosts), n)
+        return pl.from_hosts(Path(hosts))
     if hosts and not remote:
         raise InputError(f"--hosts needs --remote, the command that starts a party there "
                          f"(or a hosts file; {hosts!r} is no file)")
     if remote:
-        return lambda n: pl.templated(n, (hosts or "127.0.0.1").split(","), remote, port)
-    return lambda n: pl.local(n, port)
+        return pl.templated((hosts or "127.0.0.1").split(","), remote, port)
+    return pl.local(port)
 
 
 def _print_commands(case, place, results: Path, threads: int | None) -> None:
@@ -122,7 +125,8 @@ def run(
     place = placement(hosts, remote, port)
     if print_commands:
         check(case)
-        _print_commands(case, place(case.parties), results, threads)
+        with place(case.parties) as placed:
+            _print_commands(case, placed, results, threads)
         return
     with stop_on_signals(), progress_bar() as bar:
         task = bar.add_task(case.case_id, total=None)

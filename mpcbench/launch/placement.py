@@ -7,6 +7,9 @@ the command that runs the party program there, and the host name stored on its r
 * :func:`from_hosts`: one host per party from a hosts file (:mod:`.hosts`), started
   over ssh, ports chosen on each host.
 
+Each returns a :data:`Placer`: given the party count, a context manager that holds the
+placement for the time of the run (and removes whatever it made for it).
+
 Every party reads the run spec on its standard input, so a command needs nothing but a
 way to run ``python -m mpcbench.parties.worker`` on its host.
 """
@@ -17,8 +20,10 @@ import re
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .hosts import Host, HostUnreachable, load_hosts
@@ -27,6 +32,7 @@ from .ports import check_ports, free_ports
 
 #: the party program's arguments -> the command that starts it on its host
 Starter = Callable[[list[str]], list[str]]
+#: party count -> the placement, held for the time of the run
 #: placeholders of a ``--remote`` template; any other brace or ``$`` reaches the shell as is
 _PLACEHOLDER = re.compile(r"\$\{(host|worker)\}|\$(host|worker)\b|\{(host|worker)\}")
 
@@ -40,8 +46,18 @@ class Placement:
     starters: tuple[Starter, ...]
     #: the host of each party, as stored on its rows
     hosts: tuple[str, ...]
-    #: how the parties were placed: ``local``, ``remote`` or ``ssh``
+    #: how the parties were placed: ``local``, ``remote``, ``ssh``, ...
     kind: str = "local"
+    #: what else a run's record keeps about the placement (e.g. the emulated network)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The placement as stored in a run's ``backend_config``."""
+        return {"placement": {"kind": self.kind, "hosts": list(self.hosts), **self.details}}
+
+
+Placer = Callable[[int], AbstractContextManager[Placement]]
 
 
 def check_remote(template: str) -> None:
@@ -68,29 +84,40 @@ def _here(args: list[str]) -> list[str]:
     return [sys.executable, *args]
 
 
-def local(parties: int, port: int | None = None) -> Placement:
+def local(port: int | None = None) -> Placer:
     """Every party on this machine, on ``port..port+n-1`` or on free loopback ports."""
-    ports = check_ports(port, parties) if port else free_ports(parties)
-    return Placement(tuple(f"127.0.0.1:{p}" for p in ports), (_here,) * parties,
-                     ("127.0.0.1",) * parties)
+
+    def place(parties: int) -> AbstractContextManager[Placement]:
+        ports = check_ports(port, parties) if port else free_ports(parties)
+        return nullcontext(Placement(tuple(f"127.0.0.1:{p}" for p in ports),
+                                     (_here,) * parties, ("127.0.0.1",) * parties))
+
+    return place
 
 
-def templated(parties: int, hosts: list[str], template: str,
-              port: int | None = None) -> Placement:
+def templated(hosts: list[str], template: str, port: int | None = None) -> Placer:
     """Party ``r`` on ``hosts[r % len(hosts)]``, started through ``template``."""
     check_remote(template)
-    ports = check_ports(port, parties) if port else free_ports(parties)
-    placed = [hosts[r % len(hosts)] for r in range(parties)]
 
     def starter(host: str) -> Starter:
         return lambda args: ["bash", "-c", remote_command(template, host, shlex.join(args))]
 
-    return Placement(tuple(f"{h}:{p}" for h, p in zip(placed, ports, strict=True)),
-                     tuple(starter(h) for h in placed), tuple(placed), "remote")
+    def place(parties: int) -> AbstractContextManager[Placement]:
+        ports = check_ports(port, parties) if port else free_ports(parties)
+        placed = [hosts[r % len(hosts)] for r in range(parties)]
+        return nullcontext(Placement(
+            tuple(f"{h}:{p}" for h, p in zip(placed, ports, strict=True)),
+            tuple(starter(h) for h in placed), tuple(placed), "remote"))
+
+    return place
 
 
-def from_hosts(path: Path, parties: int) -> Placement:
+def from_hosts(path: Path) -> Placer:
     """Party ``r`` on entry ``r`` of the hosts file ``path``, started over ssh."""
+    return lambda parties: nullcontext(_ssh_placement(path, parties))
+
+
+def _ssh_placement(path: Path, parties: int) -> Placement:
     hosts = load_hosts(path, parties)
     per_host: dict[Host, list[int]] = {}
     for h in dict.fromkeys(hosts):  # a host carrying several parties is asked once for all

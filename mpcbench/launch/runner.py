@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..results import store
 from ..results.provenance import provenance
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from .local import LaunchError, launch
-from .placement import Placement
+from .placement import Placement, Placer
 from .placement import local as placement_local
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -136,32 +137,36 @@ def run_case(
     port: int | None = None,
     threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    place: Callable[[int], Placement] | None = None,
+    place: Placer | None = None,
 ) -> RunResult:
     """Run ``case`` with one process per party and append its rows.
 
-    ``place(parties)`` says where the parties run and how they start (default: this
-    machine, on free loopback ports or on ``port`` and up; see :mod:`.placement`); it is
-    called after the case is checked. A failed or timed-out run is stored too (one row
-    with its status and error) and then re-raised, so a sweep's table shows what broke.
+    ``place(parties)`` says where the parties run and how they start, for the time of
+    the run (default: this machine, on free loopback ports or on ``port`` and up; see
+    :mod:`.placement`); it is entered after the case is checked. A failed or timed-out
+    run is stored too (one row with its status and error) and then re-raised, so a
+    sweep's table shows what broke.
     """
     backend = check(case)
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     results_dir = Path(results_dir)
     work_dir = results_dir / "logs" / run_id
-    try:
-        placement = (place or (lambda n: placement_local(n, port)))(case.parties)
-    except RunFailed as exc:
-        ctx = party_context(case, Placement((), (), ()), threads)
-        _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
-        raise
-    ctx = party_context(case, placement, threads)
-    columns = _case_columns(case, ctx, backend, run_id)
-    try:
-        outputs = launch(ctx, work_dir, timeout_s, on_progress, placement.starters)
-    except LaunchError as exc:
-        _store_failure(columns, exc, results_dir)
-        raise
+    with ExitStack() as stack:
+        try:
+            placement = stack.enter_context((place or placement_local(port))(case.parties))
+        except RunFailed as exc:
+            ctx = party_context(case, Placement((), (), ()), threads)
+            _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
+            raise
+        ctx = party_context(case, placement, threads)
+        columns = _case_columns(case, ctx, backend, run_id)
+        try:
+            outputs = launch(ctx, work_dir, timeout_s, on_progress, placement.starters)
+        except LaunchError as exc:
+            _store_failure({**columns, "backend_config": json.dumps(
+                {**json.loads(columns["backend_config"]), **placement.record})}, exc,
+                results_dir)
+            raise
     per_rank = pd.DataFrame([{**row, "host": placement.hosts[row["rank"]]}
                              for out in outputs for row in out["rows"]])
     totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
@@ -172,7 +177,7 @@ def run_case(
     rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
                      ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
-              "placement": placement.kind}
+              **placement.record}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     path = store.append(rows, results_dir)
