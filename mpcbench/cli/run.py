@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -103,6 +104,12 @@ def run(
         help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
              "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
              "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
+    cpus: Annotated[str | None, typer.Option(
+        help="Pin parties to cores: party r on set r mod n of 'SET;SET;...', e.g. '0;1' or "
+             "'0,1;2-3' (parties on this machine).")] = None,
+    memory: Annotated[str | None, typer.Option(
+        help="Memory cap per party (cgroup), e.g. 512MiB; a party over it fails the run "
+             "naming the cap.")] = None,
     print_commands: Annotated[bool, typer.Option(
         "--print-commands", help="Print the command of every party (to start them by hand) "
         "and the spec file they read, then exit without running.")] = False,
@@ -122,7 +129,11 @@ def run(
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options))
-    place = placement(hosts, remote, port)
+    from ..launch.resources import Resources, limited, parse_cpus, parse_size
+
+    resources = Resources(parse_cpus(cpus) if cpus else (),
+                          parse_size(memory) if memory else None)
+    place = limited(placement(hosts, remote, port), resources, f"{os.getpid()}")
     if print_commands:
         check(case)
         with place(case.parties) as placed:

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from ..errors import RunFailed
 from ..parties.base import PartyContext
 from ..parties.lifeline import LAUNCHER_PID
 from ..parties.worker import MARKER, spec_json
-from .placement import Starter, worker_args
+from .placement import Placement, worker_args
 
 POLL_S = 0.05
 #: time a party gets to exit after SIGTERM before SIGKILL
@@ -107,13 +107,14 @@ def launch(
     work_dir: Path,
     timeout_s: float,
     on_progress: Callable[[int, int], None] | None = None,
-    starters: Sequence[Starter] | None = None,
+    placement: Placement | None = None,
 ) -> list[dict]:
     """Run every party of ``template`` (rank ignored); return each rank's result report.
 
-    Party ``r`` is started by ``starters[r]`` (default: this machine's Python; see
-    :mod:`.placement`), logs to ``work_dir/party{r}.log`` and reads the run spec on its
-    standard input (also kept as ``work_dir/spec.json``). On the first failure
+    Party ``r`` is started by ``placement.starters[r]`` (default: this machine's Python;
+    see :mod:`.placement`), logs to ``work_dir/party{r}.log`` and reads the run spec
+    ``work_dir/spec.json`` (on its standard input if the placement says so). Its standard
+    input is a pipe the launcher holds open. On the first failure
     (an exit, or no heartbeat for :data:`SILENT_S`) the others are stopped within
     :data:`GRACE_S` and :class:`LaunchError` names the failed party; past ``timeout_s``,
     :class:`RunTimeout` names those still running. Call it from the thread that stays
@@ -125,20 +126,24 @@ def launch(
     env = {**os.environ, "OMP_NUM_THREADS": str(template.threads),
            "MKL_NUM_THREADS": str(template.threads), "PYTHONUNBUFFERED": "1",
            LAUNCHER_PID: str(os.getpid())}
-    starters = starters or [lambda args: [sys.executable, *args]] * template.parties
+    starters = (placement.starters if placement
+                else [lambda args: [sys.executable, *args]] * template.parties)
+    on_stdin = placement is not None and placement.spec_on_stdin
     parties: list[_Party] = []
     try:
         for rank, start in enumerate(starters):
             log = work_dir / f"party{rank}.log"
             with log.open("w") as fh:
                 proc = subprocess.Popen(
-                    start(worker_args(rank)), stdout=fh, stderr=subprocess.STDOUT,
-                    stdin=subprocess.PIPE, env=env, start_new_session=True,
+                    start(worker_args(rank, "-" if on_stdin else str(spec))), stdout=fh,
+                    stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env,
+                    start_new_session=True,
                 )
             parties.append(_Party(rank, proc, log, time.monotonic()))
-            with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
-                proc.stdin.write(spec.read_bytes() + b"\n")
-                proc.stdin.flush()
+            if on_stdin:
+                with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
+                    proc.stdin.write(spec.read_bytes() + b"\n")
+                    proc.stdin.flush()
         _watch(parties, work_dir, timeout_s, template, on_progress)
     finally:
         _stop(parties)

@@ -10,8 +10,8 @@ the command that runs the party program there, and the host name stored on its r
 Each returns a :data:`Placer`: given the party count, a context manager that holds the
 placement for the time of the run (and removes whatever it made for it).
 
-Every party reads the run spec on its standard input, so a command needs nothing but a
-way to run ``python -m mpcbench.parties.worker`` on its host.
+A party on another host reads the run spec on its standard input, so a command needs
+nothing but a way to run ``python -m mpcbench.parties.worker`` there.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ class Placement:
     kind: str = "local"
     #: what else a run's record keeps about the placement (e.g. the emulated network)
     details: dict[str, Any] = field(default_factory=dict)
+    #: after a failed run: what the placement knows of its cause (e.g. a memory cap hit)
+    diagnose: Callable[[], str | None] | None = None
+    #: whether the parties read the spec on stdin (else from the launcher's spec file,
+    #: for parties that share this machine's file system)
+    spec_on_stdin: bool = False
 
     @property
     def record(self) -> dict[str, Any]:
@@ -107,7 +112,7 @@ def templated(hosts: list[str], template: str, port: int | None = None) -> Place
         placed = [hosts[r % len(hosts)] for r in range(parties)]
         return nullcontext(Placement(
             tuple(f"{h}:{p}" for h, p in zip(placed, ports, strict=True)),
-            tuple(starter(h) for h in placed), tuple(placed), "remote"))
+            tuple(starter(h) for h in placed), tuple(placed), "remote", spec_on_stdin=True))
 
     return place
 
@@ -129,4 +134,4 @@ def _ssh_placement(path: Path, parties: int) -> Placement:
             raise HostUnreachable(f"party {names} of {parties}: {exc}") from None
     addresses = [f"{h.address}:{per_host[h].pop(0)}" for h in hosts]
     return Placement(tuple(addresses), tuple(h.run for h in hosts),
-                     tuple(h.label for h in hosts), "ssh")
+                     tuple(h.label for h in hosts), "ssh", spec_on_stdin=True)

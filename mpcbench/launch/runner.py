@@ -161,11 +161,15 @@ def run_case(
         ctx = party_context(case, placement, threads)
         columns = _case_columns(case, ctx, backend, run_id)
         try:
-            outputs = launch(ctx, work_dir, timeout_s, on_progress, placement.starters)
+            outputs = launch(ctx, work_dir, timeout_s, on_progress, placement)
         except LaunchError as exc:
+            cause = placement.diagnose() if placement.diagnose else None
+            failure = LaunchError(f"{cause} ({exc})") if cause else exc
             _store_failure({**columns, "backend_config": json.dumps(
-                {**json.loads(columns["backend_config"]), **placement.record})}, exc,
+                {**json.loads(columns["backend_config"]), **placement.record})}, failure,
                 results_dir)
+            if cause:
+                raise failure from exc
             raise
     per_rank = pd.DataFrame([{**row, "host": placement.hosts[row["rank"]]}
                              for out in outputs for row in out["rows"]])
