@@ -13,6 +13,8 @@ from typing import Any
 #: ``images`` training images of the case's dtype (phase ``share``) after loading them
 #: (phase ``load``)
 MICRO = "micro"
+#: network of a case whose parties share this machine's loopback
+NO_NETWORK = "none"
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,16 @@ class Case:
     dtype: str = "float32"
     #: framework-specific options, e.g. ``{"threshold": 1}`` or ``{"provider": "TTP"}``
     options: dict[str, Any] = field(default_factory=dict)
+    #: the network the parties talk over: ``none`` (this machine's loopback), a named
+    #: emulated profile (``lan``, ``lan1g``, ``wan``, ``wan100``) or a profile file
+    network: str = NO_NETWORK
 
     @property
     def case_id(self) -> str:
-        """Readable id, e.g. ``crypten/cnn(dataset=mnist,n=3,b=8)``."""
+        """Readable id, e.g. ``crypten/cnn(dataset=mnist,n=3,b=8)`` (``,net=wan`` when the
+        parties talk over an emulated network)."""
         extra = f",dtype={self.dtype}" if self.model == MICRO else ""
+        if self.network != NO_NETWORK:
+            extra += f",net={self.network}"
         return (f"{self.framework}/{self.model}(dataset={self.dataset},n={self.parties},"
                 f"b={self.batch}{extra})")

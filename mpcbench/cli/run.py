@@ -34,11 +34,17 @@ def progress_bar() -> Progress:
     )
 
 
-def placement(hosts: str | None, remote: str | None, port: int | None) -> Placer:
-    """Where the parties run, from ``--hosts``, ``--remote`` and ``--port``."""
+def placement(hosts: str | None, remote: str | None, port: int | None,
+              network: str = "none") -> Placer:
+    """Where the parties run, from ``--hosts``, ``--remote``, ``--port`` and ``--network``."""
     from ..errors import InputError
     from ..launch import placement as pl
 
+    if network != "none":
+        if hosts or remote or port:
+            raise InputError("--network puts every party in its own emulated host on this "
+                             "machine: drop --hosts, --remote and --port")
+        return pl.emulated(network)
     if hosts and Path(hosts).is_file():
         if remote:
             raise InputError("a hosts file says how to start each party: drop --remote")
@@ -104,6 +110,10 @@ def run(
         help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
              "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
              "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
+    network: Annotated[str, typer.Option(
+        help="Network the parties talk over: none (loopback), an emulated profile (lan, "
+             "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
+             "file.")] = "none",
     cpus: Annotated[str | None, typer.Option(
         help="Pin parties to cores: party r on set r mod n of 'SET;SET;...', e.g. '0;1' or "
              "'0,1;2-3' (parties on this machine).")] = None,
@@ -128,12 +138,12 @@ def run(
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
-                parse_options(options))
+                parse_options(options), network)
     from ..launch.resources import Resources, limited, parse_cpus, parse_size
 
     resources = Resources(parse_cpus(cpus) if cpus else (),
                           parse_size(memory) if memory else None)
-    place = limited(placement(hosts, remote, port), resources, f"{os.getpid()}")
+    place = limited(placement(hosts, remote, port, network), resources, f"{os.getpid()}")
     if print_commands:
         check(case)
         with place(case.parties) as placed:

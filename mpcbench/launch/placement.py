@@ -5,7 +5,9 @@ the command that runs the party program there, and the host name stored on its r
 * :func:`templated`: parties on ``--hosts a,b,...`` started through a ``--remote`` shell
   template;
 * :func:`from_hosts`: one host per party from a hosts file (:mod:`.hosts`), started
-  over ssh, ports chosen on each host.
+  over ssh, ports chosen on each host;
+* :func:`emulated`: every party its own host (network namespace) on this machine, on
+  the links of a network profile (:mod:`.network`), measured before the parties start.
 
 Each returns a :data:`Placer`: given the party count, a context manager that holds the
 placement for the time of the run (and removes whatever it made for it).
@@ -19,8 +21,8 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,3 +137,40 @@ def _ssh_placement(path: Path, parties: int) -> Placement:
     addresses = [f"{h.address}:{per_host[h].pop(0)}" for h in hosts]
     return Placement(tuple(addresses), tuple(h.run for h in hosts),
                      tuple(h.label for h in hosts), "ssh", spec_on_stdin=True)
+
+
+#: the port every party listens on in its own emulated host (each host has its own stack)
+EMULATED_PORT = 47000
+
+
+def emulated(profile: str) -> Placer:
+    """Party ``r`` in emulated host ``r`` on the links of ``profile`` (needs root)."""
+
+    @contextmanager
+    def place(parties: int) -> Iterator[Placement]:
+        from .network import Emulator, probe
+
+        with Emulator(profile, parties) as emu:
+            fidelity = probe(emu)
+
+            def starter(host: Any) -> Starter:
+                return lambda args: host.command([sys.executable, *args])
+
+            yield Placement(
+                tuple(f"{h.address}:{EMULATED_PORT}" for h in emu.hosts),
+                tuple(starter(h) for h in emu.hosts), tuple(h.name for h in emu.hosts),
+                "emulated", {"network": emu.describe(), "probe": fidelity},
+                diagnose=lambda: _network_cause(emu))
+
+    return place
+
+
+def _network_cause(emu: Any) -> str | None:
+    """A dead forwarder, or a cut link, as the cause of a failed run."""
+    try:
+        emu.check()
+    except Exception as exc:  # the forwarder died: that is the cause
+        return f"the emulated network failed: {exc}"
+    n = len(emu.hosts)
+    cut = [f"{s}->{d}" for s in range(n) for d in range(n) if s != d and emu.link(s, d).loss >= 1]
+    return f"link {', '.join(cut)} of the emulated network is cut" if cut else None

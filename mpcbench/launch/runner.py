@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from .. import data, models, parties
-from ..case import MICRO, Case
+from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
 from ..models import layers as L
 from ..parties.base import Backend, PartyContext, Unsupported
@@ -26,7 +26,7 @@ from ..results import store
 from ..results.provenance import provenance
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from .local import LaunchError, launch
-from .placement import Placement, Placer
+from .placement import Placement, Placer, emulated
 from .placement import local as placement_local
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -48,6 +48,10 @@ def check(case: Case) -> type[Backend]:
     if reason:
         raise Unsupported(f"framework {case.framework} is not available here: {reason}")
     backend.validate(case)
+    if case.network != NO_NETWORK:
+        from .network import get_profile
+
+        get_profile(case.network).check(case.parties)
     if case.dtype not in ("float32", "float64"):
         raise Unsupported(f"dtype must be float32 or float64, got {case.dtype!r}")
     if case.model == MICRO:
@@ -107,7 +111,8 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "framework": case.framework, "kind": backend.kind.value,
         "framework_versions": json.dumps(backend.versions(), sort_keys=True),
         "model": case.model, "dataset": case.dataset,
-        "parties": case.parties, "batch": case.batch, "images": case.images,
+        "parties": case.parties, "network": case.network, "batch": case.batch,
+        "images": case.images,
         "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,
         "weights_sha256": sha, "case_fingerprint": fingerprint(case, sha),
@@ -153,7 +158,9 @@ def run_case(
     work_dir = results_dir / "logs" / run_id
     with ExitStack() as stack:
         try:
-            placement = stack.enter_context((place or placement_local(port))(case.parties))
+            placer = place or (emulated(case.network) if case.network != NO_NETWORK
+                               else placement_local(port))
+            placement = stack.enter_context(placer(case.parties))
         except RunFailed as exc:
             ctx = party_context(case, Placement((), (), ()), threads)
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)

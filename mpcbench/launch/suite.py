@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from .. import parties
-from ..case import MICRO, Case
+from ..case import MICRO, NO_NETWORK, Case
 from ..errors import InputError
 from . import catalog
 
@@ -49,6 +49,8 @@ class Grid(BaseModel):
     parties: tuple[PositiveInt, ...] = (2,)
     batch_sizes: tuple[PositiveInt, ...] = ()  # empty: the model's default batch
     dtypes: tuple[str, ...] = ("float32",)
+    #: networks the parties talk over (see :class:`mpcbench.case.Case`)
+    networks: tuple[str, ...] = (NO_NETWORK,)
     images: PositiveInt = 64
     repeats: PositiveInt = 1
     warmup: NonNegativeInt = 0
@@ -56,7 +58,7 @@ class Grid(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
-                     mode="before")
+                     "networks", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list | tuple) else (value,)
@@ -162,11 +164,13 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                 catalog.model_module(model)
             grid = _apply(suite, framework_grid, model, f"{framework}/{model}")
             counts = (1,) if backend.max_parties == 1 else grid.parties
+            networks = (NO_NETWORK,) if backend.max_parties == 1 else grid.networks
             for dataset in grid.datasets:
-                for n, batch, dtype in product(counts, _batch_sizes(grid, model), grid.dtypes):
+                for n, batch, dtype, network in product(counts, _batch_sizes(grid, model),
+                                                        grid.dtypes, networks):
                     case = Case(framework, model, dataset, n, grid.images,
                                 min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **(extra_options or {})})
+                                {**grid.options, **(extra_options or {})}, network)
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

@@ -15,7 +15,8 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 
 #: 2: ``kind`` and ``framework_versions`` (declared by the backend) replace the fixed
 #: ``crypten_version`` / ``mpyc_version`` columns of version 1
-SCHEMA_VERSION = 2
+#: 3: ``network`` (what the parties talked over) and ``host`` (each party's host)
+SCHEMA_VERSION = 3
 
 #: identity of the measurement
 KEY_COLUMNS = [
@@ -28,6 +29,8 @@ KEY_COLUMNS = [
     "model",
     "dataset",
     "parties",
+    #: the network the parties talked over (``none``: this machine's loopback)
+    "network",
     "rank",
     "batch",
     "images",
@@ -107,9 +110,11 @@ _V1_VERSIONS = {"crypten": "crypten_version", "mpyc": "mpyc_version"}
 
 def migrate(df: pd.DataFrame, version: int) -> pd.DataFrame:
     """Rows of a file written with schema ``version``, in the current schema's columns."""
-    if version >= 2:
-        return df
     out = df.copy()
+    if version < 3:
+        out["network"] = "none"  # every run before version 3 used this machine's loopback
+    if version >= 2:
+        return out
     out["kind"] = out["framework"].map(_V1_KINDS)
 
     def declared(row: pd.Series) -> str:

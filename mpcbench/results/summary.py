@@ -25,7 +25,8 @@ from ..case import MICRO
 from ..metrics import PHASES, RANK_METRICS
 
 #: identity of a cell (one line of the summary table)
-CELL = ["framework", "model", "dataset", "parties", "batch", "provider", "threshold"]
+CELL = ["framework", "model", "dataset", "parties", "network", "batch", "provider",
+        "threshold"]
 #: the ``kind`` a backend declares (stored on its rows) -> the label tables show
 KIND_LABELS = {"mpc": "MPC", "plaintext": "plaintext", "baseline": "baseline"}
 #: run-level metrics aggregated per cell, and how

@@ -35,6 +35,16 @@ def _crypten() -> ModuleType:
     return import_crypten()
 
 
+def _interface_of(address: str) -> str | None:
+    """The network interface holding ``address`` on this host, if any."""
+    import psutil
+
+    for name, addrs in psutil.net_if_addrs().items():
+        if any(a.address == address for a in addrs):
+            return name
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -133,8 +143,10 @@ class CryptenBackend(Backend):
             "RENDEZVOUS": f"tcp://{ctx.addresses[0]}",
             "DISTRIBUTED_BACKEND": "gloo",
         }
-        if _is_loopback(host):
-            env["GLOO_SOCKET_IFNAME"] = "lo"
+        own = ctx.addresses[ctx.rank].rsplit(":", 1)[0]
+        interface = "lo" if _is_loopback(host) else _interface_of(own)
+        if interface:  # gloo's default (the hostname's address) may not resolve at all
+            env["GLOO_SOCKET_IFNAME"] = interface
         os.environ.update(env)
         crypten = _crypten()
         if self._tuned(ctx.case):
