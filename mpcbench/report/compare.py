@@ -67,13 +67,16 @@ def load_side(spec: str, results_dir: Path) -> pd.DataFrame:
 
 
 def cell_label(frame: pd.DataFrame) -> pd.Series:
-    """Readable cell id, e.g. ``crypten/mlp mnist n=2 b=16 [TFP t=1]``."""
+    """Readable cell id, e.g. ``crypten/mlp mnist n=2 b=16 [TFP t=1]`` (`` @wan`` for an
+    emulated network)."""
 
     def one(row: pd.Series) -> str:
         provider = "" if pd.isna(row["provider"]) else str(row["provider"])
         sec = [] if provider.startswith("none") or not provider else [provider]
         sec += [] if pd.isna(row["threshold"]) else [f"t={row['threshold']}"]
         tail = f" [{' '.join(sec)}]" if sec else ""
+        network = row["network"]
+        tail += "" if pd.isna(network) or network == "none" else f" @{network}"
         return (f"{row['framework']}/{row['model']} {row['dataset']} n={row['parties']} "
                 f"b={row['batch']}{tail}")
 

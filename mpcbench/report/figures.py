@@ -23,6 +23,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..results.network import ACROSS as _ACROSS
 from ..results.summary import CELL, PHASE_ORDER
 
 #: error bars over repeats: the inter-quartile range around the median
@@ -40,6 +41,8 @@ class Tables:
     phases: pd.DataFrame
     run_rows: pd.DataFrame
     micro: pd.DataFrame
+    #: per cell and network (:func:`mpcbench.results.network.by_network`)
+    network: pd.DataFrame
     #: colour of every ``system``, the same in all figures
     palette: dict[str, tuple]
 
@@ -158,6 +161,28 @@ def rounds(t: Tables) -> Figure | None:
     return _vs_parties(t.repeats, t.palette, "rounds_per_img", "rounds per image")
 
 
+def time_vs_delay(t: Tables) -> Figure | None:
+    data = t.network[t.network["kind"] == "MPC"].dropna(subset=["s_per_img", "delay_s"])
+    data = data.assign(delay_ms=data["delay_s"] * 1e3)
+    data = data[data.groupby([*_ACROSS, "series"])["network"].transform("nunique") > 1]
+    if data.empty:
+        return None
+    colours = {s: t.palette.get(s, c) for s, c in zip(
+        sorted(data["series"].unique()), sns.color_palette("tab10", data["series"].nunique()),
+        strict=True)}
+    g = sns.relplot(
+        data=_plain(data), x="delay_ms", y="s_per_img", hue="series", style="parties",
+        kind="line", markers=True, palette=colours, height=3.6, aspect=1.15,
+        facet_kws={"sharey": False}, **_facets(data),
+    )
+    g.set(xscale="symlog", yscale="log")
+    for ax in g.axes.flat:
+        ax.set_xscale("symlog", linthresh=0.1)
+    _readable_log(g)
+    g.set_axis_labels("one-way delay [ms] (0: loopback)", "seconds per image")
+    return g.figure
+
+
 def slowdown(t: Tables) -> Figure | None:
     cells = t.summary.dropna(subset=["slowdown"])
     ref = cells["s_per_img"] / cells["slowdown"]
@@ -262,6 +287,11 @@ FIGURES = [
                "communicate are omitted from the log scale).", communication),
     FigureSpec("rounds_vs_parties", "Communication rounds vs parties",
                "Rounds per image (max over parties).", rounds),
+    FigureSpec("time_vs_delay", "Time per image vs network delay",
+               "Median seconds per image of each MPC framework against the one-way delay of "
+               "the network its parties talked over (0: this machine's loopback; emulated "
+               "networks: every party its own host). Marker style shows the parties.",
+               time_vs_delay),
     FigureSpec("phase_breakdown", "Phase breakdown",
                "Median seconds per image of each phase (max over parties), stacked. Setup "
                "is paid once per run and is divided by the images of one repeat.",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..results import store, summary
+from ..results import network, store, summary
 from . import figures, provenance
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
@@ -189,6 +189,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     coverage = provenance.coverage(df, expected)
     security = provenance.security(df)
     baseline_fws = sorted(coverage.loc[coverage["kind"] == "baseline", "framework"])
+    per_network = network.by_network(df)
     tables = [
         _summary_table(cells),
         _coverage_table(coverage),
@@ -196,6 +197,19 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
                      "Every metric of the non-MPC baselines (mean over runs)."),
         _plain_table("phases", "Phase breakdown", _phase_table(phases),
                      "Median seconds per image of each phase, max over parties."),
+        _plain_table("effective_rounds", "Effective vs counted rounds",
+                     network.effective_rounds(per_network),
+                     "Effective rounds per batch: the slope of the median time per batch "
+                     "against the network's round-trip time, over the networks a cell was "
+                     "measured on; counted: the framework's own count (max over parties)."),
+        _plain_table("cost_model", "Cost model vs measured (emulated networks)",
+                     network.cost_model(per_network),
+                     "Predicted time per batch = the same cell's time on loopback + counted "
+                     "rounds x RTT + MiB a party sends per batch / link rate."),
+        _plain_table("network_fidelity", "Emulated networks: requested vs measured",
+                     network.fidelity(df),
+                     "Requested delay, RTT and rate of each run's default link, and the "
+                     "median RTT and rate its probe measured before the parties started."),
         _plain_table("failures", "Failed, timed-out and skipped runs", provenance.failures(df)),
         _security_table(security),
         _plain_table("machines", "Machines", provenance.machines(df)),
@@ -209,7 +223,8 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     figures.theme()
     repeats, run_rows = summary.repeats(df), summary.run_level(df)
     colours = figures.palette(pd.concat([repeats["system"], phases["system"], run_rows["system"]]))
-    inputs = Tables(repeats, cells, phases, run_rows, summary.micro_repeats(df), colours)
+    inputs = Tables(repeats, cells, phases, run_rows, summary.micro_repeats(df), per_network,
+                    colours)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not micro.empty else None
     files = [f"{t.name}.csv" for t in tables] + [

@@ -80,7 +80,8 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
     """Add ``system``, the legend label of a cell.
 
     The label is the framework, suffixed with the provider when a framework was run with
-    several, and with ``t=0`` for threshold-0 runs of a framework also run with t > 0.
+    several, with ``t=0`` for threshold-0 runs of a framework also run with t > 0, and
+    with ``@network`` for runs over an emulated network.
     """
     out = cells.copy()
     label = out["framework"].astype(str)
@@ -91,6 +92,9 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
         if (grp["threshold"] == 0).any() and (grp["threshold"] != 0).any():
             zero = sel & out["threshold"].eq(0).fillna(False)
             label[zero] = label[zero] + " (t=0)"
+    if "network" in out:
+        remote = out["network"].fillna("none").astype(str).ne("none")
+        label[remote] = label[remote] + " @" + out.loc[remote, "network"].astype(str)
     out["system"] = label
     return out
 

@@ -7,6 +7,7 @@ run, a feedback baseline and sharing micro-benchmark rows.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -45,8 +46,10 @@ SECURITY = {fw: {**sec, **DECLARED[fw]} for fw, sec in SECURITY.items()}
 
 def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
          images: int = 32, repeats: int = 3, warmup: int = 1, threshold: int | None = None,
-         speed: float = 1.0, case_id: str | None = None, seed: int = 0) -> pd.DataFrame:
-    """Rows of one run shaped like the worker's and runner's output."""
+         speed: float = 1.0, case_id: str | None = None, seed: int = 0,
+         network: str = "none") -> pd.DataFrame:
+    """Rows of one run shaped like the worker's and runner's output; on an emulated
+    ``network`` (see :data:`NETWORKS`) every repeat waits 10 rounds x RTT per batch."""
     rng = np.random.default_rng(seed + seq)
     run_id = f"run{seq:03d}"
     rows = []
@@ -57,6 +60,8 @@ def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
             phases["total"] = sum(phases.values()) * (1 + 0.1 * rank)
             if rep == 0:
                 phases["setup"] = speed * 0.3
+            wait = 2 * NETWORKS[network][0] * 10 * (images // batch)
+            phases = {p: w + wait * (p in ("infer", "total")) for p, w in phases.items()}
             for phase, wall in phases.items():
                 values = {"wall_s": wall, "cpu_s": wall * 0.9,
                           "peak_rss_bytes": 1e8 * (1 + rank) * (phase == "total") + 5e7,
@@ -76,12 +81,31 @@ def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
         default = parties - 1 if framework == "crypten" else (parties - 1) // 2
         sec["threshold"] = default if threshold is None else threshold
     cid = case_id or f"{framework}/{model}(dataset=mnist,n={parties},b={batch})"
+    if network != "none":
+        cid = cid[:-1] + f",net={network})"
     return pd.DataFrame(rows).assign(
+        network=network, backend_config=_placement(network),
         run_id=run_id, timestamp=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=seq),
         case_id=cid, framework=framework, model=model, dataset="mnist", parties=parties,
         batch=batch, images=images, status="ok", case_fingerprint=f"fp-{cid}",
         **OWNERS, **sec, **PROVENANCE,
     )
+
+
+#: emulated networks of the synthetic runs: one-way delay (s) and rate (bit/s)
+NETWORKS = {"none": (0.0, None), "lan1g": (0.25e-3, 1e9), "wan": (35e-3, 320e6)}
+
+
+def _placement(network: str) -> str:
+    """A run's ``backend_config`` with its placement, as the runner stores it."""
+    if network == "none":
+        return json.dumps({"placement": {"kind": "local"}})
+    delay, rate = NETWORKS[network]
+    link = {"delay_s": delay, "jitter_s": 0.0, "rate_bps": rate, "loss": 0.0}
+    probe = [{"src": 0, "dst": 1, "requested_rtt_s": 2 * delay,
+              "measured_rtt_s": 2 * delay * 1.02 + 2e-5, "measured_rate_bps": rate * 0.97}]
+    return json.dumps({"placement": {"kind": "emulated", "network": {
+        "profile": {"name": network, "default": link}}, "probe": {"links": probe}}})
 
 
 def _failed(seq: int) -> pd.DataFrame:
@@ -146,6 +170,8 @@ def synthetic(seed: int = 0, slow: float = 1.0) -> list[pd.DataFrame]:
         _run(9, "crypten", "mlp", 2, batch=32, speed=0.4 * slow, seed=seed),
         _failed(10),
         _feedback(11),
+        _run(15, "crypten", "mlp", 2, speed=0.5 * slow, seed=seed, network="lan1g"),
+        _run(16, "crypten", "mlp", 2, speed=0.5 * slow, seed=seed, network="wan"),
         _micro(12, "plaintext", "float32", 0.1),
         _micro(13, "crypten", "float32", 2.0),
         _micro(14, "crypten", "float64", 2.5),

@@ -48,7 +48,7 @@ def test_slower_crypten_is_a_regression_with_its_ratio():
     back = compare(b, a)
     assert _row(back, "crypten/cnn mnist n=2", "s_per_img")["mark"] == "-"
     assert regressions(back) == 0
-    assert regressions(changes) == 10  # time and throughput of five crypten cells
+    assert regressions(changes) == 14  # time and throughput of seven crypten cells
 
 
 def test_overlapping_repeats_are_insignificant():
@@ -109,7 +109,7 @@ def test_two_run_ids_and_bad_input(tmp_path):
     changes = compare(a, b)  # two single runs are paired although their batch differs
     assert changes["cell"].str.contains("b=16 .* → .*b=32", regex=True).all()
     assert (changes["mark"] == "x").all()  # different cases: not comparable
-    with pytest.raises(InputError, match="14 runs"):
+    with pytest.raises(InputError, match="16 runs"):
         load_side("run0", results)
     with pytest.raises(InputError, match="no run"):
         load_side("nope", results)
@@ -128,9 +128,9 @@ def test_cli_exit_codes_and_options(tmp_path):
     worse = runner.invoke(app, ["compare", str(a), str(b), "--only-changed",
                                 "--metric", "s_per_img"])
     assert worse.exit_code == 1
-    assert "5 regression(s)" in worse.stderr
+    assert "7 regression(s)" in worse.stderr
     lines = [ln for ln in worse.stdout.splitlines() if "crypten/" in ln]
-    assert len(lines) == 5 and all("+" in ln and "time / image" in ln for ln in lines)
+    assert len(lines) == 7 and all("+" in ln and "time / image" in ln for ln in lines)
     assert "plaintext/" not in worse.stdout
     bad = runner.invoke(app, ["compare", str(a), "nope", "--results", str(a)])
     assert isinstance(bad.exception, InputError) and "no run" in str(bad.exception)
