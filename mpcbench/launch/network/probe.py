@@ -1,0 +1,163 @@
+"""Fidelity probe: measured RTT and throughput of the emulated links, next to the requested.
+
+RTT is the median of TCP ping-pongs (1 byte each way, Nagle off) after one warm-up;
+throughput is a bulk TCP transfer bounded by time and bytes, taken at the receiver over
+the second half of the transfer (after slow start). Both run from the hosts' own network
+stacks. To stay cheap with many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts
+probe RTT only between rank 0 and every host and between neighbouring ranks, and
+throughput on one pair per distinct requested link; the result says which.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from .emulator import NetworkError
+from .hosts import Host
+from .profiles import Link
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+ALL_PAIRS_UP_TO = 3
+PINGS = 5
+BULK_S = 0.5
+BULK_BYTES = 32 << 20
+TIMEOUT_S = 5.0
+_CHUNK = 1 << 20
+
+
+def _connected(src: Host, dst: Host, stack: ExitStack) -> tuple[socket.socket, socket.socket]:
+    """A TCP connection from ``src`` to ``dst``: (client end, server end), Nagle off."""
+    server = stack.enter_context(dst.socket())
+    server.bind((dst.address, 0))
+    server.listen(1)
+    client = stack.enter_context(src.socket())
+    client.settimeout(TIMEOUT_S)
+    server.settimeout(TIMEOUT_S)
+    try:
+        client.connect(server.getsockname())
+        conn = stack.enter_context(server.accept()[0])
+    except OSError as err:
+        raise NetworkError(f"probe {src.rank} -> {dst.rank}: cannot connect ({err})") from None
+    conn.settimeout(TIMEOUT_S)
+    for end in (client, conn):
+        end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return client, conn
+
+
+def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
+    """Median round-trip time ``src`` -> ``dst`` -> ``src`` in seconds."""
+    with ExitStack() as stack:
+        client, conn = _connected(src, dst, stack)
+        samples = []
+        try:
+            for _ in range(pings + 1):
+                start = perf_counter()
+                client.sendall(b"p")
+                conn.recv(1)
+                conn.sendall(b"q")
+                client.recv(1)
+                samples.append(perf_counter() - start)
+        except OSError as err:
+            raise NetworkError(f"probe {src.rank} -> {dst.rank}: ping failed ({err})") from None
+    return statistics.median(samples[1:])
+
+
+def throughput(src: Host, dst: Host, seconds: float = BULK_S,
+               max_bytes: int = BULK_BYTES) -> float:
+    """Bulk TCP rate ``src`` -> ``dst`` in bit/s, over the second half of the transfer."""
+    marks: list[tuple[float, int]] = []
+
+    def drain(conn: socket.socket) -> None:
+        buf = bytearray(_CHUNK)
+        with suppress_os_error():
+            while n := conn.recv_into(buf):
+                marks.append((perf_counter(), n))
+
+    with ExitStack() as stack:
+        client, conn = _connected(src, dst, stack)
+        receiver = threading.Thread(target=drain, args=(conn,), daemon=True)
+        receiver.start()
+        chunk = bytes(_CHUNK)
+        sent = 0
+        deadline = perf_counter() + seconds
+        try:
+            while sent < max_bytes and perf_counter() < deadline:
+                sent += client.send(chunk[: min(_CHUNK, max_bytes - sent)])
+            client.shutdown(socket.SHUT_WR)
+        except OSError as err:
+            raise NetworkError(f"probe {src.rank} -> {dst.rank}: transfer failed ({err})") \
+                from None
+        finally:
+            receiver.join(TIMEOUT_S)
+    if len(marks) < 2:
+        raise NetworkError(f"probe {src.rank} -> {dst.rank}: nothing arrived")
+    first, last = marks[0][0], marks[-1][0]
+    middle = (first + last) / 2
+    late = sum(n for t, n in marks if t > middle)
+    return late * 8 / (last - middle)
+
+
+class suppress_os_error:
+    """Treat a reset or timed-out receive as the end of the transfer."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> bool:
+        return kind is not None and issubclass(kind, OSError)
+
+
+def _pairs(parties: int) -> tuple[list[tuple[int, int]], str]:
+    if parties <= ALL_PAIRS_UP_TO:
+        return [(a, b) for a in range(parties) for b in range(parties) if a < b], "all pairs"
+    pairs = {(0, b) for b in range(1, parties)} | {(a, a + 1) for a in range(parties - 1)}
+    return sorted(pairs), "rank 0 with every rank, and neighbouring ranks"
+
+
+def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
+          max_bytes: int = BULK_BYTES, ceiling: bool = True) -> dict[str, Any]:
+    """Requested vs measured RTT and throughput per probed ordered pair (plus the ceiling)."""
+    hosts = emu.hosts
+    pairs, rtt_scope = _pairs(len(hosts))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        rtts = dict(zip(pairs, pool.map(lambda p: rtt(hosts[p[0]], hosts[p[1]], pings), pairs)))
+    ordered = sorted([*pairs, *((b, a) for a, b in pairs)])
+    if len(hosts) <= ALL_PAIRS_UP_TO:
+        bulk, bulk_scope = ordered, "every probed pair"
+    else:
+        first: dict[Link, tuple[int, int]] = {}
+        for pair in ordered:
+            first.setdefault(emu.link(*pair), pair)
+        bulk, bulk_scope = sorted(first.values()), "one pair per distinct requested link"
+    rates = {p: throughput(hosts[p[0]], hosts[p[1]], seconds, max_bytes) for p in bulk}
+    rows = []
+    for a, b in ordered:
+        there, back = emu.link(a, b), emu.link(b, a)
+        rows.append({"src": a, "dst": b,
+                     "requested_delay_s": there.delay_s,
+                     "requested_rtt_s": there.delay_s + back.delay_s,
+                     "measured_rtt_s": rtts[(min(a, b), max(a, b))],
+                     "requested_rate_bps": there.rate_bps,
+                     "measured_rate_bps": rates.get((a, b))})
+    return {"rtt_pairs": rtt_scope, "throughput_pairs": bulk_scope, "pings": pings,
+            "bulk_s": seconds, "bulk_max_bytes": max_bytes, "links": rows,
+            "ceiling_bps": measure_ceiling(emu, seconds, max_bytes) if ceiling else None}
+
+
+def measure_ceiling(emu: Emulator, seconds: float = BULK_S,
+                    max_bytes: int = BULK_BYTES) -> float:
+    """The emulator's own limit: bulk rate 0 -> 1 with that link made ideal for the test."""
+    requested = emu.link(0, 1)
+    emu.set_link(0, 1, Link())
+    try:
+        return throughput(emu.hosts[0], emu.hosts[1], seconds, max_bytes)
+    finally:
+        emu.set_link(0, 1, requested)
