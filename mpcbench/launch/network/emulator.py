@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict
 from functools import cache
@@ -40,6 +41,8 @@ MTU = 65000
 NETWORK = ipaddress.IPv4Network("198.18.0.0/15")
 #: the device name of the TUN inside every host
 DEVICE = "mpcb0"
+#: packets a TUN device holds for the forwarder (the default 500 drops short bursts)
+TXQLEN = 10_000
 #: time the forwarder gets to stop before it is killed
 STOP_S = 2.0
 
@@ -79,8 +82,17 @@ def netem_available() -> bool:
         namespaces.remove(name)
 
 
-def _raise_exit(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+def _exit_on_signal(owner: int) -> Callable[[int, FrameType | None], None]:
+    """A handler turning a signal into :class:`SystemExit`, so ``with`` blocks clean up.
+
+    A child forked without exec (pyroute2 forks helpers) just ends: it must not unwind
+    the stack it copied from ``owner``.
+    """
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            os._exit(128 + signum)
+        raise SystemExit(128 + signum)
+    return handler
 
 
 class Emulator:
@@ -115,6 +127,9 @@ class Emulator:
         self._created: list[str] = []
         self._forwarder: subprocess.Popen | None = None
         self._previous_sigterm: Any = None
+        #: pyroute2 forks helper children that unwind through this process's stack
+        self._owner = os.getpid()
+        self._on_sigterm = _exit_on_signal(self._owner)
         self.stale_removed: list[str] = []
 
     # -- life cycle -------------------------------------------------------------------
@@ -149,7 +164,7 @@ class Emulator:
                 ipr.link("set", index=ipr.link_lookup(ifname=tun)[0], net_ns_fd=host.netns)
             with IPRoute(netns=host.netns) as ipr:
                 index = ipr.link_lookup(ifname=tun)[0]
-                ipr.link("set", index=index, ifname=host.device, mtu=self.mtu)
+                ipr.link("set", index=index, ifname=host.device, mtu=self.mtu, txqlen=TXQLEN)
                 ipr.addr("add", index=index, address=host.address,
                          prefixlen=NETWORK.prefixlen)
                 ipr.link("set", index=index, state="up")
@@ -182,6 +197,8 @@ class Emulator:
 
     def close(self) -> None:
         """Stop the forwarder and remove every namespace; safe to call more than once."""
+        if os.getpid() != self._owner:
+            return
         atexit.unregister(self.close)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         try:
@@ -211,11 +228,11 @@ class Emulator:
         if threading.current_thread() is not threading.main_thread():
             return
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_exit)
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _restore_sigterm(self) -> None:
         if self._previous_sigterm is not None:
-            if signal.getsignal(signal.SIGTERM) is _raise_exit:
+            if signal.getsignal(signal.SIGTERM) is self._on_sigterm:
                 signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
 

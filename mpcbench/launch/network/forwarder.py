@@ -15,6 +15,7 @@ namespaces itself and exits, and its TUN devices vanish with it.
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import itertools
 import json
@@ -34,15 +35,18 @@ from .profiles import Link
 MAX_PACKET = 65536
 #: packets read from one device before serving the others
 BATCH = 64
-#: shortest queue a rate-limited link keeps before dropping, seconds of sending
+#: a rate-limited link queues (then drops) the longest of: this many seconds of sending,
+#: four times its delay, or this many full-size packets
 MIN_QUEUE_S = 0.02
+QUEUE_PACKETS = 16
+PR_SET_TIMERSLACK = 29
 
 
 class LinkShaper:
     """One direction of one host pair: loss, then token bucket, then delay line."""
 
-    __slots__ = ("burst_s", "bytes", "last_release", "link", "lost", "packets", "queue_s",
-                 "queue_drops", "tat")
+    __slots__ = ("burst_s", "bytes", "last_release", "link", "lost", "packets", "queue_drops",
+                 "queue_s", "tat")
 
     def __init__(self, link: Link, mtu: int) -> None:
         self.packets = self.bytes = self.lost = self.queue_drops = 0
@@ -56,8 +60,8 @@ class LinkShaper:
         if link.rate_bps:
             burst_bits = max(2 * mtu * 8, link.rate_bps * 1e-3)
             self.burst_s = burst_bits / link.rate_bps
-            self.queue_s = max(MIN_QUEUE_S, 2 * (link.delay_s + link.jitter_s),
-                               4 * mtu * 8 / link.rate_bps)
+            self.queue_s = max(MIN_QUEUE_S, 4 * (link.delay_s + link.jitter_s),
+                               QUEUE_PACKETS * mtu * 8 / link.rate_bps)
 
     def release_time(self, now: float, size: int) -> float | None:
         """When a packet of ``size`` bytes arriving ``now`` leaves the link, or None if dropped."""
@@ -171,6 +175,8 @@ class Forwarder:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # wake up on time for sub-millisecond delays (the default slack is 50 us)
+    ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1)
     config = json.loads(sys.argv[1])
     links = [[Link(**link) if link else None for link in row] for row in config["links"]]
     forwarder = Forwarder(config["fds"], config["addresses"], links, config["mtu"])

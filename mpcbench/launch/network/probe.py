@@ -30,15 +30,25 @@ PINGS = 5
 BULK_S = 0.5
 BULK_BYTES = 32 << 20
 TIMEOUT_S = 5.0
+#: socket buffer of probe connections (the kernel caps it at net.core.[rw]mem_max)
+BUFFER = 4 << 20
 _CHUNK = 1 << 20
+#: receive size: small, so that receive times follow arrivals closely
+_RECV = 64 << 10
 
 
 def _connected(src: Host, dst: Host, stack: ExitStack) -> tuple[socket.socket, socket.socket]:
-    """A TCP connection from ``src`` to ``dst``: (client end, server end), Nagle off."""
+    """A TCP connection from ``src`` to ``dst``: (client end, server end), Nagle off.
+
+    Both ends get :data:`BUFFER` bytes of socket buffer, so the window covers a WAN
+    link's bandwidth-delay product from the start instead of growing with autotuning.
+    """
     server = stack.enter_context(dst.socket())
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
     server.bind((dst.address, 0))
     server.listen(1)
     client = stack.enter_context(src.socket())
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER)
     client.settimeout(TIMEOUT_S)
     server.settimeout(TIMEOUT_S)
     try:
@@ -76,7 +86,7 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S,
     marks: list[tuple[float, int]] = []
 
     def drain(conn: socket.socket) -> None:
-        buf = bytearray(_CHUNK)
+        buf = bytearray(_RECV)
         with suppress_os_error():
             while n := conn.recv_into(buf):
                 marks.append((perf_counter(), n))
@@ -99,10 +109,11 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S,
             receiver.join(TIMEOUT_S)
     if len(marks) < 2:
         raise NetworkError(f"probe {src.rank} -> {dst.rank}: nothing arrived")
-    first, last = marks[0][0], marks[-1][0]
-    middle = (first + last) / 2
-    late = sum(n for t, n in marks if t > middle)
-    return late * 8 / (last - middle)
+    # from the first receive past half time to the last: bytes that arrived in between
+    middle = (marks[0][0] + marks[-1][0]) / 2
+    since = next(t for t, _ in marks if t >= middle)
+    late = sum(n for t, n in marks if t > since)
+    return late * 8 / (marks[-1][0] - since)
 
 
 class suppress_os_error:
@@ -128,7 +139,8 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
     hosts = emu.hosts
     pairs, rtt_scope = _pairs(len(hosts))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        rtts = dict(zip(pairs, pool.map(lambda p: rtt(hosts[p[0]], hosts[p[1]], pings), pairs)))
+        measured = pool.map(lambda p: rtt(hosts[p[0]], hosts[p[1]], pings), pairs)
+        rtts = dict(zip(pairs, measured, strict=True))
     ordered = sorted([*pairs, *((b, a) for a, b in pairs)])
     if len(hosts) <= ALL_PAIRS_UP_TO:
         bulk, bulk_scope = ordered, "every probed pair"
