@@ -40,6 +40,10 @@ BATCH = 64
 MIN_QUEUE_S = 0.02
 QUEUE_PACKETS = 16
 PR_SET_TIMERSLACK = 29
+#: weight of the newest sample in the moving average of wake-up lateness, and the
+#: largest sample it takes (a descheduled forwarder must not make it spin)
+LATENESS_GAIN = 0.1
+MAX_EARLY_S = 1e-4
 
 
 class LinkShaper:
@@ -103,6 +107,8 @@ class Forwarder:
                         for row in links]
         self.heap: list[tuple[float, int, int, bytes]] = []
         self.seq = itertools.count()
+        #: how late select() wakes up (moving average); the loop wakes this much early
+        self.lateness = 0.0
         for fd in fds:
             os.set_blocking(fd, False)
 
@@ -155,7 +161,13 @@ class Forwarder:
         pending = b""
         while True:
             timeout = self.release_due()
+            if timeout is not None:
+                timeout = max(0.0, timeout - self.lateness)
+                wake = monotonic() + timeout
             ready, _, _ = select.select(readers, [], [], timeout)
+            if not ready and timeout:
+                late = min(monotonic() - wake, MAX_EARLY_S)
+                self.lateness += LATENESS_GAIN * (late - self.lateness)
             for fd in ready:
                 if fd != control:
                     self.read(src_of[fd])
