@@ -126,6 +126,8 @@ class Emulator:
                        for s in range(parties) for d in range(parties) if s != d}
         self._created: list[str] = []
         self._forwarder: subprocess.Popen | None = None
+        #: one request at a time on the forwarder's control pipe
+        self._control = threading.Lock()
         self._previous_sigterm: Any = None
         #: pyroute2 forks helper children that unwind through this process's stack
         self._owner = os.getpid()
@@ -239,21 +241,30 @@ class Emulator:
     # -- runtime control --------------------------------------------------------------
 
     def _request(self, req: dict[str, Any]) -> dict[str, Any]:
-        proc = self._forwarder
-        if proc is None:
-            raise NetworkError("the emulated network is not running")
-        try:
-            proc.stdin.write(json.dumps(req) + "\n")
-            proc.stdin.flush()
-            line = proc.stdout.readline()
-        except OSError:
-            line = ""
+        proc = self.check()
+        with self._control:
+            try:
+                proc.stdin.write(json.dumps(req) + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except OSError:
+                line = ""
         if not line:
-            raise NetworkError(f"the network emulator's forwarder died (exit code {proc.poll()})")
+            raise NetworkError(f"the network emulator's forwarder died (exit code {proc.wait()})")
         answer = json.loads(line)
         if not answer["ok"]:
             raise NetworkError(answer["error"])
         return answer
+
+    def check(self) -> subprocess.Popen:
+        """The running forwarder; :class:`NetworkError` if it is gone (no link would work)."""
+        proc = self._forwarder
+        if proc is None:
+            raise NetworkError("the emulated network is not running")
+        if proc.poll() is not None:
+            raise NetworkError("the network emulator's forwarder died "
+                               f"(exit code {proc.returncode})")
+        return proc
 
     def link(self, src: int, dst: int) -> Link:
         """The link from host ``src`` to host ``dst`` as it is now."""
@@ -283,6 +294,6 @@ class Emulator:
     def describe(self) -> dict[str, Any]:
         """What a run records: mechanism, requested links per pair and the hosts."""
         return {"emulator": self.mechanism, "netem_available": netem_available(),
-                "mtu": self.mtu, "run_id": self.run_id,
+                "mtu": self.mtu, "run_id": self.run_id, "stale_removed": self.stale_removed,
                 "profile": self.profile.describe(self.parties),
                 "hosts": [h.describe() for h in self.hosts]}

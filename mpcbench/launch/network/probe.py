@@ -1,8 +1,9 @@
 """Fidelity probe: measured RTT and throughput of the emulated links, next to the requested.
 
 RTT is the median of TCP ping-pongs (1 byte each way, Nagle off) after one warm-up;
-throughput is a bulk TCP transfer bounded by time and bytes, taken at the receiver over
-the second half of the transfer (after slow start). Both run from the hosts' own network
+throughput is a bulk TCP transfer bounded by time (0.5 s, longer on links with a long
+RTT) and bytes (32 MiB), taken at the receiver over the second half of the transfer
+(after TCP's ramp-up). Both run from the hosts' own network
 stacks. To stay cheap with many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts
 probe RTT only between rank 0 and every host and between neighbouring ranks, and
 throughput on one pair per distinct requested link; the result says which.
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import socket
 import statistics
+import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +28,22 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 ALL_PAIRS_UP_TO = 3
-PINGS = 5
+PINGS = 9
 BULK_S = 0.5
+#: a bulk transfer lasts at least this many requested RTTs (TCP's ramp-up), up to MAX_BULK_S
+RAMP_RTTS = 12
+MAX_BULK_S = 2.0
 BULK_BYTES = 32 << 20
 TIMEOUT_S = 5.0
+#: expected time of sequential pings above which the pairs are pinged in parallel
+PARALLEL_PINGS_S = 1.0
 #: socket buffer of probe connections (the kernel caps it at net.core.[rw]mem_max)
 BUFFER = 4 << 20
 _CHUNK = 1 << 20
 #: receive size: small, so that receive times follow arrivals closely
 _RECV = 64 << 10
+#: how often a blocked sender checks whether the receiver is done
+_SEND_POLL_S = 0.05
 
 
 def _connected(src: Host, dst: Host, stack: ExitStack) -> tuple[socket.socket, socket.socket]:
@@ -82,30 +91,43 @@ def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
 
 def throughput(src: Host, dst: Host, seconds: float = BULK_S,
                max_bytes: int = BULK_BYTES) -> float:
-    """Bulk TCP rate ``src`` -> ``dst`` in bit/s, over the second half of the transfer."""
+    """Bulk TCP rate ``src`` -> ``dst`` in bit/s, over the second half of the transfer.
+
+    The receiver stops after ``seconds`` from its first byte or ``max_bytes``, whichever
+    comes first; the connection is then reset, so full send buffers are not drained.
+    """
     marks: list[tuple[float, int]] = []
+    done = threading.Event()
 
     def drain(conn: socket.socket) -> None:
         buf = bytearray(_RECV)
-        with suppress_os_error():
-            while n := conn.recv_into(buf):
-                marks.append((perf_counter(), n))
+        got, end = 0, None
+        with suppress(OSError):  # a reset or timed-out receive ends the transfer
+            while not done.is_set() and (n := conn.recv_into(buf)):
+                now = perf_counter()
+                marks.append((now, n))
+                got += n
+                end = end or now + seconds
+                if got >= max_bytes or now >= end:
+                    break
+        done.set()
 
     with ExitStack() as stack:
         client, conn = _connected(src, dst, stack)
         receiver = threading.Thread(target=drain, args=(conn,), daemon=True)
         receiver.start()
-        chunk = bytes(_CHUNK)
-        sent = 0
-        deadline = perf_counter() + seconds
+        chunk = memoryview(bytes(_CHUNK))
+        client.settimeout(_SEND_POLL_S)
         try:
-            while sent < max_bytes and perf_counter() < deadline:
-                sent += client.send(chunk[: min(_CHUNK, max_bytes - sent)])
-            client.shutdown(socket.SHUT_WR)
+            while not done.is_set():
+                with suppress(TimeoutError):
+                    client.send(chunk)
         except OSError as err:
             raise NetworkError(f"probe {src.rank} -> {dst.rank}: transfer failed ({err})") \
                 from None
         finally:
+            done.set()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             receiver.join(TIMEOUT_S)
     if len(marks) < 2:
         raise NetworkError(f"probe {src.rank} -> {dst.rank}: nothing arrived")
@@ -116,16 +138,6 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S,
     return late * 8 / (marks[-1][0] - since)
 
 
-class suppress_os_error:
-    """Treat a reset or timed-out receive as the end of the transfer."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> bool:
-        return kind is not None and issubclass(kind, OSError)
-
-
 def _pairs(parties: int) -> tuple[list[tuple[int, int]], str]:
     if parties <= ALL_PAIRS_UP_TO:
         return [(a, b) for a in range(parties) for b in range(parties) if a < b], "all pairs"
@@ -133,12 +145,22 @@ def _pairs(parties: int) -> tuple[list[tuple[int, int]], str]:
     return sorted(pairs), "rank 0 with every rank, and neighbouring ranks"
 
 
+def _bulk_seconds(emu: Emulator, src: int, dst: int, seconds: float) -> float:
+    """``seconds``, or long enough for TCP to ramp up on a long link (at most 2 s)."""
+    requested_rtt = emu.link(src, dst).delay_s + emu.link(dst, src).delay_s
+    return max(seconds, min(RAMP_RTTS * requested_rtt, MAX_BULK_S))
+
+
 def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
           max_bytes: int = BULK_BYTES, ceiling: bool = True) -> dict[str, Any]:
     """Requested vs measured RTT and throughput per probed ordered pair (plus the ceiling)."""
     hosts = emu.hosts
     pairs, rtt_scope = _pairs(len(hosts))
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    # pings run in parallel only when sequential ones would be slow: threads waiting for
+    # each other's interpreter lock would add to sub-millisecond RTTs
+    expected = sum((pings + 2) * (emu.link(a, b).delay_s + emu.link(b, a).delay_s)
+                   for a, b in pairs)
+    with ThreadPoolExecutor(max_workers=1 if expected < PARALLEL_PINGS_S else 8) as pool:
         measured = pool.map(lambda p: rtt(hosts[p[0]], hosts[p[1]], pings), pairs)
         rtts = dict(zip(pairs, measured, strict=True))
     ordered = sorted([*pairs, *((b, a) for a, b in pairs)])
@@ -149,7 +171,8 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
         for pair in ordered:
             first.setdefault(emu.link(*pair), pair)
         bulk, bulk_scope = sorted(first.values()), "one pair per distinct requested link"
-    rates = {p: throughput(hosts[p[0]], hosts[p[1]], seconds, max_bytes) for p in bulk}
+    rates = {p: throughput(hosts[p[0]], hosts[p[1]], _bulk_seconds(emu, *p, seconds),
+                           max_bytes) for p in bulk}
     rows = []
     for a, b in ordered:
         there, back = emu.link(a, b), emu.link(b, a)
@@ -158,9 +181,10 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
                      "requested_rtt_s": there.delay_s + back.delay_s,
                      "measured_rtt_s": rtts[(min(a, b), max(a, b))],
                      "requested_rate_bps": there.rate_bps,
-                     "measured_rate_bps": rates.get((a, b))})
+                     "measured_rate_bps": rates.get((a, b)),
+                     "bulk_s": _bulk_seconds(emu, a, b, seconds) if (a, b) in rates else None})
     return {"rtt_pairs": rtt_scope, "throughput_pairs": bulk_scope, "pings": pings,
-            "bulk_s": seconds, "bulk_max_bytes": max_bytes, "links": rows,
+            "bulk_max_bytes": max_bytes, "links": rows,
             "ceiling_bps": measure_ceiling(emu, seconds, max_bytes) if ceiling else None}
 
 
