@@ -18,7 +18,9 @@ import pytest
 
 from mpcbench.errors import InputError
 from mpcbench.launch.network import (
+    NAMED,
     Emulator,
+    Host,
     Link,
     NetworkError,
     Profile,
@@ -105,6 +107,16 @@ def test_three_lan_hosts_talk_and_are_distinct():
         assert len(described["profile"]["links"]) == 6
         json.dumps(described)
     assert _leftovers(emu.run_id) == []
+
+
+def test_named_profiles_and_local_hosts():
+    assert NAMED["wan"].link(0, 1) == Link(delay_s=0.035, rate_bps=320e6)
+    assert NAMED["lan"].link(2, 0) == Link(delay_s=1e-4, rate_bps=10e9)
+    assert not NAMED["none"].emulated
+    with pytest.raises(InputError, match="no emulated network"):
+        Emulator("none", 2)
+    a, b = Host.local(0), Host.local(1)
+    assert _echo(a, b) == b"ping" and a.command(["true"]) == ["true"]
 
 
 def test_wan_rtt_is_within_ten_percent_and_its_rate_within_fifteen():
