@@ -133,6 +133,8 @@ class Emulator:
         self._owner = os.getpid()
         self._on_sigterm = _exit_on_signal(self._owner)
         self.stale_removed: list[str] = []
+        #: the forwarder's own throughput limit, once :func:`~.probe.measure_ceiling` ran
+        self.ceiling_bps: float | None = None
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -294,6 +296,7 @@ class Emulator:
     def describe(self) -> dict[str, Any]:
         """What a run records: mechanism, requested links per pair and the hosts."""
         return {"emulator": self.mechanism, "netem_available": netem_available(),
-                "mtu": self.mtu, "run_id": self.run_id, "stale_removed": self.stale_removed,
+                "mtu": self.mtu, "ceiling_bps": self.ceiling_bps, "run_id": self.run_id,
+                "stale_removed": self.stale_removed,
                 "profile": self.profile.describe(self.parties),
                 "hosts": [h.describe() for h in self.hosts]}

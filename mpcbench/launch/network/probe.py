@@ -190,10 +190,14 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
 
 def measure_ceiling(emu: Emulator, seconds: float = BULK_S,
                     max_bytes: int = BULK_BYTES) -> float:
-    """The emulator's own limit: bulk rate 0 -> 1 with that link made ideal for the test."""
+    """The emulator's own limit: bulk rate 0 -> 1 with that link made ideal for the test.
+
+    Also kept as ``emu.ceiling_bps``, so :meth:`Emulator.describe` records it.
+    """
     requested = emu.link(0, 1)
     emu.set_link(0, 1, Link())
     try:
-        return throughput(emu.hosts[0], emu.hosts[1], seconds, max_bytes)
+        emu.ceiling_bps = throughput(emu.hosts[0], emu.hosts[1], seconds, max_bytes)
     finally:
         emu.set_link(0, 1, requested)
+    return emu.ceiling_bps

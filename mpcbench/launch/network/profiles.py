@@ -28,7 +28,12 @@ from ...errors import InputError
 
 @dataclass(frozen=True)
 class Link:
-    """One direction of one host pair. ``rate_bps=None`` is unlimited; ``loss`` is a fraction."""
+    """One direction of one host pair.
+
+    Every packet waits ``delay_s`` plus a uniform draw in ``±jitter_s`` (never overtaking
+    the one before it), is sent at ``rate_bps`` bit/s (``None``: unlimited) and is lost
+    with probability ``loss``.
+    """
 
     delay_s: float = 0.0
     jitter_s: float = 0.0
