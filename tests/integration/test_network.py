@@ -139,7 +139,8 @@ def test_rate_limited_link_measures_its_rate_and_the_ceiling_is_recorded():
         assert throughput(b, a) == pytest.approx(40e6, rel=0.15)
         result = probe(emu, pings=3, seconds=0.3)
         assert emu.link(0, 1).rate_bps == 80e6  # the ceiling test restored the link
-        assert emu.describe()["ceiling_bps"] == result["ceiling_bps"] > 1e9
+        # the ceiling is the forwarder's own limit, far above the link it replaced for the test
+        assert emu.describe()["ceiling_bps"] == result["ceiling_bps"] > 4 * 80e6
 
 
 def test_yaml_profile_sets_per_pair_delays(tmp_path):

@@ -2,7 +2,8 @@
 
 :class:`Emulator` gives party ``r`` the host ``mpcb-<runid>-r<r>`` (address
 ``198.18.0.<r+1>/15``, MTU 65000, loopback up) whose only route to the other hosts is
-its TUN device, and runs the :mod:`forwarder <.forwarder>` that carries packets between
+its TUN device ``mpcb0`` (created inside the namespace, so the launcher's own network
+never shows it), and runs the :mod:`forwarder <.forwarder>` that carries packets between
 the devices through each ordered pair's link. Everything it creates goes away on
 :meth:`Emulator.close` — called by the ``with`` block, on an exception, at interpreter
 exit and on SIGTERM (turned into :class:`SystemExit` while the emulator runs) — and,
@@ -57,7 +58,10 @@ class NetworkError(MpcbenchError):
 
 
 def open_tun(name: str) -> int:
-    """Create the TUN device ``name`` in the calling thread's namespace; return its fd."""
+    """Create the TUN device ``name`` in the calling thread's namespace; return its fd.
+
+    The device lives as long as the descriptor (and its copies) stay open.
+    """
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
     try:
         fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), _IFF_TUN | _IFF_NO_PI))
@@ -159,16 +163,14 @@ class Emulator:
         return self
 
     def _make_host(self, host: Host) -> int:
-        tun = f"mpcb{os.urandom(4).hex()}"
         namespaces.create(host.netns)
         self._created.append(host.netns)
-        fd = open_tun(tun)
+        with namespaces.inside(host.netns):  # the device is born in the host's namespace
+            fd = open_tun(host.device)
         try:
-            with IPRoute() as ipr:
-                ipr.link("set", index=ipr.link_lookup(ifname=tun)[0], net_ns_fd=host.netns)
             with IPRoute(netns=host.netns) as ipr:
-                index = ipr.link_lookup(ifname=tun)[0]
-                ipr.link("set", index=index, ifname=host.device, mtu=self.mtu, txqlen=TXQLEN)
+                index = ipr.link_lookup(ifname=host.device)[0]
+                ipr.link("set", index=index, mtu=self.mtu, txqlen=TXQLEN)
                 ipr.addr("add", index=index, address=host.address,
                          prefixlen=NETWORK.prefixlen)
                 ipr.link("set", index=index, state="up")
