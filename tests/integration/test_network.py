@@ -216,11 +216,15 @@ def test_everything_is_removed_after_an_exception():
     assert _leftovers(emu.run_id) == []
 
 
-def test_a_dead_forwarder_is_reported_and_still_cleaned_up():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_dead_forwarder_is_reported_and_still_cleaned_up(sig):
     with Emulator("zero", 2) as emu:
         forwarder = [p for p in _leftovers(emu.run_id) if p.startswith("process ")]
-        psutil.Process(int(forwarder[0].split()[1])).kill()
-        time.sleep(0.2)
+        process = psutil.Process(int(forwarder[0].split()[1]))
+        process.send_signal(sig)
+        process.wait(5)
+        if sig == signal.SIGTERM:  # it removes the namespaces on its way out
+            assert _leftovers(emu.run_id) == []
         with pytest.raises(NetworkError, match="forwarder died"):
             emu.check()
         with pytest.raises(NetworkError, match="forwarder died"):

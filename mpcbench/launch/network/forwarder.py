@@ -8,9 +8,9 @@ keeps each link FIFO. One select loop serves every device and a heap keyed by re
 :class:`~.emulator.Emulator` runs this module as its own process
 (``python -m mpcbench.launch.network.forwarder CONFIG_JSON``) with the TUN file
 descriptors, then writes requests (``set``, ``stats``, ``stop``) as JSON lines on its
-standard input, each answered by one JSON line on standard output. If
-standard input closes without ``stop`` the owner has died: the forwarder removes the
-namespaces itself and exits, and its TUN devices vanish with it.
+standard input, each answered by one JSON line on standard output. If standard input
+closes without ``stop`` the owner has died: the forwarder removes the namespaces itself
+and exits (so it does on SIGTERM or an error), and its TUN devices vanish with it.
 """
 
 from __future__ import annotations
@@ -185,17 +185,26 @@ class Forwarder:
                     reply.flush()
 
 
+def _exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit)
     # wake up on time for sub-millisecond delays (the default slack is 50 us)
     ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1)
     config = json.loads(sys.argv[1])
     links = [[Link(**link) if link else None for link in row] for row in config["links"]]
     forwarder = Forwarder(config["fds"], config["addresses"], links, config["mtu"])
     print(json.dumps({"ok": True, "pid": os.getpid()}), flush=True)
-    if not forwarder.serve(sys.stdin.fileno(), sys.stdout):
-        for name in config["namespaces"]:
-            namespaces.remove(name)
+    stopped = False
+    try:
+        stopped = forwarder.serve(sys.stdin.fileno(), sys.stdout)
+    finally:
+        if not stopped:  # the owner died, or this process was killed or failed
+            for name in config["namespaces"]:
+                namespaces.remove(name)
 
 
 if __name__ == "__main__":
