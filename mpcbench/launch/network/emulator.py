@@ -291,9 +291,16 @@ class Emulator:
         for a, b in [(src, dst), (dst, src)][: 2 if both_ways else 1]:
             self.set_link(a, b, self.profile.link(a, b))
 
-    def stats(self) -> list[dict[str, int]]:
-        """Per ordered pair: packets and bytes carried, packets lost and dropped by the queue."""
-        return self._request({"op": "stats"})["links"]
+    def stats(self) -> dict[str, Any]:
+        """What the forwarder did so far.
+
+        ``links``: per ordered pair, packets and bytes carried, packets lost and dropped
+        by the queue; ``released``: packets delivered, ``late_mean_s`` / ``late_max_s``:
+        how late after their due time (the emulator's own timing error).
+        """
+        answer = self._request({"op": "stats"})
+        del answer["ok"]
+        return answer
 
     def describe(self) -> dict[str, Any]:
         """What a run records: mechanism, requested links per pair and the hosts."""

@@ -44,6 +44,8 @@ PR_SET_TIMERSLACK = 29
 #: largest sample it takes (a descheduled forwarder must not make it spin)
 LATENESS_GAIN = 0.1
 MAX_EARLY_S = 1e-4
+#: longest sleep while packets wait: a busy scheduler wakes long sleepers late
+MAX_SLEEP_S = 1e-3
 
 
 class LinkShaper:
@@ -109,6 +111,9 @@ class Forwarder:
         self.seq = itertools.count()
         #: how late select() wakes up (moving average); the loop wakes this much early
         self.lateness = 0.0
+        #: packets written, and how late after their release time (sum, worst)
+        self.released = 0
+        self.late_sum = self.late_max = 0.0
         for fd in fds:
             os.set_blocking(fd, False)
 
@@ -119,7 +124,11 @@ class Forwarder:
             now = monotonic()
             if heap[0][0] > now:
                 return heap[0][0] - now
-            _, _, fd, packet = heapq.heappop(heap)
+            release, _, fd, packet = heapq.heappop(heap)
+            late = now - release
+            self.released += 1
+            self.late_sum += late
+            self.late_max = max(self.late_max, late)
             try:
                 os.write(fd, packet)
             except OSError:
@@ -149,7 +158,9 @@ class Forwarder:
             self.shapers[req["src"]][req["dst"]].configure(Link(**req["link"]), self.mtu)
             return {"ok": True}
         if req["op"] == "stats":
-            return {"ok": True, "links": [
+            return {"ok": True, "released": self.released,
+                    "late_mean_s": self.late_sum / max(1, self.released),
+                    "late_max_s": self.late_max, "links": [
                 {"src": s, "dst": d, **shaper.stats()}
                 for s, row in enumerate(self.shapers) for d, shaper in enumerate(row) if shaper]}
         return {"ok": False, "error": f"unknown request {req['op']!r}"}
@@ -162,7 +173,7 @@ class Forwarder:
         while True:
             timeout = self.release_due()
             if timeout is not None:
-                timeout = max(0.0, timeout - self.lateness)
+                timeout = min(max(0.0, timeout - self.lateness), MAX_SLEEP_S)
                 wake = monotonic() + timeout
             ready, _, _ = select.select(readers, [], [], timeout)
             if not ready and timeout:
