@@ -44,6 +44,8 @@ NETWORK = ipaddress.IPv4Network("198.18.0.0/15")
 DEVICE = "mpcb0"
 #: packets a TUN device holds for the forwarder (the default 500 drops short bursts)
 TXQLEN = 10_000
+#: scheduling priority of the forwarder (needs root; otherwise it keeps the default)
+FORWARDER_NICE = -10
 #: time the forwarder gets to stop before it is killed
 STOP_S = 2.0
 
@@ -182,6 +184,7 @@ class Emulator:
 
     def _start_forwarder(self, fds: list[int]) -> None:
         config = {"fds": fds, "addresses": [h.address for h in self.hosts], "mtu": self.mtu,
+                  "nice": FORWARDER_NICE,
                   "namespaces": list(self._created),
                   "links": [[asdict(self._links[(s, d)]) if s != d else None
                              for d in range(self.parties)] for s in range(self.parties)]}

@@ -11,6 +11,7 @@ throughput on one pair per distinct requested link; the result says which.
 
 from __future__ import annotations
 
+import select
 import socket
 import statistics
 import struct
@@ -42,6 +43,8 @@ BUFFER = 4 << 20
 _CHUNK = 1 << 20
 #: receive size: small, so that receive times follow arrivals closely
 _RECV = 64 << 10
+#: longest nap while a ping waits for its answer
+_NAP_S = 1e-3
 #: how often a blocked sender checks whether the receiver is done
 _SEND_POLL_S = 0.05
 
@@ -71,6 +74,16 @@ def _connected(src: Host, dst: Host, stack: ExitStack) -> tuple[socket.socket, s
     return client, conn
 
 
+def _recv_byte(sock: socket.socket) -> None:
+    """Wait for one byte in short naps: a busy scheduler wakes long sleepers late."""
+    deadline = perf_counter() + TIMEOUT_S
+    while not select.select([sock], [], [], _NAP_S)[0]:
+        if perf_counter() > deadline:
+            raise TimeoutError("no answer")
+    if not sock.recv(1):
+        raise ConnectionResetError("connection closed")
+
+
 def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
     """Median round-trip time ``src`` -> ``dst`` -> ``src`` in seconds."""
     with ExitStack() as stack:
@@ -80,9 +93,9 @@ def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
             for _ in range(pings + 1):
                 start = perf_counter()
                 client.sendall(b"p")
-                conn.recv(1)
+                _recv_byte(conn)
                 conn.sendall(b"q")
-                client.recv(1)
+                _recv_byte(client)
                 samples.append(perf_counter() - start)
         except OSError as err:
             raise NetworkError(f"probe {src.rank} -> {dst.rank}: ping failed ({err})") from None
