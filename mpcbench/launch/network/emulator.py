@@ -79,7 +79,7 @@ def netem_available() -> bool:
     name = f"{namespaces.PREFIX}{namespaces.new_run_id()}-netem"
     namespaces.create(name)
     try:
-        with IPRoute(netns=name) as ipr:
+        with namespaces.inside(name), IPRoute() as ipr:
             ipr.tc("add", "netem", index=ipr.link_lookup(ifname="lo")[0], delay=1000)
         return True
     except NetlinkError:
@@ -91,8 +91,8 @@ def netem_available() -> bool:
 def _exit_on_signal(owner: int) -> Callable[[int, FrameType | None], None]:
     """A handler turning a signal into :class:`SystemExit`, so ``with`` blocks clean up.
 
-    A child forked without exec (pyroute2 forks helpers) just ends: it must not unwind
-    the stack it copied from ``owner``.
+    A child forked without exec just ends: it must not unwind the stack it copied from
+    ``owner``.
     """
     def handler(signum: int, _frame: FrameType | None) -> None:
         if os.getpid() != owner:
@@ -135,7 +135,7 @@ class Emulator:
         #: one request at a time on the forwarder's control pipe
         self._control = threading.Lock()
         self._previous_sigterm: Any = None
-        #: pyroute2 forks helper children that unwind through this process's stack
+        #: a child forked without exec (multiprocessing, say) must not tear this down
         self._owner = os.getpid()
         self._on_sigterm = _exit_on_signal(self._owner)
         self.stale_removed: list[str] = []
@@ -167,19 +167,20 @@ class Emulator:
     def _make_host(self, host: Host) -> int:
         namespaces.create(host.netns)
         self._created.append(host.netns)
-        with namespaces.inside(host.netns):  # the device is born in the host's namespace
+        # the device and the netlink socket are born in the host's namespace
+        with namespaces.inside(host.netns):
             fd = open_tun(host.device)
-        try:
-            with IPRoute(netns=host.netns) as ipr:
-                index = ipr.link_lookup(ifname=host.device)[0]
-                ipr.link("set", index=index, mtu=self.mtu, txqlen=TXQLEN)
-                ipr.addr("add", index=index, address=host.address,
-                         prefixlen=NETWORK.prefixlen)
-                ipr.link("set", index=index, state="up")
-                ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-        except BaseException:
-            os.close(fd)
-            raise
+            try:
+                with IPRoute() as ipr:
+                    index = ipr.link_lookup(ifname=host.device)[0]
+                    ipr.link("set", index=index, mtu=self.mtu, txqlen=TXQLEN)
+                    ipr.addr("add", index=index, address=host.address,
+                             prefixlen=NETWORK.prefixlen)
+                    ipr.link("set", index=index, state="up")
+                    ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+            except BaseException:
+                os.close(fd)
+                raise
         return fd
 
     def _start_forwarder(self, fds: list[int]) -> None:

@@ -10,6 +10,7 @@ import ctypes
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,6 +21,9 @@ PREFIX = "mpcb-"
 NETNS_DIR = Path(netns.NETNS_RUN_DIR)
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUTS = 0x04000000
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SHARED = 0x100000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _OWNER = re.compile(r"(\d+)x[0-9a-f]+-")
@@ -34,8 +38,41 @@ def path(name: str) -> Path:
     return NETNS_DIR / name
 
 
+def _share_run_dir() -> None:
+    """Make the namespace directory a shared mount point, as ``ip netns add`` does."""
+    NETNS_DIR.mkdir(parents=True, exist_ok=True)
+    run_dir = bytes(NETNS_DIR)
+    if _libc.mount(b"", run_dir, b"none", MS_SHARED | MS_REC, None) == 0:
+        return
+    _check(_libc.mount(run_dir, run_dir, b"none", MS_BIND | MS_REC, None), "mount --bind")
+    _check(_libc.mount(b"", run_dir, b"none", MS_SHARED | MS_REC, None), "mount --make-shared")
+
+
 def create(name: str) -> None:
-    netns.create(name)
+    """Create the named network namespace ``name`` (like ``ip netns add``), without forking.
+
+    A helper thread unshares its network namespace and bind-mounts it on the name; the
+    mount keeps the namespace alive after the thread ends.
+    """
+    _share_run_dir()
+    target = path(name)
+    os.close(os.open(target, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    failure: list[OSError] = []
+
+    def bind() -> None:
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            _check(_libc.mount(b"/proc/thread-self/ns/net", bytes(target), b"none", MS_BIND,
+                               None), "mount --bind")
+        except OSError as err:
+            failure.append(err)
+
+    helper = threading.Thread(target=bind, name=f"netns-{name}")
+    helper.start()
+    helper.join()
+    if failure:
+        target.unlink()
+        raise failure[0]
 
 
 def remove(name: str) -> None:
