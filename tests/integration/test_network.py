@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -213,10 +214,13 @@ def test_cut_stalls_a_connection_and_restore_resumes_it():
 
 
 def test_everything_is_removed_after_an_exception():
+    threads = set(threading.enumerate())
     with pytest.raises(RuntimeError, match="boom"), Emulator("lan", 2) as emu:
         assert len(_leftovers(emu.run_id)) == 3  # two namespaces and the forwarder
+        probe(emu, pings=1, seconds=0.05)
         raise RuntimeError("boom")
     assert _leftovers(emu.run_id) == []
+    assert set(threading.enumerate()) == threads
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
