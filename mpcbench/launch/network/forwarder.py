@@ -36,10 +36,6 @@ from .profiles import Link
 MAX_PACKET = 65536
 #: packets read from one device before serving the others
 BATCH = 64
-#: a rate-limited link queues (then drops) the longest of: this many seconds of sending,
-#: four times its delay, or this many full-size packets
-MIN_QUEUE_S = 0.02
-QUEUE_PACKETS = 16
 PR_SET_TIMERSLACK = 29
 #: weight of the newest sample in the moving average of wake-up lateness, and the
 #: largest sample it takes (a descheduled forwarder must not make it spin)
@@ -67,8 +63,7 @@ class LinkShaper:
         if link.rate_bps:
             burst_bits = max(2 * mtu * 8, link.rate_bps * 1e-3)
             self.burst_s = burst_bits / link.rate_bps
-            self.queue_s = max(MIN_QUEUE_S, 4 * (link.delay_s + link.jitter_s),
-                               QUEUE_PACKETS * mtu * 8 / link.rate_bps)
+            self.queue_s = link.queue_s(mtu)
 
     def release_time(self, now: float, size: int) -> float | None:
         """When a packet of ``size`` bytes arriving ``now`` leaves the link, or None if dropped."""

@@ -40,8 +40,10 @@ BULK_BYTES = 32 << 20
 TIMEOUT_S = 5.0
 #: expected time of sequential pings above which the pairs are pinged in parallel
 PARALLEL_PINGS_S = 1.0
-#: socket buffer of probe connections (the kernel caps it at net.core.[rw]mem_max)
-BUFFER = 4 << 20
+#: bounds of the socket buffers of bulk transfers (see :func:`window`; the kernel caps
+#: them at net.core.[rw]mem_max)
+MIN_BUFFER = 256 << 10
+MAX_BUFFER = 4 << 20
 _CHUNK = 1 << 20
 #: receive size: small, so that receive times follow arrivals closely
 _RECV = 64 << 10
@@ -51,18 +53,21 @@ _NAP_S = 1e-3
 _SEND_POLL_S = 0.05
 
 
-def _connected(src: Host, dst: Host, stack: ExitStack) -> tuple[socket.socket, socket.socket]:
+def _connected(src: Host, dst: Host, stack: ExitStack,
+               buffer: int | None = None) -> tuple[socket.socket, socket.socket]:
     """A TCP connection from ``src`` to ``dst``: (client end, server end), Nagle off.
 
-    Both ends get :data:`BUFFER` bytes of socket buffer, so the window covers a WAN
+    With ``buffer``, both ends get that much socket buffer, so the window covers a
     link's bandwidth-delay product from the start instead of growing with autotuning.
     """
     server = stack.enter_context(dst.socket())
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
+    if buffer:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
     server.bind((dst.address, 0))
     server.listen(1)
     client = stack.enter_context(src.socket())
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER)
+    if buffer:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
     client.settimeout(TIMEOUT_S)
     server.settimeout(TIMEOUT_S)
     try:
@@ -122,12 +127,13 @@ def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
     return statistics.median(samples[1:])
 
 
-def throughput(src: Host, dst: Host, seconds: float = BULK_S,
-               max_bytes: int = BULK_BYTES) -> float:
+def throughput(src: Host, dst: Host, seconds: float = BULK_S, max_bytes: int = BULK_BYTES,
+               buffer: int = MAX_BUFFER) -> float:
     """Bulk TCP rate ``src`` -> ``dst`` in bit/s, over the second half of the transfer.
 
     The receiver stops after ``seconds`` from its first byte or ``max_bytes``, whichever
     comes first; the connection is then reset, so full send buffers are not drained.
+    ``buffer`` is the socket buffer of both ends (see :func:`window`).
     """
     marks: list[tuple[float, int]] = []
     done = threading.Event()
@@ -146,7 +152,7 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S,
         done.set()
 
     with ExitStack() as stack:
-        client, conn = _connected(src, dst, stack)
+        client, conn = _connected(src, dst, stack, buffer)
         receiver = threading.Thread(target=drain, args=(conn,), daemon=True)
         receiver.start()
         chunk = memoryview(bytes(_CHUNK))
@@ -178,6 +184,21 @@ def _pairs(parties: int) -> tuple[list[tuple[int, int]], str]:
     return sorted(pairs), "rank 0 with every rank, and neighbouring ranks"
 
 
+def window(there: Link, back: Link, mtu: int) -> int:
+    """Socket buffer for a bulk transfer over ``there`` (``back`` carries its ACKs).
+
+    Half a bandwidth-delay product plus half the link's queue: the kernel lets TCP keep
+    up to about twice its socket buffer in flight, so this keeps the link busy (also on
+    short links, where queueing is most of the RTT) without overflowing its queue, and
+    the transfer measures the rate rather than TCP's recovery from drops.
+    """
+    if there.rate_bps is None:
+        return MAX_BUFFER
+    bdp = there.rate_bps / 8 * (there.delay_s + back.delay_s)
+    queue = there.rate_bps / 8 * there.queue_s(mtu)
+    return max(MIN_BUFFER, min(int(bdp / 2 + queue / 2), MAX_BUFFER))
+
+
 def _bulk_seconds(emu: Emulator, src: int, dst: int, seconds: float) -> float:
     """``seconds``, or long enough for TCP to ramp up on a long link (at most 2 s)."""
     requested_rtt = emu.link(src, dst).delay_s + emu.link(dst, src).delay_s
@@ -205,7 +226,8 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
             first.setdefault(emu.link(*pair), pair)
         bulk, bulk_scope = sorted(first.values()), "one pair per distinct requested link"
     rates = {p: throughput(hosts[p[0]], hosts[p[1]], _bulk_seconds(emu, *p, seconds),
-                           max_bytes) for p in bulk}
+                           max_bytes, window(emu.link(*p), emu.link(p[1], p[0]), emu.mtu))
+             for p in bulk}
     rows = []
     for a, b in ordered:
         there, back = emu.link(a, b), emu.link(b, a)

@@ -25,6 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...errors import InputError
 
+#: shortest queue of a rate-limited link, in seconds of sending
+MIN_QUEUE_S = 0.02
+#: a rate-limited link queues at least this many full-size packets
+QUEUE_PACKETS = 16
+
 
 @dataclass(frozen=True)
 class Link:
@@ -47,6 +52,16 @@ class Link:
             raise InputError(f"link rate must be > 0 bit/s or unlimited, got {self}")
         if not 0.0 <= self.loss <= 1.0:
             raise InputError(f"link loss must be a fraction in [0, 1], got {self}")
+
+    def queue_s(self, mtu: int) -> float:
+        """How long a rate-limited link may queue packets before it drops (drop tail).
+
+        The longest of :data:`MIN_QUEUE_S`, four times the delay (about two
+        bandwidth-delay products) and :data:`QUEUE_PACKETS` full-size packets.
+        """
+        assert self.rate_bps is not None
+        return max(MIN_QUEUE_S, 4 * (self.delay_s + self.jitter_s),
+                   QUEUE_PACKETS * mtu * 8 / self.rate_bps)
 
     def describe(self) -> dict[str, float | None]:
         return {"delay_s": self.delay_s, "jitter_s": self.jitter_s,
