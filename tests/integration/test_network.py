@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import ExitStack
 
 import psutil
 import pytest
@@ -108,6 +109,25 @@ def test_three_lan_hosts_talk_and_are_distinct():
         assert [h["address"] for h in described["hosts"]] == [h.address for h in emu.hosts]
         assert len(described["profile"]["links"]) == 6
         json.dumps(described)
+    assert _leftovers(emu.run_id) == []
+
+
+def test_sixteen_hosts_share_a_port_number_and_probe_a_sample():
+    with Emulator("lan", 16) as emu:
+        with ExitStack() as stack:  # every host has its own port space
+            for host in emu.hosts:
+                server = stack.enter_context(host.socket())
+                server.bind((host.address, 7000))
+                server.listen(1)
+            for host in emu.hosts[1:]:
+                with emu.hosts[0].socket() as client:
+                    client.settimeout(5)
+                    client.connect((host.address, 7000))
+        result = probe(emu, pings=3, seconds=0.1, ceiling=False)
+        assert result["rtt_pairs"] == "rank 0 with every rank, and neighbouring ranks"
+        assert len(result["links"]) == 2 * (15 + 15 - 1)  # (0, 1) is both kinds
+        assert sum(r["measured_rate_bps"] is not None for r in result["links"]) == 1
+        assert len({h["hostname"] for h in emu.describe()["hosts"]}) == 16
     assert _leftovers(emu.run_id) == []
 
 
