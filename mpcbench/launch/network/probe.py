@@ -171,10 +171,12 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S, max_bytes: int = B
     if len(marks) < 2:
         raise NetworkError(f"probe {src.rank} -> {dst.rank}: nothing arrived")
     # from the first receive past half time to the last: bytes that arrived in between
-    middle = (marks[0][0] + marks[-1][0]) / 2
-    since = next(t for t, _ in marks if t >= middle)
-    late = sum(n for t, n in marks if t > since)
-    return late * 8 / (marks[-1][0] - since)
+    # (the whole transfer if nothing but the last receive came after half time)
+    first, last = marks[0][0], marks[-1][0]
+    since = next(t for t, _ in marks if t >= (first + last) / 2)
+    if since == last:
+        since = first
+    return sum(n for t, n in marks if t > since) * 8 / (last - since)
 
 
 def _pairs(parties: int) -> tuple[list[tuple[int, int]], str]:
