@@ -128,12 +128,13 @@ def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
 
 
 def throughput(src: Host, dst: Host, seconds: float = BULK_S, max_bytes: int = BULK_BYTES,
-               buffer: int = MAX_BUFFER) -> float:
+               buffer: int | None = None) -> float:
     """Bulk TCP rate ``src`` -> ``dst`` in bit/s, over the second half of the transfer.
 
     The receiver stops after ``seconds`` from its first byte or ``max_bytes``, whichever
     comes first; the connection is then reset, so full send buffers are not drained.
-    ``buffer`` is the socket buffer of both ends (see :func:`window`).
+    ``buffer`` is the socket buffer of both ends (see :func:`window`); by default the
+    kernel sizes them as the transfer goes, as for any connection.
     """
     marks: list[tuple[float, int]] = []
     done = threading.Event()
@@ -254,7 +255,8 @@ def measure_ceiling(emu: Emulator, seconds: float = BULK_S,
     requested = emu.link(0, 1)
     emu.set_link(0, 1, Link())
     try:
-        emu.ceiling_bps = throughput(emu.hosts[0], emu.hosts[1], seconds, max_bytes)
+        emu.ceiling_bps = throughput(emu.hosts[0], emu.hosts[1], seconds, max_bytes,
+                                     MAX_BUFFER)
     finally:
         emu.set_link(0, 1, requested)
     return emu.ceiling_bps
