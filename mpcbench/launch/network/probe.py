@@ -142,7 +142,8 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S, max_bytes: int = B
     def drain(conn: socket.socket) -> None:
         buf = bytearray(_RECV)
         got, end = 0, None
-        with suppress(OSError):  # a reset or timed-out receive ends the transfer
+        # a stalled receiver would read a backlog in a burst and overstate the rate
+        with _prioritized(), suppress(OSError):  # a reset or timeout ends the transfer
             while not done.is_set() and (n := conn.recv_into(buf)):
                 now = perf_counter()
                 marks.append((now, n))
