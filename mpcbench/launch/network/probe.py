@@ -2,11 +2,13 @@
 
 RTT is the median of TCP ping-pongs (1 byte each way, Nagle off) after one warm-up;
 throughput is a bulk TCP transfer bounded by time (0.5 s, longer on links with a long
-RTT) and bytes (32 MiB), taken at the receiver over the second half of the transfer
-(after TCP's ramp-up). Both run from the hosts' own network
-stacks. To stay cheap with many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts
-probe RTT only between rank 0 and every host and between neighbouring ranks, and
-throughput on one pair per distinct requested link; the result says which.
+RTT) and bytes (32 MiB), with socket buffers sized to the link (:func:`window`), taken
+at the receiver over the second half of the transfer (after TCP's ramp-up). Both run
+from the hosts' own network stacks, in threads at the forwarder's priority, so that a
+busy machine delays them as little as it delays the emulated links. To stay cheap with
+many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts probe RTT only between
+rank 0 and every host and between neighbouring ranks, and throughput on one pair per
+distinct requested link; the result says which.
 """
 
 from __future__ import annotations
