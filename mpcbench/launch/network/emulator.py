@@ -44,8 +44,6 @@ NETWORK = ipaddress.IPv4Network("198.18.0.0/15")
 DEVICE = "mpcb0"
 #: packets a TUN device holds for the forwarder (the default 500 drops short bursts)
 TXQLEN = 10_000
-#: scheduling priority of the forwarder (needs root; otherwise it keeps the default)
-FORWARDER_NICE = -10
 #: time the forwarder gets to stop before it is killed
 STOP_S = 2.0
 
@@ -141,6 +139,8 @@ class Emulator:
         self.stale_removed: list[str] = []
         #: the forwarder's own throughput limit, once :func:`~.probe.measure_ceiling` ran
         self.ceiling_bps: float | None = None
+        #: how the forwarder is scheduled (:mod:`.priority`), once it runs
+        self.forwarder_priority: str | None = None
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -185,7 +185,6 @@ class Emulator:
 
     def _start_forwarder(self, fds: list[int]) -> None:
         config = {"fds": fds, "addresses": [h.address for h in self.hosts], "mtu": self.mtu,
-                  "nice": FORWARDER_NICE,
                   "namespaces": list(self._created),
                   "links": [[asdict(self._links[(s, d)]) if s != d else None
                              for d in range(self.parties)] for s in range(self.parties)]}
@@ -204,6 +203,7 @@ class Emulator:
         if not hello:
             raise NetworkError("the network emulator's forwarder failed to start "
                                f"(exit code {self._forwarder.wait()})")
+        self.forwarder_priority = json.loads(hello)["priority"]
 
     def close(self) -> None:
         """Stop the forwarder and remove every namespace; safe to call more than once."""
@@ -309,7 +309,8 @@ class Emulator:
     def describe(self) -> dict[str, Any]:
         """What a run records: mechanism, requested links per pair and the hosts."""
         return {"emulator": self.mechanism, "netem_available": netem_available(),
-                "mtu": self.mtu, "ceiling_bps": self.ceiling_bps, "run_id": self.run_id,
+                "mtu": self.mtu, "ceiling_bps": self.ceiling_bps,
+                "forwarder_priority": self.forwarder_priority, "run_id": self.run_id,
                 "stale_removed": self.stale_removed,
                 "profile": self.profile.describe(self.parties),
                 "hosts": [h.describe() for h in self.hosts]}

@@ -25,11 +25,11 @@ import select
 import signal
 import socket
 import sys
-from contextlib import suppress
 from time import monotonic
 from typing import Any
 
 from . import namespaces
+from .priority import raise_priority
 from .profiles import Link
 
 #: largest packet a TUN device can hand over (the MTU is at most 65535)
@@ -203,11 +203,10 @@ def main() -> None:
     # wake up on time for sub-millisecond delays (the default slack is 50 us), and before
     # the parties: a real network does not wait for the hosts' CPUs
     ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1)
-    with suppress(PermissionError):
-        os.setpriority(os.PRIO_PROCESS, 0, config["nice"])
+    priority = raise_priority()
     links = [[Link(**link) if link else None for link in row] for row in config["links"]]
     forwarder = Forwarder(config["fds"], config["addresses"], links, config["mtu"])
-    print(json.dumps({"ok": True, "pid": os.getpid()}), flush=True)
+    print(json.dumps({"ok": True, "pid": os.getpid(), "priority": priority}), flush=True)
     stopped = False
     try:
         stopped = forwarder.serve(sys.stdin.fileno(), sys.stdout)

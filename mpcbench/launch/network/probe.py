@@ -4,29 +4,28 @@ RTT is the median of TCP ping-pongs (1 byte each way, Nagle off) after one warm-
 throughput is a bulk TCP transfer bounded by time (0.5 s, longer on links with a long
 RTT) and bytes (32 MiB), with socket buffers sized to the link (:func:`window`), taken
 at the receiver over the second half of the transfer (after TCP's ramp-up). Both run
-from the hosts' own network stacks, in threads at the forwarder's priority, so that a
-busy machine delays them as little as it delays the emulated links. To stay cheap with
-many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts probe RTT only between
-rank 0 and every host and between neighbouring ranks, and throughput on one pair per
-distinct requested link; the result says which.
+from the hosts' own network stacks, in threads at the forwarder's priority
+(:mod:`.priority`), so that a busy machine delays them as little as the links. To stay
+cheap with many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts probe RTT only
+between rank 0 and every host and between neighbouring ranks, and throughput on one
+pair per distinct requested link; the result says which.
 """
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import statistics
 import struct
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from .emulator import FORWARDER_NICE, NetworkError
+from .emulator import NetworkError
 from .hosts import Host
+from .priority import raised
 from .profiles import Link
 
 if TYPE_CHECKING:
@@ -93,27 +92,10 @@ def _recv_byte(sock: socket.socket) -> None:
         raise ConnectionResetError("connection closed")
 
 
-@contextmanager
-def _prioritized() -> Iterator[None]:
-    """Run the calling thread at the forwarder's priority (if allowed): a ping should time
-    the network, not the wait for a busy CPU."""
-    tid = threading.get_native_id()
-    before: int | None = os.getpriority(os.PRIO_PROCESS, tid)
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, min(before, FORWARDER_NICE))
-    except PermissionError:
-        before = None
-    try:
-        yield
-    finally:
-        if before is not None:
-            os.setpriority(os.PRIO_PROCESS, tid, before)
-
-
 def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
     """Median round-trip time ``src`` -> ``dst`` -> ``src`` in seconds."""
     with ExitStack() as stack:
-        stack.enter_context(_prioritized())
+        stack.enter_context(raised())
         client, conn = _connected(src, dst, stack)
         samples = []
         try:
@@ -145,7 +127,7 @@ def throughput(src: Host, dst: Host, seconds: float = BULK_S, max_bytes: int = B
         buf = bytearray(_RECV)
         got, end = 0, None
         # a stalled receiver would read a backlog in a burst and overstate the rate
-        with _prioritized(), suppress(OSError):  # a reset or timeout ends the transfer
+        with raised(), suppress(OSError):  # a reset or timeout ends the transfer
             while not done.is_set() and (n := conn.recv_into(buf)):
                 now = perf_counter()
                 marks.append((now, n))
