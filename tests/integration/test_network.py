@@ -106,6 +106,7 @@ def test_three_lan_hosts_talk_and_are_distinct():
         assert server.wait(5) == 0
         described = emu.describe()
         assert described["emulator"] == "tun-forwarder" and described["netem_available"] is False
+        assert described["forwarder_priority"] == "SCHED_RR 10"  # root may use real time
         assert [h["address"] for h in described["hosts"]] == [h.address for h in emu.hosts]
         assert len(described["profile"]["links"]) == 6
         json.dumps(described)
@@ -241,6 +242,8 @@ def test_everything_is_removed_after_an_exception():
         raise RuntimeError("boom")
     assert _leftovers(emu.run_id) == []
     assert set(threading.enumerate()) == threads
+    # the probe's pings ran at real-time priority, and this thread is back to normal
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER and os.getpriority(os.PRIO_PROCESS, 0) == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
