@@ -4,9 +4,9 @@ RTT is the median of TCP ping-pongs (1 byte each way, Nagle off) after one warm-
 throughput is a bulk TCP transfer bounded by time (0.5 s, longer on links with a long
 RTT) and bytes (32 MiB), with socket buffers sized to the link (:func:`window`), taken
 at the receiver over the second half of the transfer (after TCP's ramp-up). Both run
-from the hosts' own network stacks, in threads at the forwarder's priority
-(:mod:`.priority`), so that a busy machine delays them as little as the links. To stay
-cheap with many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts probe RTT only
+from the hosts' own network stacks, with a raised priority (:mod:`.priority`) for the
+pings and the bulk receiver, so that a busy machine delays them little. To stay cheap
+with many hosts, runs with more than :data:`ALL_PAIRS_UP_TO` hosts probe RTT only
 between rank 0 and every host and between neighbouring ranks, and throughput on one
 pair per distinct requested link; the result says which.
 """
@@ -39,6 +39,8 @@ RAMP_RTTS = 12
 MAX_BULK_S = 2.0
 BULK_BYTES = 32 << 20
 TIMEOUT_S = 5.0
+#: requested RTT from which pings run at real-time priority (their 0.1 ms cost is small)
+REALTIME_PINGS_S = 1e-3
 #: expected time of sequential pings above which the pairs are pinged in parallel
 PARALLEL_PINGS_S = 1.0
 #: bounds of the socket buffers of bulk transfers (see :func:`window`; the kernel caps
@@ -92,10 +94,15 @@ def _recv_byte(sock: socket.socket) -> None:
         raise ConnectionResetError("connection closed")
 
 
-def rtt(src: Host, dst: Host, pings: int = PINGS) -> float:
-    """Median round-trip time ``src`` -> ``dst`` -> ``src`` in seconds."""
+def rtt(src: Host, dst: Host, pings: int = PINGS, realtime: bool = False) -> float:
+    """Median round-trip time ``src`` -> ``dst`` -> ``src`` in seconds.
+
+    ``realtime`` pings at real-time priority: steady on a busy machine, but each ping
+    takes about 0.1 ms longer (:mod:`.priority`), so :func:`probe` uses it for long
+    links only.
+    """
     with ExitStack() as stack:
-        stack.enter_context(raised())
+        stack.enter_context(raised(realtime))
         client, conn = _connected(src, dst, stack)
         samples = []
         try:
@@ -187,10 +194,13 @@ def window(there: Link, back: Link, mtu: int) -> int:
     return max(MIN_BUFFER, min(int(bdp / 2 + queue / 2), MAX_BUFFER))
 
 
+def _requested_rtt(emu: Emulator, src: int, dst: int) -> float:
+    return emu.link(src, dst).delay_s + emu.link(dst, src).delay_s
+
+
 def _bulk_seconds(emu: Emulator, src: int, dst: int, seconds: float) -> float:
     """``seconds``, or long enough for TCP to ramp up on a long link (at most 2 s)."""
-    requested_rtt = emu.link(src, dst).delay_s + emu.link(dst, src).delay_s
-    return max(seconds, min(RAMP_RTTS * requested_rtt, MAX_BULK_S))
+    return max(seconds, min(RAMP_RTTS * _requested_rtt(emu, src, dst), MAX_BULK_S))
 
 
 def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
@@ -200,10 +210,10 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
     pairs, rtt_scope = _pairs(len(hosts))
     # pings run in parallel only when sequential ones would be slow: threads waiting for
     # each other's interpreter lock would add to sub-millisecond RTTs
-    expected = sum((pings + 2) * (emu.link(a, b).delay_s + emu.link(b, a).delay_s)
-                   for a, b in pairs)
+    expected = sum((pings + 2) * _requested_rtt(emu, a, b) for a, b in pairs)
     with ThreadPoolExecutor(max_workers=1 if expected < PARALLEL_PINGS_S else 8) as pool:
-        measured = pool.map(lambda p: rtt(hosts[p[0]], hosts[p[1]], pings), pairs)
+        measured = pool.map(lambda p: rtt(hosts[p[0]], hosts[p[1]], pings,
+                                          _requested_rtt(emu, *p) >= REALTIME_PINGS_S), pairs)
         rtts = dict(zip(pairs, measured, strict=True))
     ordered = sorted([*pairs, *((b, a) for a, b in pairs)])
     if len(hosts) <= ALL_PAIRS_UP_TO:
