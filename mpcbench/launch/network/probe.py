@@ -243,15 +243,18 @@ def probe(emu: Emulator, pings: int = PINGS, seconds: float = BULK_S,
 
 def measure_ceiling(emu: Emulator, seconds: float = BULK_S,
                     max_bytes: int = BULK_BYTES) -> float:
-    """The emulator's own limit: bulk rate 0 -> 1 with that link made ideal for the test.
+    """The emulator's own limit: bulk rate 0 -> 1 with both directions between hosts 0
+    and 1 made ideal for the test (the way back carries the ACKs).
 
     Also kept as ``emu.ceiling_bps``, so :meth:`Emulator.describe` records it.
     """
-    requested = emu.link(0, 1)
-    emu.set_link(0, 1, Link())
+    requested = {pair: emu.link(*pair) for pair in ((0, 1), (1, 0))}
     try:
+        for pair in requested:
+            emu.set_link(*pair, Link())
         emu.ceiling_bps = throughput(emu.hosts[0], emu.hosts[1], seconds, max_bytes,
                                      MAX_BUFFER)
     finally:
-        emu.set_link(0, 1, requested)
+        for pair, link in requested.items():
+            emu.set_link(*pair, link)
     return emu.ceiling_bps
