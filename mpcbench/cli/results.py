@@ -14,7 +14,7 @@ from .common import DEFAULT_RESULTS, ResultsDir
 
 #: summary column -> short header shown in the terminal table
 TABLE_COLUMNS = {"framework": "framework", "kind": "kind", "model": "model", "dataset": "data",
-                 "parties": "n",
+                 "parties": "n", "network": "net",
                  "batch": "batch", "images": "imgs", "dtype": "dtype", "status": "status",
                  "s_per_img": "s/img", "img_per_s": "img/s",
                  "slowdown": "x plain",

@@ -35,7 +35,7 @@ def progress_bar() -> Progress:
 
 
 def placement(hosts: str | None, remote: str | None, port: int | None,
-              network: str = "none") -> Placer:
+              network: str = "none", cuts: list[str] | None = None) -> Placer:
     """Where the parties run, from ``--hosts``, ``--remote``, ``--port`` and ``--network``."""
     from ..errors import InputError
     from ..launch import placement as pl
@@ -44,7 +44,9 @@ def placement(hosts: str | None, remote: str | None, port: int | None,
         if hosts or remote or port:
             raise InputError("--network puts every party in its own emulated host on this "
                              "machine: drop --hosts, --remote and --port")
-        return pl.emulated(network)
+        return pl.emulated(network, tuple(pl.Cut.parse(c) for c in cuts or ()))
+    if cuts:
+        raise InputError("--cut needs an emulated --network")
     if hosts and Path(hosts).is_file():
         if remote:
             raise InputError("a hosts file says how to start each party: drop --remote")
@@ -110,6 +112,9 @@ def run(
         help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
              "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
              "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
+    cut: Annotated[list[str] | None, typer.Option(
+        help="Fault to inject on an emulated network: cut the link between two ranks after "
+             "some seconds, e.g. 0-1@5 (repeatable).")] = None,
     network: Annotated[str, typer.Option(
         help="Network the parties talk over: none (loopback), an emulated profile (lan, "
              "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
@@ -143,7 +148,7 @@ def run(
 
     resources = Resources(parse_cpus(cpus) if cpus else (),
                           parse_size(memory) if memory else None)
-    place = limited(placement(hosts, remote, port, network), resources, f"{os.getpid()}")
+    place = limited(placement(hosts, remote, port, network, cut), resources, f"{os.getpid()}")
     if print_commands:
         check(case)
         with place(case.parties) as placed:

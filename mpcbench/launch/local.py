@@ -30,6 +30,8 @@ from ..parties.worker import MARKER, spec_json
 from .placement import Placement, worker_args
 
 POLL_S = 0.05
+#: how often the placement's own watch (e.g. of an emulated network) is asked
+WATCH_S = 1.0
 #: time a party gets to exit after SIGTERM before SIGKILL
 GRACE_S = 2.0
 #: a party whose last heartbeat is this old is taken as hung (it beats every 0.5 s, and
@@ -144,7 +146,8 @@ def launch(
                 with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
                     proc.stdin.write(spec.read_bytes() + b"\n")
                     proc.stdin.flush()
-        _watch(parties, work_dir, timeout_s, template, on_progress)
+        _watch(parties, work_dir, timeout_s, template, on_progress,
+               placement.watch if placement else None)
     finally:
         _stop(parties)
     results = []
@@ -193,11 +196,17 @@ def _watch(
     timeout_s: float,
     template: PartyContext,
     on_progress: Callable[[int, int], None] | None,
+    watch: Callable[[], str | None] | None = None,
 ) -> None:
     framework = template.case.framework
     deadline = time.monotonic() + timeout_s
+    watched = time.monotonic()
     while True:
         now = time.monotonic()
+        if watch and now - watched >= WATCH_S:
+            watched = now
+            if why := watch():
+                raise LaunchError(f"{framework} run stopped: {why}")
         codes = {p.rank: p.proc.poll() for p in parties}
         failed = [p for p in parties if codes[p.rank] not in (None, 0)]
         if failed:

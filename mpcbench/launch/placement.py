@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class Placement:
     details: dict[str, Any] = field(default_factory=dict)
     #: after a failed run: what the placement knows of its cause (e.g. a memory cap hit)
     diagnose: Callable[[], str | None] | None = None
+    #: asked about once a second while the parties run: a reason to stop the run, or None
+    watch: Callable[[], str | None] | None = None
     #: whether the parties read the spec on stdin (else from the launcher's spec file,
     #: for parties that share this machine's file system)
     spec_on_stdin: bool = False
@@ -143,8 +146,27 @@ def _ssh_placement(path: Path, parties: int) -> Placement:
 EMULATED_PORT = 47000
 
 
-def emulated(profile: str) -> Placer:
-    """Party ``r`` in emulated host ``r`` on the links of ``profile`` (needs root)."""
+@dataclass(frozen=True)
+class Cut:
+    """A fault to inject: the link ``src`` <-> ``dst`` loses every packet from ``after_s``
+    seconds after the parties started."""
+
+    src: int
+    dst: int
+    after_s: float
+
+    @classmethod
+    def parse(cls, text: str) -> Cut:
+        """``0-1@5`` (cut the link between ranks 0 and 1 after 5 s)."""
+        m = re.fullmatch(r"(\d+)-(\d+)@(\d+(?:\.\d+)?)s?", text.strip())
+        if not m or m.group(1) == m.group(2):
+            raise InputError(f"--cut {text!r}: give two ranks and a time, e.g. 0-1@5")
+        return cls(int(m.group(1)), int(m.group(2)), float(m.group(3)))
+
+
+def emulated(profile: str, cuts: tuple[Cut, ...] = ()) -> Placer:
+    """Party ``r`` in emulated host ``r`` on the links of ``profile`` (needs root), with
+    ``cuts`` injected while the parties run."""
 
     @contextmanager
     def place(parties: int) -> Iterator[Placement]:
@@ -159,10 +181,50 @@ def emulated(profile: str) -> Placer:
             yield Placement(
                 tuple(f"{h.address}:{EMULATED_PORT}" for h in emu.hosts),
                 tuple(starter(h) for h in emu.hosts), tuple(h.name for h in emu.hosts),
-                "emulated", {"network": emu.describe(), "probe": fidelity},
-                diagnose=lambda: _network_cause(emu))
+                "emulated", {"network": emu.describe(), "probe": fidelity,
+                             "faults": [{"cut": [c.src, c.dst], "after_s": c.after_s}
+                                        for c in cuts]},
+                diagnose=lambda: _network_cause(emu), watch=_link_watch(emu, cuts))
 
     return place
+
+
+#: a link that lost packets and carried none for this long is taken as cut
+DEAD_LINK_S = 4.0
+
+
+def _link_watch(emu: Any, cuts: tuple[Cut, ...] = ()) -> Callable[[], str | None]:
+    """A watch of the forwarder's counters: the forwarder died, or a link lost every
+    packet sent over it for :data:`DEAD_LINK_S`. It also injects ``cuts`` when due."""
+    history: list[tuple[float, dict[tuple[int, int], tuple[int, int]]]] = []
+    started = time.monotonic()
+    pending = sorted(cuts, key=lambda c: c.after_s)
+
+    def watch() -> str | None:
+        while pending and time.monotonic() - started >= pending[0].after_s:
+            cut = pending.pop(0)
+            emu.cut(cut.src, cut.dst)
+        try:
+            links = emu.stats()["links"]
+        except Exception as exc:  # the forwarder is gone: nothing can talk any more
+            return f"the emulated network failed: {exc}"
+        now = time.monotonic()
+        history.append((now, {(ln["src"], ln["dst"]): (ln["packets"], ln["lost"])
+                              for ln in links}))
+        while len(history) > 1 and now - history[1][0] >= DEAD_LINK_S:
+            history.pop(0)
+        then, before = history[0]
+        if now - then < DEAD_LINK_S:
+            return None
+        for pair, (packets, lost) in sorted(history[-1][1].items()):
+            old_packets, old_lost = before.get(pair, (0, 0))
+            if lost > old_lost and packets == old_packets:
+                return (f"link {pair[0]}->{pair[1]} of the emulated network lost all "
+                        f"{lost - old_lost} packets sent over it in {now - then:.0f} s "
+                        "(cut?)")
+        return None
+
+    return watch
 
 
 def _network_cause(emu: Any) -> str | None:

@@ -298,8 +298,8 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
 
 #: columns of :func:`runs`, in display order
 RUN_COLUMNS = ["run_id", "timestamp", "framework", "kind", "model", "dataset", "parties",
-               "batch", "images", "dtype", "status", "s_per_img", "img_per_s", "slowdown",
-               "accuracy", "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img",
+               "network", "batch", "images", "dtype", "status", "s_per_img", "img_per_s",
+               "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img",
                "rounds_per_img", "threshold", "provider", "versions", "error"]
 
 
@@ -308,7 +308,8 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     of :func:`repeats`' figures (for a sharing micro-benchmark: of its ``share`` time), its
     run-level metrics, and its slowdown against the plaintext runs in the same table."""
     ident = df.groupby("run_id", sort=False)[
-        ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "batch",
+        ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "network",
+         "batch",
          "images", "threshold", "provider", "status", "error", "framework_versions"]
     ].first()
     ident["kind"] = kind_label(ident["kind"])
