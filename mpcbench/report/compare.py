@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..case import MICRO
 from ..errors import InputError
+from ..results import identity as ident
 from ..results import store, summary
 from ..results.summary import CELL
 
@@ -67,15 +68,20 @@ def load_side(spec: str, results_dir: Path) -> pd.DataFrame:
 
 
 def cell_label(frame: pd.DataFrame) -> pd.Series:
-    """Readable cell id, e.g. ``crypten/mlp mnist n=2 b=16 [TFP t=1]``."""
+    """Readable cell id, e.g. ``crypten+tuned/mlp mnist n=2 b=16 [TFP t=1]``, with the
+    configuration's other settings in braces (``{bit_length=16, ...}``): cells configured
+    differently never share a label."""
 
     def one(row: pd.Series) -> str:
         provider = "" if pd.isna(row["provider"]) else str(row["provider"])
         sec = [] if provider.startswith("none") or not provider else [provider]
         sec += [] if pd.isna(row["threshold"]) else [f"t={row['threshold']}"]
         tail = f" [{' '.join(sec)}]" if sec else ""
-        return (f"{row['framework']}/{row['model']} {row['dataset']} n={row['parties']} "
-                f"b={row['batch']}{tail}")
+        config = None if pd.isna(row["config"]) else row["config"]
+        rest = ident.settings(config)
+        tail += f" {{{rest}}}" if rest else ""
+        return (f"{ident.system_name(str(row['framework']), config)}/{row['model']} "
+                f"{row['dataset']} n={row['parties']} b={row['batch']}{tail}")
 
     if frame.empty:
         return pd.Series(dtype=object)
@@ -135,7 +141,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.1, tolerance: fl
 
     Columns ``cell, metric, value_a, value_b, ratio, mark, note``. Two single runs are
     compared with each other whatever their cells; otherwise cells are matched by
-    framework, model, dataset, parties, batch, provider and threshold.
+    framework, model, dataset, parties, batch, provider, threshold and configuration.
     """
     if factor <= 1:
         raise InputError(f"--factor must be > 1, got {factor}")

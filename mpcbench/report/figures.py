@@ -228,12 +228,12 @@ def micro_share(t: Tables) -> Figure | None:
     measures = {"load_s": "time to load (s)", "share_s": "time to share (s)",
                 "peak_rss_mib": "peak RSS per party (MiB)"}
     data = _plain(t.micro.melt(
-        id_vars=["framework", "dtype", "run_id", "repeat"], value_vars=list(measures),
+        id_vars=["system", "dtype", "run_id", "repeat"], value_vars=list(measures),
         var_name="measure", value_name="value",
     ).dropna(subset=["value"]))
     data["measure"] = data["measure"].map(measures)
     g = sns.catplot(
-        data=data, x="framework", y="value", hue="dtype", col="measure",
+        data=data, x="system", y="value", hue="dtype", col="measure",
         col_order=[m for m in measures.values() if m in set(data["measure"])], kind="bar",
         estimator="median", errorbar=IQR, palette="Set2", sharey=False, height=3.4, aspect=1.0,
     )
