@@ -62,5 +62,5 @@ def results(
 
 def _fmt(v: object) -> str:
     if pd.isna(v):
-        return ""
+        return "\N{EM DASH}"  # missing: not measured (e.g. MPyC rounds), never shown as 0
     return f"{v:.4g}" if isinstance(v, float) else str(v)

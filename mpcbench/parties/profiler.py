@@ -1,71 +1,89 @@
 """In-party profiler: phases as context managers recording time, CPU, memory and traffic.
 
 ``with prof.phase("infer", repeat=r):`` adds the span's wall and CPU time, the peak RSS
-seen during it (sampled by a background thread) and the change of the backend's
-communication counters to the sample of ``(repeat, phase)``. Repeated entries of the same
-phase in one repeat (one per batch) accumulate. Statistics are computed later, from the
-rows, by ``mpcbench.results``.
+during it and the change of the backend's communication counters to the sample of
+``(repeat, phase)``. Repeated entries of the same phase in one repeat (one per batch)
+accumulate (times and traffic add up, the peak is the largest). Statistics are computed
+later, from the rows, by ``mpcbench.results``.
+
+What each number is:
+
+* **peak RSS** is exact, not sampled: at the start of a phase the kernel's high-water
+  mark is reset to the current RSS (``5`` written to ``/proc/self/clear_refs``) and at
+  its end ``VmHWM`` is read from ``/proc/self/status``. Phases nest (``total`` holds
+  ``share``, ...): before an inner phase resets the mark, the mark so far is credited
+  to every open phase, so an outer phase's peak is the largest of its inner phases'
+  and its own. Where the kernel cannot reset it (not Linux), per-phase peaks are
+  missing (NaN); the process's lifetime peak is kept either way.
+* **traffic** excludes the barriers that align phase boundaries: the counters are read
+  before and after each barrier and what it carried is subtracted from every open
+  phase (CrypTen's barrier goes over the same gloo sockets its data does).
+* **rounds** are missing (NaN) when the backend does not count them
+  (``CommCounters.rounds is None``), never 0.
+
+With the environment variable :data:`PROFILE_ENV` set to ``0`` the profiler only times
+the ``total`` and ``setup`` phases (wall and CPU time; no barriers inside, no counter or
+memory probes) so that its own overhead can be measured (``benchmarks/profiler_overhead.py``);
+the other phases and metrics are not recorded.
 """
 
 from __future__ import annotations
 
+import os
 import resource
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from .base import CommCounters
+
+#: environment variable switching the per-phase probes off (``0``)
+PROFILE_ENV = "MPCBENCH_PROFILE"
+#: phases timed even with the probes off
+_ALWAYS = ("total", "setup")
+_NAN = float("nan")
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 @dataclass
 class PhaseSample:
-    """Accumulated measurements of one phase in one repeat."""
+    """Accumulated measurements of one phase in one repeat (NaN: not measured)."""
 
     wall_s: float = 0.0
     cpu_s: float = 0.0
-    peak_rss_bytes: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    rounds: int = 0
+    peak_rss_bytes: float = 0.0
+    bytes_sent: float = 0.0
+    bytes_received: float = 0.0
+    rounds: float = 0.0
 
 
-class _RssSampler(threading.Thread):
-    """Polls this process's RSS and keeps the maximum for every open phase."""
+def _hwm_bytes() -> int | None:
+    """``VmHWM`` of this process (its peak RSS since start or the last reset), in bytes."""
+    try:
+        with _STATUS.open() as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
-    def __init__(self, interval_s: float) -> None:
-        super().__init__(daemon=True, name="rss-sampler")
-        self.interval_s = interval_s
-        self._proc = psutil.Process()
-        self._open: dict[int, int] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
 
-    def open(self) -> int:
-        rss = self._proc.memory_info().rss
-        with self._lock:
-            key = max(self._open, default=0) + 1
-            self._open[key] = rss
-        return key
+def _reset_hwm() -> bool:
+    """Reset the high-water mark to the current RSS; whether the kernel allowed it."""
+    try:
+        with _CLEAR_REFS.open("w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
-    def close(self, key: int) -> int:
-        rss = self._proc.memory_info().rss
-        with self._lock:
-            return max(self._open.pop(key), rss)
 
-    def run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            rss = self._proc.memory_info().rss
-            with self._lock:
-                for key, peak in self._open.items():
-                    self._open[key] = max(peak, rss)
-
-    def stop(self) -> None:
-        self._stop.set()
+def _rounds(c: CommCounters) -> float:
+    return _NAN if c.rounds is None else float(c.rounds)
 
 
 class Profiler:
@@ -75,13 +93,36 @@ class Profiler:
         self,
         counters: Callable[[], CommCounters],
         barrier: Callable[[], None] | None = None,
-        interval_s: float = 0.005,
+        enabled: bool | None = None,
     ) -> None:
         self._counters = counters
         self._barrier = barrier
+        self.enabled = os.environ.get(PROFILE_ENV, "1") != "0" if enabled is None else enabled
         self.samples: dict[tuple[int, str], PhaseSample] = {}
-        self._sampler = _RssSampler(interval_s)
-        self._sampler.start()
+        #: peak RSS seen so far by each open phase (innermost last)
+        self._open: list[int] = []
+        self._lifetime = _hwm_bytes() or 0
+        self._exact = self.enabled and _reset_hwm()
+        #: traffic of all barriers so far: bytes sent, bytes received, rounds
+        self._barriers = (0, 0, 0.0)
+
+    def _credit(self) -> None:
+        """Credit the current high-water mark to every open phase and to the lifetime."""
+        hwm = _hwm_bytes()
+        if hwm is None:
+            return
+        self._lifetime = max(self._lifetime, hwm)
+        self._open = [max(peak, hwm) for peak in self._open]
+
+    def _sync(self) -> None:
+        """Pass the barrier, keeping what it carried out of the phase counters."""
+        c0 = self._counters()
+        self._barrier()
+        c1 = self._counters()
+        sent, received, rounds = self._barriers
+        self._barriers = (sent + c1.bytes_sent - c0.bytes_sent,
+                          received + c1.bytes_received - c0.bytes_received,
+                          rounds + _rounds(c1) - _rounds(c0))
 
     @contextmanager
     def phase(self, name: str, repeat: int = 0, sync: bool = True) -> Iterator[None]:
@@ -89,9 +130,16 @@ class Profiler:
 
         With ``sync`` every party passes a barrier first, so all time the same span.
         """
+        if not self.enabled:
+            yield from self._timed_only(name, repeat)
+            return
         if sync and self._barrier is not None:
-            self._barrier()
-        key = self._sampler.open()
+            self._sync()
+        self._credit()
+        if self._exact:
+            _reset_hwm()
+        self._open.append(0)
+        b0 = self._barriers
         c0 = self._counters()
         t0, p0 = time.perf_counter(), time.process_time()
         try:
@@ -99,29 +147,44 @@ class Profiler:
         finally:
             wall, cpu = time.perf_counter() - t0, time.process_time() - p0
             c1 = self._counters()
+            b1 = self._barriers
+            self._credit()
+            peak = self._open.pop()
             s = self.samples.setdefault((repeat, name), PhaseSample())
             s.wall_s += wall
             s.cpu_s += cpu
-            s.peak_rss_bytes = max(s.peak_rss_bytes, self._sampler.close(key))
-            s.bytes_sent += c1.bytes_sent - c0.bytes_sent
-            s.bytes_received += c1.bytes_received - c0.bytes_received
-            s.rounds += c1.rounds - c0.rounds
+            s.peak_rss_bytes = max(s.peak_rss_bytes, peak) if self._exact else _NAN
+            s.bytes_sent += c1.bytes_sent - c0.bytes_sent - (b1[0] - b0[0])
+            s.bytes_received += c1.bytes_received - c0.bytes_received - (b1[1] - b0[1])
+            s.rounds += _rounds(c1) - _rounds(c0) - (b1[2] - b0[2])
 
-    @staticmethod
-    def max_rss_bytes() -> int:
+    def _timed_only(self, name: str, repeat: int) -> Iterator[None]:
+        if name not in _ALWAYS:
+            yield
+            return
+        t0, p0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            wall, cpu = time.perf_counter() - t0, time.process_time() - p0
+            s = self.samples.setdefault(
+                (repeat, name), PhaseSample(peak_rss_bytes=_NAN, bytes_sent=_NAN,
+                                            bytes_received=_NAN, rounds=_NAN))
+            s.wall_s += wall
+            s.cpu_s += cpu
+
+    def max_rss_bytes(self) -> int:
         """Lifetime peak RSS of this process.
 
-        Read from ``VmHWM``: ``ru_maxrss`` survives ``execve``, so a party started by a
-        large launcher would report the launcher's peak.
+        Read from ``VmHWM`` (``ru_maxrss`` survives ``execve``, so a party started by a
+        large launcher would report the launcher's peak) and kept across the per-phase
+        resets of the mark.
         """
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
+        self._credit()
+        if self._lifetime:
+            return self._lifetime
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def close(self) -> None:
-        """Stop the memory sampler."""
-        self._sampler.stop()
+        """Record the last high-water mark (nothing runs in the background)."""
+        self._credit()
