@@ -16,7 +16,8 @@ from .run import progress_bar
 def sweep(
     suite: Annotated[Path, typer.Argument(help="Suite file, e.g. benchmarks/demo.yaml.")],
     results: ResultsDir = DEFAULT_RESULTS,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the cases, and why each runs or is skipped.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only list the cases, and why each runs or is skipped.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Run cells already stored too.")] = False,
     options: Options = None,
 ) -> None:
