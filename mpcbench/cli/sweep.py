@@ -60,7 +60,9 @@ def sweep(
             else:
                 others = set(fingerprints) - {fp}
                 mark, why = "run ", ident.explain(new_id, stored_ids, others)
-            out.print(f"{mark}  {p.case.case_id}  images={p.case.images} "
+            opts = ident.config_text(p.case.options)
+            out.print(f"{mark}  {p.case.case_id}{' {' + opts + '}' if opts else ''}  "
+                      f"images={p.case.images} "
                       f"repeats={p.case.repeats} timeout={p.timeout_s:g}s  {why}",
                       highlight=False)
         return
