@@ -22,9 +22,10 @@ What each number is:
   (``CommCounters.rounds is None``), never 0.
 
 With the environment variable :data:`PROFILE_ENV` set to ``0`` the profiler only times
-the ``total`` and ``setup`` phases (wall and CPU time; no barriers inside, no counter or
-memory probes) so that its own overhead can be measured (``benchmarks/profiler_overhead.py``);
-the other phases and metrics are not recorded.
+the ``total`` and ``setup`` phases (wall and CPU time, after the same barrier at the
+start of ``total``; no inner barriers, no counter or memory probes), so that its own
+overhead can be measured (``benchmarks/profiler_overhead.py``); the other phases and
+metrics are not recorded (NaN).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class Profiler:
         With ``sync`` every party passes a barrier first, so all time the same span.
         """
         if not self.enabled:
-            yield from self._timed_only(name, repeat)
+            yield from self._timed_only(name, repeat, sync)
             return
         if sync and self._barrier is not None:
             self._sync()
@@ -158,10 +159,12 @@ class Profiler:
             s.bytes_received += c1.bytes_received - c0.bytes_received - (b1[1] - b0[1])
             s.rounds += _rounds(c1) - _rounds(c0) - (b1[2] - b0[2])
 
-    def _timed_only(self, name: str, repeat: int) -> Iterator[None]:
+    def _timed_only(self, name: str, repeat: int, sync: bool) -> Iterator[None]:
         if name not in _ALWAYS:
             yield
             return
+        if sync and self._barrier is not None:
+            self._barrier()  # the measured span starts together, as with the probes on
         t0, p0 = time.perf_counter(), time.process_time()
         try:
             yield

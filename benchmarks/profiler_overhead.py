@@ -1,0 +1,75 @@
+"""The profiler's own overhead: the same run with the per-phase probes on and off.
+
+    python benchmarks/profiler_overhead.py                      # crypten mlp, 2 parties
+    python benchmarks/profiler_overhead.py --framework mpyc --parties 3 --images 64
+
+With the probes off (environment ``MPCBENCH_PROFILE=0``, see
+:mod:`mpcbench.parties.profiler`) a party times only ``setup`` and ``total``: no barrier
+before each phase, no counter reads, no peak-memory resets. Runs alternate on / off (so
+load on the machine hits both alike); the figure is the median over runs of each run's
+median ``total`` time (slowest party), and the overhead is ``on / off - 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+from mpcbench.case import Case
+from mpcbench.launch.runner import run_case
+from mpcbench.parties.profiler import PROFILE_ENV
+from mpcbench.results import load
+
+
+def _total_s(results_dir: Path, run_id: str) -> float:
+    """Median over measured repeats of the slowest party's ``total`` wall time."""
+    rows = load(results_dir)
+    rows = rows[(rows["run_id"] == run_id) & (rows["phase"] == "total")
+                & (rows["metric"] == "wall_s") & (rows["rank"] >= 0) & ~rows["is_warmup"]]
+    return float(rows.groupby("repeat")["value"].max().median())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--framework", default="crypten")
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--parties", type=int, default=2)
+    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--pairs", type=int, default=3, help="on/off run pairs")
+    parser.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE",
+                        help="framework option (repeatable)")
+    args = parser.parse_args(argv)
+    import yaml
+
+    options = {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in args.set)}
+    case = Case(args.framework, args.model, parties=args.parties, images=args.images,
+                batch=args.batch, repeats=args.repeats, warmup=1, options=options)
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    saved = os.environ.get(PROFILE_ENV)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for i in range(args.pairs):
+                for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                    os.environ[PROFILE_ENV] = "1" if mode == "on" else "0"
+                    res = run_case(case, Path(tmp) / mode)
+                    times[mode].append(_total_s(Path(tmp) / mode, res.run_id))
+                    print(f"pair {i + 1}/{args.pairs} profiler {mode:3s}: "
+                          f"{times[mode][-1]:.4f} s per repeat", flush=True)
+        finally:
+            if saved is None:
+                os.environ.pop(PROFILE_ENV, None)
+            else:
+                os.environ[PROFILE_ENV] = saved
+    on, off = statistics.median(times["on"]), statistics.median(times["off"])
+    print(f"{case.case_id} x {args.repeats} repeats, {args.pairs} pairs: total per repeat "
+          f"{on:.4f} s profiled, {off:.4f} s unprofiled: profiler overhead "
+          f"{100 * (on / off - 1):+.1f} %")
+
+
+if __name__ == "__main__":
+    main()
