@@ -17,7 +17,11 @@ What each number is:
   missing (NaN); the process's lifetime peak is kept either way.
 * **traffic** excludes the barriers that align phase boundaries: the counters are read
   before and after each barrier and what it carried is subtracted from every open
-  phase (CrypTen's barrier goes over the same gloo sockets its data does).
+  phase (CrypTen's barrier goes over the same gloo sockets its data does); bytes of a
+  phase that arrive only during the next barrier are credited back to it (see
+  :meth:`Profiler._sync`), so over a repeat the bytes received by all parties equal
+  the bytes sent (per inner phase up to gloo's small control messages, which can be
+  credited to a neighbouring phase).
 * **rounds** are missing (NaN) when the backend does not count them
   (``CommCounters.rounds is None``), never 0.
 
@@ -106,6 +110,9 @@ class Profiler:
         self._exact = self.enabled and _reset_hwm()
         #: traffic of all barriers so far: bytes sent, bytes received, rounds
         self._barriers = (0, 0, 0.0)
+        #: samples of the phases closed since the last barrier
+        self._closed: list[PhaseSample] = []
+        self._synced = False
 
     def _credit(self) -> None:
         """Credit the current high-water mark to every open phase and to the lifetime."""
@@ -116,14 +123,25 @@ class Profiler:
         self._open = [max(peak, hwm) for peak in self._open]
 
     def _sync(self) -> None:
-        """Pass the barrier, keeping what it carried out of the phase counters."""
+        """Pass the barrier, keeping what it carried out of the phase counters.
+
+        A party can close a phase before the last bytes its peers sent in it arrive (gloo's
+        control messages at the end of a collective); TCP delivers them before the peers'
+        barrier messages, so they are received inside the barrier. The barrier itself is
+        symmetric (a dissemination barrier: every party sends what it receives), so what
+        this party received beyond what it sent there belongs to the phases before: it is
+        credited to those closed since the last barrier and stays in the open ones.
+        """
         c0 = self._counters()
         self._barrier()
         c1 = self._counters()
+        own = c1.bytes_sent - c0.bytes_sent
+        late = max(0, c1.bytes_received - c0.bytes_received - own)
+        for sample in self._closed:
+            sample.bytes_received += late
+        self._closed = []
         sent, received, rounds = self._barriers
-        self._barriers = (sent + c1.bytes_sent - c0.bytes_sent,
-                          received + c1.bytes_received - c0.bytes_received,
-                          rounds + _rounds(c1) - _rounds(c0))
+        self._barriers = (sent + own, received + own, rounds + _rounds(c1) - _rounds(c0))
 
     @contextmanager
     def phase(self, name: str, repeat: int = 0, sync: bool = True) -> Iterator[None]:
@@ -136,6 +154,7 @@ class Profiler:
             return
         if sync and self._barrier is not None:
             self._sync()
+            self._synced = True
         self._credit()
         if self._exact:
             _reset_hwm()
@@ -158,6 +177,7 @@ class Profiler:
             s.bytes_sent += c1.bytes_sent - c0.bytes_sent - (b1[0] - b0[0])
             s.bytes_received += c1.bytes_received - c0.bytes_received - (b1[1] - b0[1])
             s.rounds += _rounds(c1) - _rounds(c0) - (b1[2] - b0[2])
+            self._closed.append(s)
 
     def _timed_only(self, name: str, repeat: int, sync: bool) -> Iterator[None]:
         if name not in _ALWAYS:
@@ -189,5 +209,9 @@ class Profiler:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def close(self) -> None:
-        """Record the last high-water mark (nothing runs in the background)."""
+        """Collect the bytes still on their way at the end of the last phase (a final
+        barrier, if phases were synchronised; every party calls ``close``) and record the
+        last high-water mark. Nothing runs in the background."""
+        if self._synced and self._barrier is not None:
+            self._sync()
         self._credit()

@@ -9,10 +9,11 @@ from mpcbench.parties.profiler import Profiler
 class FakeComm:
     def __init__(self):
         self.sent = 0
+        self.received = 0
         self.barriers = 0
 
     def counters(self):
-        return CommCounters(bytes_sent=self.sent, bytes_received=2 * self.sent,
+        return CommCounters(bytes_sent=self.sent, bytes_received=self.received,
                             rounds=self.sent // 10)
 
     def barrier(self):
@@ -32,12 +33,13 @@ def test_phases_accumulate_time_memory_and_traffic():
                 blob.write(b"\x01" * len(blob))
                 time.sleep(0.02)
             comm.sent += 100
+            comm.received += 200
     prof.close()
     s = prof.samples[(1, "infer")]
     assert 0.1 <= s.wall_s < 1.0
     assert s.bytes_sent == 300 and s.bytes_received == 600 and s.rounds == 30
     assert s.peak_rss_bytes > prof.samples[(0, "setup")].peak_rss_bytes + 20 * 2**20
-    assert comm.barriers == 3  # setup was not synchronised
+    assert comm.barriers == 4  # setup was not synchronised; close collects the last bytes
     assert prof.max_rss_bytes() >= s.peak_rss_bytes * 0.9
 
 
@@ -67,9 +69,12 @@ def test_peak_rss_is_exact_per_phase_and_nested_phases_combine():
 
 def test_barrier_traffic_is_not_counted_in_phases():
     comm = FakeComm()
+    late = []
 
     def barrier():
-        comm.sent += 7  # what a barrier over the data connections carries
+        comm.sent += 7  # what a barrier over the data connections carries, each way
+        comm.received += 7 + sum(late)  # ... and bytes of the last phase still on their way
+        late.clear()
         comm.barriers += 1
 
     prof = Profiler(comm.counters, barrier)
@@ -77,10 +82,13 @@ def test_barrier_traffic_is_not_counted_in_phases():
         for _ in range(2):
             with prof.phase("infer"):
                 comm.sent += 100
+                comm.received += 90
+                late.append(10)  # the peer's last 10 bytes arrive after this party is done
+    prof.close()
     s, total = prof.samples[(0, "infer")], prof.samples[(0, "total")]
-    assert comm.barriers == 3 and comm.sent == 221
-    assert s.bytes_sent == 200 and s.bytes_received == 400
-    assert total.bytes_sent == 200
+    assert comm.barriers == 4 and comm.sent == 228
+    assert s.bytes_sent == 200 and s.bytes_received == 200
+    assert total.bytes_sent == 200 and total.bytes_received == 200
 
 
 def test_uncounted_rounds_are_missing_not_zero():
