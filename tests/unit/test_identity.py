@@ -107,3 +107,16 @@ def test_version_2_files_get_an_identity_without_configuration(tmp_path):
     assert found["frameworks"] == {"crypten": "0.4.1"}
     assert set(back["source"].dropna()) == {"measured"}
     assert not back["oversubscribed"].any()  # 2 parties x 1 thread on 2 cores
+
+
+def test_compare_matches_cells_by_configuration_and_names_the_variant():
+    from mpcbench.report.compare import compare
+
+    a = _pair("provider=TFP, variant=stock", "provider=TFP, variant=tuned")
+    b = a[a["config"] == "provider=TFP, variant=tuned"]
+    changes = compare(a, b, metrics=["s_per_img"])
+    by_cell = changes.set_index("cell")["note"]
+    stock = [c for c in by_cell.index if c.startswith("crypten/")]
+    tuned = [c for c in by_cell.index if c.startswith("crypten+tuned/")]
+    assert len(stock) == len(tuned) == 1
+    assert by_cell[stock[0]] == "only in A" and by_cell[tuned[0]] == ""
