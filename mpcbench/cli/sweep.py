@@ -43,7 +43,7 @@ def sweep(
     stored_ids: list[dict] = []
     if not rerun and Path(results).exists():
         stored = load(results)
-        ok = stored[stored["status"] == "ok"].drop_duplicates("run_id")
+        ok = stored[stored["status"].eq("ok").fillna(False)].drop_duplicates("run_id")
         done = dict(zip(ok["case_fingerprint"].dropna(), ok["run_id"], strict=False))
         stored_ids = [i for i in map(ident.loads, ok["identity"]) if i is not None]
     todo = [p for p, fp in zip(planned, fingerprints, strict=True) if fp not in done]
