@@ -2,7 +2,9 @@
 
 Marks follow airspeed velocity (asv): ``+`` worse, ``-`` better, ``~`` changed by more
 than the factor but not significantly (the inter-quartile ranges over repeats overlap),
-``x`` not comparable (the case fingerprints differ), ``!`` a new failure; blank: unchanged.
+``x`` not comparable (what was measured differs: case, configuration or weights; code and
+framework versions may differ, that is what is compared), ``!`` a new failure; blank:
+unchanged.
 """
 
 from __future__ import annotations
@@ -114,10 +116,25 @@ def _cells(df: pd.DataFrame) -> pd.DataFrame:
     bad = rows["status"].fillna("ok").ne("ok")
     rows["error_text"] = rows["status"].where(bad).astype("string") + ": " + \
         rows["error"].fillna("").astype("string")
+    rows["measured"] = _measurement_key(rows)
     return rows.groupby("cell").agg(
-        fingerprints=("case_fingerprint", lambda s: frozenset(s.dropna())),
+        fingerprints=("measured", lambda s: frozenset(s.dropna())),
         failure=("error_text", "first"),
     )
+
+
+def _measurement_key(rows: pd.DataFrame) -> pd.Series:
+    """Per row, what was measured: the identity without the code and framework versions
+    (comparing those is what ``compare`` is for), i.e. case, configuration and weights;
+    the stored fingerprint for rows without an identity."""
+    def key(text: object, fallback: object) -> object:
+        found = ident.loads(text)
+        if found is None:
+            return fallback
+        return ident.fingerprint({k: found.get(k) for k in ("case", "config", "weights")})
+
+    return pd.Series([key(t, f) for t, f in zip(rows["identity"], rows["case_fingerprint"],
+                                                strict=True)], index=rows.index, dtype=object)
 
 
 def _mark(row: pd.Series, factor: float, tolerance: float) -> str:
@@ -170,7 +187,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.1, tolerance: fl
                     if fp_a[c] and fp_b[c] and fp_a[c] != fp_b[c]}
     sel = merged["cell"].isin(incomparable)
     merged.loc[sel, "mark"] = INCOMPARABLE
-    merged.loc[sel, "note"] = "case fingerprint differs"
+    merged.loc[sel, "note"] = "case fingerprint differs (case, configuration or weights)"
     failed_b = cb["failure"].dropna()
     new = [c for c in failed_b.index if pd.isna(ca["failure"].get(c, np.nan))]
     failures = pd.DataFrame({"cell": new, "metric": "status", "mark": FAILED,

@@ -120,3 +120,22 @@ def test_compare_matches_cells_by_configuration_and_names_the_variant():
     tuned = [c for c in by_cell.index if c.startswith("crypten+tuned/")]
     assert len(stock) == len(tuned) == 1
     assert by_cell[stock[0]] == "only in A" and by_cell[tuned[0]] == ""
+
+
+def test_compare_across_commits_is_comparable_but_not_across_weights():
+    from mpcbench.report.compare import INCOMPARABLE, compare
+
+    def side(seq, commit, weights, speed):
+        found = {**_identity(variant="stock"), "mpcbench": {"version": "0.1.0",
+                                                            "commit": commit}}
+        found["weights"] = {"mlp-mnist": weights}
+        run = _run(seq, "crypten", "mlp", 2, speed=speed).assign(
+            config="provider=TFP, variant=stock", identity=ident.dumps(found),
+            case_fingerprint=ident.fingerprint(found))
+        return conform(run)
+
+    a = side(1, "a" * 40, "w1", 1.0)
+    later = compare(a, side(2, "b" * 40, "w1", 3.0), metrics=["s_per_img"])
+    assert set(later["mark"]) == {"+"}  # slower at a new commit: a regression, comparable
+    retrained = compare(a, side(2, "a" * 40, "w2", 3.0), metrics=["s_per_img"])
+    assert set(retrained["mark"]) == {INCOMPARABLE}
