@@ -122,7 +122,7 @@ class Profiler:
         self._lifetime = max(self._lifetime, hwm)
         self._open = [max(peak, hwm) for peak in self._open]
 
-    def _sync(self) -> None:
+    def _sync(self) -> CommCounters:
         """Pass the barrier, keeping what it carried out of the phase counters.
 
         A party can close a phase before the last bytes its peers sent in it arrive (gloo's
@@ -142,6 +142,7 @@ class Profiler:
         self._closed = []
         sent, received, rounds = self._barriers
         self._barriers = (sent + own, received + own, rounds + _rounds(c1) - _rounds(c0))
+        return c1
 
     @contextmanager
     def phase(self, name: str, repeat: int = 0, sync: bool = True) -> Iterator[None]:
@@ -152,15 +153,16 @@ class Profiler:
         if not self.enabled:
             yield from self._timed_only(name, repeat, sync)
             return
+        c0 = None
         if sync and self._barrier is not None:
-            self._sync()
+            c0 = self._sync()  # the counters right after the barrier start the phase
             self._synced = True
         self._credit()
         if self._exact:
             _reset_hwm()
         self._open.append(0)
         b0 = self._barriers
-        c0 = self._counters()
+        c0 = c0 or self._counters()
         t0, p0 = time.perf_counter(), time.process_time()
         try:
             yield
