@@ -7,9 +7,11 @@ With the probes off (environment ``MPCBENCH_PROFILE=0``, see
 :mod:`mpcbench.parties.profiler`) a party times only ``setup`` and ``total``: no barrier
 before each phase, no counter reads, no peak-memory resets. Runs alternate on / off (so
 load on the machine hits both alike). Each run gives the ``total`` time of its repeats
-(slowest party); the overhead is ``on / off - 1`` of the fastest repeat over all runs of
-a mode (robust against other load on the machine, which only ever adds time) and, for
-comparison, of the median repeat.
+(slowest party); the overhead is ``on / off - 1`` of the fastest repeat of each pair of
+runs (other load on the machine only ever adds time), as the median over pairs, and of
+the fastest repeat over all runs. On a loaded machine these differences are noise-bound;
+the script also prints what the probes cost inside one process (memory and phase
+bookkeeping without the backend's counters and barriers), per phase and per repeat.
 """
 
 from __future__ import annotations
@@ -18,12 +20,30 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
-from mpcbench.parties.profiler import PROFILE_ENV
+from mpcbench.parties.base import CommCounters
+from mpcbench.parties.profiler import PROFILE_ENV, Profiler
 from mpcbench.results import load
+
+
+def probe_cost_s(phases: int = 20000) -> float:
+    """Seconds one phase's local probes take (peak-memory reset and reads, bookkeeping)."""
+    counters = CommCounters()
+    prof = Profiler(lambda: counters, lambda: None, enabled=True)
+    start = time.perf_counter()
+    for i in range(phases):
+        with prof.phase("infer", i % 4):
+            pass
+    return (time.perf_counter() - start) / phases
+
+
+def _phases_per_repeat(case: Case) -> int:
+    batches = -(-case.images // case.batch)
+    return 1 + (1 + batches) + 2 * batches  # total, share (model + inputs), infer, reveal
 
 
 def _totals(results_dir: Path, run_id: str) -> list[float]:
@@ -52,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     case = Case(args.framework, args.model, parties=args.parties, images=args.images,
                 batch=args.batch, repeats=args.repeats, warmup=1, options=options)
     times: dict[str, list[float]] = {"on": [], "off": []}
+    pairs: list[float] = []
+    fastest: dict[str, float] = {}
     saved = os.environ.get(PROFILE_ENV)
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -61,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
                     res = run_case(case, Path(tmp) / mode)
                     totals = _totals(Path(tmp) / mode, res.run_id)
                     times[mode] += totals
+                    fastest[mode] = min(totals)
+                    if len(fastest) == 2:  # both runs of the pair done
+                        pairs.append(fastest.pop("on") / fastest.pop("off") - 1)
                     print(f"pair {i + 1}/{args.pairs} profiler {mode:3s}: repeats "
                           f"{min(totals):.4f} s (fastest) {statistics.median(totals):.4f} s "
                           "(median)", flush=True)
@@ -70,11 +95,14 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 os.environ[PROFILE_ENV] = saved
     on, off = min(times["on"]), min(times["off"])
-    med_on, med_off = statistics.median(times["on"]), statistics.median(times["off"])
-    print(f"{case.case_id}, {args.pairs} pairs x {args.repeats} repeats: fastest repeat "
-          f"{on:.4f} s profiled, {off:.4f} s unprofiled: profiler overhead "
-          f"{100 * (on / off - 1):+.1f} % (median repeats {med_on:.4f} / {med_off:.4f} s: "
-          f"{100 * (med_on / med_off - 1):+.1f} %)")
+    print(f"{case.case_id}, {args.pairs} pairs x {args.repeats} repeats: profiler overhead "
+          f"{100 * statistics.median(pairs):+.1f} % (median over pairs of the fastest repeats; "
+          f"per pair {', '.join(f'{100 * p:+.1f}' for p in pairs)} %); fastest repeat overall "
+          f"{on:.4f} s profiled vs {off:.4f} s unprofiled: {100 * (on / off - 1):+.1f} %")
+    cost, per_repeat = probe_cost_s(), _phases_per_repeat(case)
+    print(f"local probe cost {1e6 * cost:.1f} us per phase x {per_repeat} phases per repeat "
+          f"= {100 * cost * per_repeat / off:.2f} % of the fastest unprofiled repeat "
+          "(plus one barrier and two counter reads per phase)")
 
 
 if __name__ == "__main__":

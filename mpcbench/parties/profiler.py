@@ -65,16 +65,23 @@ class PhaseSample:
     rounds: float = 0.0
 
 
+_status_fd: int | None = None
+
+
 def _hwm_bytes() -> int | None:
-    """``VmHWM`` of this process (its peak RSS since start or the last reset), in bytes."""
+    """``VmHWM`` of this process (its peak RSS since start or the last reset), in bytes.
+
+    Read with ``pread`` from a descriptor kept open (the kernel regenerates the file at
+    offset 0): a tenth of the cost of opening and parsing it line by line."""
+    global _status_fd
     try:
-        with _STATUS.open() as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+        if _status_fd is None:
+            _status_fd = os.open(_STATUS, os.O_RDONLY | os.O_CLOEXEC)
+        text = os.pread(_status_fd, 8192, 0)
+        start = text.index(b"VmHWM:") + 6
+        return int(text[start:text.index(b"kB", start)]) * 1024
+    except (OSError, ValueError):
+        return None
 
 
 def _reset_hwm() -> bool:
