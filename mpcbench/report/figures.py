@@ -23,7 +23,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from ..results.summary import CELL, PHASE_ORDER
+from ..results.summary import CACHED_SUFFIX, CELL, PHASE_ORDER
 
 #: error bars over repeats: the inter-quartile range around the median
 IQR = ("pi", 50)
@@ -208,7 +208,10 @@ def accuracy(t: Tables) -> Figure | None:
     data = _plain(rows.dropna(subset=["value"]))
     if data.empty:
         return None
-    metrics = [m for m in _ACCURACY_METRICS if m in set(data["metric"])]
+    cached = data["source"].eq("cached") if "source" in data else False
+    data["metric"] = data["metric"].where(~cached, data["metric"] + CACHED_SUFFIX)
+    metrics = [m + tail for m in _ACCURACY_METRICS for tail in ("", CACHED_SUFFIX)
+               if m + tail in set(data["metric"])]
     g = sns.catplot(
         data=data.sort_values("system"), x="system", y="value", hue="metric", hue_order=metrics,
         kind="bar", errorbar=None, palette="Set2", height=3.6, aspect=1.3, sharex=False,
@@ -255,20 +258,24 @@ FIGURES = [
                "Median images per second over repeats, by batch size; marker style shows "
                "the number of parties.", throughput),
     FigureSpec("peak_memory_vs_parties", "Peak memory per party vs parties",
-               "Peak resident set size of the largest party during the timed phases.",
+               "Peak resident set size of the largest party during the timed phases (the "
+               "kernel's high-water mark, reset at each phase start: exact, not sampled).",
                peak_memory),
     FigureSpec("communication_vs_parties", "Communication vs parties",
                "MiB sent per image, summed over all parties (frameworks that do not "
                "communicate are omitted from the log scale).", communication),
     FigureSpec("rounds_vs_parties", "Communication rounds vs parties",
-               "Rounds per image (max over parties).", rounds),
+               "Rounds per image (max over parties). A framework that does not count its "
+               "rounds (MPyC) is missing here, not drawn at 0.", rounds),
     FigureSpec("phase_breakdown", "Phase breakdown",
                "Median seconds per image of each phase (max over parties), stacked. Setup "
                "is paid once per run and is divided by the images of one repeat.",
                phase_breakdown),
     FigureSpec("accuracy_agreement", "Accuracy and agreement",
                "Test accuracy of each system and agreement of its predictions with "
-               "plaintext; baselines add their robustness metrics where measured.", accuracy),
+               "plaintext; baselines add their robustness metrics (those read from the "
+               "evaluation cache rather than measured in the run are labelled cached).",
+               accuracy),
 ]
 
 MICRO_FIGURE = FigureSpec(
