@@ -240,8 +240,9 @@ def oversubscription(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         if not over:
             notes.append("")
             continue
-        who = f"{parties} parties" + (f" \N{MULTIPLICATION SIGN} {threads} threads"
-                                      if pd.notna(threads) and threads > 1 else "")
+        who = f"{parties} part{'y' if parties == 1 else 'ies'}" + (
+            f" \N{MULTIPLICATION SIGN} {threads} threads"
+            if pd.notna(threads) and threads > 1 else "")
         notes.append(f"{who} on {cores} cores: time-sliced")
     out["oversubscription"] = notes
     return out.drop(columns=["_cores", "_threads", "_parties"]).reset_index()
