@@ -21,7 +21,7 @@ from ..models import layers as L
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import identity as ident
 from ..results import store
-from ..results.provenance import commit_info, provenance, versions
+from ..results.provenance import code_changes, commit_info, provenance, versions
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from .local import LaunchError, launch
 from .ports import check_ports, free_ports
@@ -65,9 +65,13 @@ def _threads(n_parties: int) -> int:
     return max(1, (os.cpu_count() or 1) // n_parties)
 
 
-def code_identity() -> dict[str, object]:
-    """The ``mpcbench`` component of an identity: version and git commit of this code."""
-    return {"version": versions()["mpcbench_version"], "commit": commit_info()["git_commit"]}
+def code_identity(commit: str | None = None) -> dict[str, object]:
+    """The ``mpcbench`` component of an identity: version and git commit of this code, and
+    a hash of its uncommitted changes (``changes``, absent for a clean tree)."""
+    out = {"version": versions()["mpcbench_version"],
+           "commit": commit or commit_info()["git_commit"]}
+    changes = code_changes()
+    return {**out, "changes": changes} if changes else out
 
 
 def identity(case: Case, code: dict[str, object] | None = None) -> dict[str, object]:
@@ -123,8 +127,7 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
     security = backend.security(case)
     extras = {k: v for k, v in security.items() if k not in SECURITY_COLUMNS}
     prov = provenance()
-    run_identity = identity(case, {"version": prov["mpcbench_version"],
-                                   "commit": prov["git_commit"]})
+    run_identity = identity(case, code_identity(prov["git_commit"]))
     sha = run_identity["weights"].get(f"{case.model}-{case.dataset}")
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,

@@ -7,7 +7,8 @@ A run's *identity* (stored as JSON in the column ``identity``) has five componen
 * ``config``: every option of the backend with its defaults filled in
   (:meth:`Backend.resolve`); ``None`` for runs stored before it was recorded;
 * ``weights``: SHA-256 of every weights file the run uses (``<model>-<dataset>`` -> hash);
-* ``mpcbench``: version and git commit of the code that ran;
+* ``mpcbench``: version and git commit of the code that ran, and ``changes``, a hash of
+  its uncommitted changes (absent for a clean tree);
 * ``frameworks``: versions of the packages the backend runs on (:meth:`Backend.versions`).
 
 The fingerprint (``case_fingerprint``) is a hash of the identity; ``sweep`` re-runs a cell
@@ -98,14 +99,15 @@ def loads(text: object) -> dict[str, Any] | None:
 def _short(component: str, key: str, value: Any) -> str:
     if value is None:
         return _NONE
-    if (component == "weights" or key == "commit") and isinstance(value, str):
+    if (component == "weights" or key in ("commit", "changes")) and isinstance(value, str):
         return value[:7]
     return option_text(value)
 
 
 def _label(component: str, key: str) -> str:
     return {"config": key, "case": key, "weights": f"weights {key}",
-            "mpcbench": f"mpcbench {key}", "frameworks": key}.get(component, key)
+            "mpcbench": "mpcbench uncommitted changes" if key == "changes"
+            else f"mpcbench {key}", "frameworks": key}.get(component, key)
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
