@@ -1,5 +1,7 @@
 """What the non-MPC baseline backends share: one party process (client and server in one)
-that runs its own trained model and reports the cached evaluation figures of its weights."""
+that runs its own trained model and reports its evaluation figures (attack MSE,
+robustness): read from the cache of exactly its inputs (stored as ``cached``), or, with
+the option ``measure_attack=true``, measured in the run on a few images (``measured``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from torch import nn
 from .. import models
 from ..case import Case
 from ..parties.base import Backend, Kind, PartyContext, Unsupported
-from .cache import load_evaluation
+from .cache import REFERENCE_MODEL, load_evaluation
 
 
 class BaselineBackend(Backend):
@@ -24,8 +26,25 @@ class BaselineBackend(Backend):
     uses_description = False
     #: the baseline's model module (``NAME``, ``build()``, ``load(dataset)``, ``train()``)
     model_module: ClassVar[ModuleType]
-    #: the ``case.options`` this backend understands
+    #: the ``case.options`` this backend understands (besides ``measure_attack``)
     options: ClassVar[frozenset[str]] = frozenset()
+    #: evaluation figures the backend reports (cached unless ``measure_attack``)
+    evaluation_metrics: ClassVar[frozenset[str]] = frozenset()
+
+    @staticmethod
+    def measures_attack(case: Case) -> bool:
+        """Whether a run of ``case`` measures its evaluation figures itself."""
+        return bool(case.options.get("measure_attack", False))
+
+    @classmethod
+    def weights(cls, case: Case) -> dict[str, str]:
+        """The baseline's own weights and the plain cnn's its figures are compared with."""
+        return {f"{m}-{case.dataset}": models.weights_info(m, case.dataset).sha256
+                for m in (cls.model_module.NAME, REFERENCE_MODEL)}
+
+    @classmethod
+    def cached_metrics(cls, case: Case) -> frozenset[str]:
+        return frozenset() if cls.measures_attack(case) else cls.evaluation_metrics
 
     @classmethod
     def versions(cls) -> dict[str, str]:
@@ -37,7 +56,9 @@ class BaselineBackend(Backend):
         name = cls.model_module.NAME
         if case.model != name:
             raise Unsupported(f"{cls.name} runs model {name}, got {case.model}")
-        unknown = set(case.options) - cls.options
+        unknown = set(case.options) - cls.options - {"measure_attack"}
+        if not isinstance(case.options.get("measure_attack", False), bool):
+            raise Unsupported("measure_attack must be true or false")
         if unknown:
             raise Unsupported(f"{cls.name} has no option {', '.join(sorted(unknown))}")
         models.weights_info(name, case.dataset)
@@ -45,8 +66,10 @@ class BaselineBackend(Backend):
     def setup(self, ctx: PartyContext) -> None:
         self.ctx = ctx
         self.model = self.model_module.load(ctx.case.dataset)
-        #: cached figures of these weights (``None`` until ``python -m mpcbench.baselines``)
-        self.evaluation = load_evaluation(self.model_module.NAME, ctx.case.dataset)
+        #: cached figures of exactly these inputs (``None`` until ``python -m
+        #: mpcbench.baselines`` computed them, or when the run measures its own)
+        self.evaluation = (None if self.measures_attack(ctx.case)
+                           else load_evaluation(self.model_module.NAME, ctx.case.dataset))
         self.repeat = -1
 
     def share_model(self, layers: None) -> nn.Module:
@@ -55,4 +78,6 @@ class BaselineBackend(Backend):
         return self.model
 
     def run_info(self) -> dict[str, Any]:
-        return {"evaluation": self.evaluation}
+        return {"evaluation": self.evaluation,
+                "evaluation_source": "measured" if self.measures_attack(self.ctx.case)
+                else "cached" if self.evaluation else "none"}

@@ -36,7 +36,7 @@ def compare(
     """Show how every metric changed from A to B; exit 1 if anything got worse.
 
     Marks: + worse, - better, ~ changed but not significant (IQRs over repeats overlap),
-    x not comparable (case fingerprint differs), ! new failure.
+    x not comparable (case, configuration or weights differ), ! new failure.
     """
     from ..report.compare import METRICS, load_side, regressions
     from ..report.compare import compare as changes_between

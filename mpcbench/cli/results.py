@@ -13,7 +13,7 @@ from .app import app, err, out
 from .common import DEFAULT_RESULTS, ResultsDir
 
 #: summary column -> short header shown in the terminal table
-TABLE_COLUMNS = {"framework": "framework", "kind": "kind", "model": "model", "dataset": "data",
+TABLE_COLUMNS = {"system": "system", "kind": "kind", "model": "model", "dataset": "data",
                  "parties": "n", "network": "net",
                  "batch": "batch", "images": "imgs", "dtype": "dtype", "status": "status",
                  "s_per_img": "s/img", "img_per_s": "img/s",
@@ -71,5 +71,5 @@ def results(
 
 def _fmt(v: object) -> str:
     if pd.isna(v):
-        return ""
+        return "\N{EM DASH}"  # missing: not measured (e.g. MPyC rounds), never shown as 0
     return f"{v:.4g}" if isinstance(v, float) else str(v)

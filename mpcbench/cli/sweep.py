@@ -16,7 +16,8 @@ from .run import progress_bar
 def sweep(
     suite: Annotated[Path, typer.Argument(help="Suite file, e.g. benchmarks/demo.yaml.")],
     results: ResultsDir = DEFAULT_RESULTS,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the cases.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only list the cases, and why each runs or is skipped.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Run cells already stored too.")] = False,
     options: Options = None,
 ) -> None:
@@ -26,28 +27,52 @@ def sweep(
     with 128 + the signal number.
     """
     from ..errors import MpcbenchError
-    from ..launch.runner import fingerprint, run_case
+    from ..launch.runner import code_identity, identity, run_case
     from ..launch.suite import expand, load_suite
     from ..results import ResultsError, load
+    from ..results import identity as ident
 
     spec = load_suite(suite)
     planned = expand(spec, parse_options(options))
-    done: set[str] = set()
+    code = code_identity()
+    planned_ids, fingerprints = [], []
+    for p in planned:
+        try:
+            planned_ids.append(identity(p.case, code))
+            fingerprints.append(ident.fingerprint(planned_ids[-1]))
+        except Exception as exc:  # an invalid case fails (and is stored) when it runs
+            planned_ids.append(None)
+            fingerprints.append(f"unresolved: {type(exc).__name__}: {exc}")
+    done: dict[str, str] = {}
+    stored_ids: list[dict] = []
     if not rerun and Path(results).exists():
         unreadable: list[ResultsError] = []
         stored = load(results, errors=unreadable)  # one damaged file hides no other run
         for exc in unreadable:
             err.print(f"[yellow]warning:[/yellow] {exc}; skipped", highlight=False,
                       soft_wrap=True)
-        done = set(stored.loc[stored["status"] == "ok", "case_fingerprint"].dropna())
-    todo = [p for p in planned if fingerprint(p.case) not in done]
+        ok = stored[stored["status"].eq("ok").fillna(False)].drop_duplicates("run_id")
+        done = dict(zip(ok["case_fingerprint"].dropna(), ok["run_id"], strict=False))
+        stored_ids = [i for i in map(ident.loads, ok["identity"]) if i is not None]
+    todo = [p for p, fp in zip(planned, fingerprints, strict=True) if fp not in done]
     err.print(f"suite {spec.name}: {len(planned)} cases, {len(planned) - len(todo)} already "
               f"in {results}, {len(todo)} to run")
     if dry_run:
-        for p in planned:
-            mark = "run " if p in todo else "skip"
-            out.print(f"{mark}  {p.case.case_id}  images={p.case.images} "
-                      f"repeats={p.case.repeats} timeout={p.timeout_s:g}s", highlight=False)
+        for p, new_id, fp in zip(planned, planned_ids, fingerprints, strict=True):
+            if fp in done:
+                mark, why = "skip", f"stored (run {done[fp]})"
+            elif new_id is None:
+                mark, why = "run ", fp
+            elif rerun:
+                mark, why = "run ", "--rerun"
+            else:
+                others = set(fingerprints) - {fp}
+                mark, why = "run ", ident.explain(new_id, stored_ids, others)
+            opts = ident.config_text(p.case.options)
+            out.print(f"{mark}  {p.case.case_id}{' {' + opts + '}' if opts else ''}  "
+                      f"images={p.case.images} "
+                      f"repeats={p.case.repeats} timeout={p.timeout_s:g}s  {why}",
+                      highlight=False)
         return
     failures = 0
     with stop_on_signals(), progress_bar() as bar:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,14 +21,18 @@ from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
 from ..models import layers as L
 from ..parties.base import Backend, PartyContext, Unsupported
+from ..results import identity as ident
 from ..results import store
-from ..results.provenance import provenance
+from ..results.provenance import code_changes, commit_info, provenance, versions
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
 from .placement import local as placement_local
 
 DEFAULT_TIMEOUT_S = 600.0
+#: fields of a :class:`Case` that are part of a run's identity (options enter resolved)
+IDENTITY_CASE = ("framework", "model", "dataset", "parties", "batch", "images", "dtype",
+                 "network")
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,47 @@ def _threads(n_parties: int) -> int:
     return max(1, (os.cpu_count() or 1) // n_parties)
 
 
-def _weights_sha(case: Case) -> str | None:
-    if case.model == MICRO or not parties.get(case.framework).uses_description:
-        return None
-    return models.weights_info(case.model, case.dataset).sha256
+def code_identity(commit: str | None = None) -> dict[str, object]:
+    """The ``mpcbench`` component of an identity: version and git commit of this code, and
+    a hash of its uncommitted changes (``changes``, absent for a clean tree)."""
+    out = {"version": versions()["mpcbench_version"],
+           "commit": commit or commit_info()["git_commit"]}
+    changes = code_changes()
+    return {**out, "changes": changes} if changes else out
 
 
-def fingerprint(case: Case, weights_sha: str | None = None) -> str:
-    """Hash of what makes two runs comparable: case parameters (not repeats) and weights
-    (``weights_sha`` if the caller already has it)."""
-    blob = json.dumps({**asdict(case), "repeats": None, "warmup": None,
-                       "weights": weights_sha or _weights_sha(case)}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def identity(case: Case, code: dict[str, object] | None = None) -> dict[str, object]:
+    """Everything that makes a run of ``case`` the measurement it is (see
+    :mod:`mpcbench.results.identity`): case, resolved configuration, weights, code and
+    framework versions. ``code`` is :func:`code_identity` if the caller already has it."""
+    backend = parties.get(case.framework)
+    spec = asdict(case)
+    return {
+        "case": {k: spec[k] for k in IDENTITY_CASE},
+        "config": backend.resolve(case),
+        "weights": backend.weights(case),
+        "mpcbench": code or code_identity(),
+        "frameworks": backend.versions(),
+    }
+
+
+def fingerprint(case: Case, code: dict[str, object] | None = None) -> str:
+    """Hash of a run's :func:`identity`: two runs with the same fingerprint measure the same
+    thing (repeats and warm-up are not part of it)."""
+    return ident.fingerprint(identity(case, code))
+
+
+def oversubscribed(ctx: PartyContext, placement: Placement | None = None) -> bool:
+    """Whether the parties on one machine run more threads than this machine has cores
+    (they are then time-sliced, and their times include waiting for a core). Emulated
+    hosts all share this machine."""
+    if placement is not None and placement.kind in ("local", "emulated"):
+        return ctx.parties * ctx.threads > (os.cpu_count() or 1)
+    per_host: dict[str, int] = {}
+    for addr in ctx.addresses:
+        host = addr.rsplit(":", 1)[0]
+        per_host[host] = per_host.get(host, 0) + 1
+    return max(per_host.values()) * ctx.threads > (os.cpu_count() or 1)
 
 
 def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
@@ -101,11 +133,14 @@ def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
              "value": v, "unit": RUN_METRICS[m]} for m, v in values.items()]
 
 
-def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str) -> dict:
+def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str,
+                  placement: Placement | None = None) -> dict:
     """Columns shared by every row of the run; security extras go to ``backend_config``."""
     security = backend.security(case)
     extras = {k: v for k, v in security.items() if k not in SECURITY_COLUMNS}
-    sha = _weights_sha(case)
+    prov = provenance()
+    run_identity = identity(case, code_identity(prov["git_commit"]))
+    sha = run_identity["weights"].get(f"{case.model}-{case.dataset}")
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "kind": backend.kind.value,
@@ -115,8 +150,11 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "images": case.images,
         "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,
-        "weights_sha256": sha, "case_fingerprint": fingerprint(case, sha),
-        **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **provenance(),
+        "weights_sha256": sha, "case_fingerprint": ident.fingerprint(run_identity),
+        "identity": ident.dumps(run_identity),
+        "config": ident.config_text(run_identity["config"]),
+        "oversubscribed": oversubscribed(ctx, placement),
+        **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **prov,
         "backend_config": json.dumps({"security": extras}, default=str),
     }
 
@@ -166,7 +204,7 @@ def run_case(
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
             raise
         ctx = party_context(case, placement, threads)
-        columns = _case_columns(case, ctx, backend, run_id)
+        columns = _case_columns(case, ctx, backend, run_id, placement)
         try:
             outputs = launch(ctx, work_dir, timeout_s, on_progress, placement)
         except LaunchError as exc:
@@ -191,6 +229,8 @@ def run_case(
               **placement.record}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
+    cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))
+    rows["source"] = np.where(cached, "cached", "measured")
     path = store.append(rows, results_dir)
     shutil.rmtree(work_dir)
     return RunResult(run_id, path, store.read_file(path))

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..case import Case
+from .. import models
+from ..case import MICRO, Case
 from ..errors import InputError
 from ..models.layers import Layer
 
@@ -58,7 +59,8 @@ class CommCounters:
 
     bytes_sent: int = 0
     bytes_received: int = 0
-    rounds: int = 0
+    #: ``None`` where the backend does not count rounds (stored as missing, not 0)
+    rounds: int | None = 0
     #: "counted" (from the transport) or "estimated" (from tensor sizes)
     method: str = "counted"
 
@@ -98,6 +100,22 @@ class Backend(abc.ABC):
         """Every option of ``case`` with the backend's defaults filled in: what a run of
         ``case`` is configured with (part of the run's identity)."""
         return dict(case.options)
+
+    @classmethod
+    def weights(cls, case: Case) -> dict[str, str]:
+        """SHA-256 of every weights file a run of ``case`` uses, ``<model>-<dataset> ->
+        hash`` (part of the run's identity): the shared model's, if the backend runs the
+        layer description."""
+        if case.model == MICRO or not cls.uses_description:
+            return {}
+        return {f"{case.model}-{case.dataset}": models.weights_info(case.model,
+                                                                    case.dataset).sha256}
+
+    @classmethod
+    def cached_metrics(cls, case: Case) -> frozenset[str]:
+        """Metrics a run of ``case`` reports from a cache instead of measuring them (stored
+        with ``source = "cached"``)."""
+        return frozenset()
 
     @classmethod
     def validate(cls, case: Case) -> None:

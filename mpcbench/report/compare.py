@@ -2,7 +2,9 @@
 
 Marks follow airspeed velocity (asv): ``+`` worse, ``-`` better, ``~`` changed by more
 than the factor but not significantly (the inter-quartile ranges over repeats overlap),
-``x`` not comparable (the case fingerprints differ), ``!`` a new failure; blank: unchanged.
+``x`` not comparable (what was measured differs: case, configuration or weights; code and
+framework versions may differ, that is what is compared), ``!`` a new failure; blank:
+unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 
 from ..case import MICRO
 from ..errors import InputError
+from ..results import identity as ident
 from ..results import store, summary
 from ..results.summary import CELL
 
@@ -67,18 +70,22 @@ def load_side(spec: str, results_dir: Path) -> pd.DataFrame:
 
 
 def cell_label(frame: pd.DataFrame) -> pd.Series:
-    """Readable cell id, e.g. ``crypten/mlp mnist n=2 b=16 [TFP t=1]`` (`` @wan`` for an
-    emulated network)."""
+    """Readable cell id, e.g. ``crypten+tuned/mlp mnist n=2 b=16 [TFP t=1]``, with the
+    configuration's other settings in braces (``{bit_length=16, ...}``) and `` @wan`` for an
+    emulated network: cells configured differently never share a label."""
 
     def one(row: pd.Series) -> str:
         provider = "" if pd.isna(row["provider"]) else str(row["provider"])
         sec = [] if provider.startswith("none") or not provider else [provider]
         sec += [] if pd.isna(row["threshold"]) else [f"t={row['threshold']}"]
         tail = f" [{' '.join(sec)}]" if sec else ""
+        config = None if pd.isna(row["config"]) else row["config"]
+        rest = ident.settings(config)
+        tail += f" {{{rest}}}" if rest else ""
         network = row["network"]
         tail += "" if pd.isna(network) or network == "none" else f" @{network}"
-        return (f"{row['framework']}/{row['model']} {row['dataset']} n={row['parties']} "
-                f"b={row['batch']}{tail}")
+        return (f"{ident.system_name(str(row['framework']), config)}/{row['model']} "
+                f"{row['dataset']} n={row['parties']} b={row['batch']}{tail}")
 
     if frame.empty:
         return pd.Series(dtype=object)
@@ -111,10 +118,25 @@ def _cells(df: pd.DataFrame) -> pd.DataFrame:
     bad = rows["status"].fillna("ok").ne("ok")
     rows["error_text"] = rows["status"].where(bad).astype("string") + ": " + \
         rows["error"].fillna("").astype("string")
+    rows["measured"] = _measurement_key(rows)
     return rows.groupby("cell").agg(
-        fingerprints=("case_fingerprint", lambda s: frozenset(s.dropna())),
+        fingerprints=("measured", lambda s: frozenset(s.dropna())),
         failure=("error_text", "first"),
     )
+
+
+def _measurement_key(rows: pd.DataFrame) -> pd.Series:
+    """Per row, what was measured: the identity without the code and framework versions
+    (comparing those is what ``compare`` is for), i.e. case, configuration and weights;
+    the stored fingerprint for rows without an identity."""
+    def key(text: object, fallback: object) -> object:
+        found = ident.loads(text)
+        if found is None:
+            return fallback
+        return ident.fingerprint({k: found.get(k) for k in ("case", "config", "weights")})
+
+    return pd.Series([key(t, f) for t, f in zip(rows["identity"], rows["case_fingerprint"],
+                                                strict=True)], index=rows.index, dtype=object)
 
 
 def _mark(row: pd.Series, factor: float, tolerance: float) -> str:
@@ -138,7 +160,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.1, tolerance: fl
 
     Columns ``cell, metric, value_a, value_b, ratio, mark, note``. Two single runs are
     compared with each other whatever their cells; otherwise cells are matched by
-    framework, model, dataset, parties, batch, provider and threshold.
+    framework, model, dataset, parties, batch, provider, threshold and configuration.
     """
     if factor <= 1:
         raise InputError(f"--factor must be > 1, got {factor}")
@@ -167,7 +189,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.1, tolerance: fl
                     if fp_a[c] and fp_b[c] and fp_a[c] != fp_b[c]}
     sel = merged["cell"].isin(incomparable)
     merged.loc[sel, "mark"] = INCOMPARABLE
-    merged.loc[sel, "note"] = "case fingerprint differs"
+    merged.loc[sel, "note"] = "case fingerprint differs (case, configuration or weights)"
     failed_b = cb["failure"].dropna()
     new = [c for c in failed_b.index if pd.isna(ca["failure"].get(c, np.nan))]
     failures = pd.DataFrame({"cell": new, "metric": "status", "mark": FAILED,

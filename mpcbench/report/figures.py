@@ -24,7 +24,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..results.network import ACROSS as _ACROSS
-from ..results.summary import CELL, PHASE_ORDER
+from ..results.summary import CACHED_SUFFIX, CELL, PHASE_ORDER
 
 #: error bars over repeats: the inter-quartile range around the median
 IQR = ("pi", 50)
@@ -164,7 +164,8 @@ def rounds(t: Tables) -> Figure | None:
 def time_vs_delay(t: Tables) -> Figure | None:
     data = t.network[t.network["kind"] == "MPC"].dropna(subset=["s_per_img", "delay_s"])
     data = data.assign(delay_ms=data["delay_s"] * 1e3)
-    data = data[data.groupby([*_ACROSS, "series"])["network"].transform("nunique") > 1]
+    data = data[data.groupby([*_ACROSS, "series"], dropna=False)["network"]
+                .transform("nunique") > 1]
     if data.empty:
         return None
     colours = {s: t.palette.get(s, c) for s, c in zip(
@@ -233,7 +234,10 @@ def accuracy(t: Tables) -> Figure | None:
     data = _plain(rows.dropna(subset=["value"]))
     if data.empty:
         return None
-    metrics = [m for m in _ACCURACY_METRICS if m in set(data["metric"])]
+    cached = data["source"].eq("cached") if "source" in data else False
+    data["metric"] = data["metric"].where(~cached, data["metric"] + CACHED_SUFFIX)
+    metrics = [m + tail for m in _ACCURACY_METRICS for tail in ("", CACHED_SUFFIX)
+               if m + tail in set(data["metric"])]
     g = sns.catplot(
         data=data.sort_values("system"), x="system", y="value", hue="metric", hue_order=metrics,
         kind="bar", errorbar=None, palette="Set2", height=3.6, aspect=1.3, sharex=False,
@@ -253,12 +257,12 @@ def micro_share(t: Tables) -> Figure | None:
     measures = {"load_s": "time to load (s)", "share_s": "time to share (s)",
                 "peak_rss_mib": "peak RSS per party (MiB)"}
     data = _plain(t.micro.melt(
-        id_vars=["framework", "dtype", "run_id", "repeat"], value_vars=list(measures),
+        id_vars=["system", "dtype", "run_id", "repeat"], value_vars=list(measures),
         var_name="measure", value_name="value",
     ).dropna(subset=["value"]))
     data["measure"] = data["measure"].map(measures)
     g = sns.catplot(
-        data=data, x="framework", y="value", hue="dtype", col="measure",
+        data=data, x="system", y="value", hue="dtype", col="measure",
         col_order=[m for m in measures.values() if m in set(data["measure"])], kind="bar",
         estimator="median", errorbar=IQR, palette="Set2", sharey=False, height=3.4, aspect=1.0,
     )
@@ -280,13 +284,15 @@ FIGURES = [
                "Median images per second over repeats, by batch size; marker style shows "
                "the number of parties.", throughput),
     FigureSpec("peak_memory_vs_parties", "Peak memory per party vs parties",
-               "Peak resident set size of the largest party during the timed phases.",
+               "Peak resident set size of the largest party during the timed phases (the "
+               "kernel's high-water mark, reset at each phase start: exact, not sampled).",
                peak_memory),
     FigureSpec("communication_vs_parties", "Communication vs parties",
                "MiB sent per image, summed over all parties (frameworks that do not "
                "communicate are omitted from the log scale).", communication),
     FigureSpec("rounds_vs_parties", "Communication rounds vs parties",
-               "Rounds per image (max over parties).", rounds),
+               "Rounds per image (max over parties). A framework that does not count its "
+               "rounds (MPyC) is missing here, not drawn at 0.", rounds),
     FigureSpec("time_vs_delay", "Time per image vs network delay",
                "Median seconds per image of each MPC framework against the one-way delay of "
                "the network its parties talked over (0: this machine's loopback; emulated "
@@ -298,7 +304,9 @@ FIGURES = [
                phase_breakdown),
     FigureSpec("accuracy_agreement", "Accuracy and agreement",
                "Test accuracy of each system and agreement of its predictions with "
-               "plaintext; baselines add their robustness metrics where measured.", accuracy),
+               "plaintext; baselines add their robustness metrics (those read from the "
+               "evaluation cache rather than measured in the run are labelled cached).",
+               accuracy),
 ]
 
 MICRO_FIGURE = FigureSpec(

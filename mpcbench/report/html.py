@@ -91,9 +91,12 @@ def _warn(notes: pd.Series) -> list[str]:
 
 def _summary_table(table: pd.DataFrame) -> Table:
     view = _view(table, {
-        "system": ("system", ""), "model": ("model", ""), "dataset": ("dataset", ""),
-        "parties": ("parties", ""), "batch": ("batch", ""), "repeats": ("repeats", ""),
+        "system": ("system", ""), "settings": ("settings", ""), "model": ("model", ""),
+        "dataset": ("dataset", ""), "parties": ("parties", ""), "batch": ("batch", ""),
+        "repeats": ("repeats", ""),
     })
+    if not table["settings"].fillna("").astype(bool).any():
+        view = view.drop(columns="settings")
     view["time / image [s], median (IQR)"] = _iqr(table)
     view = pd.concat([view, _view(table, {
         "img_per_s": ("images / s", "{:.3g}"),
@@ -105,7 +108,13 @@ def _summary_table(table: pd.DataFrame) -> Table:
     })], axis=1)
     view["security"] = ["⚠ " + ", ".join(p.split(":")[0] for p in n.split("; ")) if n else ""
                         for n in table["security_note"]]
-    return Table("summary", "Summary", table, view, _warn(table["security_note"]))
+    if table["oversubscription"].fillna("").astype(bool).any():
+        view["cores"] = ["⚠ " + n if n else "" for n in table["oversubscription"].fillna("")]
+    notes = table["security_note"].fillna("") + table["oversubscription"].fillna("")
+    return Table("summary", "Summary", table, view, _warn(notes),
+                 "Rounds / image is empty (—) where the framework does not count rounds; a "
+                 "cell whose parties had more threads than the machine has cores is marked "
+                 "in “cores” (its times include waiting for a core).")
 
 
 def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",
@@ -132,7 +141,7 @@ def _security_table(frame: pd.DataFrame) -> Table:
 
 def _micro_table(frame: pd.DataFrame) -> Table:
     view = _view(frame, {
-        "framework": ("framework", ""), "dtype": ("dtype", ""), "parties": ("parties", ""),
+        "system": ("system", ""), "dtype": ("dtype", ""), "parties": ("parties", ""),
         "repeats": ("repeats", ""), "load_s": ("time to load [s], median", "{:.3g}"),
         "share_s": ("time to share [s], median", "{:.3g}"),
         "share_s_q25": ("share q25", "{:.3g}"), "share_s_q75": ("share q75", "{:.3g}"),
@@ -244,6 +253,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         not_measured=list(coverage.loc[coverage["status"] == provenance.NOT_MEASURED,
                                        "framework"]),
         warnings=sorted(set(security["security_note"]) - {""}),
+        oversubscribed=sorted(set(cells["oversubscription"].fillna("")) - {""}),
         files=sorted(files),
     ), encoding="utf-8")
     return index

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..case import MICRO
+from ..results.identity import system_name
 from ..results.summary import is_mpc, kind_label, security_notes, usable, versions_label
 
 GIB = 2**30
@@ -88,6 +89,14 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     config = df.groupby("run_id")["backend_config"].first()
     table["config"] = _describe(table["run_id"].map(config),
                                 lambda c: {k: v for k, v in c.items() if k != "security"})
+    first = df.groupby("run_id")[["framework", "config", "oversubscribed",
+                                  "case_fingerprint"]].first()
+    table.insert(3, "system", table["run_id"].map(
+        {r: system_name(str(f), c) for r, f, c in
+         zip(first.index, first["framework"], first["config"], strict=True)}))
+    table["options"] = table["run_id"].map(first["config"])
+    table["oversubscribed"] = table["run_id"].map(first["oversubscribed"])
+    table["fingerprint"] = table["run_id"].map(first["case_fingerprint"])
     return table
 
 
@@ -103,9 +112,11 @@ def run_dates(df: pd.DataFrame) -> dict[str, object]:
 def security(df: pd.DataFrame) -> pd.DataFrame:
     """Security model of every MPC framework x parties, with warnings for weakened settings."""
     rows = df[is_mpc(df)]
-    rows = rows.assign(details=_describe(rows["backend_config"], lambda c: c.get("security", {})))
-    cols = ["framework", "kind", "parties", "protocol", "threshold", "provider", "adversary",
-            "data_owner", "model_owner", "output_party", "details"]
+    rows = rows.assign(details=_describe(rows["backend_config"], lambda c: c.get("security", {})),
+                       system=[system_name(str(f), c) for f, c in
+                               zip(rows["framework"], rows["config"], strict=True)])
+    cols = ["framework", "system", "kind", "parties", "protocol", "threshold", "provider",
+            "adversary", "data_owner", "model_owner", "output_party", "details"]
     table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
     table["security_note"] = security_notes(table)
     return table.sort_values(["framework", "parties"], ignore_index=True)

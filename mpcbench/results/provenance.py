@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import socket
@@ -71,6 +72,17 @@ def commit_info(repo: Path = _REPO) -> dict[str, object]:
                 "git_dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}
+
+
+def code_changes(repo: Path = _REPO) -> str | None:
+    """Hash (12 hex digits) of the uncommitted changes to tracked files (``git diff HEAD``),
+    ``None`` for a clean tree or outside git: with the commit, what code ran."""
+    try:
+        diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=repo,
+                              capture_output=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return hashlib.sha256(diff).hexdigest()[:12] if diff else None
 
 
 def provenance() -> dict[str, object]:

@@ -7,6 +7,7 @@ party carry its ``rank``; run-level rows (accuracy, agreement, ...) have ``rank 
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -14,8 +15,10 @@ from ..errors import MpcbenchError
 from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 
 #: 2: ``kind`` and ``framework_versions`` (declared by the backend) replace the fixed
-#: ``crypten_version`` / ``mpyc_version`` columns of version 1
-#: 3: ``network`` (what the parties talked over) and ``host`` (each party's host)
+#: ``crypten_version`` / ``mpyc_version`` columns of version 1;
+#: 3: ``config``, ``identity`` (what the fingerprint covers), ``oversubscribed``,
+#: ``source`` (``measured`` or ``cached``), ``network`` (what the parties talked over)
+#: and ``host`` (each party's host)
 SCHEMA_VERSION = 3
 
 #: identity of the measurement
@@ -43,6 +46,11 @@ KEY_COLUMNS = [
     "status",
     "error",
     "comm_method",
+    #: ``measured`` in this run, or ``cached`` (a figure read from a cache, e.g. a
+    #: baseline's attack evaluation of its weights); missing on failed-run rows
+    "source",
+    #: the backend's resolved options as sorted ``k=v`` text (part of a cell's identity)
+    "config",
 ]
 
 #: security model of the run
@@ -77,6 +85,10 @@ PROVENANCE_COLUMNS = [
     "threads_per_party",
     "weights_sha256",
     "case_fingerprint",
+    #: JSON of what the fingerprint hashes: case, config, weights, mpcbench, frameworks
+    "identity",
+    #: parties x threads per party on one host exceeded its cores (time-sliced)
+    "oversubscribed",
     "backend_config",
 ]
 
@@ -95,6 +107,7 @@ DTYPES = {
     "value": "float64",
     "is_warmup": "bool",
     "git_dirty": "boolean",
+    "oversubscribed": "boolean",
 }
 
 
@@ -110,11 +123,16 @@ _V1_VERSIONS = {"crypten": "crypten_version", "mpyc": "mpyc_version"}
 
 def migrate(df: pd.DataFrame, version: int) -> pd.DataFrame:
     """Rows of a file written with schema ``version``, in the current schema's columns."""
-    out = df.copy()
+    out = df
+    if version < 2:
+        out = _migrate_1(out)
     if version < 3:
-        out["network"] = "none"  # every run before version 3 used this machine's loopback
-    if version >= 2:
-        return out
+        out = _migrate_2(out)
+    return out
+
+
+def _migrate_1(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
     out["kind"] = out["framework"].map(_V1_KINDS)
 
     def declared(row: pd.Series) -> str:
@@ -124,6 +142,53 @@ def migrate(df: pd.DataFrame, version: int) -> pd.DataFrame:
 
     out["framework_versions"] = out.apply(declared, axis=1)
     return out.drop(columns=[c for c in _V1_VERSIONS.values() if c in out])
+
+
+#: metrics that version-2 baseline runs read from the evaluation cache of their weights
+_V2_CACHED = {
+    "complex": {"attack_mse", "attack_mse_phase", "cnn_attack_mse"},
+    "feedback": {f"{p}accuracy_{a}" for p in ("", "cnn_")
+                 for a in ("clean", "noisy", "fgsm", "pgd")},
+}
+
+
+def _value(row: pd.Series, col: str) -> object:
+    value = row.get(col)
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _migrate_2(df: pd.DataFrame) -> pd.DataFrame:
+    """Version 2 recorded no configuration: ``config`` stays missing, ``identity`` holds what
+    the old columns tell (case, the one weights hash, code, framework versions)."""
+    out = df.copy()
+    cached = out.apply(lambda r: r["metric"] in _V2_CACHED.get(r["framework"], ()), axis=1)
+    out["source"] = pd.Series("measured", index=out.index).where(~cached, "cached").where(
+        out["value"].notna())
+
+    def identity(row: pd.Series) -> str:
+        sha = _value(row, "weights_sha256")
+        versions = _value(row, "framework_versions")
+        case = {k: _value(row, k) for k in ("framework", "model", "dataset")}
+        case |= {k: None if _value(row, k) is None else int(row[k])
+                 for k in ("parties", "batch", "images")}
+        dtype = re.search(r"dtype=(\w+)", str(_value(row, "case_id") or ""))
+        case["dtype"] = dtype.group(1) if dtype else "float32"
+        return json.dumps({
+            "case": case, "config": None,
+            "weights": {f"{row['model']}-{row['dataset']}": sha} if sha else {},
+            "mpcbench": {"version": _value(row, "mpcbench_version"),
+                         "commit": _value(row, "git_commit")},
+            "frameworks": json.loads(versions) if versions else {},
+        }, sort_keys=True)
+
+    out["identity"] = out.apply(identity, axis=1) if len(out) else pd.Series(dtype=object)
+    missing = pd.Series(float("nan"), index=out.index)
+    cores = pd.to_numeric(out.get("cpu_cores", missing), errors="coerce")
+    threads = pd.to_numeric(out.get("threads_per_party", missing), errors="coerce")
+    over = pd.to_numeric(out["parties"], errors="coerce") * threads > cores
+    out["oversubscribed"] = over.where(cores.notna() & threads.notna())
+    out["network"] = "none"  # every run before version 3 used this machine's loopback
+    return out
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:

@@ -2,11 +2,13 @@
 
 Every number of the report starts here. Rows are filtered to ``status == "ok"`` and
 non-warm-up measurements; a *cell* is one framework x model x dataset x parties x batch
-(x security variant); an *observation* is one repeat of one run of a cell:
+x security setting x resolved configuration (``config``: runs configured differently are
+never aggregated together); an *observation* is one repeat of one run of a cell:
 
 * time per image = max over ranks of the party's ``total`` wall time / images,
 * MiB sent per image = bytes sent summed over ranks / images / 2^20,
-* rounds per image = max over ranks of rounds / images,
+* rounds per image = max over ranks of rounds / images (missing where the backend does
+  not count rounds, e.g. MPyC: not 0),
 * peak RSS per party = max over ranks of the ``total`` phase's peak RSS (a cell: max over
   its repeats).
 
@@ -23,10 +25,12 @@ import pandas as pd
 
 from ..case import MICRO
 from ..metrics import PHASES, RANK_METRICS
+from . import identity as ident
+from .identity import system_name
 
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "network", "batch", "provider",
-        "threshold"]
+        "threshold", "config"]
 #: the ``kind`` a backend declares (stored on its rows) -> the label tables show
 KIND_LABELS = {"mpc": "MPC", "plaintext": "plaintext", "baseline": "baseline"}
 #: run-level metrics aggregated per cell, and how
@@ -76,15 +80,39 @@ def kind_label(kind: pd.Series) -> pd.Series:
     return kind.astype("string").map(lambda k: KIND_LABELS.get(k, k)).fillna("?").astype(str)
 
 
-def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
-    """Add ``system``, the legend label of a cell.
+def varying_settings(cells: pd.DataFrame) -> pd.Series:
+    """Per row, the options of its configuration whose value differs between rows of the
+    same system (``bit_length=16``); options shown elsewhere (variant, provider,
+    threshold) are left out. Empty where nothing varies."""
+    base = [ident.system_name(fw, cfg) for fw, cfg in
+            zip(cells["framework"], cells["config"], strict=True)]
+    parsed = [ident.parse_config(c) for c in cells["config"]]
+    out = pd.Series("", index=cells.index, dtype=object)
+    for name in set(base):
+        idx = [i for i, b in enumerate(base) if b == name]
+        keys = set().union(*(parsed[i] for i in idx)) - ident.LABELLED_OPTIONS
+        varying = {k for k in keys if len({parsed[i].get(k) for i in idx}) > 1}
+        for i in idx:
+            out.iloc[i] = ident.settings(cells["config"].iloc[i], varying)
+    return out
 
-    The label is the framework, suffixed with the provider when a framework was run with
-    several, with ``t=0`` for threshold-0 runs of a framework also run with t > 0, and
-    with ``@network`` for runs over an emulated network.
+
+def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
+    """Add ``system``, the legend label of a cell, and ``settings``.
+
+    The label is the framework with its variant (``crypten+tuned``; a stock run is the
+    bare framework), suffixed with the provider when a framework was run with several,
+    with ``t=0`` for threshold-0 runs of a framework also run with t > 0, with the
+    configuration settings that differ between its cells (``settings``, e.g.
+    ``{bit_length=16}``), so no two configurations share a label, and last with
+    ``@network`` for runs over an emulated network.
     """
     out = cells.copy()
-    label = out["framework"].astype(str)
+    if "config" not in out:
+        out["config"] = pd.NA
+    label = pd.Series([ident.system_name(fw, cfg) for fw, cfg in
+                       zip(out["framework"].astype(str), out["config"], strict=True)],
+                      index=out.index, dtype=object)
     for fw, grp in out.groupby("framework"):
         sel = out["framework"] == fw
         if grp["provider"].nunique() > 1:
@@ -92,6 +120,9 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
         if (grp["threshold"] == 0).any() and (grp["threshold"] != 0).any():
             zero = sel & out["threshold"].eq(0).fillna(False)
             label[zero] = label[zero] + " (t=0)"
+    out["settings"] = varying_settings(out)
+    has = out["settings"].ne("")
+    label[has] = label[has] + " {" + out.loc[has, "settings"] + "}"
     if "network" in out:
         remote = out["network"].fillna("none").astype(str).ne("none")
         label[remote] = label[remote] + " @" + out.loc[remote, "network"].astype(str)
@@ -169,6 +200,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     grouped = obs.groupby(CELL, dropna=False)
     table = grouped.agg(
         system=("system", "first"),
+        settings=("settings", "first"),
         kind=("kind", "first"),
         runs=("run_id", "nunique"),
         repeats=("total_s", "count"),
@@ -195,8 +227,30 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     )
     table = table.merge(security, on=CELL, how="left")
     table["security_note"] = security_notes(table)
+    table = table.merge(oversubscription(rows, CELL), on=CELL, how="left")
     return table.sort_values(["model", "dataset", "kind", "framework", "parties", "batch"],
                              ignore_index=True)
+
+
+def oversubscription(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group of ``keys``: ``oversubscribed`` (a run's parties had more threads than
+    the host has cores) and the note saying so, e.g. ``5 parties on 2 cores: time-sliced``."""
+    flagged = rows.assign(over=rows["oversubscribed"].astype("boolean").fillna(False))
+    grouped = flagged.groupby(keys, dropna=False)
+    out = grouped.agg(oversubscribed=("over", "any"), _cores=("cpu_cores", "max"),
+                      _threads=("threads_per_party", "max"), _parties=("parties", "max"))
+    notes = []
+    for over, cores, threads, parties in zip(out["oversubscribed"], out["_cores"],
+                                             out["_threads"], out["_parties"], strict=True):
+        if not over:
+            notes.append("")
+            continue
+        who = f"{parties} part{'y' if parties == 1 else 'ies'}" + (
+            f" \N{MULTIPLICATION SIGN} {threads} threads"
+            if pd.notna(threads) and threads > 1 else "")
+        notes.append(f"{who} on {cores} cores: time-sliced")
+    out["oversubscription"] = notes
+    return out.drop(columns=["_cores", "_threads", "_parties"]).reset_index()
 
 
 def _plaintext_reference(table: pd.DataFrame) -> pd.Series:
@@ -235,17 +289,26 @@ def phases(df: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(order, ignore_index=True)
 
 
+#: suffix of a metric read from a cache instead of measured in the run
+CACHED_SUFFIX = " (cached)"
+
+
 def run_metrics(df: pd.DataFrame, frameworks: list[str]) -> pd.DataFrame:
     """Every metric of ``frameworks`` except the profiler's per-party measurements, as one
-    wide row per framework x model x dataset x parties (mean over rows)."""
+    wide row per framework x model x dataset x parties x configuration (mean over rows).
+    A metric read from a cache (``source == "cached"``) is named with :data:`CACHED_SUFFIX`,
+    e.g. ``attack_mse (cached)``."""
     rows = _inference(df)
     profiled = (rows["rank"] >= 0) & rows["metric"].isin(list(RANK_METRICS))
     rows = rows[rows["framework"].isin(frameworks) & ~profiled]
-    keys = ["framework", "model", "dataset", "parties"]
+    keys = ["framework", "model", "dataset", "parties", "config"]
     if rows.empty:
         return pd.DataFrame(columns=keys)
+    cached = rows["source"].eq("cached").fillna(False).astype(bool)
+    rows = rows.assign(metric=rows["metric"].astype(str).where(
+        ~cached, rows["metric"].astype(str) + CACHED_SUFFIX))
     wide = rows.groupby([*keys, "metric"], dropna=False)["value"].mean().unstack("metric")
-    return wide.reset_index()
+    return wide.reset_index().rename_axis(columns=None)
 
 
 _DTYPE = re.compile(r"dtype\s*=\s*(?:torch\.)?([A-Za-z]+\d*)")
@@ -262,7 +325,7 @@ def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
     rows = usable(df)
     rows = rows[(rows["model"] == MICRO) & (rows["rank"] >= 0)
                 & rows["phase"].isin(["load", "share", "total"])]
-    keys = ["framework", "case_id", "parties", *_OBS]
+    keys = ["framework", "case_id", "parties", "config", *_OBS]
     rss = rows[rows["metric"] == "peak_rss_bytes"].groupby(keys, dropna=False)["value"].max()
     obs = pd.concat(
         {
@@ -274,6 +337,8 @@ def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     obs = obs[obs["share_s"].notna()]
     obs["dtype"] = micro_dtype(obs["case_id"])
+    obs["system"] = [system_name(str(fw), cfg) for fw, cfg in
+                     zip(obs["framework"], obs["config"], strict=True)]
     return obs
 
 
@@ -282,8 +347,10 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
     (share with IQR), peak RSS, and share time over torch's load time (plaintext ``load``)."""
     obs = micro_repeats(df)
     if obs.empty:
-        return pd.DataFrame(columns=["framework", "dtype", "case_id", "share_s", "peak_rss_mib"])
-    table = obs.groupby(["framework", "dtype", "case_id", "parties"], dropna=False).agg(
+        return pd.DataFrame(columns=["framework", "system", "dtype", "case_id", "share_s",
+                                     "peak_rss_mib"])
+    table = obs.groupby(["framework", "system", "dtype", "case_id", "parties", "config"],
+                        dropna=False).agg(
         repeats=("share_s", "count"),
         load_s=("load_s", "median"),
         share_s=("share_s", "median"),
@@ -297,10 +364,11 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
 
 
 #: columns of :func:`runs`, in display order
-RUN_COLUMNS = ["run_id", "timestamp", "framework", "kind", "model", "dataset", "parties",
-               "network", "batch", "images", "dtype", "status", "s_per_img", "img_per_s",
-               "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib", "mib_per_img",
-               "rounds_per_img", "threshold", "provider", "versions", "error"]
+RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "dataset",
+               "parties", "network", "batch", "images", "dtype", "status", "s_per_img",
+               "img_per_s", "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib",
+               "mib_per_img", "rounds_per_img", "threshold", "provider", "config",
+               "oversubscribed", "cached", "versions", "error"]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -309,9 +377,14 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     run-level metrics, and its slowdown against the plaintext runs in the same table."""
     ident = df.groupby("run_id", sort=False)[
         ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "network",
-         "batch",
-         "images", "threshold", "provider", "status", "error", "framework_versions"]
+         "batch", "images", "threshold", "provider", "config", "oversubscribed", "status",
+         "error", "framework_versions"]
     ].first()
+    ident["system"] = [system_name(fw, cfg) for fw, cfg in
+                       zip(ident["framework"].astype(str), ident["config"], strict=True)]
+    cached = df[df["source"].eq("cached").fillna(False)].groupby("run_id")["metric"].agg(
+        lambda m: ", ".join(sorted(set(m))))
+    ident["cached"] = cached.reindex(ident.index).fillna("")
     ident["kind"] = kind_label(ident["kind"])
     ident["versions"] = versions_label(ident.pop("framework_versions"))
     micro_obs = micro_repeats(df).join(ident["images"], on="run_id")

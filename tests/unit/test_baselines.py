@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import mpcbench.baselines.cache as cache
 from mpcbench import data, models
-from mpcbench.baselines.cache import evaluation_path, load_evaluation
+from mpcbench.baselines.cache import cache_key, code_version, evaluation_path, load_evaluation
 from mpcbench.baselines.complex import inversion
 from mpcbench.baselines.complex import model as cx
 from mpcbench.baselines.feedback import model as cnnf
@@ -163,14 +164,51 @@ def test_phase_support_reveals_the_secret_angle():
     assert err.abs().max() < 1e-5
 
 
-def test_cached_evaluation_belongs_to_its_weights(tmp_path):
-    for f in ("complex-mnist.pt", "MANIFEST.json"):
+def test_cached_evaluation_belongs_to_all_its_inputs(tmp_path):
+    for f in ("complex-mnist.pt", "cnn-mnist.pt", "MANIFEST.json"):
         shutil.copy(models.WEIGHTS_DIR / f, tmp_path / f)
-    sha = models.weights_info("complex", "mnist", tmp_path).sha256
+    key = cache_key("complex", "mnist", tmp_path)
+    assert set(key) == {"weights_sha256", "cnn_weights_sha256", "code_sha256"}
     path = evaluation_path("complex", "mnist", tmp_path)
     assert path.name == "complex-mnist.eval.json"
     assert load_evaluation("complex", "mnist", tmp_path) is None
-    path.write_text(json.dumps({"weights_sha256": sha, "attack_mse": 0.1}))
+    path.write_text(json.dumps({**key, "attack_mse": 0.1}))
     assert load_evaluation("complex", "mnist", tmp_path)["attack_mse"] == 0.1
-    path.write_text(json.dumps({"weights_sha256": "0" * 64, "attack_mse": 0.1}))
+    for changed in ("weights_sha256", "cnn_weights_sha256", "code_sha256"):
+        path.write_text(json.dumps({**key, changed: "0" * 64, "attack_mse": 0.1}))
+        assert load_evaluation("complex", "mnist", tmp_path) is None, changed
+    # the cnn the figures are compared with is part of the key: other cnn weights, no cache
+    path.write_text(json.dumps({**key, "attack_mse": 0.1}))
+    with (tmp_path / "cnn-mnist.pt").open("ab") as fh:
+        fh.write(b"x")
     assert load_evaluation("complex", "mnist", tmp_path) is None
+
+
+def test_code_version_follows_the_evaluation_source(monkeypatch, tmp_path):
+    before = code_version("cnnf")
+    assert before == code_version("cnnf") and before != code_version("complex")
+    fake = tmp_path / "robustness.py"
+    fake.write_text("# changed\n")
+    real = cache.importlib.util.find_spec
+
+    def find_spec(name):
+        spec = real(name)
+        if name.endswith("feedback.robustness"):
+            spec.origin = str(fake)
+        return spec
+
+    monkeypatch.setattr(cache.importlib.util, "find_spec", find_spec)
+    assert code_version("cnnf") != before
+
+
+def test_baselines_declare_which_figures_come_from_the_cache():
+    from mpcbench.baselines.complex.backend import ComplexBackend
+    from mpcbench.baselines.feedback.backend import FeedbackBackend
+    from mpcbench.case import Case
+
+    cached = Case("complex", "complex", parties=2)
+    measured = Case("complex", "complex", parties=2, options={"measure_attack": True})
+    assert "attack_mse" in ComplexBackend.cached_metrics(cached)
+    assert ComplexBackend.cached_metrics(measured) == frozenset()
+    assert ComplexBackend.resolve(measured)["measure_attack"] is True
+    assert "cnn_accuracy_pgd" in FeedbackBackend.cached_metrics(Case("feedback", "cnnf", 1))

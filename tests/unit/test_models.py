@@ -2,7 +2,8 @@ import shutil
 
 import pytest
 
-from mpcbench import models
+from mpcbench import data, models
+from mpcbench.models.train import accuracy
 
 
 def test_registry_lists_shared_models():
@@ -22,9 +23,21 @@ def test_shapes():
     assert cnn[7].in_features == 9216 and cnn[7].out_features == 128
 
 
-def test_committed_weights_reach_expected_accuracy():
-    assert models.weights_info("cnn", "mnist").test_accuracy >= 0.98
-    assert models.weights_info("mlp", "mnist").test_accuracy >= 0.93
+#: test images the committed weights are evaluated on (the first of the test set)
+SLICE = 2000
+
+
+@pytest.mark.parametrize(("name", "dataset", "least"), [
+    ("cnn", "mnist", 0.975), ("mlp", "mnist", 0.93), ("bnn", "mnist", 0.92),
+    ("cnn", "fashion", 0.89), ("mlp", "fashion", 0.86),
+])
+def test_committed_weights_reach_expected_accuracy(name, dataset, least):
+    """Evaluated here on a slice of the test set (the manifest's figure is only a claim)."""
+    x, y = data.load(dataset, "test", limit=SLICE)
+    measured = accuracy(models.load_trained(name, dataset), x, y)
+    assert measured >= least
+    # ... and the manifest's full-test-set figure is consistent with it
+    assert abs(models.weights_info(name, dataset).test_accuracy - measured) < 0.03
 
 
 def test_missing_weights_say_how_to_train(tmp_path):

@@ -39,7 +39,8 @@ def _cells(times: dict[str, float], rounds: float = 6.0) -> pd.DataFrame:
     rate = {"none": float("nan"), "lan1g": 1e9, "wan": 320e6}
     return pd.DataFrame([{
         "framework": "crypten", "model": "cnn", "dataset": "mnist", "parties": 2,
-        "network": n, "batch": 8, "provider": "TFP", "threshold": 1, "series": "crypten",
+        "network": n, "batch": 8, "provider": "TFP", "threshold": 1, "config": "provider=TFP",
+        "series": "crypten",
         "system": "crypten" + ("" if n == "none" else f" @{n}"), "kind": "MPC",
         "s_per_batch": t, "rtt_s": rtt[n], "rate_bps": rate[n], "rounds_per_batch": rounds,
         "mib_per_party_batch": 40.0} for n, t in times.items()])

@@ -271,3 +271,35 @@ def test_renders_in_headless_chromium(built, tmp_path):
     # the top of the page holds dark text (title) on a light background
     assert (pixels[:200] < 80).mean() > 0.002
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path):
+    runs = report_data.synthetic()
+    for i, run in enumerate(runs):
+        fw, parties = run["framework"].iloc[0], run["parties"].iloc[0]
+        if fw == "mpyc":  # MPyC counts no rounds: missing, not 0
+            runs[i] = run.assign(value=run["value"].where(run["metric"] != "rounds"))
+        if fw == "crypten" and parties == 3:
+            runs[i] = run.assign(oversubscribed=True)
+        if fw == "feedback":
+            cached = run["metric"].isin(["accuracy_fgsm", "accuracy_pgd"])
+            runs[i] = run.assign(source=np.where(cached, "cached", "measured"))
+    for run in runs:
+        store.append(run, tmp_path / "r")
+    df = store.load(tmp_path / "r")
+    table = summary.summary(df)
+    mpyc = table[table["framework"] == "mpyc"]
+    assert mpyc["rounds_per_img"].isna().all()
+    over = table[table["oversubscribed"]]
+    assert set(zip(over["framework"], over["parties"], strict=True)) == {("crypten", 3)}
+    assert set(over["oversubscription"]) == {"3 parties on 2 cores: time-sliced"}
+    runs_table = summary.runs(df)
+    assert set(runs_table.loc[runs_table["framework"] == "feedback", "cached"]) == {
+        "accuracy_fgsm, accuracy_pgd"}
+    index = build(tmp_path / "r", tmp_path / "report")
+    page = index.read_text()
+    assert "3 parties on 2 cores: time-sliced" in page and "More parties than cores" in page
+    baselines = pd.read_csv(tmp_path / "report" / "baselines.csv")
+    assert {"accuracy_fgsm (cached)", "accuracy_pgd (cached)", "accuracy_noisy"} <= set(
+        baselines.columns)
+    assert "0 rounds" not in page

@@ -14,6 +14,7 @@ from ...case import Case
 from ...parties.base import PartyContext
 from ..backend import BaselineBackend
 from . import model
+from .evaluation import RUN_IMAGES, run_figures
 
 #: cached robustness figures -> metric names (CNN-F's own and the plain cnn's beside them)
 _FIGURES = ("accuracy_clean", "accuracy_noisy", "accuracy_fgsm", "accuracy_pgd")
@@ -25,6 +26,7 @@ class FeedbackBackend(BaselineBackend):
     name = "feedback"
     model_module = model
     options = frozenset({"cycles", "residual"})
+    evaluation_metrics = frozenset({f"{p}{name}" for p in ("", "cnn_") for name in _FIGURES})
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
@@ -39,7 +41,8 @@ class FeedbackBackend(BaselineBackend):
     def resolve(cls, case: Case) -> dict[str, Any]:
         trained = cls.model_module.build()
         return {"cycles": int(case.options.get("cycles", trained.cycles)),
-                "residual": float(case.options.get("residual", trained.residual))}
+                "residual": float(case.options.get("residual", trained.residual)),
+                "measure_attack": cls.measures_attack(case)}
 
     def setup(self, ctx: PartyContext) -> None:
         super().setup(ctx)
@@ -59,11 +62,19 @@ class FeedbackBackend(BaselineBackend):
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:
         ev = self.evaluation
-        if not ev or (ev["cycles"], ev["residual"]) != (self.model.cycles, self.model.residual):
+        if self.measures_attack(self.ctx.case):
+            # measured here, after the timed phases, on the first RUN_IMAGES test images
+            ev = run_figures(self.model, self.ctx.case.dataset)
+        elif not ev or (ev["cycles"], ev["residual"]) != (self.model.cycles,
+                                                           self.model.residual):
             return {}
         out = {name: (ev["cnnf"][name], "ratio") for name in _FIGURES}
         out |= {f"cnn_{name}": (ev["cnn"][name], "ratio") for name in _FIGURES}
         return out
 
     def run_info(self) -> dict[str, Any]:
-        return {**super().run_info(), "cycles": self.model.cycles, "residual": self.model.residual}
+        info = {**super().run_info(), "cycles": self.model.cycles,
+                "residual": self.model.residual}
+        if self.measures_attack(self.ctx.case):
+            info["robustness_images"] = RUN_IMAGES
+        return info

@@ -33,3 +33,17 @@ def evaluate_feedback(
     for name, net in (("cnnf", model), ("cnnf_no_feedback", no_feedback), ("cnn", cnn)):
         result[name] = robustness(net, xt, yt, dataset, sigma, eps, pgd_steps, adversarial_limit)
     return save_evaluation(NAME, dataset, result, weights_dir)
+
+
+#: test images of a run that measures robustness itself (``measure_attack=true``)
+RUN_IMAGES = 64
+
+
+def run_figures(model, dataset: str, images: int = RUN_IMAGES, sigma: float = SIGMA,
+                eps: float = EPS, pgd_steps: int = PGD_STEPS) -> dict[str, dict[str, float]]:
+    """Robustness of ``model`` (as configured) and of the plain cnn on the first ``images``
+    test images (every figure on the same images)."""
+    cnn = models.load_trained("cnn", dataset)
+    xt, yt = data.load(dataset, "test", limit=images)
+    return {name: robustness(net, xt, yt, dataset, sigma, eps, pgd_steps, images)
+            for name, net in (("cnnf", model), ("cnn", cnn))}

@@ -211,8 +211,8 @@ class MpycBackend(Backend):
 
     def comm_counters(self) -> CommCounters:
         sent, received, _ = self._traffic()
-        # MPyC runs asynchronously and keeps no round count
-        return CommCounters(bytes_sent=sent, bytes_received=received, rounds=0,
+        # MPyC runs asynchronously and keeps no round count: missing, not 0
+        return CommCounters(bytes_sent=sent, bytes_received=received, rounds=None,
                             method="counted")
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:

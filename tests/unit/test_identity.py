@@ -1,0 +1,141 @@
+"""Run identity: what the fingerprint covers, why sweep re-runs a cell, and cells that are
+never aggregated across configurations."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mpcbench.case import Case
+from mpcbench.launch import runner
+from mpcbench.results import identity as ident
+from mpcbench.results import store, summary
+from mpcbench.results.schema import conform
+from tests.unit.report_data import _run
+
+
+def test_identity_covers_resolved_config_weights_code_and_versions():
+    case = Case("mpyc", "cnn", parties=3)
+    found = runner.identity(case)
+    assert found["config"]["weight_frac_bits"] == 10  # a default, not set in the case
+    assert set(found["weights"]) == {"cnn-mnist"}
+    assert found["mpcbench"]["commit"] and found["frameworks"]["mpyc"]
+    # an option set to its default is the same run; any other value is not
+    same = Case("mpyc", "cnn", parties=3, options={"weight_frac_bits": 10})
+    other = Case("mpyc", "cnn", parties=3, options={"weight_frac_bits": 12})
+    assert runner.fingerprint(same) == runner.fingerprint(case) != runner.fingerprint(other)
+    assert runner.fingerprint(Case("mpyc", "cnn", parties=3, repeats=5)) == \
+        runner.fingerprint(case)
+    code = {"version": "0.1.0", "commit": "26edd33" + "0" * 33}
+    assert runner.fingerprint(case, code) != runner.fingerprint(case)
+
+
+def test_baseline_identity_names_every_weights_file():
+    found = runner.identity(Case("complex", "complex", parties=2))
+    assert set(found["weights"]) == {"complex-mnist", "cnn-mnist"}
+    found = runner.identity(Case("feedback", "cnnf", parties=1))
+    assert set(found["weights"]) == {"cnnf-mnist", "cnn-mnist"}
+
+
+def _identity(**config):
+    return {"case": {"framework": "mpyc", "model": "cnn"}, "config": config,
+            "weights": {"cnn-mnist": "a" * 64},
+            "mpcbench": {"version": "0.1.0", "commit": "26edd33" + "0" * 33},
+            "frameworks": {"mpyc": "0.11"}}
+
+
+def test_changes_name_each_setting_with_old_and_new_value():
+    old = _identity(weight_frac_bits=12, variant="stock")
+    new = _identity(weight_frac_bits=10, variant="stock")
+    new["mpcbench"]["commit"] = "e608ef3" + "1" * 33
+    new["frameworks"]["mpyc"] = "0.12"
+    assert ident.changes(old, new) == [
+        "weight_frac_bits 12 → 10", "mpcbench commit 26edd33 → e608ef3", "mpyc 0.11 → 0.12"]
+    assert ident.explain(new, [old]) == \
+        "weight_frac_bits 12 → 10; mpcbench commit 26edd33 → e608ef3; mpyc 0.11 → 0.12"
+    other_case = {**new, "case": {"framework": "mpyc", "model": "mlp"}}
+    assert ident.explain(other_case, [old]) == "new"
+    # a stored run that is another planned cell of the suite is not what this one replaces
+    tuned, stock = _identity(variant="tuned"), _identity(variant="stock")
+    new_stock = {**stock, "frameworks": {"mpyc": "0.12"}}
+    assert ident.explain(new_stock, [stock, tuned], {ident.fingerprint(tuned)}) == \
+        "mpyc 0.11 → 0.12"
+    assert ident.changes({**old, "config": None}, new)[0] == "configuration not recorded"
+
+
+def test_system_names_carry_the_variant():
+    assert ident.system_name("crypten", "provider=TFP, variant=stock") == "crypten"
+    assert ident.system_name("crypten", "provider=TFP, variant=tuned") == "crypten+tuned"
+    assert ident.system_name("mpyc", "tuned=true, bit_length=14") == "mpyc+tuned"
+    assert ident.system_name("mpyc", None) == "mpyc"
+    assert ident.config_text({"b": True, "a": 7, "p": "TFP"}) == "a=7, b=true, p=TFP"
+
+
+def _pair(config_a: str, config_b: str) -> pd.DataFrame:
+    a = _run(1, "crypten", "mlp", 2).assign(config=config_a)
+    b = _run(2, "crypten", "mlp", 2, speed=2.0).assign(config=config_b)
+    return conform(pd.concat([a, b], ignore_index=True))
+
+
+def test_runs_differing_only_in_variant_are_two_summary_rows():
+    table = summary.summary(_pair("provider=TFP, variant=stock", "provider=TFP, variant=tuned"))
+    assert sorted(table["system"]) == ["crypten", "crypten+tuned"]
+    assert (table["runs"] == 1).all()
+
+
+def test_runs_differing_in_any_option_are_two_rows_with_the_setting_shown():
+    df = _pair("knob=1, provider=TFP", "knob=2, provider=TFP")
+    table = summary.summary(df)
+    assert sorted(table["settings"]) == ["knob=1", "knob=2"]
+    assert sorted(table["system"]) == ["crypten {knob=1}", "crypten {knob=2}"]
+    runs = summary.runs(df)
+    assert sorted(runs["config"]) == ["knob=1, provider=TFP", "knob=2, provider=TFP"]
+    phases = summary.phases(df)
+    assert set(phases["system"]) == {"crypten {knob=1}", "crypten {knob=2}"}
+
+
+def test_version_2_files_get_an_identity_without_configuration(tmp_path):
+    run = _run(1, "crypten", "mlp", 2).assign(weights_sha256="b" * 64,
+                                               framework_versions='{"crypten": "0.4.1"}')
+    path = store.append(run, tmp_path)
+    old = pd.read_parquet(path).drop(columns=["identity", "config", "oversubscribed",
+                                              "source"]).assign(schema_version=2)
+    old.to_parquet(path, index=False)
+    back = store.read_file(path)
+    found = ident.loads(back["identity"].iloc[0])
+    assert found["config"] is None and found["weights"] == {"mlp-mnist": "b" * 64}
+    assert found["case"]["batch"] == 16 and found["case"]["dtype"] == "float32"
+    assert found["frameworks"] == {"crypten": "0.4.1"}
+    assert set(back["source"].dropna()) == {"measured"}
+    assert not back["oversubscribed"].any()  # 2 parties x 1 thread on 2 cores
+
+
+def test_compare_matches_cells_by_configuration_and_names_the_variant():
+    from mpcbench.report.compare import compare
+
+    a = _pair("provider=TFP, variant=stock", "provider=TFP, variant=tuned")
+    b = a[a["config"] == "provider=TFP, variant=tuned"]
+    changes = compare(a, b, metrics=["s_per_img"])
+    by_cell = changes.set_index("cell")["note"]
+    stock = [c for c in by_cell.index if c.startswith("crypten/")]
+    tuned = [c for c in by_cell.index if c.startswith("crypten+tuned/")]
+    assert len(stock) == len(tuned) == 1
+    assert by_cell[stock[0]] == "only in A" and by_cell[tuned[0]] == ""
+
+
+def test_compare_across_commits_is_comparable_but_not_across_weights():
+    from mpcbench.report.compare import INCOMPARABLE, compare
+
+    def side(seq, commit, weights, speed):
+        found = {**_identity(variant="stock"), "mpcbench": {"version": "0.1.0",
+                                                            "commit": commit}}
+        found["weights"] = {"mlp-mnist": weights}
+        run = _run(seq, "crypten", "mlp", 2, speed=speed).assign(
+            config="provider=TFP, variant=stock", identity=ident.dumps(found),
+            case_fingerprint=ident.fingerprint(found))
+        return conform(run)
+
+    a = side(1, "a" * 40, "w1", 1.0)
+    later = compare(a, side(2, "b" * 40, "w1", 3.0), metrics=["s_per_img"])
+    assert set(later["mark"]) == {"+"}  # slower at a new commit: a regression, comparable
+    retrained = compare(a, side(2, "a" * 40, "w2", 3.0), metrics=["s_per_img"])
+    assert set(retrained["mark"]) == {INCOMPARABLE}
