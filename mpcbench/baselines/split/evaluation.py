@@ -97,7 +97,8 @@ def evaluate(
             "attacker_seconds": attacker_seconds,
         })
         with torch.no_grad():
-            recon["plain" if sigma == 0 else f"noise {sigma}\neps {eps:.1f}"] = attacker(net.client(x_attack[:FIGURE_IMAGES]))
+            label = "plain" if sigma == 0 else f"noise {sigma}\neps {eps:.1f}"
+            recon[label] = attacker(net.client(x_attack[:FIGURE_IMAGES]))
     if figure is not None:
         plot_reconstructions(to_pixels(x_attack[:FIGURE_IMAGES], dataset), recon, figure)
     return {
