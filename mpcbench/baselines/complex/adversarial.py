@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -155,16 +156,21 @@ def evaluate(
     k: int = K,
     adv_weight: float = ADV_WEIGHT,
     seed: int = 0,
+    save: Path | None = None,
 ) -> dict[str, Any]:
     """Train the adversarial encoder on the first ``limit`` training images and compare it
     with the trained ``complex`` weights (:func:`attack_figures` for both, same attacker
-    data: the first ``attacker_images`` training images, as the complex evaluation)."""
+    data: the first ``attacker_images`` training images, as the complex evaluation).
+    ``save``: where to write the adversarial network's ``state_dict``."""
     x, y = data.load(dataset, "train", limit=max(limit, attacker_images))
     xt, yt = data.load(dataset, "test")
     torch.manual_seed(seed)
     model, disc = AdversarialComplexNet(), discriminator()
     history = train(model, disc, x[:limit], y[:limit], epochs, k=k, adv_weight=adv_weight,
                     seed=seed)
+    if save is not None:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), save)
     current = models.load_trained("complex", dataset)
     figures = {name: attack_figures(net, dataset, x[:attacker_images], xt, yt, attack_images,
                                     ks, seed=seed)
@@ -184,7 +190,8 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m mpcbench.baselines.complex.adversarial [--dataset D] [--epochs E]
-    [--limit N]``: train the adversarial encoder and print it beside the current one."""
+    [--limit N] [--save PATH]``: train the adversarial encoder and print it beside the
+    current one."""
     import argparse
     import json
 
@@ -192,9 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="mnist", choices=sorted(data.DATASETS))
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    parser.add_argument("--save", type=Path, help="state_dict path of the trained network")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(json.dumps(evaluate(args.dataset, args.epochs, args.limit), indent=2), flush=True)
+    figures = evaluate(args.dataset, args.epochs, args.limit, save=args.save)
+    print(json.dumps(figures, indent=2), flush=True)
 
 
 if __name__ == "__main__":
