@@ -7,6 +7,7 @@ import torch
 
 from mpcbench import data
 from mpcbench.baselines.complex import adversarial as adv
+from mpcbench.baselines.complex import mean_phase
 from mpcbench.models import complex as cx
 
 
@@ -80,4 +81,22 @@ def test_attack_figures_small(batch):
                              ks=(2,), attacker_epochs=1)
     assert 0 <= out["accuracy"] <= 1
     assert set(out["attack_mse_by_k"]) == {2}
-    assert 0 < out["attack_mse_phase"] < 1
+    assert 0 < out["attack_mse_phase"] < 1 and 0 < out["attack_mse_mean_phase"] < 1
+
+
+def test_mean_phase_recovers_the_angle_of_signed_features_with_a_mean():
+    means = torch.rand(32) + 0.5
+    a = torch.randn(6, 32, 26, 26) + means.view(1, -1, 1, 1)
+    b = torch.randn(6, 32, 26, 26) + means.view(1, -1, 1, 1)
+    theta = 2 * math.pi * torch.rand(6)
+    z = cx.rotate(torch.complex(a, b), theta)
+    err = torch.remainder(mean_phase.estimate_angle(z, means) - theta + math.pi, 2 * math.pi)
+    assert float((err - math.pi).abs().max()) < 0.05
+    assert (a < 0).any()  # the widest-empty-arc estimate has no empty arc to find here
+
+
+def test_channel_means_are_per_channel():
+    encoder = torch.nn.Conv2d(1, 3, 3)
+    x = torch.randn(5, 1, 28, 28)
+    torch.testing.assert_close(mean_phase.channel_means(encoder, x),
+                               encoder(x).detach().mean(dim=(0, 2, 3)))

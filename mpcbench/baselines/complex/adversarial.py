@@ -27,6 +27,7 @@ from ...models.complex import DEFAULT_EPOCHS, DEFAULT_LIMIT, LR, ComplexNet, rot
 from ...models.train import accuracy
 from .. import inversion
 from ..evaluation import ATTACK_TEST, ATTACK_TRAIN
+from . import mean_phase
 
 #: real features plus ``K - 1`` fakes per image (the reproduction settled on k = 2)
 K = 2
@@ -134,8 +135,9 @@ def attack_figures(
 ) -> dict[str, Any]:
     """``accuracy`` on ``x_test``; MSE (pixels) of the learned attacker (trained on the
     encoder features of ``x_attacker``) best of ``k`` angles for each ``k`` in ``ks``
-    (``attack_mse_by_k``) and after the phase-estimated angle (``attack_mse_phase``), on the
-    first ``attack_images`` test images."""
+    (``attack_mse_by_k``), after the angle estimated from the widest empty arc of the
+    phases (``attack_mse_phase``) and from their mean (``attack_mse_mean_phase``, channel
+    means measured on ``x_attacker``), on the first ``attack_images`` test images."""
     attacker = inversion.train_attacker(model.encoder, x_attacker, dataset, attacker_epochs,
                                         seed=seed)
     xa = x_test[:attack_images]
@@ -143,6 +145,9 @@ def attack_figures(
         "accuracy": accuracy(model, x_test, y_test),
         "attack_mse_by_k": inversion.rotated_mse(attacker, model, xa, dataset, ks, seed),
         "attack_mse_phase": inversion.phase_mse(attacker, model, xa, dataset, seed),
+        "attack_mse_mean_phase": mean_phase.mean_phase_mse(
+            attacker, model, mean_phase.channel_means(model.encoder, x_attacker), xa, dataset,
+            seed),
     }
 
 
@@ -157,17 +162,24 @@ def evaluate(
     adv_weight: float = ADV_WEIGHT,
     seed: int = 0,
     save: Path | None = None,
+    weights: Path | None = None,
 ) -> dict[str, Any]:
     """Train the adversarial encoder on the first ``limit`` training images and compare it
     with the trained ``complex`` weights (:func:`attack_figures` for both, same attacker
     data: the first ``attacker_images`` training images, as the complex evaluation).
-    ``save``: where to write the adversarial network's ``state_dict``."""
+    ``save``: where to write the adversarial network's ``state_dict``; ``weights``: such a
+    file to evaluate instead of training (no discriminator losses then)."""
     x, y = data.load(dataset, "train", limit=max(limit, attacker_images))
     xt, yt = data.load(dataset, "test")
     torch.manual_seed(seed)
     model, disc = AdversarialComplexNet(), discriminator()
-    history = train(model, disc, x[:limit], y[:limit], epochs, k=k, adv_weight=adv_weight,
-                    seed=seed)
+    if weights is None:
+        history = train(model, disc, x[:limit], y[:limit], epochs, k=k,
+                        adv_weight=adv_weight, seed=seed)
+    else:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        model.eval()
+        history = History()
     if save is not None:
         Path(save).parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), save)
@@ -175,13 +187,14 @@ def evaluate(
     figures = {name: attack_figures(net, dataset, x[:attacker_images], xt, yt, attack_images,
                                     ks, seed=seed)
                for name, net in (("current", current), ("adversarial", model))}
-    tail = max(1, len(history.discriminator) // 10)
+    d_loss, tail = history.discriminator, max(1, len(history.discriminator) // 10)
     return {
         "dataset": dataset,
         **figures,
-        "discriminator_loss_first": sum(history.discriminator[:tail]) / tail,
-        "discriminator_loss_last": sum(history.discriminator[-tail:]) / tail,
+        "discriminator_loss_first": sum(d_loss[:tail]) / tail if d_loss else None,
+        "discriminator_loss_last": sum(d_loss[-tail:]) / tail if d_loss else None,
         "train_seconds": history.seconds,
+        "weights": None if weights is None else str(weights),
         "setting": {"epochs": epochs, "train_images": limit, "k": k, "adv_weight": adv_weight,
                     "attacker_images": attacker_images, "attack_images": attack_images,
                     "seed": seed},
@@ -190,8 +203,8 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m mpcbench.baselines.complex.adversarial [--dataset D] [--epochs E]
-    [--limit N] [--save PATH]``: train the adversarial encoder and print it beside the
-    current one."""
+    [--limit N] [--save PATH | --weights PATH]``: train (or load) the adversarial encoder
+    and print it beside the current one."""
     import argparse
     import json
 
@@ -200,9 +213,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
     parser.add_argument("--save", type=Path, help="state_dict path of the trained network")
+    parser.add_argument("--weights", type=Path, help="evaluate this state_dict, no training")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    figures = evaluate(args.dataset, args.epochs, args.limit, save=args.save)
+    figures = evaluate(args.dataset, args.epochs, args.limit, save=args.save,
+                       weights=args.weights)
     print(json.dumps(figures, indent=2), flush=True)
 
 
