@@ -203,8 +203,8 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m mpcbench.baselines.complex.adversarial [--dataset D] [--epochs E]
-    [--limit N] [--save PATH | --weights PATH]``: train (or load) the adversarial encoder
-    and print it beside the current one."""
+    [--limit N] [--adv-weight W] [--save PATH | --weights PATH]``: train (or load) the
+    adversarial encoder and print it beside the current one."""
     import argparse
     import json
 
@@ -212,12 +212,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="mnist", choices=sorted(data.DATASETS))
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    parser.add_argument("--adv-weight", type=float, default=ADV_WEIGHT)
     parser.add_argument("--save", type=Path, help="state_dict path of the trained network")
     parser.add_argument("--weights", type=Path, help="evaluate this state_dict, no training")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    figures = evaluate(args.dataset, args.epochs, args.limit, save=args.save,
-                       weights=args.weights)
+    figures = evaluate(args.dataset, args.epochs, args.limit, adv_weight=args.adv_weight,
+                       save=args.save, weights=args.weights)
     print(json.dumps(figures, indent=2), flush=True)
 
 
