@@ -3,9 +3,13 @@
 The model is shared from the layer description (:mod:`mpcbench.models.layers`), not
 through ``crypten.nn.from_pytorch`` (whose ONNX path refuses Sign): every weight and
 bias becomes one encrypted tensor from the model owner, and each record becomes a step
-of CrypTen tensor operations (:mod:`.layers`). With the option ``tuned``
-(default) the local computation of :mod:`.speedups` is used; ``tuned=false``
-runs CrypTen's own code.
+of CrypTen tensor operations (:mod:`.layers`).
+
+Option ``variant``: ``stock`` (default) runs CrypTen's own code only (its tensor
+operations, its ``max_pool2d``, its TFP provider, its generators and communicator);
+``tuned`` adds the project's local speed-ups (:mod:`.speedups`) and its max-pool tree
+(:func:`.layers.max_pool`). :meth:`CryptenBackend.security` says what ``tuned`` changes
+in the messages. Option ``provider``: CrypTen's ``TFP`` (the only one launched here).
 """
 
 from __future__ import annotations
@@ -27,7 +31,21 @@ from .layers import Step, share_layer
 
 PROVIDERS = ("TFP", "TTP")
 #: case options this backend understands, with their defaults
-OPTIONS: dict[str, Any] = {"provider": "TFP", "tuned": True}
+OPTIONS: dict[str, Any] = {"provider": "TFP", "variant": "stock"}
+#: CrypTen's fixed-point encoding: fractional bits of every value (``encoder.precision_bits``)
+PRECISION_BITS = 16
+#: what ``variant=tuned`` changes in what the parties compute and send (security record)
+TUNED_CHANGES = (
+    "PRG: numpy SFC64 streams seeded with CrypTen's 64-bit seeds instead of torch mt19937 "
+    "(neither cryptographic)",
+    "2-party zero sharings (PRZS) from one shared stream (r, -r) instead of two",
+    "TFP: only party 0 computes Beaver triples (others compute sizes); same messages",
+    "openings: several tensors batched into one all-reduce; between 2 parties one "
+    "isend/irecv exchange instead of gloo's ring (same payload, fewer messages)",
+    "max pooling: the project's tree of b + relu(a - b) (fewer comparisons, no one-hot "
+    "argmax) instead of CrypTen's max_pool2d: fewer rounds and bytes",
+    "configuration reads from a cached copy of crypten.cfg; glibc keeps freed memory",
+)
 
 def _crypten() -> ModuleType:
     from .compat import import_crypten
@@ -47,6 +65,7 @@ class CryptenBackend(Backend):
 
     name = "crypten"
     kind = Kind.MPC
+    variants = ("stock", "tuned")
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
@@ -72,10 +91,18 @@ class CryptenBackend(Backend):
     def _provider(case: Case) -> str:
         return str(case.options.get("provider", OPTIONS["provider"])).upper()
 
-    @staticmethod
-    def _tuned(case: Case) -> bool:
-        """Whether the local-computation speedups of :mod:`.speedups` are on."""
-        return case.options.get("tuned", OPTIONS["tuned"])
+    @classmethod
+    def _tuned(cls, case: Case) -> bool:
+        """Whether the project's code (:mod:`.speedups`, the max-pool tree) runs."""
+        return cls.variant(case) == "tuned"
+
+    @classmethod
+    def value_range(cls, case: Case) -> float:
+        """``2**31``: a product carries ``2 * 16`` fractional bits in the signed 64-bit ring
+        before CrypTen truncates it, so a pre-activation must stay below ``2**(63 - 32)``
+        in magnitude (single values and compared differences: below ``2**47``; CrypTen's
+        comparison itself works on the whole ring)."""
+        return float(2 ** (63 - 2 * PRECISION_BITS))
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
@@ -92,11 +119,14 @@ class CryptenBackend(Backend):
             "dealer": "party 0 (trusted first party)" if provider == "TFP" else "extra party",
             "prg": ("SFC64, not cryptographic" if cls._tuned(case)
                     else "torch mt19937 with 32-bit seeds, not cryptographic"),
+            "variant": cls.variant(case),
+            "tuned_changes": list(TUNED_CHANGES) if cls._tuned(case) else [],
         }
 
     @classmethod
     def resolve(cls, case: Case) -> dict[str, Any]:
-        return {**OPTIONS, **case.options, "provider": cls._provider(case)}
+        return {**OPTIONS, **case.options, "provider": cls._provider(case),
+                "variant": cls.variant(case)}
 
     @classmethod
     def validate(cls, case: Case) -> None:
@@ -110,9 +140,7 @@ class CryptenBackend(Backend):
         if unknown:
             raise Unsupported(
                 f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
-        if not isinstance(cls._tuned(case), bool):
-            raise Unsupported(
-                f"crypten option tuned must be true or false, got {cls._tuned(case)!r}")
+        cls.variant(case)
 
     # -- run phases --------------------------------------------------------------------
 
@@ -155,7 +183,8 @@ class CryptenBackend(Backend):
 
     def share_model(self, layers: list[L.Layer]) -> list[Step]:
         bits = self._ct.cfg.encoder.precision_bits
-        return [share_layer(self._ct, lay, self._ctx.model_owner, bits) for lay in layers]
+        tree = self._tuned(self._ctx.case)
+        return [share_layer(self._ct, lay, self._ctx.model_owner, bits, tree) for lay in layers]
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
         plain = torch.zeros(shape) if x is None else x
@@ -209,7 +238,9 @@ class CryptenBackend(Backend):
     def run_info(self) -> dict[str, Any]:
         cfg = self._ct.cfg
         return {
-            "tuned": speedups.enabled(),
+            "variant": self.variant(self._ctx.case),
+            "speedups": speedups.enabled(),
+            "max_pool": "project tree" if self._tuned(self._ctx.case) else "crypten max_pool2d",
             "allocator_tuned": self._allocator_tuned,
             "precision_bits": int(cfg.encoder.precision_bits),
             "provider": str(cfg.mpc.provider),
