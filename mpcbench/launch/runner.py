@@ -19,6 +19,7 @@ import torch
 from .. import data, models, parties
 from ..case import MICRO, Case
 from ..models import layers as L
+from ..models import ranges
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import store
 from ..results.provenance import provenance
@@ -59,6 +60,31 @@ def check(case: Case) -> type[Backend]:
     return backend
 
 
+def check_range(case: Case, backend: type[Backend]) -> dict | None:
+    """Range check before secret sharing: a plaintext pass over the run's images.
+
+    :class:`~mpcbench.models.ranges.RangeError` (exit 2) naming the layer, the value and
+    the limit if a value would leave the backend's representable range
+    (:meth:`Backend.value_range`); else the tightest value and its margin in bits, stored
+    with the run (``None`` for a backend without a limit).
+    """
+    if case.model == MICRO or not backend.uses_description:
+        return None
+    limit = backend.value_range(case)
+    if limit is None:
+        return None
+    x, _ = data.load(case.dataset, "test", limit=case.images)
+    layers = L.describe(models.load_trained(case.model, case.dataset))
+    return ranges.check(layers, x, limit, case.framework)
+
+
+def _layer_rewrites(case: Case, backend: type[Backend]) -> list[str]:
+    """What the layer description changes in the model (see :func:`layers.describe`)."""
+    if case.model == MICRO or not backend.uses_description:
+        return []
+    return L.rewrites(models.load_trained(case.model, case.dataset))
+
+
 def _threads(n_parties: int) -> int:
     return max(1, (os.cpu_count() or 1) // n_parties)
 
@@ -94,8 +120,10 @@ def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
              "value": v, "unit": RUN_METRICS[m]} for m, v in values.items()]
 
 
-def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str) -> dict:
-    """Columns shared by every row of the run; security extras go to ``backend_config``."""
+def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str,
+                  config: dict | None = None) -> dict:
+    """Columns shared by every row of the run; security extras (and ``config``: range
+    check, layer rewrites) go to ``backend_config``."""
     security = backend.security(case)
     extras = {k: v for k, v in security.items() if k not in SECURITY_COLUMNS}
     sha = _weights_sha(case)
@@ -109,7 +137,7 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,
         "weights_sha256": sha, "case_fingerprint": fingerprint(case, sha),
         **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **provenance(),
-        "backend_config": json.dumps({"security": extras}, default=str),
+        "backend_config": json.dumps({"security": extras, **(config or {})}, default=str),
     }
 
 
@@ -131,6 +159,7 @@ def run_case(
     so a sweep's table shows what broke.
     """
     backend = check(case)
+    value_range = check_range(case, backend)  # before any party starts
     if hosts and not remote:
         raise Unsupported("--hosts needs --remote, the command that starts a party there")
     ports = check_ports(port, case.parties) if port else free_ports(case.parties)
@@ -142,7 +171,8 @@ def run_case(
     )
     results_dir = Path(results_dir)
     work_dir = results_dir / "logs" / run_id
-    columns = _case_columns(case, ctx, backend, run_id)
+    columns = _case_columns(case, ctx, backend, run_id, {
+        "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})
     try:
         outputs = launch(ctx, work_dir, timeout_s, on_progress, remote)
     except LaunchError as exc:
