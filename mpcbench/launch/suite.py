@@ -1,7 +1,8 @@
 """Declarative benchmark suites (YAML in ``benchmarks/``) and their expansion into cases.
 
 A suite names the grid: frameworks x models x datasets x parties x batch sizes x
-dtypes, with images, repeats, warm-up and a timeout per case. ``overrides`` change any
+dtypes x variants (``stock``/``tuned``, for the backends that have the option; empty:
+the backend's default), with images, repeats, warm-up and a timeout per case. ``overrides`` change any
 of those fields (and framework ``options``) for a framework, a model, or
 ``framework/model``, applied in that order; a framework's override may name its own
 ``models``. Unknown keys are rejected before anything runs.
@@ -36,6 +37,7 @@ class Grid:
     parties: tuple[int, ...] = (2,)
     batch_sizes: tuple[int, ...] = ()  # empty: the model's default batch
     dtypes: tuple[str, ...] = ("float32",)
+    variants: tuple[str, ...] = ()  # empty: the backend's default (stock)
     images: int = 64
     repeats: int = 1
     warmup: int = 0
@@ -129,11 +131,13 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                 catalog.model_module(model)
             grid = _apply(suite, framework_grid, model, f"{framework}/{model}")
             counts = (1,) if backend.max_parties == 1 else grid.parties
+            variants = [{"variant": v} for v in grid.variants] if backend.variants else []
             for dataset in grid.datasets:
-                for n, batch, dtype in product(counts, _batch_sizes(grid, model), grid.dtypes):
+                for n, batch, dtype, variant in product(
+                        counts, _batch_sizes(grid, model), grid.dtypes, variants or [{}]):
                     case = Case(framework, model, dataset, n, grid.images,
                                 min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **(extra_options or {})})
+                                {**grid.options, **variant, **(extra_options or {})})
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

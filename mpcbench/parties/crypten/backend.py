@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import ipaddress
 import os
+import time
 from types import ModuleType
 from typing import Any
 
@@ -30,6 +31,8 @@ from . import speedups
 from .layers import Step, share_layer
 
 PROVIDERS = ("TFP", "TTP")
+#: most reads of the TCP counters while waiting for bytes in flight (1 ms apart)
+_SETTLE_TRIES = 1000
 #: case options this backend understands, with their defaults
 OPTIONS: dict[str, Any] = {"provider": "TFP", "variant": "stock"}
 #: CrypTen's fixed-point encoding: fractional bits of every value (``encoder.precision_bits``)
@@ -72,6 +75,7 @@ class CryptenBackend(Backend):
         self._crypten: ModuleType | None = None
         self._tcp: TcpCounters | None = None
         self._allocator_tuned = False
+        self._barrier_group = None
 
     # -- class-level facts -------------------------------------------------------------
 
@@ -180,6 +184,11 @@ class CryptenBackend(Backend):
         tcp = TcpCounters(established(exclude_ports=(rendezvous_port,)) - before)
         self._ctx, self._crypten = ctx, crypten
         self._tcp = tcp if tcp.available() else None
+        # barriers on a group of their own: its connections, opened after the counted
+        # ones, carry no counted bytes (barrier messages are not the protocol's traffic)
+        import torch.distributed as dist
+
+        self._barrier_group = dist.new_group(backend="gloo")
 
     def share_model(self, layers: list[L.Layer]) -> list[Step]:
         bits = self._ct.cfg.encoder.precision_bits
@@ -201,19 +210,44 @@ class CryptenBackend(Backend):
         return out if self._ctx.rank == self._ctx.output_party else None
 
     def barrier(self) -> None:
-        # torch.distributed directly: CrypTen's own barrier would count as a round.
+        # torch.distributed directly, on the barrier group: CrypTen's own barrier would
+        # count as a round, and as bytes on the counted connections.
         import torch.distributed as dist
 
-        dist.barrier()
+        dist.barrier(group=self._barrier_group)
 
     def _crypten_stats(self) -> dict[str, float]:
         return self._ct.communicator.get().get_communication_stats()
+
+    def _settled_read(self) -> tuple[int, int]:
+        """This party's TCP counters, read when every byte any party sent has arrived.
+
+        The kernel counts a byte received when it processes the segment, which can lag
+        behind the sender's count (e.g. while the receiving socket is busy); a message a
+        peer does not wait for may also still be on its way. All parties read together
+        (the profiler reads at the same points of every party) and sum ``sent -
+        received`` on the barrier group (uncounted connections) until it is zero, so the
+        bytes sent in a phase over all parties equal the bytes received in it.
+        """
+        import torch.distributed as dist
+
+        gap = torch.zeros(1, dtype=torch.int64)
+        for _ in range(_SETTLE_TRIES):
+            sent, received = self._tcp.read()
+            gap[0] = sent - received
+            dist.all_reduce(gap, group=self._barrier_group)
+            if int(gap[0]) == 0:
+                break
+            time.sleep(0.001)
+        return sent, received
 
     def comm_counters(self) -> CommCounters:
         """Bytes counted on gloo's sockets by the kernel; rounds from CrypTen's log.
 
         Bytes are ``"counted"``: what this party's party-to-party TCP connections
-        carried (payload and gloo framing, read with ``TCP_INFO``). CrypTen's own
+        carried (payload and gloo framing, read with ``TCP_INFO``), read after a barrier
+        on a group of its own (uncounted connections) once all sent bytes have arrived
+        (:meth:`_settled_read`). CrypTen's own
         ``bytes`` statistic is an estimate from tensor sizes (8 bytes per element, sent
         and received summed, a fixed model per collective that is off for gloo's ring
         at more than two parties); it is kept as the extra metric
@@ -227,7 +261,7 @@ class CryptenBackend(Backend):
         stats = self._crypten_stats()
         rounds = int(stats["rounds"])
         if self._tcp is not None:
-            sent, received = self._tcp.read()
+            sent, received = self._settled_read()
             return CommCounters(sent, received, rounds, method="counted")
         total = int(stats["bytes"])
         return CommCounters(total - total // 2, total // 2, rounds, method="estimated")
