@@ -2,10 +2,10 @@
 
 A suite names the grid: frameworks x models x datasets x parties x batch sizes x
 dtypes x variants (``stock``/``tuned``, for the backends that have the option; empty:
-the backend's default), with images, repeats, warm-up and a timeout per case. ``overrides`` change any
-of those fields (and framework ``options``) for a framework, a model, or
-``framework/model``, applied in that order; a framework's override may name its own
-``models``. Unknown keys are rejected before anything runs.
+the backend's default), with images, repeats, warm-up and a timeout per case.
+``overrides`` change any of those fields (and framework ``options``) for a framework, a
+model, or ``framework/model``, applied in that order; a framework's override may name
+its own ``models``. Unknown keys are rejected before anything runs.
 """
 
 from __future__ import annotations

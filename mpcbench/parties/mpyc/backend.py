@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
-import math
 import importlib.util
+import math
 import sys
 from typing import Any, ClassVar
 
