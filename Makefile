@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 RESULTS ?= results
 REPORT  ?= report
 
-SUITES := crypten frameworks variants micro baselines full
+SUITES := crypten frameworks micro baselines full
 
 .PHONY: install demo test browser clean $(addprefix bench-,$(SUITES))
 
