@@ -2,10 +2,11 @@
 
 A fixed-point secure evaluation represents values in a bounded range; a value beyond it
 wraps around silently and flips comparisons. :func:`largest` runs a layer description in
-plain float64 over the run's images and records, per layer, the largest magnitude of
-what a secure evaluation must represent: the inputs, every Linear/Conv2d output
-(pre-activations, and the logits), and for max pooling the differences it compares
-(the window's largest minus its smallest element bounds every pairwise difference).
+plain torch (float32) over the run's images and records, per layer, the largest
+magnitude of what a secure evaluation must represent: the inputs, every Linear/Conv2d
+output (pre-activations, and the logits), and for max pooling the differences it
+compares (the window's largest minus its smallest element bounds every pairwise
+difference).
 :func:`check` compares them with a backend's limit. Imports no secure framework.
 """
 
@@ -58,8 +59,13 @@ def _peak(index: int, layer: str, what: str, values: torch.Tensor) -> Peak:
     return Peak(index, layer, what, float(per_image[image]), image)
 
 
-def largest(layers: list[L.Layer], x: torch.Tensor, batch: int = 256) -> list[Peak]:
-    """Per layer, the largest magnitude over the images ``x`` (batches of ``batch``)."""
+def largest(layers: list[L.Layer], x: torch.Tensor, batch: int = 256,
+            dtype: torch.dtype = torch.float32) -> list[Peak]:
+    """Per layer, the largest magnitude over the images ``x`` (batches of ``batch``).
+
+    float32 by default: twice as fast as float64 on the launcher's pass over thousands
+    of images, and its relative error (~1e-6) is far below any margin worth keeping.
+    """
     peaks: dict[tuple[int, str], Peak] = {}
 
     def keep(peak: Peak, offset: int) -> None:
@@ -69,13 +75,13 @@ def largest(layers: list[L.Layer], x: torch.Tensor, batch: int = 256) -> list[Pe
             peaks[key] = peak
 
     for lo in range(0, x.shape[0], batch):
-        y = x[lo : lo + batch].to(torch.float64)
+        y = x[lo : lo + batch].to(dtype)
         keep(_peak(-1, "input", "input", y), lo)
         for i, lay in enumerate(layers):
             if isinstance(lay, L.MaxPool2d):
                 spread = F.max_pool2d(y, lay.kernel) + F.max_pool2d(-y, lay.kernel)
                 keep(_peak(i, _name(lay), "max-pool difference", spread), lo)
-            y = L.evaluate([lay], y)
+            y = L.evaluate([lay], y, dtype)
             if isinstance(lay, L.Linear | L.Conv2d):
                 keep(_peak(i, _name(lay), "pre-activation", y), lo)
     return sorted(peaks.values(), key=lambda p: (p.index, p.what))
