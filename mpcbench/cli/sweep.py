@@ -12,6 +12,12 @@ from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options, stop_on
 from .run import progress_bar
 
 
+def _label(case) -> str:
+    """The case id with the options the suite set (e.g. ``variant=tuned``)."""
+    options = ",".join(f"{k}={v}" for k, v in sorted(case.options.items()))
+    return f"{case.case_id} {options}" if options else case.case_id
+
+
 @app.command()
 def sweep(
     suite: Annotated[Path, typer.Argument(help="Suite file, e.g. benchmarks/demo.yaml.")],
@@ -68,9 +74,7 @@ def sweep(
             else:
                 others = set(fingerprints) - {fp}
                 mark, why = "run ", ident.explain(new_id, stored_ids, others)
-            opts = ident.config_text(p.case.options)
-            out.print(f"{mark}  {p.case.case_id}{' {' + opts + '}' if opts else ''}  "
-                      f"images={p.case.images} "
+            out.print(f"{mark}  {_label(p.case)}  images={p.case.images} "
                       f"repeats={p.case.repeats} timeout={p.timeout_s:g}s  {why}",
                       highlight=False)
         return
@@ -78,15 +82,15 @@ def sweep(
     with stop_on_signals(), progress_bar() as bar:
         overall = bar.add_task(f"suite {spec.name}", total=len(todo))
         for p in todo:
-            task = bar.add_task(f"  {p.case.case_id}", total=None)
+            task = bar.add_task(f"  {_label(p.case)}", total=None)
             try:
                 res = run_case(p.case, results, p.timeout_s,
                                on_progress=lambda d, t, task=task: bar.update(task, completed=d,
                                                                               total=t))
-                err.print(f"ok    {p.case.case_id}  run {res.run_id}", highlight=False)
+                err.print(f"ok    {_label(p.case)}  run {res.run_id}", highlight=False)
             except MpcbenchError as exc:
                 failures += 1
-                err.print(f"[red]FAIL[/red]  {p.case.case_id}: {exc}", highlight=False)
+                err.print(f"[red]FAIL[/red]  {_label(p.case)}: {exc}", highlight=False)
             bar.remove_task(task)
             bar.advance(overall)
     if failures:

@@ -20,6 +20,7 @@ from .. import data, models, parties
 from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
 from ..models import layers as L
+from ..models import ranges
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import identity as ident
 from ..results import store
@@ -67,6 +68,31 @@ def check(case: Case) -> type[Backend]:
     if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
         raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
     return backend
+
+
+def check_range(case: Case, backend: type[Backend]) -> dict | None:
+    """Range check before secret sharing: a plaintext pass over the run's images.
+
+    :class:`~mpcbench.models.ranges.RangeError` (exit 2) naming the layer, the value and
+    the limit if a value would leave the backend's representable range
+    (:meth:`Backend.value_range`); else the tightest value and its margin in bits, stored
+    with the run (``None`` for a backend without a limit).
+    """
+    if case.model == MICRO or not backend.uses_description:
+        return None
+    limit = backend.value_range(case)
+    if limit is None:
+        return None
+    x, _ = data.load(case.dataset, "test", limit=case.images)
+    layers = L.describe(models.load_trained(case.model, case.dataset))
+    return ranges.check(layers, x, limit, case.framework)
+
+
+def _layer_rewrites(case: Case, backend: type[Backend]) -> list[str]:
+    """What the layer description changes in the model (see :func:`layers.describe`)."""
+    if case.model == MICRO or not backend.uses_description:
+        return []
+    return L.rewrites(models.load_trained(case.model, case.dataset))
 
 
 def _threads(n_parties: int) -> int:
@@ -134,8 +160,9 @@ def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
 
 
 def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id: str,
-                  placement: Placement | None = None) -> dict:
-    """Columns shared by every row of the run; security extras go to ``backend_config``."""
+                  placement: Placement | None = None, config: dict | None = None) -> dict:
+    """Columns shared by every row of the run; security extras (and ``config``: range
+    check, layer rewrites) go to ``backend_config``."""
     security = backend.security(case)
     extras = {k: v for k, v in security.items() if k not in SECURITY_COLUMNS}
     prov = provenance()
@@ -155,7 +182,7 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "config": ident.config_text(run_identity["config"]),
         "oversubscribed": oversubscribed(ctx, placement),
         **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **prov,
-        "backend_config": json.dumps({"security": extras}, default=str),
+        "backend_config": json.dumps({"security": extras, **(config or {})}, default=str),
     }
 
 
@@ -191,6 +218,7 @@ def run_case(
     sweep's table shows what broke.
     """
     backend = check(case)
+    value_range = check_range(case, backend)  # before any party starts
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     results_dir = Path(results_dir)
     work_dir = results_dir / "logs" / run_id
@@ -204,7 +232,8 @@ def run_case(
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
             raise
         ctx = party_context(case, placement, threads)
-        columns = _case_columns(case, ctx, backend, run_id, placement)
+        columns = _case_columns(case, ctx, backend, run_id, placement, {
+            "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})
         try:
             outputs = launch(ctx, work_dir, timeout_s, on_progress, placement)
         except LaunchError as exc:

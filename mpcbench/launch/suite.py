@@ -1,12 +1,14 @@
 """Declarative benchmark suites (YAML in ``benchmarks/``) and their expansion into cases.
 
 A suite names the grid: frameworks x models x datasets x parties x batch sizes x
-dtypes, with images, repeats, warm-up and a timeout per case. ``overrides`` change any
-of those fields (and framework ``options``) for a framework, a model, or
-``framework/model``, applied in that order; a framework's override may name its own
-``models``. The file is checked against a strict schema (pydantic) before anything
-runs: unknown keys, values of the wrong type (``images: "64"``, ``repeats: 1.5``) and
-out-of-range values (``batch_sizes: [0]``) are named with their suite file and field.
+dtypes x variants (``stock``/``tuned``, for the backends that have the option; empty:
+the backend's default) x networks, with images, repeats, warm-up and a timeout per case.
+``overrides`` change any of those fields (and framework ``options``) for a framework, a
+model, or ``framework/model``, applied in that order; a framework's override may name
+its own ``models``. The file is checked against a strict schema (pydantic) before
+anything runs: unknown keys, values of the wrong type (``images: "64"``, ``repeats:
+1.5``) and out-of-range values (``batch_sizes: [0]``) are named with their suite file and
+field.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Grid(BaseModel):
     dtypes: tuple[str, ...] = ("float32",)
     #: networks the parties talk over (see :class:`mpcbench.case.Case`)
     networks: tuple[str, ...] = (NO_NETWORK,)
+    #: empty: the backend's default (stock)
+    variants: tuple[str, ...] = ()
     images: PositiveInt = 64
     repeats: PositiveInt = 1
     warmup: NonNegativeInt = 0
@@ -58,7 +62,7 @@ class Grid(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
-                     "networks", mode="before")
+                     "networks", "variants", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list | tuple) else (value,)
@@ -165,12 +169,14 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
             grid = _apply(suite, framework_grid, model, f"{framework}/{model}")
             counts = (1,) if backend.max_parties == 1 else grid.parties
             networks = (NO_NETWORK,) if backend.max_parties == 1 else grid.networks
+            variants = [{"variant": v} for v in grid.variants] if backend.variants else []
             for dataset in grid.datasets:
-                for n, batch, dtype, network in product(counts, _batch_sizes(grid, model),
-                                                        grid.dtypes, networks):
+                for n, batch, dtype, network, variant in product(
+                        counts, _batch_sizes(grid, model), grid.dtypes, networks,
+                        variants or [{}]):
                     case = Case(framework, model, dataset, n, grid.images,
                                 min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **(extra_options or {})}, network)
+                                {**grid.options, **variant, **(extra_options or {})}, network)
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

@@ -121,12 +121,24 @@ def describe(model: nn.Module, pool_before_relu: bool = True) -> list[Layer]:
     """
     layers = _translate(model)
     if pool_before_relu:
-        i = 0
-        while i < len(layers) - 1:
-            if isinstance(layers[i], ReLU) and isinstance(layers[i + 1], MaxPool2d):
-                layers[i], layers[i + 1] = layers[i + 1], layers[i]
-            i += 1
+        _pool_before_relu(layers)
     return layers
+
+
+def _pool_before_relu(layers: list[Layer]) -> list[str]:
+    """Swap every ``ReLU, MaxPool2d`` pair in place; one note per swap."""
+    notes = []
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], ReLU) and isinstance(layers[i + 1], MaxPool2d):
+            layers[i], layers[i + 1] = layers[i + 1], layers[i]
+            notes.append(f"layers {i}-{i + 1}: ReLU, MaxPool2d({layers[i].kernel}) -> "
+                         f"MaxPool2d({layers[i].kernel}), ReLU (same function, max is monotone)")
+    return notes
+
+
+def rewrites(model: nn.Module) -> list[str]:
+    """What :func:`describe` changes in ``model``'s layer order (recorded with a run)."""
+    return _pool_before_relu(_translate(model))
 
 
 def map_params(layers: list[Layer], fn: Callable[[np.ndarray], np.ndarray]) -> list[Layer]:

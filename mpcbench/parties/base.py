@@ -78,6 +78,9 @@ class Backend(abc.ABC):
     max_parties: ClassVar[int] = 16
     #: whether :meth:`share_model` takes the layer description (baselines load their own)
     uses_description: ClassVar[bool] = True
+    #: values of the option ``variant``, the default first (``stock``: the framework's own
+    #: code paths; ``tuned``: the project's speed-ups); empty: no such option
+    variants: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def available(cls) -> str | None:
@@ -116,6 +119,25 @@ class Backend(abc.ABC):
         """Metrics a run of ``case`` reports from a cache instead of measuring them (stored
         with ``source = "cached"``)."""
         return frozenset()
+
+    @classmethod
+    def variant(cls, case: Case) -> str | None:
+        """The ``variant`` option of ``case`` (the default if unset); ``None`` without
+        variants. :class:`Unsupported` for a value not in :attr:`variants`."""
+        if not cls.variants:
+            return None
+        value = case.options.get("variant", cls.variants[0])
+        if value not in cls.variants:
+            raise Unsupported(f"{cls.name} option variant must be one of "
+                              f"{', '.join(cls.variants)}, got {value!r}")
+        return str(value)
+
+    @classmethod
+    def value_range(cls, case: Case) -> float | None:
+        """Largest magnitude every value of ``case`` (inputs, pre-activations, compared
+        differences) must stay below to be represented exactly; ``None``: no limit
+        worth checking (floating point)."""
+        return None
 
     @classmethod
     def validate(cls, case: Case) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from mpcbench import results
 from mpcbench.case import Case
+from mpcbench.launch import runner
 from mpcbench.launch.runner import run_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc]
@@ -25,6 +28,27 @@ def _run(tmp_path, model: str, parties: int, images: int, batch: int, timeout_s:
     return df, df[df["rank"] == -1].set_index("metric")["value"]
 
 
+def _logits(monkeypatch) -> list:
+    """The logits of every following run (captured from the runner)."""
+    seen = []
+    score = runner._run_metrics
+
+    def capture(case, logits, backend, total_s):
+        seen.append(logits)
+        return score(case, logits, backend, total_s)
+
+    monkeypatch.setattr(runner, "_run_metrics", capture)
+    return seen
+
+
+def _assert_traffic_balanced(df) -> None:
+    """For every phase, the bytes all parties sent equal the bytes all parties received."""
+    party = df[(df["rank"] >= 0) & df["metric"].isin(["bytes_sent", "bytes_received"])]
+    traffic = party.groupby(["run_id", "phase", "repeat", "metric"])["value"].sum()
+    for key, row in traffic.unstack("metric").iterrows():
+        assert row["bytes_sent"] == row["bytes_received"], key
+
+
 @pytest.mark.timeout(120)
 def test_mlp_three_parties_agrees_with_plaintext(tmp_path):
     df, run = _run(tmp_path, "mlp", 3, images=64, batch=32)
@@ -39,16 +63,53 @@ def test_mlp_three_parties_agrees_with_plaintext(tmp_path):
         traffic = rows.groupby("metric")["value"].sum()
         assert traffic["bytes_sent"] == traffic["bytes_received"] > 0, phase
     config = json.loads(df["backend_config"].iloc[0])
-    assert config["bit_length"] == 14 and config["frac_bits"] == 7 and config["tuned"]
+    assert config["bit_length"] == 14 and config["frac_bits"] == 7
+    assert config["variant"] == "stock" and not config["speedups"]
+    assert config["products"].startswith("MPyC") and config["truncation"].startswith("MPyC")
+    assert 0 < config["range"]["margin_bits"] < 2 and config["range"]["limit"] == 64
+
+
+@pytest.mark.timeout(240)
+def test_stock_and_tuned_reveal_the_same_results(tmp_path, monkeypatch):
+    """3 parties, threshold 1: MPyC's own operations and the tuned code agree."""
+    seen = _logits(monkeypatch)
+    stock_df, stock = _run(tmp_path / "stock", "mlp", 3, images=32, batch=32)
+    tuned_df, tuned = _run(tmp_path / "tuned", "mlp", 3, images=32, batch=32, variant="tuned")
+    df = pd.concat([stock_df, tuned_df])
+    assert (df["threshold"] == 1).all()
+    assert stock["agreement"] >= 0.99 and tuned["agreement"] >= 0.99
+    stock_logits, tuned_logits = seen
+    assert (stock_logits.argmax(1) == tuned_logits.argmax(1)).all()
+    # each within LOGIT_TOL of float64 (tuned rounds within ~T/2 units, stock within one)
+    assert np.abs(stock_logits - tuned_logits).max() <= 2 * LOGIT_TOL
+    configs = {json.loads(c)["variant"]: json.loads(c) for c in df["backend_config"].unique()}
+    assert configs["tuned"]["speedups"] and configs["tuned"]["truncation"].startswith("PRSS")
+    assert configs["tuned"]["security"]["tuned_changes"]
+    assert configs["stock"]["security"]["tuned_changes"] == []
+    _assert_traffic_balanced(df)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(480)
 def test_cnn_three_parties_agrees_with_plaintext(tmp_path):
     # about 8 s per image at 3 parties on two idle cores: the 16 images take ~2 minutes
-    _, run = _run(tmp_path, "cnn", 3, images=16, batch=16, timeout_s=420)
+    _, run = _run(tmp_path, "cnn", 3, images=16, batch=16, timeout_s=420, variant="tuned")
     assert run["agreement"] == 1.0
     assert run["max_abs_err"] <= LOGIT_TOL
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_cnn_stock_and_tuned_reveal_the_same_results(tmp_path, monkeypatch):
+    seen = _logits(monkeypatch)
+    stock_df, stock = _run(tmp_path / "stock", "cnn", 3, images=4, batch=4, timeout_s=420)
+    tuned_df, tuned = _run(tmp_path / "tuned", "cnn", 3, images=4, batch=4, timeout_s=420,
+                           variant="tuned")
+    df = pd.concat([stock_df, tuned_df])
+    assert stock["max_abs_err"] <= LOGIT_TOL and tuned["max_abs_err"] <= LOGIT_TOL
+    assert (seen[0].argmax(1) == seen[1].argmax(1)).all()
+    assert np.abs(seen[0] - seen[1]).max() <= 2 * LOGIT_TOL
+    _assert_traffic_balanced(df)
 
 
 @pytest.mark.timeout(120)
@@ -61,17 +122,17 @@ def test_bnn_three_parties(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_two_parties_record_threshold_zero_and_stock_mpyc_agrees(tmp_path):
-    df, run = _run(tmp_path, "mlp", 2, images=32, batch=32, tuned=False)
+    df, run = _run(tmp_path, "mlp", 2, images=32, batch=32)
     assert (df["threshold"] == 0).all()
     config = json.loads(df["backend_config"].iloc[0])
-    assert config["threshold"] == 0 and not config["tuned"]
+    assert config["threshold"] == 0 and config["variant"] == "stock"
     assert "no secrecy" in config["security"]["note"]
     assert run["agreement"] >= 0.99
 
 
 @pytest.mark.timeout(120)
 def test_five_parties_truncate_with_ten_prss_terms(tmp_path):
-    df, run = _run(tmp_path, "mlp", 5, images=32, batch=32)
+    df, run = _run(tmp_path, "mlp", 5, images=32, batch=32, variant="tuned")
     assert (df["threshold"] == 2).all()
     config = json.loads(df["backend_config"].iloc[0])
     assert config["prss"] and config["prss_terms"] == 10

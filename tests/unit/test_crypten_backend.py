@@ -41,6 +41,8 @@ def test_validate_accepts_two_to_sixteen_parties(parties):
         ({"options": {"provider": "TTP"}}, "dealer process"),
         ({"options": {"provider": "HE"}}, "unknown crypten provider"),
         ({"options": {"threshold": 1}}, "unknown crypten options"),
+        ({"options": {"tuned": True}}, "unknown crypten options"),
+        ({"options": {"variant": "fast"}}, "variant must be one of stock, tuned"),
     ],
 )
 def test_validate_rejects(kw, message):
@@ -54,6 +56,30 @@ def test_security_is_n_out_of_n_with_a_trusted_first_party():
     assert sec["provider"] == "TFP" and sec["adversary"] == "semi-honest"
     assert "64-bit ring" in sec["protocol"]
     assert CryptenBackend.security(_case(options={"provider": "ttp"}))["provider"] == "TTP"
+
+
+def test_stock_by_default_tuned_as_a_named_variant():
+    assert CryptenBackend.resolve(_case()) == {"provider": "TFP", "variant": "stock"}
+    tuned = _case(options={"variant": "tuned"})
+    assert CryptenBackend.resolve(tuned) == {"provider": "TFP", "variant": "tuned"}
+    stock_sec, tuned_sec = CryptenBackend.security(_case()), CryptenBackend.security(tuned)
+    assert stock_sec["variant"] == "stock" and stock_sec["tuned_changes"] == []
+    assert "mt19937" in stock_sec["prg"] and "SFC64" in tuned_sec["prg"]
+    changes = " ".join(tuned_sec["tuned_changes"])
+    assert "isend/irecv" in changes and "max_pool2d" in changes
+
+
+def test_value_range_is_the_products_headroom_in_the_ring():
+    assert CryptenBackend.value_range(_case()) == 2.0**31
+
+
+@pytest.mark.parametrize("tree", [False, True])
+def test_max_pool_step_is_crypten_own_unless_tuned(crypten_one_party, tree):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6, 6)
+    step = backend_module.share_layer(crypten_one_party, L.MaxPool2d(2), 0, 16, tree=tree)
+    out = step(crypten_one_party.cryptensor(x))
+    assert torch.allclose(out.get_plain_text(), F.max_pool2d(x, 2), atol=1e-4)
 
 
 @pytest.mark.parametrize(("shape", "k"), [((2, 3, 6, 6), 2), ((1, 2, 7, 5), 2), ((1, 1, 9, 9), 3)])
@@ -70,12 +96,14 @@ def test_sign_maps_zero_to_plus_one(crypten_one_party):
     assert step(x).get_plain_text().tolist() == [-1, -1, 1, 1, 1]
 
 
+@pytest.mark.parametrize("tree", [False, True])
 @pytest.mark.parametrize("name", ["mlp", "bnn", "cnn"])
-def test_description_steps_match_plaintext(crypten_one_party, name):
+def test_description_steps_match_plaintext(crypten_one_party, name, tree):
     """Every layer translation on one party against :func:`layers.evaluate`."""
     torch.manual_seed(1)
     description = L.describe(models.build(name).eval())
-    steps = [backend_module.share_layer(crypten_one_party, lay, 0, 16) for lay in description]
+    steps = [backend_module.share_layer(crypten_one_party, lay, 0, 16, tree)
+             for lay in description]
     x = torch.randn(2, *models.INPUT_SHAPE)
     y = crypten_one_party.cryptensor(x)
     for step in steps:

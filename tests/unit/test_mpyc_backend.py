@@ -37,12 +37,25 @@ def _ctx(parties: int, rank: int = 0, **kw) -> PartyContext:
                         case=_case(parties=parties, **kw))
 
 
-@pytest.fixture(scope="module")
-def backend():
+@pytest.fixture(scope="module", params=["stock", "tuned"])
+def backend(request):
+    """One party of each variant (one runtime at a time: module scope, in turn)."""
     b = MpycBackend()
-    b.setup(_ctx(1))
+    b.setup(_ctx(1, options={"variant": request.param}))
     yield b
     b.teardown()
+
+
+@pytest.fixture
+def speedups_on(backend):
+    """MPyC's local code replaced by the project's for one test."""
+    from mpcbench.parties.mpyc import speedups
+
+    was = speedups.enabled()
+    speedups.enable()
+    yield speedups
+    if not was:
+        speedups.disable()
 
 
 def _secure(backend: MpycBackend, layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
@@ -106,7 +119,8 @@ def test_default_threshold_is_mpycs_own(parties, threshold):
         ({"options": {"frac_bits": 13}}, "frac_bits < bit_length - 1"),
         ({"options": {"weight_frac_bits": 0}}, "weight_frac_bits"),
         ({"options": {"bit_length": 64}}, "above 40"),
-        ({"options": {"tuned": 1}}, "tuned must be true or false"),
+        ({"options": {"tuned": True}}, "unknown mpyc options"),
+        ({"options": {"variant": "fast"}}, "variant must be one of stock, tuned"),
         ({"options": {"prss": "no"}}, "prss must be true or false"),
     ],
 )
@@ -115,10 +129,30 @@ def test_validate_rejects(kw, message):
         MpycBackend.validate(_case(**kw))
 
 
+def test_stock_by_default_tuned_as_a_named_variant():
+    resolved = MpycBackend.resolve(_case(parties=3))
+    assert resolved == {"threshold": 1, "bit_length": 14, "frac_bits": 7,
+                        "weight_frac_bits": 10, "variant": "stock", "prss": True}
+    assert MpycBackend.resolve(_case(options={"variant": "tuned"}))["variant"] == "tuned"
+    assert MpycBackend.security(_case(parties=3))["tuned_changes"] == []
+    changes = MpycBackend.security(_case(parties=3, options={"variant": "tuned"}))
+    assert changes["variant"] == "tuned"
+    assert any("opened once" in c and "fewer messages" in c for c in changes["tuned_changes"])
+    no_prss = _case(parties=3, options={"variant": "tuned", "prss": False})
+    assert any("as stock" in c for c in MpycBackend.security(no_prss)["tuned_changes"])
+
+
+def test_value_range_is_the_compared_range():
+    assert MpycBackend.value_range(_case()) == 64.0
+    assert MpycBackend.value_range(_case(options={"bit_length": 20, "frac_bits": 10})) == 512.0
+
+
 def test_run_info_records_the_number_format(backend):
     info = backend.run_info()
     assert info["threshold"] == 0 and info["prss"]
-    assert info["truncation"].startswith("PRSS")
+    assert info["variant"] == ("tuned" if backend._net.tuned else "stock")
+    assert info["speedups"] == backend._net.tuned
+    assert info["truncation"].startswith("PRSS" if backend._net.tuned else "MPyC")
     assert (info["bit_length"], info["frac_bits"], info["weight_frac_bits"]) == (14, 7, 10)
     assert info["prime_bits"] > info["bit_length"] + info["weight_frac_bits"] + info["sec_param"]
 
@@ -188,7 +222,7 @@ def test_small_network_end_to_end(backend):
 
 def test_without_prss_mpycs_own_truncation_matches_plaintext():
     other = MpycBackend()
-    other.setup(_ctx(1, options={"prss": False}))
+    other.setup(_ctx(1, options={"prss": False, "variant": "tuned"}))
     try:
         assert other.run_info()["truncation"].startswith("MPyC resharing")
         rng = np.random.default_rng(4)
@@ -230,12 +264,10 @@ def test_setup_again_in_the_same_process_gets_a_fresh_runtime(backend):
 
 
 @pytest.mark.parametrize("bound", [1 << 12, 1 << 46, 1 << 64, 1 << 70, (1 << 70) + 1])
-def test_tuned_prss_values_are_mpycs_own(backend, bound):
+def test_tuned_prss_values_are_mpycs_own(speedups_on, bound):
     from mpyc import thresha
 
-    from mpcbench.parties.mpyc import speedups
-
-    assert speedups.enabled()  # the default
+    speedups = speedups_on
     prf = thresha.PRF(secrets.token_bytes(16), bound)
     tuned = prf(b"uci", (7, 300))
     speedups.disable()
@@ -248,7 +280,7 @@ def test_tuned_prss_values_are_mpycs_own(backend, bound):
 
 
 @pytest.mark.parametrize("bound", [3, 1000003, (1 << 59) - 55, (1 << 62) - 57])
-def test_tuned_prss_field_elements_reduce_sixteen_bytes(backend, bound):
+def test_tuned_prss_field_elements_reduce_sixteen_bytes(speedups_on, bound):
     from hashlib import shake_128
 
     from mpyc import thresha
@@ -264,10 +296,10 @@ def test_tuned_prss_field_elements_reduce_sixteen_bytes(backend, bound):
 
 
 @pytest.mark.parametrize(("t", "m"), [(0, 2), (1, 3), (2, 5)])
-def test_tuned_resharing_is_a_shamir_sharing(backend, t, m):
+def test_tuned_resharing_is_a_shamir_sharing(speedups_on, t, m):
     from mpyc import finfields, thresha
 
-    from mpcbench.parties.mpyc import speedups
+    speedups = speedups_on
 
     field = finfields.GF(finfields.find_prime_root(59, n=2)[0])
     secret = field.array(np.arange(1000, dtype=object) * 12345)

@@ -35,6 +35,21 @@ overrides:
     assert cases[-1].options == {"provider": "TFP"} and cases[0].options == {}
 
 
+def test_variants_axis_for_backends_with_the_option(tmp_path):
+    suite = _suite(tmp_path, """
+frameworks: [plaintext, crypten, mpyc]
+models: [mlp]
+parties: [3]
+variants: [stock, tuned]
+""")
+    cells = [(c.framework, c.options) for c in (p.case for p in expand(suite))]
+    assert cells == [("plaintext", {}),
+                     ("crypten", {"variant": "stock"}), ("crypten", {"variant": "tuned"}),
+                     ("mpyc", {"variant": "stock"}), ("mpyc", {"variant": "tuned"})]
+    with pytest.raises(Unsupported, match="variant must be one of"):
+        expand(_suite(tmp_path, "frameworks: [crypten]\nvariants: [fast]\n"))
+
+
 def test_unknown_key_rejected(tmp_path):
     with pytest.raises(SuiteError, match=r"unknown key.*partys"):
         _suite(tmp_path, "frameworks: [crypten]\npartys: [2]\n")

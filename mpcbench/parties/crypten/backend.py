@@ -3,9 +3,13 @@
 The model is shared from the layer description (:mod:`mpcbench.models.layers`), not
 through ``crypten.nn.from_pytorch`` (whose ONNX path refuses Sign): every weight and
 bias becomes one encrypted tensor from the model owner, and each record becomes a step
-of CrypTen tensor operations (:mod:`.layers`). With the option ``tuned``
-(default) the local computation of :mod:`.speedups` is used; ``tuned=false``
-runs CrypTen's own code.
+of CrypTen tensor operations (:mod:`.layers`).
+
+Option ``variant``: ``stock`` (default) runs CrypTen's own code only (its tensor
+operations, its ``max_pool2d``, its TFP provider, its generators and communicator);
+``tuned`` adds the project's local speed-ups (:mod:`.speedups`) and its max-pool tree
+(:func:`.layers.max_pool`). :meth:`CryptenBackend.security` says what ``tuned`` changes
+in the messages. Option ``provider``: CrypTen's ``TFP`` (the only one launched here).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import ipaddress
 import os
+import time
 from types import ModuleType
 from typing import Any
 
@@ -26,8 +31,24 @@ from . import speedups
 from .layers import Step, share_layer
 
 PROVIDERS = ("TFP", "TTP")
+#: most reads of the TCP counters while waiting for bytes in flight (1 ms apart)
+_SETTLE_TRIES = 1000
 #: case options this backend understands, with their defaults
-OPTIONS: dict[str, Any] = {"provider": "TFP", "tuned": True}
+OPTIONS: dict[str, Any] = {"provider": "TFP", "variant": "stock"}
+#: CrypTen's fixed-point encoding: fractional bits of every value (``encoder.precision_bits``)
+PRECISION_BITS = 16
+#: what ``variant=tuned`` changes in what the parties compute and send (security record)
+TUNED_CHANGES = (
+    "PRG: numpy SFC64 streams seeded with CrypTen's 64-bit seeds instead of torch mt19937 "
+    "(neither cryptographic)",
+    "2-party zero sharings (PRZS) from one shared stream (r, -r) instead of two",
+    "TFP: only party 0 computes Beaver triples (others compute sizes); same messages",
+    "openings: several tensors batched into one all-reduce; between 2 parties one "
+    "isend/irecv exchange instead of gloo's ring (same payload, fewer messages)",
+    "max pooling: the project's tree of b + relu(a - b) (fewer comparisons, no one-hot "
+    "argmax) instead of CrypTen's max_pool2d: fewer rounds and bytes",
+    "configuration reads from a cached copy of crypten.cfg; glibc keeps freed memory",
+)
 
 def _crypten() -> ModuleType:
     from .compat import import_crypten
@@ -57,12 +78,14 @@ class CryptenBackend(Backend):
 
     name = "crypten"
     kind = Kind.MPC
+    variants = ("stock", "tuned")
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
         self._crypten: ModuleType | None = None
         self._tcp: TcpCounters | None = None
         self._allocator_tuned = False
+        self._barrier_group = None
 
     # -- class-level facts -------------------------------------------------------------
 
@@ -82,10 +105,18 @@ class CryptenBackend(Backend):
     def _provider(case: Case) -> str:
         return str(case.options.get("provider", OPTIONS["provider"])).upper()
 
-    @staticmethod
-    def _tuned(case: Case) -> bool:
-        """Whether the local-computation speedups of :mod:`.speedups` are on."""
-        return case.options.get("tuned", OPTIONS["tuned"])
+    @classmethod
+    def _tuned(cls, case: Case) -> bool:
+        """Whether the project's code (:mod:`.speedups`, the max-pool tree) runs."""
+        return cls.variant(case) == "tuned"
+
+    @classmethod
+    def value_range(cls, case: Case) -> float:
+        """``2**31``: a product carries ``2 * 16`` fractional bits in the signed 64-bit ring
+        before CrypTen truncates it, so a pre-activation must stay below ``2**(63 - 32)``
+        in magnitude (single values and compared differences: below ``2**47``; CrypTen's
+        comparison itself works on the whole ring)."""
+        return float(2 ** (63 - 2 * PRECISION_BITS))
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
@@ -102,11 +133,14 @@ class CryptenBackend(Backend):
             "dealer": "party 0 (trusted first party)" if provider == "TFP" else "extra party",
             "prg": ("SFC64, not cryptographic" if cls._tuned(case)
                     else "torch mt19937 with 32-bit seeds, not cryptographic"),
+            "variant": cls.variant(case),
+            "tuned_changes": list(TUNED_CHANGES) if cls._tuned(case) else [],
         }
 
     @classmethod
     def resolve(cls, case: Case) -> dict[str, Any]:
-        return {**OPTIONS, **case.options, "provider": cls._provider(case)}
+        return {**OPTIONS, **case.options, "provider": cls._provider(case),
+                "variant": cls.variant(case)}
 
     @classmethod
     def validate(cls, case: Case) -> None:
@@ -120,9 +154,7 @@ class CryptenBackend(Backend):
         if unknown:
             raise Unsupported(
                 f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
-        if not isinstance(cls._tuned(case), bool):
-            raise Unsupported(
-                f"crypten option tuned must be true or false, got {cls._tuned(case)!r}")
+        cls.variant(case)
 
     # -- run phases --------------------------------------------------------------------
 
@@ -164,10 +196,16 @@ class CryptenBackend(Backend):
         tcp = TcpCounters(established(exclude_ports=(rendezvous_port,)) - before)
         self._ctx, self._crypten = ctx, crypten
         self._tcp = tcp if tcp.available() else None
+        # barriers on a group of their own: its connections, opened after the counted
+        # ones, carry no counted bytes (barrier messages are not the protocol's traffic)
+        import torch.distributed as dist
+
+        self._barrier_group = dist.new_group(backend="gloo")
 
     def share_model(self, layers: list[L.Layer]) -> list[Step]:
         bits = self._ct.cfg.encoder.precision_bits
-        return [share_layer(self._ct, lay, self._ctx.model_owner, bits) for lay in layers]
+        tree = self._tuned(self._ctx.case)
+        return [share_layer(self._ct, lay, self._ctx.model_owner, bits, tree) for lay in layers]
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
         plain = torch.zeros(shape) if x is None else x
@@ -184,19 +222,44 @@ class CryptenBackend(Backend):
         return out if self._ctx.rank == self._ctx.output_party else None
 
     def barrier(self) -> None:
-        # torch.distributed directly: CrypTen's own barrier would count as a round.
+        # torch.distributed directly, on the barrier group: CrypTen's own barrier would
+        # count as a round, and as bytes on the counted connections.
         import torch.distributed as dist
 
-        dist.barrier()
+        dist.barrier(group=self._barrier_group)
 
     def _crypten_stats(self) -> dict[str, float]:
         return self._ct.communicator.get().get_communication_stats()
+
+    def _settled_read(self) -> tuple[int, int]:
+        """This party's TCP counters, read when every byte any party sent has arrived.
+
+        The kernel counts a byte received when it processes the segment, which can lag
+        behind the sender's count (e.g. while the receiving socket is busy); a message a
+        peer does not wait for may also still be on its way. All parties read together
+        (the profiler reads at the same points of every party) and sum ``sent -
+        received`` on the barrier group (uncounted connections) until it is zero, so the
+        bytes sent in a phase over all parties equal the bytes received in it.
+        """
+        import torch.distributed as dist
+
+        gap = torch.zeros(1, dtype=torch.int64)
+        for _ in range(_SETTLE_TRIES):
+            sent, received = self._tcp.read()
+            gap[0] = sent - received
+            dist.all_reduce(gap, group=self._barrier_group)
+            if int(gap[0]) == 0:
+                break
+            time.sleep(0.001)
+        return sent, received
 
     def comm_counters(self) -> CommCounters:
         """Bytes counted on gloo's sockets by the kernel; rounds from CrypTen's log.
 
         Bytes are ``"counted"``: what this party's party-to-party TCP connections
-        carried (payload and gloo framing, read with ``TCP_INFO``). CrypTen's own
+        carried (payload and gloo framing, read with ``TCP_INFO``), read after a barrier
+        on a group of its own (uncounted connections) once all sent bytes have arrived
+        (:meth:`_settled_read`). CrypTen's own
         ``bytes`` statistic is an estimate from tensor sizes (8 bytes per element, sent
         and received summed, a fixed model per collective that is off for gloo's ring
         at more than two parties); it is kept as the extra metric
@@ -210,7 +273,7 @@ class CryptenBackend(Backend):
         stats = self._crypten_stats()
         rounds = int(stats["rounds"])
         if self._tcp is not None:
-            sent, received = self._tcp.read()
+            sent, received = self._settled_read()
             return CommCounters(sent, received, rounds, method="counted")
         total = int(stats["bytes"])
         return CommCounters(total - total // 2, total // 2, rounds, method="estimated")
@@ -221,7 +284,9 @@ class CryptenBackend(Backend):
     def run_info(self) -> dict[str, Any]:
         cfg = self._ct.cfg
         return {
-            "tuned": speedups.enabled(),
+            "variant": self.variant(self._ctx.case),
+            "speedups": speedups.enabled(),
+            "max_pool": "project tree" if self._tuned(self._ctx.case) else "crypten max_pool2d",
             "allocator_tuned": self._allocator_tuned,
             "precision_bits": int(cfg.encoder.precision_bits),
             "provider": str(cfg.mpc.provider),

@@ -1,6 +1,7 @@
 """CrypTen evaluation of the layer description: each record becomes a step of CrypTen
 tensor operations (Beaver products for linear/conv, CrypTen's comparison for ReLU and
-Sign, a tree of pairwise maxima for max pooling)."""
+Sign, CrypTen's ``max_pool2d`` for max pooling, or with ``tree`` the project's tree of
+pairwise maxima :func:`max_pool`)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,12 @@ def max_pool(crypten: ModuleType, x: Any, k: int) -> Any:
     return win[0]
 
 
-def share_layer(crypten: ModuleType, lay: L.Layer, src: int, bits: int) -> Step:
-    """Encrypt the parameters of ``lay`` from party ``src``; the step that applies it."""
+def share_layer(crypten: ModuleType, lay: L.Layer, src: int, bits: int,
+                tree: bool = False) -> Step:
+    """Encrypt the parameters of ``lay`` from party ``src``; the step that applies it.
+
+    Max pooling is CrypTen's own ``max_pool2d``, or :func:`max_pool` with ``tree``.
+    """
 
     def enc(a: Any) -> Any:
         return crypten.cryptensor(_fixed_point(a, bits), src=src)
@@ -61,7 +66,9 @@ def share_layer(crypten: ModuleType, lay: L.Layer, src: int, bits: int) -> Step:
         return lambda x: x.ge(0) * 2 - 1
     if isinstance(lay, L.MaxPool2d):
         k = lay.kernel
-        return lambda x: max_pool(crypten, x, k)
+        if tree:
+            return lambda x: max_pool(crypten, x, k)
+        return lambda x: x.max_pool2d(k)
     if isinstance(lay, L.Flatten):
         return lambda x: x.flatten(1)
     raise Unsupported(f"crypten backend has no translation for {type(lay).__name__}")

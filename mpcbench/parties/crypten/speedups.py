@@ -27,15 +27,18 @@ rest goes to elementwise work on large temporaries and to gloo. :func:`enable` c
   all-gather): the same bytes each way, half the message latency.
 * **Configuration reads.** CrypTen reads ``cfg.section.key`` (through OmegaConf, ~25 us
   each) several times per operation, ~15 % of a party's CPU for the mlp at batch 64.
-  Reads go to a plain read-only copy, rebuilt whenever CrypTen replaces its config
-  (every write and ``temp_override`` does); in-place writes to a section raise.
+  Reads go to a plain copy, rebuilt whenever CrypTen replaces its config (every
+  ``cfg["a.b"] = v`` and ``temp_override`` does); a section write (``cfg.mpc.provider =
+  "TTP"``, CrypTen's documented form) goes to CrypTen's config and drops the copy. A
+  write to the OmegaConf tree behind CrypTen's back (``cfg.config.mpc...``) is not seen.
 * **Allocator.** Shares are large temporaries; glibc returns freed blocks above its
   adaptive mmap threshold to the kernel and trims the heap top, so the next tensor
   page-faults its memory in again (2000-4000 faults per cnn image, costly on virtual
   machines). glibc is asked to keep freed memory for reuse; peak RSS is unchanged.
   This ``mallopt`` setting is process-wide and stays after :func:`disable`.
 
-:func:`disable` restores CrypTen's own code (``tuned=false`` runs stock CrypTen).
+:func:`disable` restores CrypTen's own code (``variant=stock`` runs CrypTen alone; the
+max-pool tree of ``variant=tuned`` lives in :mod:`.layers`).
 """
 
 from __future__ import annotations
@@ -310,20 +313,35 @@ def _fast_all_reduce(stock: Callable[..., Any]) -> Callable[..., Any]:
 # -- configuration reads -----------------------------------------------------------------
 
 
-class _ReadOnly(SimpleNamespace):
-    """A config section; write ``crypten.cfg["section.key"] = value`` instead."""
+class _Section(SimpleNamespace):
+    """A cached config section; an attribute write goes to CrypTen's config.
+
+    ``cfg.mpc.provider = "TTP"`` (CrypTen's documented way) sets the value in CrypTen's
+    OmegaConf tree, as without the cache, and drops the cache so the next read sees it.
+    """
+
+    def __init__(self, config: Any, path: str, **values: Any) -> None:
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_path", path)
+        super().__init__(**values)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"read-only view of crypten.cfg; set cfg['...{name}'] = value instead")
+        from omegaconf import OmegaConf
+
+        key = f"{self._path}.{name}" if self._path else name
+        OmegaConf.update(self._config, key, value, merge=False)
+        _view[:] = [None, None]
 
 
-def _read_only(node: Any) -> Any:
+def _cached(node: Any, config: Any, path: str = "") -> Any:
     if isinstance(node, dict):
-        return _ReadOnly(**{k: _read_only(v) for k, v in node.items()})
+        return _Section(config, path, **{k: _cached(v, config, f"{path}.{k}" if path else k)
+                                         for k, v in node.items()})
     return node
 
 
-#: (config object, its read-only copy), rebuilt when CrypTen replaces the config
+#: (config object, its cached copy), rebuilt when CrypTen replaces the config or a
+#: section attribute is written
 _view: list[Any] = [None, None]
 
 
@@ -335,7 +353,7 @@ def _cfg_getattribute(self, name: str) -> Any:
 
         config = object.__getattribute__(self, "config")
         if _view[0] is not config:
-            _view[:] = [config, _read_only(OmegaConf.to_container(config, resolve=True))]
+            _view[:] = [config, _cached(OmegaConf.to_container(config, resolve=True), config)]
         result = _view[1]
         for key in name.split("."):
             result = getattr(result, key)

@@ -9,8 +9,9 @@ command line for this party (``-M m -I rank -P host:port ... -T t``), installs i
 Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
 means no secrecy), ``bit_length`` (bits of every compared value, default 14),
 ``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
-(fractional bits of weights, default 10), ``tuned`` (default true: faster local
-code inside MPyC with the same messages, see :mod:`.speedups`) and ``prss``
+(fractional bits of weights, default 10), ``variant`` (``stock``, the default: MPyC's
+own secure array operations; ``tuned``: the project's products, truncation and local
+code, see :mod:`.network` and :mod:`.speedups`) and ``prss``
 (pseudorandom secret sharing; default true up to :data:`.fixedpoint.PRSS_MAX_KEYS` keys per
 party, i.e. up to 7 parties at the default threshold).
 """
@@ -21,6 +22,7 @@ import contextlib
 import functools
 import importlib.metadata
 import importlib.util
+import math
 import sys
 from typing import Any, ClassVar
 
@@ -30,7 +32,7 @@ import torch
 from ...case import Case
 from ...models.layers import Layer
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
-from .fixedpoint import FixedPoint, prss, threshold, tuned
+from .fixedpoint import PRSS_MAX_TERMS, VARIANTS, FixedPoint, prss, threshold, value_range, variant
 
 
 def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
@@ -92,8 +94,9 @@ class MpycBackend(Backend):
     min_parties: ClassVar[int] = 2
     max_parties: ClassVar[int] = 16
     options: ClassVar[frozenset[str]] = frozenset(
-        {"threshold", "bit_length", "frac_bits", "weight_frac_bits", "tuned", "prss"}
+        {"threshold", "bit_length", "frac_bits", "weight_frac_bits", "variant", "prss"}
     )
+    variants: ClassVar[tuple[str, ...]] = VARIANTS
 
     def __init__(self) -> None:
         self._mpc = None
@@ -131,14 +134,47 @@ class MpycBackend(Backend):
         )
         if t == 0:
             info["note"] = "threshold 0: every party holds the plain values (no secrecy)"
+        info["variant"] = variant(case)
+        info["tuned_changes"] = cls._tuned_changes(case) if variant(case) == "tuned" else []
         return info
+
+    @staticmethod
+    def _tuned_changes(case: Case) -> list[str]:
+        """What ``variant=tuned`` changes in the protocol and messages of ``case``."""
+        m, t = case.parties, threshold(case)
+        terms = math.comb(m, t)
+        fused = prss(case) and terms <= PRSS_MAX_TERMS
+        changes = ["products: float64 limb-split BLAS products of the shares (exact, local; "
+                   "same values as MPyC's object-array product)"]
+        if fused:
+            changes.append(
+                f"truncation: the degree-2t product is masked with PRSS values ({terms} "
+                "terms) and opened once, one round instead of MPyC's resharing plus "
+                "np_trunc (no random bits, no separate resharing: fewer messages); "
+                f"probabilistic rounding within about {terms}/2 units of 2**-frac_bits "
+                "instead of one")
+        else:
+            changes.append("truncation: MPyC's resharing, then its np_trunc (as stock)")
+        changes += [
+            "resharing randomness: one os.urandom call per sharing, 64 spare bits per "
+            "element reduced mod p (statistical distance < 2**-64) instead of "
+            "secrets.randbelow per coefficient",
+            "PRSS field elements: 16 bytes of the same SHAKE-128 output reduced mod p "
+            "(statistical distance < 2**-66), not MPyC's values: all parties must run "
+            "the same variant",
+        ]
+        return changes
 
     @classmethod
     def resolve(cls, case: Case) -> dict[str, Any]:
         fmt = FixedPoint.of(case)
         return {"threshold": threshold(case), "bit_length": fmt.bit_length,
                 "frac_bits": fmt.frac_bits, "weight_frac_bits": fmt.weight_frac_bits,
-                "tuned": tuned(case), "prss": prss(case)}
+                "variant": variant(case), "prss": prss(case)}
+
+    @classmethod
+    def value_range(cls, case: Case) -> float:
+        return value_range(FixedPoint.of(case))
 
     @classmethod
     def validate(cls, case: Case) -> None:
@@ -151,9 +187,9 @@ class MpycBackend(Backend):
         t = threshold(case)
         if not 0 <= 2 * t < case.parties:
             raise Unsupported(f"mpyc needs 0 <= 2t < m, got t={t} with m={case.parties}")
-        for flag, value in (("tuned", tuned(case)), ("prss", prss(case))):
-            if not isinstance(value, bool):
-                raise Unsupported(f"mpyc option {flag} must be true or false, got {value!r}")
+        if not isinstance(prss(case), bool):
+            raise Unsupported(f"mpyc option prss must be true or false, got {prss(case)!r}")
+        variant(case)
         FixedPoint.of(case)
 
     def setup(self, ctx: PartyContext) -> None:
@@ -163,14 +199,15 @@ class MpycBackend(Backend):
         from .network import SecureNet
 
         transport.install()
-        if tuned(ctx.case):
+        tuned = variant(ctx.case) == "tuned"
+        if tuned:
             speedups.enable()
         else:
             speedups.disable()
         with _listening_on(mpc._loop, ctx.addresses[ctx.rank].rsplit(":", 1)[0]):
             mpc.run(mpc.start())
         self._mpc, self._ctx = mpc, ctx
-        self._net = SecureNet(mpc, fmt)
+        self._net = SecureNet(mpc, fmt, tuned=tuned)
 
     def share_model(self, layers: list[Layer]) -> Any:
         return self._net.share_model(layers, self._ctx.model_owner)
@@ -232,7 +269,10 @@ class MpycBackend(Backend):
             "prss": not mpc.options.no_prss,
             "prss_terms": net.prss_terms,
             "gmpy2": "gmpy2" in self.versions(),
-            "tuned": _speedups_enabled(),
+            "variant": "tuned" if net.tuned else "stock",
+            "speedups": _speedups_enabled(),
+            "products": ("float64 limb-split BLAS (project)" if net.tuned
+                         else "MPyC np_matmul (object arrays)"),
             "truncation": (
                 "PRSS probabilistic, fused with degree reduction"
                 if net.fused

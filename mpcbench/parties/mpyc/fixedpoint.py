@@ -53,9 +53,23 @@ def threshold(case: Case) -> int:
     return (case.parties - 1) // 2 if t is None else int(t)
 
 
-def tuned(case: Case) -> bool:
-    """Whether the project's local speed-ups (:mod:`.speedups`) run."""
-    return case.options.get("tuned", True)
+#: values of the option ``variant``, the default first
+VARIANTS = ("stock", "tuned")
+
+
+def variant(case: Case) -> str:
+    """``stock`` (MPyC's own operations, the default) or ``tuned`` (the project's code)."""
+    value = case.options.get("variant", VARIANTS[0])
+    if value not in VARIANTS:
+        raise Unsupported(f"mpyc option variant must be one of {', '.join(VARIANTS)}, "
+                          f"got {value!r}")
+    return str(value)
+
+
+def value_range(fmt: FixedPoint) -> float:
+    """Largest magnitude a value (and a compared difference) may have: compared values
+    lie in ``[-2**(l-1), 2**(l-1))`` units of ``2**-f``, i.e. ``|x| < 2**(l-f-1)``."""
+    return float(2 ** (fmt.bit_length - fmt.frac_bits - 1))
 
 
 def prss(case: Case) -> bool:

@@ -1,20 +1,30 @@
 """Secure evaluation of a layer description on MPyC secure fixed-point arrays.
 
-Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integers with
-``fw`` fractional bits and kept as this party's float64 limbs (:mod:`.modmat`).
+Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integers
+``round(W * 2**fw)`` (``fw`` fractional bits). Two variants:
 
-* Linear and Conv2d (im2col) are one matrix product of shares each. The degree-2t
-  product is opened once, masked, and truncated by ``fw`` bits: the mask comes from
-  pseudorandom secret sharing (PRSS) with a known split into low and high part, so the
-  truncation needs no random bits, and it also brings the product back to degree t
-  (one round, no separate resharing). With more PRSS terms (sets of m - t parties)
-  than ``PRSS_MAX_TERMS`` or without PRSS, MPyC's own resharing and ``np_trunc`` are
-  used instead.
-* ReLU is ``x - [x < 0] * x``, Sign is ``1 - 2 [x < 0]`` and max-pooling folds pairwise
-  ``a + [a < b] (b - a)``, all with MPyC's vectorised comparison ``np_sgn`` on ``l`` bits.
-* Memory: MPyC holds shares as Python ints (~40 bytes each), so large batches run in
-  groups of images, and model sharing, truncations and comparisons in chunks, one after
-  the other.
+``stock`` (default): MPyC's own array operations, as an MPyC user writes them (see
+MPyC's demo ``np_cnnmnist.py``). Weights are an integral ``SecFxp`` array (MPyC's own
+encoding), Linear is ``x @ W``, Conv2d is im2col by slicing, ``np.stack``, ``transpose``
+and ``reshape`` of the secure array, then ``cols @ W``: MPyC's matrix product (local
+product, its shift of the integral operand, its resharing), then MPyC's ``np_trunc`` by
+``fw`` bits (``f`` random bits per element; rounding within one unit of ``2**-f``).
+ReLU is ``(x >= 0) * x``, Sign ``2 * (x >= 0) - 1``, max pooling ``np.maximum`` of
+strided slices, row pairs then column pairs (MPyC's ``np_maximum``: ``a + (a < b) (b -
+a)``), every comparison MPyC's ``np_sgn`` on ``l`` bits.
+
+``tuned``: the project's code. The products are float64 limb-split BLAS products of the
+shares (:mod:`.modmat`, exact, local); the degree-2t product is opened once, masked,
+and truncated by ``fw`` bits: the mask comes from pseudorandom secret sharing (PRSS)
+with a known split into low and high part, so the truncation needs no random bits,
+and it also brings the product back to degree t (one round, no separate resharing;
+rounding within about T/2 units, T = PRSS terms). With more PRSS terms (sets of m - t
+parties) than ``PRSS_MAX_TERMS`` or without PRSS, MPyC's own resharing and
+``np_trunc`` follow the limb product. Comparisons are the same ``np_sgn`` calls.
+
+Both: MPyC holds shares as Python ints (~40 bytes each), so large batches run in groups
+of images, and model sharing and comparisons in chunks, one after the other (memory
+only: each chunk is the same MPyC operation on a slice).
 
 Import only after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
 """
@@ -57,7 +67,18 @@ class SharedAffine:
     limb_bits: int
 
 
-SharedModel = list[tuple[L.Layer, SharedAffine | None]]
+@dataclass(frozen=True, eq=False)
+class StockAffine:
+    """A Linear or Conv2d layer as MPyC secure arrays (``variant=stock``)."""
+
+    layer: L.Linear | L.Conv2d
+    #: integral ``SecFxp`` array of ``round(W * 2**fw)``, [in, out] or [in*kh*kw, out]
+    weight: object
+    #: ``SecFxp`` array of the bias, [out] (Linear) or [1, out, 1, 1] (Conv2d)
+    bias: object
+
+
+SharedModel = list[tuple[L.Layer, SharedAffine | StockAffine | None]]
 
 
 def _unsupported(lay: object) -> L.UnsupportedLayer:
@@ -72,14 +93,17 @@ def _weight_matrix(lay: L.Linear | L.Conv2d) -> np.ndarray:
 class SecureNet:
     """Shares a model and its inputs and evaluates it with one MPyC runtime."""
 
-    def __init__(self, mpc, fmt: FixedPoint):
+    def __init__(self, mpc, fmt: FixedPoint, tuned: bool = False):
         self.mpc = mpc
         self.fmt = fmt
+        #: the project's products and truncation (else MPyC's own operations only)
+        self.tuned = tuned
         m = len(mpc.parties)
         #: PRSS sums one pseudorandom value per set of m - t parties
         self.prss_terms = math.comb(m, mpc.threshold)
         #: truncate with PRSS masks (see :meth:`_truncate`) or with MPyC's ``np_trunc``
-        self.fused = not mpc.options.no_prss and self.prss_terms <= PRSS_MAX_TERMS
+        self.fused = (tuned and not mpc.options.no_prss
+                      and self.prss_terms <= PRSS_MAX_TERMS)
         self.product_bits = fmt.bit_length + fmt.weight_frac_bits + _PRODUCT_HEADROOM
         k = mpc.options.sec_param
         terms = self.prss_terms if self.fused else 1
@@ -94,8 +118,14 @@ class SecureNet:
         return np.rint(values * 2.0**frac).astype(np.int64)
 
     def _input(self, values: np.ndarray, sender: int):
-        """Secret-share integers held by ``sender`` (zeros elsewhere)."""
-        arr = self.stype.array(self.field.array(values.astype(object)), integral=False)
+        """Secret-share ``sender``'s values (zeros elsewhere): int64 values as they are
+        (field elements, tuned), float64 values as MPyC encodes them (``SecFxp.array``:
+        rounded to ``f`` fractional bits), integral int64 values with ``integral`` arrays
+        (MPyC's integer encoding, ``n * 2**f``) in the stock variant."""
+        if not self.tuned:
+            arr = self.stype.array(values, integral=bool(values.dtype.kind == "i"))
+        else:
+            arr = self.stype.array(self.field.array(values.astype(object)), integral=False)
         return self.mpc.input(arr, senders=sender)
 
     def _shares(self, values: np.ndarray, sender: int):
@@ -108,6 +138,18 @@ class SecureNet:
             part = self._input(values[lo : lo + _SHARE_CHUNK], sender)
             yield self.mpc.run(self.mpc.gather(part)).value
 
+    def _share_stock(self, lay: L.Linear | L.Conv2d, owner: int) -> StockAffine:
+        """Weights as an integral ``SecFxp`` array of ``round(W * 2**fw)``, bias as ``SecFxp``."""
+        wmat = _weight_matrix(lay)
+        ints = self._fixed(wmat, self.fmt.weight_frac_bits).ravel()
+        values = np.concatenate(list(self._shares(ints, owner)))
+        weight = self.stype.array(self.field.array(values.reshape(wmat.shape), check=False),
+                                  integral=True)
+        (bias,) = self._shares(np.asarray(lay.bias, dtype=np.float64), owner)
+        shape = (-1,) if isinstance(lay, L.Linear) else (1, -1, 1, 1)
+        bias = self.stype.array(self.field.array(bias, check=False), integral=False)
+        return StockAffine(lay, weight, bias.reshape(shape))
+
     def share_model(self, layers: list[L.Layer], owner: int) -> SharedModel:
         """Share every weight and bias from ``owner``."""
         model: SharedModel = []
@@ -116,6 +158,9 @@ class SecureNet:
                 if not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
                     raise _unsupported(lay)
                 model.append((lay, None))
+                continue
+            if not self.tuned:
+                model.append((lay, self._share_stock(lay, owner)))
                 continue
             wmat = _weight_matrix(lay)
             bits = modmat.limb_bits(wmat.shape[0])
@@ -132,9 +177,11 @@ class SecureNet:
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int):
         """Share a batch from ``owner`` (in chunks of images); waits for this party's shares."""
         if x is None:
-            values = np.zeros(shape, dtype=np.int64)
-        else:
+            values = np.zeros(shape, dtype=np.int64 if self.tuned else np.float64)
+        elif self.tuned:
             values = self._fixed(x.detach().cpu().double().numpy(), self.fmt.frac_bits)
+        else:
+            values = x.detach().cpu().double().numpy()
         rows = max(1, _SHARE_CHUNK // math.prod(shape[1:]))
         parts = []
         for lo in range(0, shape[0], rows):
@@ -162,6 +209,90 @@ class SecureNet:
         return outs[0] if len(outs) == 1 else self.mpc.np_concatenate(outs)
 
     def _forward(self, model: SharedModel, x):
+        return (self._forward_tuned if self.tuned else self._forward_stock)(model, x)
+
+    def _forward_stock(self, model: SharedModel, x):
+        """MPyC's own array operations (see the module docstring)."""
+        for lay, params in model:
+            if params is not None:
+                x = self._affine_stock(x, params)
+            elif isinstance(lay, L.ReLU):
+                x = self._chunked(lambda a: a >= 0, True, x) * x
+            elif isinstance(lay, L.Sign):
+                x = 2 * self._chunked(lambda a: a >= 0, True, x) - 1
+            elif isinstance(lay, L.MaxPool2d):
+                x = self._maxpool_stock(x, lay.kernel)
+            elif isinstance(lay, L.Flatten):
+                x = x.reshape(x.shape[0], -1)
+            else:
+                raise _unsupported(lay)
+        return x
+
+    def _chunked(self, op, integral: bool, *arrays):
+        """``op(*arrays)`` (elementwise, same shapes) on flat slices of at most
+        :data:`_COMPARE_CHUNK` elements, one after the other, to bound memory."""
+        a = arrays[0]
+        if a.size <= _COMPARE_CHUNK:
+            return op(*arrays)
+        mpc = self.mpc
+
+        @asyncoro.mpc_coro
+        async def chunked(*arrays):
+            await mpc.returnType((type(a), integral, a.shape))
+            flats = [b.reshape(-1) for b in arrays]
+            parts = []
+            for lo in range(0, a.size, _COMPARE_CHUNK):
+                part = op(*(f[lo : lo + _COMPARE_CHUNK] for f in flats))
+                parts.append((await mpc.gather(part)).value)
+            return self.field.array(np.concatenate(parts).reshape(a.shape), check=False)
+
+        return chunked(*arrays)
+
+    def _maxpool_stock(self, x, k: int):
+        """``np.maximum`` of the ``k`` strided slices along rows, then along columns."""
+        for axis in (2, 3):
+            n = x.shape[axis] // k
+            key = [slice(None)] * 4
+            best = None
+            for i in range(k):
+                key[axis] = slice(i, i + n * k, k)
+                part = x[tuple(key)]
+                best = part if best is None else self._chunked(
+                    np.maximum, best.integral and part.integral, best, part)
+            x = best
+        return x
+
+    def _affine_stock(self, x, p: StockAffine):
+        """``x @ W`` (Linear) or im2col ``cols @ W`` (Conv2d), MPyC's ``np_trunc`` by ``fw``
+        bits, plus the bias."""
+        lay, mpc = p.layer, self.mpc
+        if isinstance(lay, L.Linear):
+            y = x @ p.weight
+        else:
+            o, _, kh, kw = lay.weight.shape
+            s, pad = lay.stride, lay.padding
+            if pad:
+                x = self._zero_pad(x, pad)
+            n, c, h, w = x.shape
+            oh, ow = (h - kh) // s + 1, (w - kw) // s + 1
+            patches = [x[:, :, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s]
+                       for i in range(kh) for j in range(kw)]
+            cols = np.stack(patches, axis=-1)  # [n, c, oh, ow, kh*kw]
+            cols = cols.transpose(0, 2, 3, 1, 4).reshape(n * oh * ow, c * kh * kw)
+            y = (cols @ p.weight).reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+        y = mpc.np_trunc(y, f=self.fmt.weight_frac_bits,
+                         l=self.fmt.bit_length + _PRODUCT_HEADROOM)
+        return y + p.bias
+
+    def _zero_pad(self, x, pad: int):
+        """``x`` with ``pad`` zero rows and columns on every side (MPyC's concatenation)."""
+        n, c, h, w = x.shape
+        zeros = self.stype.array(np.zeros((n, c, pad, w)), integral=False)
+        x = np.concatenate([zeros, x, zeros], axis=2)
+        zeros = self.stype.array(np.zeros((n, c, h + 2 * pad, pad)), integral=False)
+        return np.concatenate([zeros, x, zeros], axis=3)
+
+    def _forward_tuned(self, model: SharedModel, x):
         for lay, params in model:
             if params is not None:
                 x = self._affine(x, params)

@@ -1,4 +1,4 @@
-"""Cheaper local computation for MPyC 0.11; its protocol and messages stay the same.
+"""Cheaper local computation for MPyC 0.11 (``variant=tuned``); its messages stay the same.
 
 Profiling a party (cnn, 3 parties) puts a third of its CPU time in two places that
 turn bytes into field elements one Python call at a time:
@@ -13,9 +13,9 @@ turn bytes into field elements one Python call at a time:
   ``int.from_bytes`` per value. For values up to 64 bits (the masks of truncations and
   comparisons) numpy reads the same bytes as words, bit-for-bit MPyC's values; field
   elements come from 16 bytes each, reduced by numpy (see :func:`prf_call`), so all
-  parties of a run must be tuned alike (the ``tuned`` option is per case).
+  parties of a run must be tuned alike (the ``variant`` option is per case).
 
-:func:`disable` restores MPyC's own code (``tuned=false`` runs stock MPyC). Import only
+:func:`disable` restores MPyC's own code (``variant=stock``). Import only
 after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
 """
 
