@@ -25,5 +25,6 @@ def model_modules() -> dict[str, ModuleType]:
         name = f"{__name__}.{info.name}.model"
         if info.ispkg and importlib.util.find_spec(name):
             mod = importlib.import_module(name)
-            found[mod.NAME] = mod
+            if hasattr(mod, "NAME"):  # a model the launcher can run (not only a core)
+                found[mod.NAME] = mod
     return found
