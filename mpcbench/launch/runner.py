@@ -139,7 +139,7 @@ def oversubscribed(ctx: PartyContext, placement: Placement | None = None) -> boo
     for addr in ctx.addresses:
         host = addr.rsplit(":", 1)[0]
         per_host[host] = per_host.get(host, 0) + 1
-    return max(per_host.values()) * ctx.threads > (os.cpu_count() or 1)
+    return max(per_host.values(), default=0) * ctx.threads > (os.cpu_count() or 1)
 
 
 def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
