@@ -29,5 +29,22 @@ def party_processes(marker: str) -> list[psutil.Process]:
 
 
 @pytest.fixture
+def revealed_logits(monkeypatch) -> list:
+    """The logits the output party revealed, one entry per following run of the test
+    (captured where the runner scores them)."""
+    from mpcbench.launch import runner
+
+    seen: list = []
+    score = runner._run_metrics
+
+    def capture(case, logits, backend, total_s):
+        seen.append(logits)
+        return score(case, logits, backend, total_s)
+
+    monkeypatch.setattr(runner, "_run_metrics", capture)
+    return seen
+
+
+@pytest.fixture
 def cli():
     return run_cli

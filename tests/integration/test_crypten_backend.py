@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from mpcbench.case import Case
-from mpcbench.launch import runner
 from mpcbench.launch.runner import run_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.crypten]
@@ -30,20 +29,6 @@ def _run(tmp_path, model: str, parties: int, **options) -> pd.DataFrame:
     case = Case("crypten", model, parties=parties, images=IMAGES, batch=BATCH[model],
                 options=options)
     return run_case(case, tmp_path, timeout_s=240).rows
-
-
-def _run_with_logits(tmp_path, monkeypatch, model: str, parties: int, **options):
-    """A run's rows and the logits the output party revealed (captured from the runner)."""
-    seen = []
-    score = runner._run_metrics
-
-    def capture(case, logits, backend, total_s):
-        seen.append(logits)
-        return score(case, logits, backend, total_s)
-
-    monkeypatch.setattr(runner, "_run_metrics", capture)
-    rows = _run(tmp_path, model, parties, **options)
-    return rows, seen[-1]
 
 
 def assert_traffic_balanced(rows: pd.DataFrame) -> None:
@@ -85,7 +70,7 @@ def test_secure_inference_matches_plaintext(tmp_path, model, parties):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
-def test_stock_and_tuned_reveal_the_same_results(tmp_path, monkeypatch, model):
+def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits, model):
     """2 parties: ``variant=stock`` (CrypTen's own code, its max_pool2d) and ``tuned``
     reveal the same argmax and logits within the fixed-point tolerance.
 
@@ -94,9 +79,9 @@ def test_stock_and_tuned_reveal_the_same_results(tmp_path, monkeypatch, model):
     into fewer messages). On the cnn CrypTen's ``max_pool2d`` also computes a one-hot
     argmax (for training), so stock sends more than the tuned max-pool tree.
     """
-    stock, stock_logits = _run_with_logits(tmp_path / "stock", monkeypatch, model, 2)
-    tuned, tuned_logits = _run_with_logits(tmp_path / "tuned", monkeypatch, model, 2,
-                                           variant="tuned")
+    stock = _run(tmp_path / "stock", model, 2)
+    tuned = _run(tmp_path / "tuned", model, 2, variant="tuned")
+    stock_logits, tuned_logits = revealed_logits
     for rows, variant in ((stock, "stock"), (tuned, "tuned")):
         config = json.loads(rows["backend_config"].iloc[0])
         assert config["variant"] == variant and config["security"]["variant"] == variant

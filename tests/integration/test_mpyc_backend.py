@@ -10,7 +10,6 @@ import pytest
 
 from mpcbench import results
 from mpcbench.case import Case
-from mpcbench.launch import runner
 from mpcbench.launch.runner import run_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc]
@@ -26,19 +25,6 @@ def _run(tmp_path, model: str, parties: int, images: int, batch: int, timeout_s:
     df = results.load(tmp_path)
     assert (df["status"] == "ok").all()
     return df, df[df["rank"] == -1].set_index("metric")["value"]
-
-
-def _logits(monkeypatch) -> list:
-    """The logits of every following run (captured from the runner)."""
-    seen = []
-    score = runner._run_metrics
-
-    def capture(case, logits, backend, total_s):
-        seen.append(logits)
-        return score(case, logits, backend, total_s)
-
-    monkeypatch.setattr(runner, "_run_metrics", capture)
-    return seen
 
 
 def _assert_traffic_balanced(df) -> None:
@@ -70,15 +56,14 @@ def test_mlp_three_parties_agrees_with_plaintext(tmp_path):
 
 
 @pytest.mark.timeout(240)
-def test_stock_and_tuned_reveal_the_same_results(tmp_path, monkeypatch):
+def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits):
     """3 parties, threshold 1: MPyC's own operations and the tuned code agree."""
-    seen = _logits(monkeypatch)
     stock_df, stock = _run(tmp_path / "stock", "mlp", 3, images=32, batch=32)
     tuned_df, tuned = _run(tmp_path / "tuned", "mlp", 3, images=32, batch=32, variant="tuned")
     df = pd.concat([stock_df, tuned_df])
     assert (df["threshold"] == 1).all()
     assert stock["agreement"] >= 0.99 and tuned["agreement"] >= 0.99
-    stock_logits, tuned_logits = seen
+    stock_logits, tuned_logits = revealed_logits
     assert (stock_logits.argmax(1) == tuned_logits.argmax(1)).all()
     # each within LOGIT_TOL of float64 (tuned rounds within ~T/2 units, stock within one)
     assert np.abs(stock_logits - tuned_logits).max() <= 2 * LOGIT_TOL
@@ -100,15 +85,14 @@ def test_cnn_three_parties_agrees_with_plaintext(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_cnn_stock_and_tuned_reveal_the_same_results(tmp_path, monkeypatch):
-    seen = _logits(monkeypatch)
+def test_cnn_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits):
     stock_df, stock = _run(tmp_path / "stock", "cnn", 3, images=4, batch=4, timeout_s=420)
     tuned_df, tuned = _run(tmp_path / "tuned", "cnn", 3, images=4, batch=4, timeout_s=420,
                            variant="tuned")
     df = pd.concat([stock_df, tuned_df])
     assert stock["max_abs_err"] <= LOGIT_TOL and tuned["max_abs_err"] <= LOGIT_TOL
-    assert (seen[0].argmax(1) == seen[1].argmax(1)).all()
-    assert np.abs(seen[0] - seen[1]).max() <= 2 * LOGIT_TOL
+    assert (revealed_logits[0].argmax(1) == revealed_logits[1].argmax(1)).all()
+    assert np.abs(revealed_logits[0] - revealed_logits[1]).max() <= 2 * LOGIT_TOL
     _assert_traffic_balanced(df)
 
 
