@@ -23,11 +23,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def _namespaces() -> list[str]:
+    """Emulated hosts left behind: namespaces whose owning process (``mpcb-<pid>x...``) is
+    gone (those of other live runs on this machine are theirs)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [ln.split()[0] for ln in out.splitlines() if ln.startswith("mpcb")]
+    names = [ln.split()[0] for ln in out.splitlines() if ln.startswith("mpcb-")]
+    return [n for n in names if not psutil.pid_exists(int(n[5:].split("x")[0]))]
 
 
 def _tun_devices() -> list[str]:
+    """TUN devices of the emulator in this (the launcher's) network: there must be none."""
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     return [ln for ln in out.splitlines() if "mpcb" in ln]
 
