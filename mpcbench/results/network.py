@@ -7,9 +7,9 @@ round-trip time, effective rounds and a simple cost model (pandas only).
   (there and back) and rate.
 * **Effective rounds** of a cell (system, model, dataset, parties, batch) = the slope of
   its median time per batch against the requested RTT, fitted over the networks it was
-  measured on (two or more): the number of sequential round trips a batch really waits
-  for. Beside it, the counted rounds per batch (max over parties), where the framework
-  counts them.
+  measured on (two or more, one with an RTT of at least 5 ms): the number of
+  sequential round trips a batch really waits for. Beside it, the counted rounds per
+  batch (max over parties), where the framework counts them.
 * **Cost model** of an emulated cell: local time per batch (the same cell on ``none``)
   + counted rounds per batch x RTT + bytes a party sends per batch x 8 / rate, predicted
   against measured.
@@ -26,6 +26,8 @@ from .summary import CELL, repeats
 
 #: a cell across networks: the summary's cell without the network
 ACROSS = [c for c in CELL if c != "network"]
+#: effective rounds need one network at least this far (RTT) from the others
+MIN_RTT_SPAN_S = 0.005
 #: columns of :func:`by_network`
 BY_NETWORK = [*CELL, "system", "series", "kind", "s_per_img", "s_per_batch", "delay_s", "rtt_s",
               "rate_bps", "measured_rtt_s", "rounds_per_batch", "mib_per_party_batch"]
@@ -92,8 +94,8 @@ def effective_rounds(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, grp in table[table["kind"] == "MPC"].groupby([*ACROSS, "series"], dropna=False):
         grp = grp.dropna(subset=["s_per_batch", "rtt_s"])
-        if grp["rtt_s"].nunique() < 2:
-            continue
+        if grp["rtt_s"].nunique() < 2 or grp["rtt_s"].max() < MIN_RTT_SPAN_S:
+            continue  # sub-millisecond RTTs alone: the slope would be noise
         slope, intercept = np.polyfit(grp["rtt_s"], grp["s_per_batch"], 1)
         rows.append({**dict(zip([*ACROSS, "series"], key, strict=True)),
                      "networks": ", ".join(grp["network"].astype(str)),
