@@ -16,6 +16,7 @@ a remote party — exits at end of file, which also comes when an ssh connection
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -72,7 +73,8 @@ def exit_at_eof(fd: int = 0) -> None:
     def watch() -> None:
         while os.read(fd, 4096):
             pass
-        os.write(2, b"mpcbench party: launcher gone (standard input closed), exiting\n")
+        with contextlib.suppress(OSError):  # stderr may have gone with the launcher
+            os.write(2, b"mpcbench party: launcher gone (standard input closed), exiting\n")
         os._exit(ORPHANED)
 
     threading.Thread(target=watch, name="mpcbench-eof", daemon=True).start()
