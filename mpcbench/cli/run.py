@@ -128,6 +128,14 @@ def run(
     print_commands: Annotated[bool, typer.Option(
         "--print-commands", help="Print the command of every party (to start them by hand) "
         "and the spec file they read, then exit without running.")] = False,
+    model_owner: Annotated[int, typer.Option(
+        help="Rank that owns the model weights (the others learn only its shapes).")] = 0,
+    data_owners: Annotated[str, typer.Option(
+        help="Ranks that own test images, e.g. 0,2-3: each batch is split among them and "
+             "each shares only its slice.")] = "0",
+    output: Annotated[str, typer.Option(
+        "--output", help="Who learns the logits: 'owners' (each data owner those of its "
+                         "own images) or one data owner's rank (all of them).")] = "owners",
     options: Options = None,
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
@@ -139,11 +147,12 @@ def run(
     from ..launch.catalog import default_batch
     from ..launch.runner import check, run_case
     from ..results.summary import phases, runs
+    from ..roles import Roles
 
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
-                parse_options(options), network)
+                parse_options(options), network, Roles.parse(model_owner, data_owners, output))
     from ..launch.resources import Resources, limited, parse_cpus, parse_size
 
     resources = Resources(parse_cpus(cpus) if cpus else (),

@@ -221,7 +221,7 @@ def _watch(
             return
         for p in parties:
             prog = _scan(p, now)
-            if prog and on_progress and p.rank == template.output_party:
+            if prog and on_progress and p.rank == 0:
                 on_progress(*prog)
         for p in parties:
             if codes[p.rank] is None and (why := _silence(p, now)):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import data, models, parties
+from .. import data, models, parties, roles
 from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
 from ..models import layers as L
@@ -111,11 +111,13 @@ def code_identity(commit: str | None = None) -> dict[str, object]:
 def identity(case: Case, code: dict[str, object] | None = None) -> dict[str, object]:
     """Everything that makes a run of ``case`` the measurement it is (see
     :mod:`mpcbench.results.identity`): case, resolved configuration, weights, code and
-    framework versions. ``code`` is :func:`code_identity` if the caller already has it."""
+    framework versions (and the roles, when not party 0's). ``code`` is
+    :func:`code_identity` if the caller already has it."""
     backend = parties.get(case.framework)
     spec = asdict(case)
+    held = {} if case.roles.is_default else {"roles": case.roles.record()}
     return {
-        "case": {k: spec[k] for k in IDENTITY_CASE},
+        "case": {**{k: spec[k] for k in IDENTITY_CASE}, **held},
         "config": backend.resolve(case),
         "weights": backend.weights(case),
         "mpcbench": code or code_identity(),
@@ -175,8 +177,9 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "model": case.model, "dataset": case.dataset,
         "parties": case.parties, "network": case.network, "batch": case.batch,
         "images": case.images,
-        "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
-        "output_party": ctx.output_party, "threads_per_party": ctx.threads,
+        "data_owners": roles.format_ranks(case.roles.data_owners),
+        "model_owner": case.roles.model_owner, "output": case.roles.output,
+        "threads_per_party": ctx.threads,
         "weights_sha256": sha, "case_fingerprint": ident.fingerprint(run_identity),
         "identity": ident.dumps(run_identity),
         "config": ident.config_text(run_identity["config"]),
@@ -184,6 +187,17 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **prov,
         "backend_config": json.dumps({"security": extras, **(config or {})}, default=str),
     }
+
+
+def assemble_logits(outputs: list[dict], images: int) -> np.ndarray | None:
+    """The logits of all ``images`` from what each party's result line says it learnt
+    (``None`` if some image's logits reached no party, as in the micro-benchmark)."""
+    rows: dict[int, list[float]] = {}
+    for out in outputs:
+        rows.update(zip(out.get("logit_images") or (), out.get("logits") or (), strict=True))
+    if sorted(rows) != list(range(images)):
+        return None
+    return np.asarray([rows[i] for i in range(images)], dtype=np.float64)
 
 
 def _store_failure(columns: dict, exc: RunFailed, results_dir: Path) -> None:
@@ -250,8 +264,7 @@ def run_case(
     totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
                       & ~per_rank.is_warmup]
     total_s = float(totals.groupby("repeat")["value"].max().median())
-    revealed = outputs[ctx.output_party]["logits"]
-    logits = None if revealed is None else np.asarray(revealed, dtype=np.float64)
+    logits = assemble_logits(outputs, case.images)
     rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
                      ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],

@@ -33,6 +33,7 @@ from pydantic import (
 from .. import parties
 from ..case import MICRO, NO_NETWORK, Case
 from ..errors import InputError
+from ..roles import OWNERS, Roles, format_ranks
 from . import catalog
 
 
@@ -60,12 +61,28 @@ class Grid(BaseModel):
     warmup: NonNegativeInt = 0
     timeout_s: PositiveFloat = 600.0
     options: dict[str, Any] = Field(default_factory=dict)
+    #: roles (see :mod:`mpcbench.roles`): the model owner's rank, the data owners' ranks
+    #: (``0,2-3`` or a list) and who learns the logits (``owners`` or one rank)
+    model_owner: NonNegativeInt = 0
+    data_owners: str = "0"
+    output: str = OWNERS
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
                      "networks", "variants", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list | tuple) else (value,)
+
+    @field_validator("data_owners", "output", mode="before")
+    @classmethod
+    def _ranks(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and all(type(v) is int for v in value):
+            return format_ranks(tuple(value))
+        return str(value) if type(value) is int else value
+
+    def roles(self) -> Roles:
+        """The grid's roles (:class:`mpcbench.roles.RoleError` for bad syntax)."""
+        return Roles.parse(self.model_owner, self.data_owners, self.output)
 
 
 class _SuiteFile(Grid):
@@ -112,9 +129,13 @@ def _grid(base: Grid, values: dict[str, Any], where: str) -> Grid:
     if isinstance(values.get("options"), dict):
         merged["options"] = {**base.options, **values["options"]}
     try:
-        return Grid.model_validate(merged)
+        grid = Grid.model_validate(merged)
+        grid.roles()
     except ValidationError as exc:
         raise SuiteError(f"{where}: {_problems(exc, Grid)}") from None
+    except InputError as exc:
+        raise SuiteError(f"{where}: {exc}") from None
+    return grid
 
 
 def load_suite(path: Path | str) -> Suite:
@@ -135,6 +156,10 @@ def load_suite(path: Path | str) -> Suite:
     except ValidationError as exc:
         raise SuiteError(f"suite file {path}: {_problems(exc, _SuiteFile)}") from None
     grid = Grid.model_validate(parsed.model_dump(include=set(Grid.model_fields)))
+    try:
+        grid.roles()
+    except InputError as exc:
+        raise SuiteError(f"suite file {path}: {exc}") from None
     for key, values in parsed.overrides.items():
         _grid(grid, values, f"suite file {path}: override {key}")  # check them now
     return Suite(parsed.name or path.stem, parsed.description, grid, parsed.overrides)
@@ -176,7 +201,8 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                         variants or [{}]):
                     case = Case(framework, model, dataset, n, grid.images,
                                 min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **variant, **(extra_options or {})}, network)
+                                {**grid.options, **variant, **(extra_options or {})}, network,
+                                grid.roles())
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

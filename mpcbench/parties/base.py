@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .. import models
+from .. import models, roles
 from ..case import MICRO, Case
 from ..errors import InputError
 from ..models.layers import Layer
@@ -43,13 +43,8 @@ class PartyContext:
     parties: int
     #: ``host:port`` of every party, indexed by rank (also the rendezvous for rank 0)
     addresses: tuple[str, ...]
+    #: the case, with its roles (model owner, data owners, who learns the logits)
     case: Case
-    #: rank that owns (and secret-shares) the input images
-    data_owner: int = 0
-    #: rank that owns (and secret-shares) the model weights
-    model_owner: int = 0
-    #: rank that learns the revealed logits
-    output_party: int = 0
     threads: int = 1
 
 
@@ -81,6 +76,8 @@ class Backend(abc.ABC):
     #: values of the option ``variant``, the default first (``stock``: the framework's own
     #: code paths; ``tuned``: the project's speed-ups); empty: no such option
     variants: ClassVar[tuple[str, ...]] = ()
+    #: whether the backend runs any roles (else party 0 must hold model, images and output)
+    takes_roles: ClassVar[bool] = False
 
     @classmethod
     def available(cls) -> str | None:
@@ -149,6 +146,10 @@ class Backend(abc.ABC):
                 else f"{cls.min_parties} to {cls.max_parties}"
             )
             raise Unsupported(f"{cls.name} runs with {span} parties, got {case.parties}")
+        roles.check(case.roles, case.parties, case.images, case.batch)
+        if not cls.takes_roles and not case.roles.is_default:
+            raise Unsupported(f"{cls.name} runs with party 0 as model owner, data owner and "
+                              f"output party only, got {case.roles.label()}")
 
     @abc.abstractmethod
     def setup(self, ctx: PartyContext) -> None:
@@ -164,16 +165,45 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
-        """Secret-share a batch of ``shape``; ``x`` is ``None`` except at the data owner."""
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
+        """Secret-share a slice of ``shape`` from ``owner``; ``x`` is ``None`` elsewhere."""
+
+    def join(self, parts: list[Any]) -> Any:
+        """The shared slices of a batch (in image order) as one shared batch; only
+        backends with :attr:`takes_roles` get more than one."""
+        if len(parts) != 1:
+            raise Unsupported(f"{self.name} cannot join the slices of several data owners")
+        return parts[0]
+
+    def share_batch(self, x: torch.Tensor | None, slices: list[roles.Slice],
+                    rank: int) -> Any:
+        """Share batch ``slices`` (:func:`mpcbench.roles.split`), each from its owner, and
+        join them; ``x`` holds the case's images at a data owner (``None`` elsewhere), of
+        which a party passes only the slices it owns."""
+        parts = [self.share_input(x[s.lo:s.hi] if s.owner == rank else None,
+                                  (s.hi - s.lo, *models.INPUT_SHAPE), s.owner) for s in slices]
+        return self.join(parts)
 
     @abc.abstractmethod
     def infer(self, model: Any, x: Any) -> Any:
         """Evaluate the shared model on the shared batch; returns shared logits."""
 
     @abc.abstractmethod
-    def reveal(self, y: Any) -> torch.Tensor | None:
-        """Open the logits to the output party (others get ``None``)."""
+    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+        """Open the logits ``y`` to ``receiver`` only (the others get ``None``)."""
+
+    def reveal_batch(self, y: Any, receivers: list[roles.Slice],
+                     batch: tuple[int, int]) -> list[tuple[roles.Slice, torch.Tensor]]:
+        """Open each receiver's rows of the logits ``y`` of images ``batch`` (``lo, hi``)
+        to that receiver only; the rows this party learnt, with their slices."""
+        lo, hi = batch
+        learnt = []
+        for s in receivers:
+            whole = (s.lo, s.hi) == (lo, hi)
+            out = self.reveal(y if whole else y[s.lo - lo:s.hi - lo], s.owner)
+            if out is not None:
+                learnt.append((s, out))
+        return learnt
 
     def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""

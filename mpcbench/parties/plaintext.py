@@ -33,11 +33,12 @@ class PlaintextBackend(Backend):
     def share_model(self, layers: list[Layer]) -> list[Layer]:
         return map_params(layers, lambda a: a.astype(np.float32))
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
+                    owner: int) -> torch.Tensor:
         return x if x is not None else torch.zeros(shape)
 
     def infer(self, model: list[Layer], x: torch.Tensor) -> torch.Tensor:
         return evaluate(model, x, torch.float32)
 
-    def reveal(self, y: Any) -> torch.Tensor | None:
-        return y if self.ctx.rank == self.ctx.output_party else None
+    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+        return y if self.ctx.rank == receiver else None

@@ -7,9 +7,10 @@
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
-``share``), and reports on standard output, in lines starting with :data:`MARKER`: progress, then
-one result line with its rows, its backend config and (at the output party) the revealed
-logits, and a heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
+``share``), and reports on standard output, in lines starting with :data:`MARKER`:
+progress, then one result line with its rows, its backend config and the logits it learnt
+(with their image indices; see :mod:`mpcbench.roles`), and a heartbeat every half second
+(:mod:`mpcbench.parties.lifeline`). Standard
 output is the only channel back, so a party on another host needs nothing but a way to
 run this command. With ``--watch-stdin`` the party exits when its standard input closes
 (the launcher passes the spec, if any, as the first line and holds the pipe open).
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import data, models
+from .. import data, models, roles
 from ..case import MICRO, Case
 from ..metrics import RANK_METRICS
 from ..models import layers as L
@@ -67,41 +68,44 @@ def read_spec(text: str, rank: int) -> PartyContext:
 
 
 def _batches(case: Case) -> list[tuple[int, int]]:
-    return [(i, min(i + case.batch, case.images)) for i in range(0, case.images, case.batch)]
+    return roles.batches(case.images, case.batch)
 
 
 def _layers(ctx: PartyContext) -> list[L.Layer]:
     case = ctx.case
     description = L.describe(models.load_trained(case.model, case.dataset))
-    return description if ctx.rank == ctx.model_owner else L.blank(description)
+    return description if ctx.rank == case.roles.model_owner else L.blank(description)
 
 
 def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
-               progress: Callable[[int], None]) -> np.ndarray | None:
-    """Repeated secure inference of the case's images; the last repeat's revealed logits."""
-    case = ctx.case
-    # Data and model loading happen outside the timed phases; only the owner sees data.
-    owner = ctx.rank == ctx.data_owner
+               progress: Callable[[int], None]) -> dict[int, np.ndarray]:
+    """Repeated secure inference of the case's images; the logits this party learnt in the
+    last repeat, by image index."""
+    case, case_roles = ctx.case, ctx.case.roles
+    # Data and model loading happen outside the timed phases; only owners see data (and
+    # pass only their own slices of each batch).
+    owner = ctx.rank in case_roles.data_owners
     x_all = data.load(case.dataset, "test", limit=case.images)[0] if owner else None
     description = _layers(ctx) if backend.uses_description else None
-    logits = []
+    logits: dict[int, np.ndarray] = {}
     for rep in range(case.warmup + case.repeats):
         logits.clear()
         with prof.phase("total", rep):
             with prof.phase("share", rep):
                 model = backend.share_model(description)
             for lo, hi in _batches(case):
-                shape = (hi - lo, *models.INPUT_SHAPE)
                 with prof.phase("share", rep):
-                    x = backend.share_input(None if x_all is None else x_all[lo:hi], shape)
+                    x = backend.share_batch(x_all, roles.split(lo, hi, case_roles.data_owners),
+                                            ctx.rank)
                 with prof.phase("infer", rep):
                     y = backend.infer(model, x)
                 with prof.phase("reveal", rep):
-                    out = backend.reveal(y)
-                if out is not None:
-                    logits.append(out.detach().double().cpu().numpy())
+                    learnt = backend.reveal_batch(y, roles.outputs(case_roles, lo, hi), (lo, hi))
+                for s, out in learnt:
+                    rows = out.detach().double().cpu().numpy()
+                    logits.update(zip(range(s.lo, s.hi), rows, strict=True))
                 progress(1)
-    return np.concatenate(logits) if logits else None
+    return logits
 
 
 def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
@@ -109,14 +113,14 @@ def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
     """Sharing micro-benchmark: load ``images`` training images as ``dtype``, share them."""
     case = ctx.case
     dtype = getattr(torch, case.dtype)
-    shape = (case.images, *models.INPUT_SHAPE)
     for rep in range(case.warmup + case.repeats):
         with prof.phase("total", rep):
             with prof.phase("load", rep):
                 x = (data.load(case.dataset, "train", limit=case.images)[0].to(dtype)
-                     if ctx.rank == ctx.data_owner else None)
+                     if ctx.rank in case.roles.data_owners else None)
             with prof.phase("share", rep):
-                backend.share_input(x, shape)
+                backend.share_batch(x, roles.split(0, case.images, case.roles.data_owners),
+                                    ctx.rank)
         progress(len(_batches(case)))
 
 
@@ -129,7 +133,7 @@ def run_party(ctx: PartyContext) -> None:
     def progress(batches: int) -> None:
         nonlocal done
         done += batches
-        if ctx.rank == ctx.output_party:
+        if ctx.rank == 0:
             _emit("progress", f"{done} {steps}")
 
     with lifeline.heartbeat(partial(_emit, "heartbeat"), lambda: done):
@@ -138,14 +142,16 @@ def run_party(ctx: PartyContext) -> None:
 
 
 def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
-    """Set up the backend, run the case's phases; the party's rows, config and logits."""
+    """Set up the backend, run the case's phases; the party's rows, config and the logits
+    it learnt (``logit_images``: their image indices)."""
     case = ctx.case
     backend = get(case.framework)()
     prof = Profiler(backend.comm_counters, backend.barrier)
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
+    logits: dict[int, np.ndarray] = {}
     if case.model == MICRO:
-        logits = _micro(ctx, backend, prof, progress)
+        _micro(ctx, backend, prof, progress)
     else:
         logits = _inference(ctx, backend, prof, progress)
     prof.close()
@@ -163,8 +169,11 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
               "unit": u} for m, (v, u) in backend.extra_metrics().items()]
     info = backend.run_info()
     backend.teardown()
-    rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
-    return {"rows": rows, "config": info, "logits": None if logits is None else logits.tolist()}
+    role = roles.role_of(case.roles, ctx.rank)
+    rows = [{**row, "rank": ctx.rank, "role": role, "comm_method": comm_method} for row in rows]
+    images = sorted(logits)
+    return {"rows": rows, "config": info, "logit_images": images,
+            "logits": [logits[i].tolist() for i in images] if images else None}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import roles
 from ..case import MICRO
 from ..errors import InputError
 from ..results import identity as ident
@@ -84,6 +85,8 @@ def cell_label(frame: pd.DataFrame) -> pd.Series:
         tail += f" {{{rest}}}" if rest else ""
         network = row["network"]
         tail += "" if pd.isna(network) or network == "none" else f" @{network}"
+        held = roles.stored_label(row["model_owner"], row["data_owners"], row["output"])
+        tail += f" <{held}>" if held else ""
         return (f"{ident.system_name(str(row['framework']), config)}/{row['model']} "
                 f"{row['dataset']} n={row['parties']} b={row['batch']}{tail}")
 

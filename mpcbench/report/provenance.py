@@ -116,7 +116,7 @@ def security(df: pd.DataFrame) -> pd.DataFrame:
                        system=[system_name(str(f), c) for f, c in
                                zip(rows["framework"], rows["config"], strict=True)])
     cols = ["framework", "system", "kind", "parties", "protocol", "threshold", "provider",
-            "adversary", "data_owner", "model_owner", "output_party", "details"]
+            "adversary", "data_owners", "model_owner", "output", "details"]
     table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
     table["security_note"] = security_notes(table)
     return table.sort_values(["framework", "parties"], ignore_index=True)

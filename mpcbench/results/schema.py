@@ -18,8 +18,10 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 #: ``crypten_version`` / ``mpyc_version`` columns of version 1;
 #: 3: ``config``, ``identity`` (what the fingerprint covers), ``oversubscribed``,
 #: ``source`` (``measured`` or ``cached``), ``network`` (what the parties talked over)
-#: and ``host`` (each party's host)
-SCHEMA_VERSION = 3
+#: and ``host`` (each party's host);
+#: 4: ``role`` (each party's roles), and ``data_owners`` (ranks as text, ``0,2``) and
+#: ``output`` (``owners`` or one rank) instead of the one ``data_owner`` and ``output_party``
+SCHEMA_VERSION = 4
 
 #: identity of the measurement
 KEY_COLUMNS = [
@@ -35,6 +37,9 @@ KEY_COLUMNS = [
     #: the network the parties talked over (``none``: this machine's loopback)
     "network",
     "rank",
+    #: the party's roles: ``+``-joined sorted subset of ``data_owner``, ``model_owner``,
+    #: ``output`` (or ``dealer``), or ``compute`` for a party with none; missing at rank -1
+    "role",
     "batch",
     "images",
     "repeat",
@@ -59,9 +64,11 @@ SECURITY_COLUMNS = [
     "threshold",
     "provider",
     "adversary",
-    "data_owner",
+    #: ranks that held (and shared) the images, e.g. ``0,2``
+    "data_owners",
     "model_owner",
-    "output_party",
+    #: who learnt the logits: ``owners`` (each data owner its own images') or one rank
+    "output",
 ]
 
 #: where and with what the run was made
@@ -99,8 +106,8 @@ STATUSES = ("ok", "failed", "timeout", "skipped")
 #: non-string column types (every other column is a nullable string)
 DTYPES = {
     **dict.fromkeys(
-        ["parties", "rank", "batch", "images", "repeat", "threshold", "data_owner",
-         "model_owner", "output_party", "schema_version", "cpu_cores", "ram_bytes",
+        ["parties", "rank", "batch", "images", "repeat", "threshold",
+         "model_owner", "schema_version", "cpu_cores", "ram_bytes",
          "threads_per_party"],
         "Int64",
     ),
@@ -128,6 +135,8 @@ def migrate(df: pd.DataFrame, version: int) -> pd.DataFrame:
         out = _migrate_1(out)
     if version < 3:
         out = _migrate_2(out)
+    if version < 4:
+        out = _migrate_3(out)
     return out
 
 
@@ -189,6 +198,33 @@ def _migrate_2(df: pd.DataFrame) -> pd.DataFrame:
     out["oversubscribed"] = over.where(cores.notna() & threads.notna())
     out["network"] = "none"  # every run before version 3 used this machine's loopback
     return out
+
+
+def _migrate_3(df: pd.DataFrame) -> pd.DataFrame:
+    """Before version 4 one rank held the images and one learnt every logit: ``role`` from
+    ``data_owner``, ``model_owner`` and ``output_party`` (an output party that owned the
+    images is ``output = owners``)."""
+    out = df.copy()
+    missing = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    data = pd.to_numeric(out.get("data_owner", missing), errors="coerce").astype("Int64")
+    model = pd.to_numeric(out.get("model_owner", missing), errors="coerce").astype("Int64")
+    output = pd.to_numeric(out.get("output_party", missing), errors="coerce").astype("Int64")
+    rank = pd.to_numeric(out["rank"], errors="coerce").astype("Int64")
+
+    def role(r: object, d: object, m: object, o: object) -> object:
+        if pd.isna(r) or r < 0:
+            return pd.NA
+        held = [name for name, owner in (("data_owner", d), ("model_owner", m), ("output", o))
+                if not pd.isna(owner) and owner == r]
+        return "+".join(held) or "compute"
+
+    out["role"] = [role(*v) for v in zip(rank, data, model, output, strict=True)]
+    out["data_owners"] = data.astype("string")
+    out["output"] = pd.Series(
+        ["owners" if not pd.isna(o) and o == d else (pd.NA if pd.isna(o) else str(o))
+         for d, o in zip(data, output, strict=True)], index=out.index, dtype="string")
+    out["model_owner"] = model
+    return out.drop(columns=[c for c in ("data_owner", "output_party") if c in out])
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:

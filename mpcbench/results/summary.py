@@ -3,7 +3,8 @@
 Every number of the report starts here. Rows are filtered to ``status == "ok"`` and
 non-warm-up measurements; a *cell* is one framework x model x dataset x parties x batch
 x security setting x resolved configuration (``config``: runs configured differently are
-never aggregated together); an *observation* is one repeat of one run of a cell:
+never aggregated together) x roles (model owner, data owners, output); an *observation* is
+one repeat of one run of a cell:
 
 * time per image = max over ranks of the party's ``total`` wall time / images,
 * MiB sent per image = bytes sent summed over ranks / images / 2^20,
@@ -23,6 +24,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .. import roles
 from ..case import MICRO
 from ..metrics import PHASES, RANK_METRICS
 from . import identity as ident
@@ -30,7 +32,7 @@ from .identity import system_name
 
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "network", "batch", "provider",
-        "threshold", "config"]
+        "threshold", "config", "model_owner", "data_owners", "output"]
 #: the ``kind`` a backend declares (stored on its rows) -> the label tables show
 KIND_LABELS = {"mpc": "MPC", "plaintext": "plaintext", "baseline": "baseline"}
 #: run-level metrics aggregated per cell, and how
@@ -104,8 +106,9 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
     bare framework), suffixed with the provider when a framework was run with several,
     with ``t=0`` for threshold-0 runs of a framework also run with t > 0, with the
     configuration settings that differ between its cells (``settings``, e.g.
-    ``{bit_length=16}``), so no two configurations share a label, and last with
-    ``@network`` for runs over an emulated network.
+    ``{bit_length=16}``), so no two configurations share a label, then with
+    ``@network`` for runs over an emulated network, and last with the roles when they are
+    not party 0's (``<mo=1,do=0+2,out=owners>``).
     """
     out = cells.copy()
     if "config" not in out:
@@ -126,6 +129,10 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
     if "network" in out:
         remote = out["network"].fillna("none").astype(str).ne("none")
         label[remote] = label[remote] + " @" + out.loc[remote, "network"].astype(str)
+    if {"model_owner", "data_owners", "output"} <= set(out):
+        held = [roles.stored_label(*v) for v in
+                zip(out["model_owner"], out["data_owners"], out["output"], strict=True)]
+        label = label + pd.Series([f" <{h}>" if h else "" for h in held], index=out.index)
     out["system"] = label
     return out
 

@@ -24,7 +24,7 @@ PROVENANCE = {
     "git_dirty": False, "threads_per_party": 1,
 }
 
-OWNERS = {"data_owner": 0, "model_owner": 0, "output_party": 0}
+OWNERS = {"data_owners": "0", "model_owner": 0, "output": "owners"}
 
 SECURITY = {
     "plaintext": {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"},

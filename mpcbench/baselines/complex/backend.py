@@ -1,6 +1,6 @@
 """``complex``: split inference of the complex cnn, privacy by a secret feature rotation.
 
-Not MPC. The client (rank ``data_owner``) runs the encoder and rotation in ``share`` and
+Not MPC. The client (the data owner, rank 0) runs the encoder and rotation in ``share`` and
 the back-rotation and decoder in ``reveal``; the server runs the rotation-invariant
 processing module in ``infer``. With two parties they are separate processes joined by a
 TCP connection whose bytes are counted; with one party both roles share the process and
@@ -72,11 +72,10 @@ class ComplexBackend(BaselineBackend):
 
     def setup(self, ctx: PartyContext) -> None:
         super().setup(ctx)
-        self.client = ctx.rank == ctx.data_owner
+        # party 0 holds the images and learns the logits (the only roles it takes)
+        self.client = ctx.rank == ctx.case.roles.data_owners[0]
         self.server = ctx.parties == 1 or not self.client
         if ctx.parties == 2:
-            if ctx.output_party != ctx.data_owner:
-                raise Unsupported("the client (data owner) is the output party of complex")
             peer = ctx.addresses[1 - ctx.rank]
             self.channel = (Channel.connect(peer) if self.client
                             else Channel.listen(ctx.addresses[ctx.rank]))
@@ -89,7 +88,8 @@ class ComplexBackend(BaselineBackend):
         self.estimated = CommCounters(e.bytes_sent + sent, e.bytes_received + received,
                                       e.rounds + bool(sent), method="estimated")
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
+                    owner: int) -> torch.Tensor:
         """Client: encode, add the fake component, rotate by the secret angles, send."""
         z = None
         if self.client:
@@ -118,7 +118,7 @@ class ComplexBackend(BaselineBackend):
         self._time(self.server_s, start)
         return out
 
-    def reveal(self, y: torch.Tensor | None) -> torch.Tensor | None:
+    def reveal(self, y: torch.Tensor | None, receiver: int) -> torch.Tensor | None:
         """Server: send the answer back. Client: rotate back, keep the real part, classify."""
         if self.channel and self.server:
             self.channel.send(y)

@@ -50,14 +50,15 @@ class FeedbackBackend(BaselineBackend):
         self.model.cycles = int(opts.get("cycles", self.model.cycles))
         self.model.residual = float(opts.get("residual", self.model.residual))
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
+                    owner: int) -> torch.Tensor:
         return x
 
     def infer(self, model: Any, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return model(x)
 
-    def reveal(self, y: torch.Tensor) -> torch.Tensor:
+    def reveal(self, y: torch.Tensor, receiver: int) -> torch.Tensor:
         return y
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ... import roles
 from ...case import Case
 from ...models import layers as L
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
@@ -79,6 +80,7 @@ class CryptenBackend(Backend):
     name = "crypten"
     kind = Kind.MPC
     variants = ("stock", "tuned")
+    takes_roles = True
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
@@ -131,6 +133,11 @@ class CryptenBackend(Backend):
             # in the clear at party 0 (no offline communication), so privacy against
             # party 0 rests on trusting it as the dealer.
             "dealer": "party 0 (trusted first party)" if provider == "TFP" else "extra party",
+            # ... and whether that dealer also holds the model or images it protects
+            **roles.dealer_record(
+                case.roles, 0 if provider == "TFP" else None,
+                "TFP: party 0 generates every Beaver triple and mask in the clear"
+                if provider == "TFP" else "TTP: a dealer process that holds no inputs"),
             "prg": ("SFC64, not cryptographic" if cls._tuned(case)
                     else "torch mt19937 with 32-bit seeds, not cryptographic"),
             "variant": cls.variant(case),
@@ -205,11 +212,15 @@ class CryptenBackend(Backend):
     def share_model(self, layers: list[L.Layer]) -> list[Step]:
         bits = self._ct.cfg.encoder.precision_bits
         tree = self._tuned(self._ctx.case)
-        return [share_layer(self._ct, lay, self._ctx.model_owner, bits, tree) for lay in layers]
+        owner = self._ctx.case.roles.model_owner
+        return [share_layer(self._ct, lay, owner, bits, tree) for lay in layers]
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
         plain = torch.zeros(shape) if x is None else x
-        return self._ct.cryptensor(plain, src=self._ctx.data_owner)
+        return self._ct.cryptensor(plain, src=owner)
+
+    def join(self, parts: list[Any]) -> Any:
+        return parts[0] if len(parts) == 1 else self._ct.cat(parts, dim=0)
 
     def infer(self, model: list[Step], x: Any) -> Any:
         with self._ct.no_grad():
@@ -217,9 +228,9 @@ class CryptenBackend(Backend):
                 x = step(x)
         return x
 
-    def reveal(self, y: Any) -> torch.Tensor | None:
-        out = y.get_plain_text(dst=self._ctx.output_party)
-        return out if self._ctx.rank == self._ctx.output_party else None
+    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+        out = y.get_plain_text(dst=receiver)
+        return out if self._ctx.rank == receiver else None
 
     def barrier(self) -> None:
         # torch.distributed directly, on the barrier group: CrypTen's own barrier would

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ... import roles
 from ...case import Case
 from ...models.layers import Layer
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
@@ -97,6 +98,7 @@ class MpycBackend(Backend):
         {"threshold", "bit_length", "frac_bits", "weight_frac_bits", "variant", "prss"}
     )
     variants: ClassVar[tuple[str, ...]] = VARIANTS
+    takes_roles: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._mpc = None
@@ -132,6 +134,7 @@ class MpycBackend(Backend):
             if prss(case)
             else "t+1 parties' random inputs (MPyC --no-prss)"
         )
+        info.update(roles.dealer_record(case.roles, None, "no dealer: " + info["randomness"]))
         if t == 0:
             info["note"] = "threshold 0: every party holds the plain values (no secrecy)"
         info["variant"] = variant(case)
@@ -210,16 +213,19 @@ class MpycBackend(Backend):
         self._net = SecureNet(mpc, fmt, tuned=tuned)
 
     def share_model(self, layers: list[Layer]) -> Any:
-        return self._net.share_model(layers, self._ctx.model_owner)
+        return self._net.share_model(layers, self._ctx.case.roles.model_owner)
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
-        return self._net.share_input(x, shape, self._ctx.data_owner)
+    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
+        return self._net.share_input(x, shape, owner)
+
+    def join(self, parts: list[Any]) -> Any:
+        return parts[0] if len(parts) == 1 else self._mpc.np_concatenate(parts)
 
     def infer(self, model: Any, x: Any) -> Any:
         return self._net.infer(model, x)
 
-    def reveal(self, y: Any) -> torch.Tensor | None:
-        out = self._net.reveal(y, self._ctx.output_party)
+    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+        out = self._net.reveal(y, receiver)
         return None if out is None else torch.from_numpy(np.asarray(out, dtype=np.float64))
 
     def barrier(self) -> None:
