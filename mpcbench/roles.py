@@ -114,12 +114,9 @@ class Roles:
 def stored_label(model_owner: object, data_owners: object, output: object) -> str:
     """:meth:`Roles.label` of the role columns of a results row; empty for the default
     roles or missing columns."""
-    if any(v is None or (not isinstance(v, str) and v != v) for v in
-           (model_owner, data_owners, output)):
-        return ""
-    try:
+    try:  # a missing value (None, NaN, NA) is no rank either
         held = Roles.parse(model_owner, data_owners, output)
-    except (RoleError, TypeError):
+    except RoleError:
         return ""
     return "" if held.is_default else held.label()
 

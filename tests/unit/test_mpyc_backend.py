@@ -60,8 +60,8 @@ def speedups_on(backend):
 
 def _secure(backend: MpycBackend, layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
     model = backend.share_model(layers)
-    y = backend.infer(model, backend.share_input(x, tuple(x.shape)))
-    return backend.reveal(y)
+    y = backend.infer(model, backend.share_input(x, tuple(x.shape), 0))
+    return backend.reveal(y, 0)
 
 
 def _linear(rng, n_in, n_out) -> L.Linear:
