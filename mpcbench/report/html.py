@@ -14,7 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..results import network, store, summary
-from . import figures, provenance
+from . import figures, provenance, roles
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
@@ -192,7 +192,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         raise InputError(f"no results in {results_dir}; run `mpcbench run` or `sweep` first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cells = summary.summary(df)
+    cells = roles.mark_dealers(summary.summary(df), df)
     phases = summary.phases(df)
     micro = summary.micro(df)
     coverage = provenance.coverage(df, expected)
@@ -221,6 +221,10 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
                      "median RTT and rate its probe measured before the parties started."),
         _plain_table("failures", "Failed, timed-out and skipped runs", provenance.failures(df)),
         _security_table(security),
+        _plain_table("role_costs", "Cost per role", roles.role_costs(df),
+                     "Per MPC cell and role, the total phase of each party in that role: "
+                     "median wall and CPU seconds, largest peak RSS, median MiB sent and "
+                     "received per image."),
         _plain_table("machines", "Machines", provenance.machines(df)),
         _plain_table("versions", "Software versions", provenance.versions(df)),
         _plain_table("runs", "All runs", provenance.runs(df)),

@@ -1,0 +1,84 @@
+"""Who held what, in the report: runs whose dealer of correlated randomness also owns the
+model or images it protects, and what each role costs (a data owner vs a party that only
+computes)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ..case import MICRO
+from ..results import summary
+from ..results.identity import system_name
+from ..roles import stored_label
+
+#: the per-role cost table groups party rows by these (a cell of the summary, then a role)
+_KEYS = [*summary.CELL, "role"]
+#: per-party metrics of the ``total`` phase in the table
+_TOTALS = ("wall_s", "cpu_s", "peak_rss_bytes", "bytes_sent", "bytes_received")
+
+
+def _dealer_owns(config: object) -> str:
+    """``data_owner+model_owner`` (what the run's dealer also owned) from a run's
+    ``backend_config``; empty if no party dealt or the dealer owned nothing."""
+    try:
+        owns = json.loads(str(config)).get("security", {}).get("dealer_owns") or []
+    except (ValueError, AttributeError):
+        return ""
+    return "+".join(owns)
+
+
+def mark_dealers(cells: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """The summary ``cells`` with a security note on every cell whose dealer (e.g. CrypTen
+    TFP's party 0) also owned the model or the images: it sees its own secrets' masks."""
+    rows = summary.usable(df)
+    owns = rows.groupby(summary.CELL, dropna=False)["backend_config"].first().map(_dealer_owns)
+    owns = owns.rename("_dealer_owns").reset_index()
+    out = cells.merge(owns, on=summary.CELL, how="left")
+    notes = []
+    for note, held in zip(out["security_note"].fillna(""), out["_dealer_owns"].fillna(""),
+                          strict=True):
+        mark = (f"dealer is {held.replace('_', ' ').replace('+', ' + ')}: it deals the "
+                "randomness that masks its own inputs") if held else ""
+        notes.append("; ".join(n for n in (note, mark) if n))
+    out["security_note"] = notes
+    return out.drop(columns="_dealer_owns")
+
+
+def role_costs(df: pd.DataFrame) -> pd.DataFrame:
+    """Per MPC cell and role: how many parties held it, and the median over its parties'
+    non-warm-up repeats of the ``total`` phase's wall and CPU seconds, the largest peak RSS,
+    and MiB sent and received per image."""
+    rows = summary.usable(df)
+    rows = rows[summary.is_mpc(rows) & rows["rank"].ge(0).fillna(False)
+                & rows["model"].ne(MICRO).fillna(True) & rows["phase"].eq("total")
+                & rows["metric"].isin(_TOTALS)]
+    columns = ["system", "model", "parties", "roles", "role", "ranks", "wall_s", "cpu_s",
+               "peak_rss_mib", "mib_sent_per_img", "mib_received_per_img"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows = rows.assign(role=rows["role"].fillna("?"))
+    per_party = rows.pivot_table(index=[*_KEYS, "images", "run_id", "repeat", "rank"],
+                                 columns="metric", values="value", aggfunc="first",
+                                 dropna=False, observed=True).reset_index()
+    per_party = per_party.dropna(subset=["wall_s"])
+    for col in _TOTALS:
+        if col not in per_party:
+            per_party[col] = float("nan")
+    per_party["sent"] = per_party["bytes_sent"] / per_party["images"].astype(float) / summary.MIB
+    per_party["received"] = (per_party["bytes_received"] / per_party["images"].astype(float)
+                             / summary.MIB)
+    table = per_party.groupby(_KEYS, dropna=False).agg(
+        ranks=("rank", lambda r: ",".join(str(v) for v in sorted(set(r)))),
+        wall_s=("wall_s", "median"), cpu_s=("cpu_s", "median"),
+        peak_rss_mib=("peak_rss_bytes", "max"), mib_sent_per_img=("sent", "median"),
+        mib_received_per_img=("received", "median")).reset_index()
+    table["peak_rss_mib"] = table["peak_rss_mib"] / summary.MIB
+    table["system"] = [system_name(str(f), c) for f, c in
+                       zip(table["framework"], table["config"], strict=True)]
+    table["roles"] = [stored_label(*v) or "party 0 holds all" for v in
+                      zip(table["model_owner"], table["data_owners"], table["output"],
+                          strict=True)]
+    table = table.sort_values(["model", "parties", "system", "roles", "role"], ignore_index=True)
+    return table[columns]
