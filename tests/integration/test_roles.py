@@ -1,0 +1,120 @@
+"""Roles with real party processes: a separate model owner, two data owners, each learning
+only its own images' logits; invalid roles refused before anything launches."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from mpcbench import data, models, results
+from mpcbench.case import Case
+from mpcbench.launch import runner
+from mpcbench.models import layers as L
+from mpcbench.roles import Roles
+from tests.conftest import run_cli
+
+pytestmark = [pytest.mark.integration]
+
+#: largest logit error allowed per framework (CrypTen: 16 fractional bits; MPyC: 7 bits
+#: of activations, 10 of weights)
+LOGIT_TOL = {"crypten": 0.05, "mpyc": 0.5}
+#: 6 images in batches of 3, each split between data owners 0 and 2 (0 holds 2 of a batch)
+OWN_IMAGES = {0: [0, 1, 3, 4], 1: [], 2: [2, 5]}
+
+
+@pytest.fixture
+def party_results(monkeypatch) -> list:
+    """Each party's result line (rows, config, the logits it learnt), one list per run."""
+    seen: list = []
+    launch = runner.launch
+
+    def capture(*args, **kwargs):
+        outputs = launch(*args, **kwargs)
+        seen.append(outputs)
+        return outputs
+
+    monkeypatch.setattr(runner, "launch", capture)
+    return seen
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("framework", [pytest.param("crypten", marks=pytest.mark.crypten),
+                                       pytest.param("mpyc", marks=pytest.mark.mpyc)])
+def test_each_data_owner_learns_only_its_own_logits(tmp_path, party_results, framework):
+    case = Case(framework, "mlp", parties=3, images=6, batch=3,
+                roles=Roles(model_owner=1, data_owners=(0, 2)))
+    runner.run_case(case, tmp_path, timeout_s=200)
+    (outputs,) = party_results
+    x, _ = data.load("mnist", "test", limit=6)
+    plain = L.evaluate(L.describe(models.load_trained("mlp", "mnist")), x).double()
+    for rank, out in enumerate(outputs):
+        images = OWN_IMAGES[rank]
+        assert out["logit_images"] == images, rank  # no other owner's images, none twice
+        if not images:
+            assert out["logits"] is None  # the model owner learns no logits
+            continue
+        mine = torch.tensor(out["logits"], dtype=torch.float64)
+        assert mine.shape == (len(images), 10)
+        assert (mine.argmax(1) == plain[images].argmax(1)).all(), rank
+        assert float((mine - plain[images]).abs().max()) <= LOGIT_TOL[framework], rank
+    df = results.load(tmp_path)
+    assert (df["status"] == "ok").all()
+    party = df[df["rank"] >= 0].groupby("rank")["role"].unique()
+    assert {r: list(v) for r, v in party.items()} == {
+        0: ["data_owner+output"], 1: ["model_owner"], 2: ["data_owner+output"]}
+    assert df["role"][df["rank"] < 0].isna().all()
+    assert set(df["data_owners"]) == {"0,2"} and set(df["model_owner"]) == {1}
+    assert set(df["output"]) == {"owners"}
+    assert set(df["case_id"]) == {f"{framework}/mlp(dataset=mnist,n=3,b=3,"
+                                  "mo=1,do=0+2,out=owners)"}
+    run = df[df["rank"] == -1].set_index("metric")["value"]
+    assert run["agreement"] == 1.0  # reassembled by the launcher from both owners' lines
+
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model-owner", "3"], "model owner 3 is not a party: ranks run from 0 to 2"),
+        (["--data-owners", "0,5"], "data owner 5 is not a party: ranks run from 0 to 2"),
+        (["--data-owners", ""], "a run needs at least one data owner"),
+        (["--data-owners", "0,2,0"], "data owners list rank 0 twice"),
+        (["--data-owners", "0-1,1"], "data owners list rank 1 twice"),
+        (["--data-owners", "2-0"], "data owners are ranks and ranges like 0,2-3"),
+        (["--data-owners", "0,2", "--output", "1"],
+         "output party 1 owns no images, so it has nothing to learn"),
+        (["--output", "everyone"], "--output must be a rank (0, 1, ...) or"),
+        (["--output", "3"], "output party 3 is not a party"),
+        (["--data-owners", "0-2", "--images", "4", "--batch", "2"],
+         "a batch of 2 images cannot give each of the 3 data owners an image"),
+        (["-f", "plaintext", "-n", "1", "--data-owners", "1"],
+         "data owner 1 is not a party: ranks run from 0 to 0"),
+        (["-f", "complex", "-n", "2", "--model-owner", "1"],
+         "complex runs with party 0 as model owner, data owner and output party only"),
+    ],
+)
+def test_invalid_roles_give_one_line_and_exit_2(tmp_path, args, message):
+    store = tmp_path / "results"
+    proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "6", *args,
+                   "-r", str(store), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert message in _one_line_error(proc)
+    assert not store.exists()  # nothing stored, not even a log directory
+
+
+def test_logits_are_reassembled_in_image_order():
+    outputs = [{"logit_images": [0, 1, 3], "logits": [[0.0], [1.0], [3.0]]},
+               {"logit_images": [], "logits": None},
+               {"logit_images": [2], "logits": [[2.0]]}]
+    np.testing.assert_array_equal(runner.assemble_logits(outputs, 4), [[0], [1], [2], [3]])
+    assert runner.assemble_logits(outputs, 5) is None  # image 4 reached no party
