@@ -79,7 +79,10 @@ class Roles:
         object.__setattr__(self, "data_owners", owners)
         object.__setattr__(self, "model_owner", int(self.model_owner))
         output = str(self.output).strip().lower()
-        if output != OWNERS and owners == (_rank(output, "--output"),):
+        if output != OWNERS and not output.isdigit():
+            raise RoleError(f"output must be 'owners' or a rank (0, 1, ...), got "
+                            f"{self.output!r}")
+        if output != OWNERS and owners == (int(output),):
             output = OWNERS
         object.__setattr__(self, "output", output)
 
@@ -88,7 +91,7 @@ class Roles:
               output: str | int = OWNERS) -> Roles:
         """Roles from command-line or suite text (``--data-owners 0,2-3``); syntax only,
         :func:`check` tests them against a case."""
-        return cls(_rank(model_owner, "--model-owner"), parse_ranks(data_owners), str(output))
+        return cls(_rank(model_owner, "model owner"), parse_ranks(data_owners), str(output))
 
     @property
     def is_default(self) -> bool:
@@ -124,8 +127,7 @@ def stored_label(model_owner: object, data_owners: object, output: object) -> st
 def _rank(value: object, what: str) -> int:
     text = str(value).strip()
     if not text.isdigit():
-        raise RoleError(f"{what} must be a rank (0, 1, ...) or, for --output, 'owners'; "
-                        f"got {value!r}")
+        raise RoleError(f"{what} must be a rank (0, 1, ...), got {value!r}")
     return int(text)
 
 

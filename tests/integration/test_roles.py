@@ -93,7 +93,7 @@ def _one_line_error(proc: subprocess.CompletedProcess) -> str:
         (["--data-owners", "2-0"], "data owners are ranks and ranges like 0,2-3"),
         (["--data-owners", "0,2", "--output", "1"],
          "output party 1 owns no images, so it has nothing to learn"),
-        (["--output", "everyone"], "--output must be a rank (0, 1, ...) or"),
+        (["--output", "everyone"], "output must be 'owners' or a rank (0, 1, ...), got"),
         (["--output", "3"], "output party 3 is not a party"),
         (["--data-owners", "0-2", "--images", "4", "--batch", "2"],
          "a batch of 2 images cannot give each of the 3 data owners an image"),
