@@ -40,7 +40,7 @@ def _cells(times: dict[str, float], rounds: float = 6.0) -> pd.DataFrame:
     return pd.DataFrame([{
         "framework": "crypten", "model": "cnn", "dataset": "mnist", "parties": 2,
         "network": n, "batch": 8, "provider": "TFP", "threshold": 1, "config": "provider=TFP",
-        "series": "crypten",
+        "model_owner": 0, "data_owners": "0", "output": "owners", "series": "crypten",
         "system": "crypten" + ("" if n == "none" else f" @{n}"), "kind": "MPC",
         "s_per_batch": t, "rtt_s": rtt[n], "rate_bps": rate[n], "rounds_per_batch": rounds,
         "mib_per_party_batch": 40.0} for n, t in times.items()])
