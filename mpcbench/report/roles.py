@@ -48,30 +48,32 @@ def mark_dealers(cells: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
 
 def role_costs(df: pd.DataFrame) -> pd.DataFrame:
     """Per MPC cell and role: how many parties held it, and the median over its parties'
-    non-warm-up repeats of the ``total`` phase's wall and CPU seconds, the largest peak RSS,
-    and MiB sent and received per image."""
+    non-warm-up repeats of the ``total`` phase's wall and CPU seconds (and wall seconds per
+    image), the largest peak RSS, and MiB sent and received per image."""
     rows = summary.usable(df)
     rows = rows[summary.is_mpc(rows) & rows["rank"].ge(0).fillna(False)
                 & rows["model"].ne(MICRO).fillna(True) & rows["phase"].eq("total")
                 & rows["metric"].isin(_TOTALS)]
-    columns = ["system", "model", "parties", "roles", "role", "ranks", "wall_s", "cpu_s",
-               "peak_rss_mib", "mib_sent_per_img", "mib_received_per_img"]
+    columns = ["system", "model", "parties", "roles", "role", "ranks", "wall_s", "s_per_img",
+               "cpu_s", "peak_rss_mib", "mib_sent_per_img", "mib_received_per_img"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     rows = rows.assign(role=rows["role"].fillna("?"))
-    per_party = rows.pivot_table(index=[*_KEYS, "images", "run_id", "repeat", "rank"],
-                                 columns="metric", values="value", aggfunc="first",
-                                 dropna=False, observed=True).reset_index()
+    keys = [*_KEYS, "images", "run_id", "repeat", "rank"]
+    per_party = (rows.groupby([*keys, "metric"], dropna=False)["value"].first()
+                 .unstack("metric").reset_index().rename_axis(columns=None))
     per_party = per_party.dropna(subset=["wall_s"])
     for col in _TOTALS:
         if col not in per_party:
             per_party[col] = float("nan")
+    per_party["s_per_img"] = per_party["wall_s"] / per_party["images"].astype(float)
     per_party["sent"] = per_party["bytes_sent"] / per_party["images"].astype(float) / summary.MIB
     per_party["received"] = (per_party["bytes_received"] / per_party["images"].astype(float)
                              / summary.MIB)
     table = per_party.groupby(_KEYS, dropna=False).agg(
         ranks=("rank", lambda r: ",".join(str(v) for v in sorted(set(r)))),
-        wall_s=("wall_s", "median"), cpu_s=("cpu_s", "median"),
+        wall_s=("wall_s", "median"), s_per_img=("s_per_img", "median"),
+        cpu_s=("cpu_s", "median"),
         peak_rss_mib=("peak_rss_bytes", "max"), mib_sent_per_img=("sent", "median"),
         mib_received_per_img=("received", "median")).reset_index()
     table["peak_rss_mib"] = table["peak_rss_mib"] / summary.MIB
