@@ -139,12 +139,26 @@ def role_of(roles: Roles, rank: int) -> str:
     return "+".join(sorted(held)) or COMPUTE
 
 
-def dealer_record(roles: Roles, dealer: int | None, source: str) -> dict[str, Any]:
-    """Security extras on correlated randomness: where it comes from (``source``), and the
-    private inputs its dealer (a rank, ``None`` if no party deals) also holds."""
+def security_record(roles: Roles, dealer: int | None, source: str) -> dict[str, Any]:
+    """Security extras of the roles: where correlated randomness comes from (``source``),
+    the private inputs its dealer (a rank, ``None`` if no party deals) also holds, and
+    who learns which logits."""
     owns = [] if dealer is None else [r for r in role_of(roles, dealer).split("+")
                                       if r in OWNER_ROLES]
-    return {"randomness_source": source, "dealer_rank": dealer, "dealer_owns": owns}
+    if roles.output == OWNERS:
+        outputs = "each data owner learns the logits of its own images only"
+    else:
+        others = len(roles.data_owners) > 1
+        outputs = (f"party {roles.output} learns every logit"
+                   + (" (also of the other data owners' images)" if others else ""))
+    return {"randomness_source": source, "dealer_rank": dealer, "dealer_owns": owns,
+            "outputs": outputs}
+
+
+def owned(roles: Roles, rank: int, images: int, batch: int) -> list[int]:
+    """Indices of the case's images that ``rank`` holds (its slices of every batch)."""
+    return [i for lo, hi in batches(images, batch) for s in split(lo, hi, roles.data_owners)
+            if s.owner == rank for i in range(s.lo, s.hi)]
 
 
 def split(lo: int, hi: int, owners: tuple[int, ...]) -> list[Slice]:

@@ -82,10 +82,14 @@ def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
     """Repeated secure inference of the case's images; the logits this party learnt in the
     last repeat, by image index."""
     case, case_roles = ctx.case, ctx.case.roles
-    # Data and model loading happen outside the timed phases; only owners see data (and
-    # pass only their own slices of each batch).
-    owner = ctx.rank in case_roles.data_owners
-    x_all = data.load(case.dataset, "test", limit=case.images)[0] if owner else None
+    # Data and model loading happen outside the timed phases; a data owner keeps only its
+    # own images (the others' rows are zero) and shares only its slices of each batch.
+    x_all = None
+    if ctx.rank in case_roles.data_owners:
+        x_all = data.load(case.dataset, "test", limit=case.images)[0]
+        others = torch.ones(case.images, dtype=torch.bool)
+        others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
+        x_all[others] = 0
     description = _layers(ctx) if backend.uses_description else None
     logits: dict[int, np.ndarray] = {}
     for rep in range(case.warmup + case.repeats):

@@ -34,6 +34,8 @@ def test_owners_learn_their_own_slices_and_one_output_party_the_whole_batch():
     assert roles.outputs(two, 3, 6) == [Slice(0, 3, 5), Slice(2, 5, 6)]
     assert roles.outputs(Roles(1, (0, 2), "2"), 3, 6) == [Slice(2, 3, 6)]
     assert two.receivers == (0, 2) and Roles(1, (0, 2), "2").receivers == (2,)
+    assert roles.owned(two, 0, 6, 3) == [0, 1, 3, 4] and roles.owned(two, 2, 6, 3) == [2, 5]
+    assert roles.owned(two, 1, 6, 3) == []
 
 
 def test_ranks_parse_sorted_and_the_default_normalises():
@@ -96,6 +98,9 @@ def test_crypten_security_says_whether_its_dealer_owns_inputs():
     assert apart["dealer_owns"] == [] and apart["randomness_source"].startswith("TFP")
     mpyc = MpycBackend.security(Case("mpyc", "mlp", parties=3))
     assert mpyc["dealer_rank"] is None and mpyc["dealer_owns"] == []
+    assert mpyc["outputs"] == "each data owner learns the logits of its own images only"
+    one = MpycBackend.security(Case("mpyc", "mlp", parties=3, roles=Roles(1, (0, 2), "2")))
+    assert one["outputs"] == "party 2 learns every logit (also of the other data owners' images)"
 
 
 def _suite(tmp_path, text):

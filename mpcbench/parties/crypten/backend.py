@@ -134,7 +134,7 @@ class CryptenBackend(Backend):
             # party 0 rests on trusting it as the dealer.
             "dealer": "party 0 (trusted first party)" if provider == "TFP" else "extra party",
             # ... and whether that dealer also holds the model or images it protects
-            **roles.dealer_record(
+            **roles.security_record(
                 case.roles, 0 if provider == "TFP" else None,
                 "TFP: party 0 generates every Beaver triple and mask in the clear"
                 if provider == "TFP" else "TTP: a dealer process that holds no inputs"),

@@ -134,7 +134,7 @@ class MpycBackend(Backend):
             if prss(case)
             else "t+1 parties' random inputs (MPyC --no-prss)"
         )
-        info.update(roles.dealer_record(case.roles, None, "no dealer: " + info["randomness"]))
+        info.update(roles.security_record(case.roles, None, "no dealer: " + info["randomness"]))
         if t == 0:
             info["note"] = "threshold 0: every party holds the plain values (no secrecy)"
         info["variant"] = variant(case)
