@@ -37,11 +37,17 @@ class Unsupported(InputError):
 
 @dataclass(frozen=True)
 class PartyContext:
-    """Everything a party needs to join a run."""
+    """Everything a party needs to join a run.
+
+    Ranks ``0 .. parties-1`` are the computing parties; a backend that needs dealers
+    (:meth:`Backend.dealers`) gets them as the ranks after those, with addresses too.
+    """
 
     rank: int
+    #: the computing parties (dealers not included)
     parties: int
-    #: ``host:port`` of every party, indexed by rank (also the rendezvous for rank 0)
+    #: ``host:port`` of every party, then of every dealer, indexed by rank (rank 0's is
+    #: also the rendezvous)
     addresses: tuple[str, ...]
     case: Case
     #: rank that owns (and secret-shares) the input images
@@ -51,6 +57,11 @@ class PartyContext:
     #: rank that learns the revealed logits
     output_party: int = 0
     threads: int = 1
+
+    @property
+    def is_dealer(self) -> bool:
+        """Whether this process is a dealer rather than a computing party."""
+        return self.rank >= self.parties
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,10 @@ class CommCounters:
     rounds: int | None = 0
     #: "counted" (from the transport) or "estimated" (from tensor sizes)
     method: str = "counted"
+    #: the part of ``bytes_sent`` / ``bytes_received`` exchanged with a dealer (offline
+    #: traffic): 0 where the run has no dealer, ``None`` where it is not told apart
+    offline_sent: int | None = 0
+    offline_received: int | None = 0
 
 
 class Backend(abc.ABC):
@@ -113,6 +128,13 @@ class Backend(abc.ABC):
             return {}
         return {f"{case.model}-{case.dataset}": models.weights_info(case.model,
                                                                     case.dataset).sha256}
+
+    @classmethod
+    def dealers(cls, case: Case) -> int:
+        """How many dealer processes a run of ``case`` needs beside its computing parties
+        (ranks ``parties ..``; started, watched and stopped like parties; they run
+        :meth:`deal` instead of the inference phases)."""
+        return 0
 
     @classmethod
     def cached_metrics(cls, case: Case) -> frozenset[str]:
@@ -174,6 +196,11 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def reveal(self, y: Any) -> torch.Tensor | None:
         """Open the logits to the output party (others get ``None``)."""
+
+    def deal(self) -> None:
+        """At a dealer, after :meth:`setup`: serve the computing parties until they are
+        done (only for a backend whose :meth:`dealers` is not 0)."""
+        raise NotImplementedError(f"{self.name} runs no dealer")
 
     def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""

@@ -7,7 +7,8 @@
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
-``share``), and reports on standard output, in lines starting with :data:`MARKER`: progress, then
+``share``; at a dealer, a rank after the computing parties', one phase ``deal``), and
+reports on standard output, in lines starting with :data:`MARKER`: progress, then
 one result line with its rows, its backend config and (at the output party) the revealed
 logits, and a heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
 output is the only channel back, so a party on another host needs nothing but a way to
@@ -32,7 +33,7 @@ import torch
 
 from .. import data, models
 from ..case import MICRO, Case
-from ..metrics import RANK_METRICS
+from ..metrics import DEAL, RANK_METRICS
 from ..models import layers as L
 from . import get, lifeline
 from .base import Backend, PartyContext
@@ -144,15 +145,19 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     prof = Profiler(backend.comm_counters, backend.barrier)
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
-    if case.model == MICRO:
+    logits = None
+    if ctx.is_dealer:
+        with prof.phase(DEAL, sync=False):  # until the computing parties are done
+            backend.deal()
+    elif case.model == MICRO:
         logits = _micro(ctx, backend, prof, progress)
     else:
         logits = _inference(ctx, backend, prof, progress)
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [
-        {"repeat": rep, "is_warmup": rep < case.warmup and phase != "setup", "phase": phase,
-         "metric": metric,
+        {"repeat": rep, "is_warmup": rep < case.warmup and phase not in ("setup", DEAL),
+         "phase": phase, "metric": metric,
          "value": float(getattr(sample, metric)), "unit": unit}
         for (rep, phase), sample in prof.samples.items()
         for metric, unit in RANK_METRICS.items()

@@ -35,6 +35,9 @@ KEY_COLUMNS = [
     #: the network the parties talked over (``none``: this machine's loopback)
     "network",
     "rank",
+    #: what the party is in the run: ``dealer`` for a dealer process (ranks after the
+    #: computing parties'; e.g. CrypTen's TTP)
+    "role",
     "batch",
     "images",
     "repeat",
