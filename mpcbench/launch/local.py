@@ -7,8 +7,8 @@ every process against a deadline and its heartbeat (a party silent for :data:`SI
 is named as hung), stops all parties as soon as one fails, and returns what each party
 reported on its standard output. A run's dealers (ranks after the computing parties',
 e.g. CrypTen's trusted third party) are started, watched and stopped the same way and
-named as such (``dealer (rank 2) of 2 parties``). Every party's standard input is a pipe the launcher
-holds open, and a local party dies with the launcher process
+named as such (``dealer (rank 2) of 2 parties``). Every party's standard input is a
+pipe the launcher holds open, and a local party dies with the launcher process
 (:mod:`mpcbench.parties.lifeline`), so no party outlives its launcher, even a SIGKILLed one.
 """
 

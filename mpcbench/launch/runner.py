@@ -19,13 +19,13 @@ import torch
 from .. import data, models, parties
 from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
+from ..metrics import DEALER
 from ..models import layers as L
 from ..models import ranges
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import identity as ident
 from ..results import store
 from ..results.provenance import code_changes, commit_info, provenance, versions
-from ..metrics import DEALER
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
