@@ -164,8 +164,9 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     ]
     rows.append({"repeat": 0, "is_warmup": False, "phase": "process", "metric": "peak_rss_bytes",
                  "value": float(prof.max_rss_bytes()), "unit": "B"})
-    rows += [{"repeat": 0, "is_warmup": False, "phase": "total", "metric": m, "value": float(v),
-              "unit": u} for m, (v, u) in backend.extra_metrics().items()]
+    rows += [{"repeat": 0, "is_warmup": False, "phase": DEAL if ctx.is_dealer else "total",
+              "metric": m, "value": float(v), "unit": u}
+             for m, (v, u) in backend.extra_metrics().items()]
     info = backend.run_info()
     backend.teardown()
     rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
