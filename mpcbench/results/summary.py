@@ -197,7 +197,7 @@ def repeats(df: pd.DataFrame) -> pd.DataFrame:
     obs["online_mib_per_img"] = online / obs["images"] / MIB
     obs["offline_mib_per_img"] = offline / obs["images"] / MIB
     obs["mib_per_img"] = (online + offline.fillna(0)) / obs["images"] / MIB
-    obs["dealer_rss_mib"] = obs["run_id"].map(dealer_peak_rss(rows)) / MIB
+    obs["dealer_rss_mib"] = obs["run_id"].map(dealer_peak_rss(rows)).astype("float64") / MIB
     obs["rounds_per_img"] = obs["rounds"] / obs["images"]
     obs = obs.drop(columns=["peak_rss_bytes", "bytes_sent", "offline_sent",
                             "offline_received", "rounds"])
