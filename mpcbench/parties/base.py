@@ -96,6 +96,9 @@ class Backend(abc.ABC):
     #: values of the option ``variant``, the default first (``stock``: the framework's own
     #: code paths; ``tuned``: the project's speed-ups); empty: no such option
     variants: ClassVar[tuple[str, ...]] = ()
+    #: values of the option ``provider`` (where correlated randomness comes from), the
+    #: default first; empty: no such option
+    providers: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def available(cls) -> str | None:

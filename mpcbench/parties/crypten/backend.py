@@ -85,6 +85,7 @@ class CryptenBackend(Backend):
     name = "crypten"
     kind = Kind.MPC
     variants = ("stock", "tuned")
+    providers = PROVIDERS
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
