@@ -2,8 +2,9 @@
 
 A suite names the grid: frameworks x models x datasets x parties x batch sizes x
 dtypes x variants (``stock``/``tuned``, for the backends that have the option; empty:
-the backend's default) x providers (of correlated randomness, e.g. CrypTen's ``TFP``/``TTP``,
-for the backends that have the option; empty: the default) x networks, with images, repeats, warm-up and a timeout per case.
+the backend's default) x providers (of correlated randomness, e.g. CrypTen's
+``TFP``/``TTP``, for the backends that have the option; empty: the default) x networks,
+with images, repeats, warm-up and a timeout per case.
 ``overrides`` change any of those fields (and framework ``options``) for a framework, a
 model, or ``framework/model``, applied in that order; a framework's override may name
 its own ``models``. The file is checked against a strict schema (pydantic) before
