@@ -11,6 +11,10 @@ RANK_METRICS = {
     "bytes_sent": "B",
     "bytes_received": "B",
     "rounds": "count",
+    #: the part of bytes_sent / bytes_received exchanged with a dealer (offline traffic;
+    #: 0 without a dealer, missing where not told apart)
+    "bytes_sent_offline": "B",
+    "bytes_received_offline": "B",
 }
 
 #: computed by the launcher for the whole run (rank = -1)
@@ -24,3 +28,7 @@ RUN_METRICS = {
 }
 
 PHASES = ("setup", "share", "infer", "reveal", "total")
+#: the one phase of a dealer process after its setup: serving the computing parties
+DEAL = "deal"
+#: the role of a dealer's rows
+DEALER = "dealer"

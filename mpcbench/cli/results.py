@@ -19,7 +19,8 @@ TABLE_COLUMNS = {"system": "system", "kind": "kind", "model": "model", "dataset"
                  "s_per_img": "s/img", "img_per_s": "img/s",
                  "slowdown": "x plain",
                  "accuracy": "acc", "agreement": "agree", "peak_rss_mib": "RSS MiB",
-                 "mib_per_img": "MiB/img", "rounds_per_img": "rounds/img", "threshold": "t",
+                 "mib_per_img": "MiB/img", "offline_mib_per_img": "offline",
+                 "rounds_per_img": "rounds/img", "threshold": "t",
                  "provider": "provider", "versions": "versions"}
 
 

@@ -73,7 +73,8 @@ def _print_commands(case, place, results: Path, threads: int | None) -> None:
     err.print(f"spec: {spec} (copy it to every host); one command per party:")
     for rank, (start, address) in enumerate(zip(place.starters, place.addresses, strict=True)):
         args = [a for a in worker_args(rank, str(spec)) if a != "--watch-stdin"]
-        out.print(f"# party {rank} on {address}\n{shlex.join(start(args))}", highlight=False,
+        who = f"party {rank}" if rank < case.parties else f"dealer (rank {rank})"
+        out.print(f"# {who} on {address}\n{shlex.join(start(args))}", highlight=False,
                   soft_wrap=True)
 
 
@@ -159,8 +160,8 @@ def run(
                           parse_size(memory) if memory else None)
     place = limited(placement(hosts, remote, port, network, cut), resources, f"{os.getpid()}")
     if print_commands:
-        check(case)
-        with place(case.parties) as placed:
+        backend = check(case)
+        with place(case.parties + backend.dealers(case)) as placed:
             _print_commands(case, placed, results, threads)
         return
     with stop_on_signals(), progress_bar() as bar:
@@ -179,6 +180,8 @@ def run(
     out.print(
         f"{summary['img_per_s']:.2f} img/s, accuracy {summary['accuracy']:.4f}, agreement with "
         f"plaintext {summary['agreement']:.4f}, peak RSS {summary['peak_rss_mib']:.0f} MiB/party, "
-        f"{summary['mib_per_img']:.3f} MiB sent/img (all parties)", highlight=False
+        f"{summary['mib_per_img']:.3f} MiB sent/img (all parties"
+        + (f"; offline, to and from the dealer: {summary['offline_mib_per_img']:.3f})"
+           if summary["offline_mib_per_img"] > 0 else ")"), highlight=False
     )
     err.print(f"rows appended to {result.path}")

@@ -5,8 +5,10 @@ It knows nothing about cryptography: it writes the run spec, starts the party pr
 such as ``ssh {host} "cd mpcbench && .venv/bin/python {worker}"`` for other hosts — polls
 every process against a deadline and its heartbeat (a party silent for :data:`SILENT_S`
 is named as hung), stops all parties as soon as one fails, and returns what each party
-reported on its standard output. Every party's standard input is a pipe the launcher
-holds open, and a local party dies with the launcher process
+reported on its standard output. A run's dealers (ranks after the computing parties',
+e.g. CrypTen's trusted third party) are started, watched and stopped the same way and
+named as such (``dealer (rank 2) of 2 parties``). Every party's standard input is a
+pipe the launcher holds open, and a local party dies with the launcher process
 (:mod:`mpcbench.parties.lifeline`), so no party outlives its launcher, even a SIGKILLed one.
 """
 
@@ -54,6 +56,8 @@ class RunTimeout(LaunchError):
 @dataclass
 class _Party:
     rank: int
+    #: how messages name it: ``party 1 of 3`` or ``dealer (rank 3) of 3 parties``
+    label: str
     proc: subprocess.Popen
     log: Path
     started: float
@@ -75,6 +79,12 @@ def _last_line(log: Path) -> str:
     lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()
              if ln.strip() and not ln.startswith(MARKER)]
     return lines[-1] if lines else "(no output)"
+
+
+def _label(rank: int, parties: int) -> str:
+    if rank < parties:
+        return f"party {rank} of {parties}"
+    return f"dealer (rank {rank}) of {parties} parties"
 
 
 def _describe_exit(code: int) -> str:
@@ -113,6 +123,7 @@ def launch(
 ) -> list[dict]:
     """Run every party of ``template`` (rank ignored); return each rank's result report.
 
+    Every rank of ``template.addresses`` runs: the computing parties, then the dealers.
     Party ``r`` is started by ``placement.starters[r]`` (default: this machine's Python;
     see :mod:`.placement`), logs to ``work_dir/party{r}.log`` and reads the run spec
     ``work_dir/spec.json`` (on its standard input if the placement says so). Its standard
@@ -129,7 +140,7 @@ def launch(
            "MKL_NUM_THREADS": str(template.threads), "PYTHONUNBUFFERED": "1",
            LAUNCHER_PID: str(os.getpid())}
     starters = (placement.starters if placement
-                else [lambda args: [sys.executable, *args]] * template.parties)
+                else [lambda args: [sys.executable, *args]] * len(template.addresses))
     on_stdin = placement is not None and placement.spec_on_stdin
     parties: list[_Party] = []
     try:
@@ -141,7 +152,8 @@ def launch(
                     stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env,
                     start_new_session=True,
                 )
-            parties.append(_Party(rank, proc, log, time.monotonic()))
+            parties.append(_Party(rank, _label(rank, template.parties), proc, log,
+                                  time.monotonic()))
             if on_stdin:
                 with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
                     proc.stdin.write(spec.read_bytes() + b"\n")
@@ -154,7 +166,7 @@ def launch(
     for p in parties:
         found = _reports(p.log.read_text(errors="replace"), "result")
         if not found:
-            raise LaunchError(f"party {p.rank} exited without a result (log: {p.log})")
+            raise LaunchError(f"{p.label} exited without a result (log: {p.log})")
         results.append(json.loads(found[-1]))
     return results
 
@@ -213,7 +225,7 @@ def _watch(
             # A party killed by a signal is the cause; its peers' errors are consequences.
             first = min(failed, key=lambda p: (codes[p.rank] >= 0, p.rank))
             raise LaunchError(
-                f"party {first.rank} of {len(parties)} ({framework}) "
+                f"{first.label} ({framework}) "
                 f"{_describe_exit(codes[first.rank])}: {_last_line(first.log)} "
                 f"(log: {first.log})"
             )
@@ -225,11 +237,13 @@ def _watch(
                 on_progress(*prog)
         for p in parties:
             if codes[p.rank] is None and (why := _silence(p, now)):
-                raise LaunchError(f"party {p.rank} of {len(parties)} ({framework}) stopped "
+                raise LaunchError(f"{p.label} ({framework}) stopped "
                                   f"responding: {why} (log: {p.log})")
         if now > deadline:
-            running = ", ".join(str(r) for r, c in codes.items() if c is None)
-            steps = ", ".join(f"party {p.rank}: {p.step}" for p in parties)
+            n = template.parties
+            running = ", ".join(f"{r}{' (dealer)' if r >= n else ''}"
+                                for r, c in codes.items() if c is None)
+            steps = ", ".join(f"party {p.rank}: {p.step}" for p in parties if p.rank < n)
             raise RunTimeout(
                 f"{framework} run timed out after {timeout_s:g} s; parties still running: "
                 f"{running} (batches done: {steps}; logs in {work_dir})"

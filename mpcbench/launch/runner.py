@@ -19,6 +19,7 @@ import torch
 from .. import data, models, parties, roles
 from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
+from ..metrics import DEALER
 from ..models import layers as L
 from ..models import ranges
 from ..parties.base import Backend, PartyContext, Unsupported
@@ -55,7 +56,7 @@ def check(case: Case) -> type[Backend]:
     if case.network != NO_NETWORK:
         from .network import get_profile
 
-        get_profile(case.network).check(case.parties)
+        get_profile(case.network).check(case.parties + backend.dealers(case))
     if case.dtype not in ("float32", "float64"):
         raise Unsupported(f"dtype must be float32 or float64, got {case.dtype!r}")
     if case.model == MICRO:
@@ -134,9 +135,9 @@ def fingerprint(case: Case, code: dict[str, object] | None = None) -> str:
 def oversubscribed(ctx: PartyContext, placement: Placement | None = None) -> bool:
     """Whether the parties on one machine run more threads than this machine has cores
     (they are then time-sliced, and their times include waiting for a core). Emulated
-    hosts all share this machine."""
+    hosts all share this machine. Dealers count as parties here."""
     if placement is not None and placement.kind in ("local", "emulated"):
-        return ctx.parties * ctx.threads > (os.cpu_count() or 1)
+        return max(ctx.parties, len(ctx.addresses)) * ctx.threads > (os.cpu_count() or 1)
     per_host: dict[str, int] = {}
     for addr in ctx.addresses:
         host = addr.rsplit(":", 1)[0]
@@ -227,7 +228,8 @@ def run_case(
 
     ``place(parties)`` says where the parties run and how they start, for the time of
     the run (default: this machine, on free loopback ports or on ``port`` and up; see
-    :mod:`.placement`); it is entered after the case is checked. A failed or timed-out
+    :mod:`.placement`) and the backend's dealers (ranks ``parties ..``, rows with
+    ``role = "dealer"``); it is entered after the case is checked. A failed or timed-out
     run is stored too (one row with its status and error) and then re-raised, so a
     sweep's table shows what broke.
     """
@@ -240,7 +242,7 @@ def run_case(
         try:
             placer = place or (emulated(case.network) if case.network != NO_NETWORK
                                else placement_local(port))
-            placement = stack.enter_context(placer(case.parties))
+            placement = stack.enter_context(placer(case.parties + backend.dealers(case)))
         except RunFailed as exc:
             ctx = party_context(case, Placement((), (), ()), threads)
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
@@ -261,6 +263,7 @@ def run_case(
             raise
     per_rank = pd.DataFrame([{**row, "host": placement.hosts[row["rank"]]}
                              for out in outputs for row in out["rows"]])
+    per_rank["role"] = np.where(per_rank["rank"] >= case.parties, DEALER, None)
     totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
                       & ~per_rank.is_warmup]
     total_s = float(totals.groupby("repeat")["value"].max().median())

@@ -2,9 +2,10 @@
 
 A suite names the grid: frameworks x models x datasets x parties x batch sizes x
 dtypes x variants (``stock``/``tuned``, for the backends that have the option; empty:
-the backend's default) x networks, with images, repeats, warm-up and a timeout per case,
-and the roles of every case (``model_owner``, ``data_owners``, ``output``; see
-:mod:`mpcbench.roles`).
+the backend's default) x providers (of correlated randomness, e.g. CrypTen's
+``TFP``/``TTP``, for the backends that have the option; empty: the default) x networks,
+with images, repeats, warm-up and a timeout per case, and the roles of every case
+(``model_owner``, ``data_owners``, ``output``; see :mod:`mpcbench.roles`).
 ``overrides`` change any of those fields (and framework ``options``) for a framework, a
 model, or ``framework/model``, applied in that order; a framework's override may name
 its own ``models``. The file is checked against a strict schema (pydantic) before
@@ -58,6 +59,8 @@ class Grid(BaseModel):
     networks: tuple[str, ...] = (NO_NETWORK,)
     #: empty: the backend's default (stock)
     variants: tuple[str, ...] = ()
+    #: empty: the backend's default; else each backend that has the option runs each
+    providers: tuple[str, ...] = ()
     images: PositiveInt = 64
     repeats: PositiveInt = 1
     warmup: NonNegativeInt = 0
@@ -70,7 +73,7 @@ class Grid(BaseModel):
     output: str = OWNERS
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
-                     "networks", "variants", mode="before")
+                     "networks", "variants", "providers", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list | tuple) else (value,)
@@ -197,14 +200,16 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
             counts = (1,) if backend.max_parties == 1 else grid.parties
             networks = (NO_NETWORK,) if backend.max_parties == 1 else grid.networks
             variants = [{"variant": v} for v in grid.variants] if backend.variants else []
+            providers = ([{"provider": p} for p in grid.providers] if backend.providers
+                         else [])
             for dataset in grid.datasets:
-                for n, batch, dtype, network, variant in product(
+                for n, batch, dtype, network, variant, provider in product(
                         counts, _batch_sizes(grid, model), grid.dtypes, networks,
-                        variants or [{}]):
+                        variants or [{}], providers or [{}]):
                     case = Case(framework, model, dataset, n, grid.images,
                                 min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **variant, **(extra_options or {})}, network,
-                                grid.roles())
+                                {**grid.options, **variant, **provider,
+                                 **(extra_options or {})}, network, grid.roles())
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

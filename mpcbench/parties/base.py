@@ -37,15 +37,26 @@ class Unsupported(InputError):
 
 @dataclass(frozen=True)
 class PartyContext:
-    """Everything a party needs to join a run."""
+    """Everything a party needs to join a run.
+
+    Ranks ``0 .. parties-1`` are the computing parties; a backend that needs dealers
+    (:meth:`Backend.dealers`) gets them as the ranks after those, with addresses too.
+    """
 
     rank: int
+    #: the computing parties (dealers not included)
     parties: int
-    #: ``host:port`` of every party, indexed by rank (also the rendezvous for rank 0)
+    #: ``host:port`` of every party, then of every dealer, indexed by rank (rank 0's is
+    #: also the rendezvous)
     addresses: tuple[str, ...]
     #: the case, with its roles (model owner, data owners, who learns the logits)
     case: Case
     threads: int = 1
+
+    @property
+    def is_dealer(self) -> bool:
+        """Whether this process is a dealer rather than a computing party."""
+        return self.rank >= self.parties
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,10 @@ class CommCounters:
     rounds: int | None = 0
     #: "counted" (from the transport) or "estimated" (from tensor sizes)
     method: str = "counted"
+    #: the part of ``bytes_sent`` / ``bytes_received`` exchanged with a dealer (offline
+    #: traffic): 0 where the run has no dealer, ``None`` where it is not told apart
+    offline_sent: int | None = 0
+    offline_received: int | None = 0
 
 
 class Backend(abc.ABC):
@@ -78,6 +93,9 @@ class Backend(abc.ABC):
     variants: ClassVar[tuple[str, ...]] = ()
     #: whether the backend runs any roles (else party 0 must hold model, images and output)
     takes_roles: ClassVar[bool] = False
+    #: values of the option ``provider`` (where correlated randomness comes from), the
+    #: default first; empty: no such option
+    providers: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def available(cls) -> str | None:
@@ -110,6 +128,13 @@ class Backend(abc.ABC):
             return {}
         return {f"{case.model}-{case.dataset}": models.weights_info(case.model,
                                                                     case.dataset).sha256}
+
+    @classmethod
+    def dealers(cls, case: Case) -> int:
+        """How many dealer processes a run of ``case`` needs beside its computing parties
+        (ranks ``parties ..``; started, watched and stopped like parties; they run
+        :meth:`deal` instead of the inference phases)."""
+        return 0
 
     @classmethod
     def cached_metrics(cls, case: Case) -> frozenset[str]:
@@ -204,6 +229,11 @@ class Backend(abc.ABC):
             if out is not None:
                 learnt.append((s, out))
         return learnt
+
+    def deal(self) -> None:
+        """At a dealer, after :meth:`setup`: serve the computing parties until they are
+        done (only for a backend whose :meth:`dealers` is not 0)."""
+        raise NotImplementedError(f"{self.name} runs no dealer")
 
     def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""

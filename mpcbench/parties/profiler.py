@@ -24,6 +24,9 @@ What each number is:
   credited to a neighbouring phase).
 * **rounds** are missing (NaN) when the backend does not count them
   (``CommCounters.rounds is None``), never 0.
+* **offline bytes** (``bytes_sent_offline``, ``bytes_received_offline``) are the part of
+  the bytes exchanged with a dealer process; barriers never involve one. They are 0 in
+  a run without a dealer and missing (NaN) where the backend cannot tell them apart.
 
 With the environment variable :data:`PROFILE_ENV` set to ``0`` the profiler only times
 the ``total`` and ``setup`` phases (wall and CPU time, after the same barrier at the
@@ -63,6 +66,9 @@ class PhaseSample:
     bytes_sent: float = 0.0
     bytes_received: float = 0.0
     rounds: float = 0.0
+    #: the part of the bytes exchanged with a dealer (the barriers never reach one)
+    bytes_sent_offline: float = 0.0
+    bytes_received_offline: float = 0.0
 
 
 _status_fd: int | None = None
@@ -96,6 +102,10 @@ def _reset_hwm() -> bool:
 
 def _rounds(c: CommCounters) -> float:
     return _NAN if c.rounds is None else float(c.rounds)
+
+
+def _offline(c: CommCounters) -> tuple[float, float]:
+    return tuple(_NAN if v is None else float(v) for v in (c.offline_sent, c.offline_received))
 
 
 class Profiler:
@@ -186,6 +196,9 @@ class Profiler:
             s.bytes_sent += c1.bytes_sent - c0.bytes_sent - (b1[0] - b0[0])
             s.bytes_received += c1.bytes_received - c0.bytes_received - (b1[1] - b0[1])
             s.rounds += _rounds(c1) - _rounds(c0) - (b1[2] - b0[2])
+            (sent0, received0), (sent1, received1) = _offline(c0), _offline(c1)
+            s.bytes_sent_offline += sent1 - sent0
+            s.bytes_received_offline += received1 - received0
             self._closed.append(s)
 
     def _timed_only(self, name: str, repeat: int, sync: bool) -> Iterator[None]:
@@ -201,7 +214,9 @@ class Profiler:
             wall, cpu = time.perf_counter() - t0, time.process_time() - p0
             s = self.samples.setdefault(
                 (repeat, name), PhaseSample(peak_rss_bytes=_NAN, bytes_sent=_NAN,
-                                            bytes_received=_NAN, rounds=_NAN))
+                                            bytes_received=_NAN, rounds=_NAN,
+                                            bytes_sent_offline=_NAN,
+                                            bytes_received_offline=_NAN))
             s.wall_s += wall
             s.cpu_s += cpu
 

@@ -88,4 +88,21 @@ class TcpCounters:
             counts = _tcp_bytes(conn)
             if counts is not None:
                 self._last[conn] = counts
-        return sum(s for s, _ in self._last.values()), sum(r for _, r in self._last.values())
+        return self.subtotal(set(self._last))
+
+    def subtotal(self, conns: set[Connection]) -> tuple[int, int]:
+        """``(bytes_sent, bytes_received)`` of those of ``conns`` that are counted here, as
+        of the last :meth:`read`."""
+        counts = [c for conn, c in self._last.items() if conn in conns]
+        return sum(s for s, _ in counts), sum(r for _, r in counts)
+
+
+def local_endpoints(conns: set[Connection]) -> set[tuple[str, int]]:
+    """This end's ``(host, port)`` of each connection."""
+    return {local for _, local, _ in conns}
+
+
+def to_others(conns: set[Connection], endpoints: set[tuple[str, int]]) -> set[Connection]:
+    """Those of ``conns`` whose far end is not one of ``endpoints`` (another group's
+    sockets, e.g. a dealer's when ``endpoints`` are the computing parties')."""
+    return {c for c in conns if c[2] not in endpoints}

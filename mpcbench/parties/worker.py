@@ -7,9 +7,10 @@
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
-``share``), and reports on standard output, in lines starting with :data:`MARKER`:
-progress, then one result line with its rows, its backend config and the logits it learnt
-(with their image indices; see :mod:`mpcbench.roles`), and a heartbeat every half second
+``share``; at a dealer, a rank after the computing parties', one phase ``deal``), and
+reports on standard output, in lines starting with :data:`MARKER`: progress, then one
+result line with its rows, its backend config and the logits it learnt (with their image
+indices; see :mod:`mpcbench.roles`), and a heartbeat every half second
 (:mod:`mpcbench.parties.lifeline`). Standard
 output is the only channel back, so a party on another host needs nothing but a way to
 run this command. With ``--watch-stdin`` the party exits when its standard input closes
@@ -33,7 +34,7 @@ import torch
 
 from .. import data, models, roles
 from ..case import MICRO, Case
-from ..metrics import RANK_METRICS
+from ..metrics import DEAL, DEALER, RANK_METRICS
 from ..models import layers as L
 from . import get, lifeline
 from .base import Backend, PartyContext
@@ -154,26 +155,30 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
     logits: dict[int, np.ndarray] = {}
-    if case.model == MICRO:
+    if ctx.is_dealer:
+        with prof.phase(DEAL, sync=False):  # until the computing parties are done
+            backend.deal()
+    elif case.model == MICRO:
         _micro(ctx, backend, prof, progress)
     else:
         logits = _inference(ctx, backend, prof, progress)
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [
-        {"repeat": rep, "is_warmup": rep < case.warmup and phase != "setup", "phase": phase,
-         "metric": metric,
+        {"repeat": rep, "is_warmup": rep < case.warmup and phase not in ("setup", DEAL),
+         "phase": phase, "metric": metric,
          "value": float(getattr(sample, metric)), "unit": unit}
         for (rep, phase), sample in prof.samples.items()
         for metric, unit in RANK_METRICS.items()
     ]
     rows.append({"repeat": 0, "is_warmup": False, "phase": "process", "metric": "peak_rss_bytes",
                  "value": float(prof.max_rss_bytes()), "unit": "B"})
-    rows += [{"repeat": 0, "is_warmup": False, "phase": "total", "metric": m, "value": float(v),
-              "unit": u} for m, (v, u) in backend.extra_metrics().items()]
+    rows += [{"repeat": 0, "is_warmup": False, "phase": DEAL if ctx.is_dealer else "total",
+              "metric": m, "value": float(v), "unit": u}
+             for m, (v, u) in backend.extra_metrics().items()]
     info = backend.run_info()
     backend.teardown()
-    role = roles.role_of(case.roles, ctx.rank)
+    role = DEALER if ctx.is_dealer else roles.role_of(case.roles, ctx.rank)
     rows = [{**row, "rank": ctx.rank, "role": role, "comm_method": comm_method} for row in rows]
     images = sorted(logits)
     return {"rows": rows, "config": info, "logit_images": images,

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..results import network, store, summary
-from . import figures, provenance, roles
+from . import dealer, figures, provenance, roles
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
@@ -206,6 +206,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
                      "Every metric of the non-MPC baselines (mean over runs)."),
         _plain_table("phases", "Phase breakdown", _phase_table(phases),
                      "Median seconds per image of each phase, max over parties."),
+        _plain_table("dealer", dealer.TITLE, dealer.table(cells, df), dealer.NOTE),
         _plain_table("effective_rounds", "Effective vs counted rounds",
                      network.effective_rounds(per_network),
                      "Effective rounds per batch: the slope of the median time per batch "

@@ -38,7 +38,8 @@ KEY_COLUMNS = [
     "network",
     "rank",
     #: the party's roles: ``+``-joined sorted subset of ``data_owner``, ``model_owner``,
-    #: ``output`` (or ``dealer``), or ``compute`` for a party with none; missing at rank -1
+    #: ``output``, or ``compute`` for a party with none; ``dealer`` for a dealer process
+    #: (ranks after the computing parties', e.g. CrypTen's TTP); missing at rank -1
     "role",
     "batch",
     "images",

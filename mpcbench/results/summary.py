@@ -7,11 +7,22 @@ never aggregated together) x roles (model owner, data owners, output); an *obser
 one repeat of one run of a cell:
 
 * time per image = max over ranks of the party's ``total`` wall time / images,
-* MiB sent per image = bytes sent summed over ranks / images / 2^20,
+* online MiB per image = bytes the computing parties sent each other, summed over ranks
+  (``bytes_sent - bytes_sent_offline``) / images / 2^20,
+* offline MiB per image = bytes on the links between the computing parties and a dealer,
+  both ways (``bytes_sent_offline + bytes_received_offline`` summed over ranks) / images
+  / 2^20: 0 without a dealer (CrypTen TFP, MPyC's PRSS), missing in runs stored before
+  offline bytes were told apart,
+* MiB per image = online + offline (every byte once; without a dealer: bytes sent
+  summed over ranks),
 * rounds per image = max over ranks of rounds / images (missing where the backend does
   not count rounds, e.g. MPyC: not 0),
 * peak RSS per party = max over ranks of the ``total`` phase's peak RSS (a cell: max over
-  its repeats).
+  its repeats); a dealer's own (its process's lifetime peak) is ``dealer_rss_mib``.
+
+"Ranks" are the computing parties ``0 .. parties-1``: a dealer (rank ``parties``, role
+``dealer``, e.g. CrypTen's TTP) enters only the offline bytes (seen from the parties'
+side) and its own columns.
 
 Cells summarise observations with the median and the inter-quartile range.
 """
@@ -56,9 +67,27 @@ def _inference(df: pd.DataFrame) -> pd.DataFrame:
     return usable(df)[lambda d: d["model"].ne(MICRO).fillna(True)]
 
 
+def is_dealer(df: pd.DataFrame) -> pd.Series:
+    """Per row: is it a dealer's (a rank after the computing parties')?"""
+    return (df["rank"] >= df["parties"]).fillna(False).astype(bool)
+
+
+def _parties(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the computing parties (not run-level, not a dealer's)."""
+    return df[(df["rank"] >= 0).fillna(False).astype(bool) & ~is_dealer(df)]
+
+
 def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
-    sel = df[(df["rank"] >= 0) & (df["phase"] == phase) & (df["metric"] == metric)]
+    party = _parties(df)
+    sel = party[(party["phase"] == phase) & (party["metric"] == metric)]
     return sel.groupby(keys, dropna=False)["value"].agg(how)
+
+
+def dealer_peak_rss(df: pd.DataFrame) -> pd.Series:
+    """Per run id: its dealers' largest lifetime peak RSS in bytes (runs without one:
+    absent)."""
+    sel = df[is_dealer(df) & (df["phase"] == "process") & (df["metric"] == "peak_rss_bytes")]
+    return sel.groupby("run_id")["value"].max()
 
 
 def is_mpc(df: pd.DataFrame) -> pd.Series:
@@ -150,6 +179,9 @@ def repeats(df: pd.DataFrame) -> pd.DataFrame:
             "total_s": _per_rank(rows, "total", "wall_s", "max", keys),
             "peak_rss_bytes": _per_rank(rows, "total", "peak_rss_bytes", "max", keys),
             "bytes_sent": _per_rank(rows, "total", "bytes_sent", "sum", keys),
+            "offline_sent": _per_rank(rows, "total", "bytes_sent_offline", "sum", keys),
+            "offline_received": _per_rank(rows, "total", "bytes_received_offline", "sum",
+                                          keys),
             "rounds": _per_rank(rows, "total", "rounds", "max", keys),
         },
         axis=1,
@@ -167,9 +199,15 @@ def repeats(df: pd.DataFrame) -> pd.DataFrame:
     obs["s_per_img"] = obs["total_s"] / obs["images"]
     obs["img_per_s"] = obs["images"] / obs["total_s"]
     obs["peak_rss_mib"] = obs["peak_rss_bytes"] / MIB
-    obs["mib_per_img"] = obs["bytes_sent"] / obs["images"] / MIB
+    online = obs["bytes_sent"] - obs["offline_sent"].fillna(0)
+    offline = obs["offline_sent"] + obs["offline_received"]
+    obs["online_mib_per_img"] = online / obs["images"] / MIB
+    obs["offline_mib_per_img"] = offline / obs["images"] / MIB
+    obs["mib_per_img"] = (online + offline.fillna(0)) / obs["images"] / MIB
+    obs["dealer_rss_mib"] = obs["run_id"].map(dealer_peak_rss(rows)).astype("float64") / MIB
     obs["rounds_per_img"] = obs["rounds"] / obs["images"]
-    obs = obs.drop(columns=["peak_rss_bytes", "bytes_sent", "rounds"])
+    obs = obs.drop(columns=["peak_rss_bytes", "bytes_sent", "offline_sent",
+                            "offline_received", "rounds"])
     return add_labels(_with_kind(obs, rows))
 
 
@@ -199,7 +237,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     ``s_per_img`` (median) with ``s_per_img_q25``/``s_per_img_q75``, ``img_per_s``,
     ``slowdown`` (vs plaintext of the same model, dataset and batch, else any batch),
     ``accuracy``, ``plain_accuracy``, ``agreement``, ``max_abs_err``, ``peak_rss_mib``,
-    ``mib_per_img``, ``rounds_per_img``, ``eff`` (median total time of a repeat / accuracy)
+    ``mib_per_img`` (``online_mib_per_img`` + ``offline_mib_per_img``), ``dealer_rss_mib``,
+    ``rounds_per_img``, ``eff`` (median total time of a repeat / accuracy)
     and the security columns.
     """
     obs = repeats(df)
@@ -219,6 +258,9 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         total_s=("total_s", "median"),
         peak_rss_mib=("peak_rss_mib", "max"),
         mib_per_img=("mib_per_img", "median"),
+        online_mib_per_img=("online_mib_per_img", "median"),
+        offline_mib_per_img=("offline_mib_per_img", "median"),
+        dealer_rss_mib=("dealer_rss_mib", "max"),
         rounds_per_img=("rounds_per_img", "median"),
     )
     run_metrics = rows[(rows["rank"] < 0) & rows["metric"].isin(list(RUN_AGG))]
@@ -286,7 +328,8 @@ def phases(df: pd.DataFrame) -> pd.DataFrame:
     """
     rows = _inference(df)
     keys = CELL + _OBS + ["phase"]
-    sel = rows[(rows["rank"] >= 0) & (rows["metric"] == "wall_s") & rows["phase"].isin(PHASE_ORDER)]
+    party = _parties(rows)
+    sel = party[(party["metric"] == "wall_s") & party["phase"].isin(PHASE_ORDER)]
     per_obs = sel.groupby(keys, dropna=False).agg(wall_s=("value", "max"), images=("images", "max"))
     per_obs["s_per_img"] = per_obs["wall_s"] / per_obs["images"].astype("float64")
     table = per_obs.groupby([*CELL, "phase"], dropna=False)["s_per_img"].median().reset_index()
@@ -374,7 +417,8 @@ def micro(df: pd.DataFrame) -> pd.DataFrame:
 RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "dataset",
                "parties", "network", "batch", "images", "dtype", "status", "s_per_img",
                "img_per_s", "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib",
-               "mib_per_img", "rounds_per_img", "threshold", "provider", "config",
+               "mib_per_img", "online_mib_per_img", "offline_mib_per_img", "dealer_rss_mib",
+               "rounds_per_img", "threshold", "provider", "config",
                "oversubscribed", "cached", "versions", "error"]
 
 
@@ -400,6 +444,9 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     obs = pd.concat([repeats(df), micro_obs]).groupby("run_id").agg(
         s_per_img=("s_per_img", "median"), img_per_s=("img_per_s", "median"),
         peak_rss_mib=("peak_rss_mib", "max"), mib_per_img=("mib_per_img", "median"),
+        online_mib_per_img=("online_mib_per_img", "median"),
+        offline_mib_per_img=("offline_mib_per_img", "median"),
+        dealer_rss_mib=("dealer_rss_mib", "max"),
         rounds_per_img=("rounds_per_img", "median"),
     )
     run_rows = usable(df)[lambda d: (d["rank"] < 0) & d["metric"].isin(list(RUN_AGG))]

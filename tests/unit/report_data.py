@@ -67,7 +67,8 @@ def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
                           "peak_rss_bytes": 1e8 * (1 + rank) * (phase == "total") + 5e7,
                           "bytes_sent": 1e5 * parties * images * (framework != "plaintext"),
                           "bytes_received": 1e5 * parties * images * (framework != "plaintext"),
-                          "rounds": 10 * (images // batch) * (framework != "plaintext")}
+                          "rounds": 10 * (images // batch) * (framework != "plaintext"),
+                          "bytes_sent_offline": 0.0, "bytes_received_offline": 0.0}
                 rows += [{"rank": rank, "repeat": rep, "is_warmup": rep < warmup,
                           "phase": phase, "metric": m, "value": float(values[m]), "unit": u}
                          for m, u in RANK_METRICS.items()]

@@ -38,7 +38,6 @@ def test_validate_accepts_two_to_sixteen_parties(parties):
     [
         ({"parties": 1}, "2 to 16 parties"),
         ({"parties": 17}, "2 to 16 parties"),
-        ({"options": {"provider": "TTP"}}, "dealer process"),
         ({"options": {"provider": "HE"}}, "unknown crypten provider"),
         ({"options": {"threshold": 1}}, "unknown crypten options"),
         ({"options": {"tuned": True}}, "unknown crypten options"),
@@ -56,6 +55,15 @@ def test_security_is_n_out_of_n_with_a_trusted_first_party():
     assert sec["provider"] == "TFP" and sec["adversary"] == "semi-honest"
     assert "64-bit ring" in sec["protocol"]
     assert CryptenBackend.security(_case(options={"provider": "ttp"}))["provider"] == "TTP"
+
+
+def test_ttp_runs_a_dealer_that_is_nobodys_data():
+    ttp = _case(parties=3, options={"provider": "ttp"})
+    CryptenBackend.validate(ttp)
+    assert CryptenBackend.dealers(ttp) == 1 and CryptenBackend.dealers(_case()) == 0
+    assert CryptenBackend.security(ttp)["dealer"] == (
+        "a separate party (rank 3), not a data or model owner")
+    assert CryptenBackend.security(_case())["dealer"] == "party 0 (trusted first party)"
 
 
 def test_stock_by_default_tuned_as_a_named_variant():

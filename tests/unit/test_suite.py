@@ -50,6 +50,20 @@ variants: [stock, tuned]
         expand(_suite(tmp_path, "frameworks: [crypten]\nvariants: [fast]\n"))
 
 
+def test_providers_axis_for_backends_with_the_option(tmp_path):
+    suite = _suite(tmp_path, """
+frameworks: [crypten, mpyc]
+models: [mlp]
+parties: [3]
+providers: [TFP, TTP]
+""")
+    cells = [(c.framework, c.options) for c in (p.case for p in expand(suite))]
+    assert cells == [("crypten", {"provider": "TFP"}), ("crypten", {"provider": "TTP"}),
+                     ("mpyc", {})]
+    with pytest.raises(Unsupported, match="unknown crypten provider"):
+        expand(_suite(tmp_path, "frameworks: [crypten]\nproviders: [HE]\n"))
+
+
 def test_unknown_key_rejected(tmp_path):
     with pytest.raises(SuiteError, match=r"unknown key.*partys"):
         _suite(tmp_path, "frameworks: [crypten]\npartys: [2]\n")

@@ -9,7 +9,12 @@ Option ``variant``: ``stock`` (default) runs CrypTen's own code only (its tensor
 operations, its ``max_pool2d``, its TFP provider, its generators and communicator);
 ``tuned`` adds the project's local speed-ups (:mod:`.speedups`) and its max-pool tree
 (:func:`.layers.max_pool`). :meth:`CryptenBackend.security` says what ``tuned`` changes
-in the messages. Option ``provider``: CrypTen's ``TFP`` (the only one launched here).
+in the messages. Option ``provider``: CrypTen's ``TFP`` (default: party 0 draws every
+Beaver triple and mask itself) or ``TTP``: CrypTen's trusted third party, its
+``TTPServer``, run as a dealer process of its own (rank ``parties``, beside the computing
+parties; :meth:`CryptenBackend.deal`). Party 0 requests every triple from it and it sends
+party 0's shares back, the other parties draw theirs from generators seeded by it: the
+bytes on the connections to the dealer are the run's offline traffic.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import importlib.metadata
 import ipaddress
 import os
 import time
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +33,7 @@ from ... import roles
 from ...case import Case
 from ...models import layers as L
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
-from ..tcp_counters import TcpCounters, established
+from ..tcp_counters import TcpCounters, established, local_endpoints, to_others
 from . import speedups
 from .layers import Step, share_layer
 
@@ -81,6 +87,7 @@ class CryptenBackend(Backend):
     kind = Kind.MPC
     variants = ("stock", "tuned")
     takes_roles = True
+    providers = PROVIDERS
 
     def __init__(self) -> None:
         self._ctx: PartyContext | None = None
@@ -88,6 +95,8 @@ class CryptenBackend(Backend):
         self._tcp: TcpCounters | None = None
         self._allocator_tuned = False
         self._barrier_group = None
+        #: the counted connections to the dealer (TTP), a subset of those of ``_tcp``
+        self._to_dealer: set = set()
 
     # -- class-level facts -------------------------------------------------------------
 
@@ -132,10 +141,11 @@ class CryptenBackend(Backend):
             # ... but the TFP provider generates every Beaver triple and conversion mask
             # in the clear at party 0 (no offline communication), so privacy against
             # party 0 rests on trusting it as the dealer.
-            "dealer": "party 0 (trusted first party)" if provider == "TFP" else "extra party",
+            "dealer": ("party 0 (trusted first party)" if provider == "TFP" else
+                       f"a separate party (rank {case.parties}), not a data or model owner"),
             # ... and whether that dealer also holds the model or images it protects
             **roles.security_record(
-                case.roles, 0 if provider == "TFP" else None,
+                case.roles, 0 if provider == "TFP" else case.parties,
                 "TFP: party 0 generates every Beaver triple and mask in the clear"
                 if provider == "TFP" else "TTP: a dealer process that holds no inputs"),
             "prg": ("SFC64, not cryptographic" if cls._tuned(case)
@@ -150,13 +160,16 @@ class CryptenBackend(Backend):
                 "variant": cls.variant(case)}
 
     @classmethod
+    def dealers(cls, case: Case) -> int:
+        """One with the TTP provider: CrypTen's ``TTPServer``, rank ``parties``."""
+        return 1 if cls._provider(case) == "TTP" else 0
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
         provider = cls._provider(case)
         if provider not in PROVIDERS:
             raise Unsupported(f"unknown crypten provider {provider!r}; use one of {PROVIDERS}")
-        if provider == "TTP":
-            raise Unsupported("crypten provider TTP needs a dealer process, not launched here")
         unknown = set(case.options) - set(OPTIONS)
         if unknown:
             raise Unsupported(
@@ -172,7 +185,12 @@ class CryptenBackend(Backend):
         return self._crypten
 
     def setup(self, ctx: PartyContext) -> None:
-        """Join the gloo process group of all parties and seed CrypTen's generators."""
+        """Join the gloo process group of all parties and seed CrypTen's generators.
+
+        With the TTP provider CrypTen's world has one more rank, the dealer (``WORLD_SIZE``
+        stays the computing parties' count; CrypTen adds the dealer itself), whose
+        generators it seeds. The computing parties tell their connections to the dealer
+        from the others by the endpoints they show each other."""
         self.validate(ctx.case)
         torch.set_num_threads(ctx.threads)
         host = ctx.addresses[0].rsplit(":", 1)[0]
@@ -181,6 +199,9 @@ class CryptenBackend(Backend):
             "WORLD_SIZE": str(ctx.parties),
             "RENDEZVOUS": f"tcp://{ctx.addresses[0]}",
             "DISTRIBUTED_BACKEND": "gloo",
+            # no world-wide barrier after creating a group: the dealer (TTP) creates only
+            # CrypTen's groups, not the parties' barrier group
+            "TORCH_DIST_INIT_BARRIER": "0",
         }
         own = ctx.addresses[ctx.rank].rsplit(":", 1)[0]
         interface = "lo" if _is_loopback(host) else _interface_of(own)
@@ -200,14 +221,34 @@ class CryptenBackend(Backend):
         crypten.init()
         # gloo connects every pair of parties while crypten.init() creates its groups;
         # the rendezvous store's connections are not party-to-party traffic.
-        tcp = TcpCounters(established(exclude_ports=(rendezvous_port,)) - before)
+        conns = established(exclude_ports=(rendezvous_port,)) - before
+        tcp = TcpCounters(conns)
         self._ctx, self._crypten = ctx, crypten
         self._tcp = tcp if tcp.available() else None
-        # barriers on a group of their own: its connections, opened after the counted
-        # ones, carry no counted bytes (barrier messages are not the protocol's traffic)
+        if ctx.is_dealer:
+            return
+        # barriers on a group of the computing parties only: its connections, opened
+        # after the counted ones, carry no counted bytes (barrier messages are not the
+        # protocol's traffic). The dealer does not create it: torch names a group by the
+        # count of groups created before (the same at every party), and without
+        # TORCH_DIST_INIT_BARRIER no rank outside a group waits for its creation.
         import torch.distributed as dist
 
-        self._barrier_group = dist.new_group(backend="gloo")
+        self._barrier_group = dist.new_group(ranks=list(range(ctx.parties)), backend="gloo")
+        if self.dealers(ctx.case):
+            ends: list[list[tuple[str, int]]] = [[] for _ in range(ctx.parties)]
+            dist.all_gather_object(ends, sorted(local_endpoints(conns)),
+                                   group=self._barrier_group)
+            self._to_dealer = to_others(conns, {tuple(e) for es in ends for e in es})
+
+    def deal(self) -> None:
+        """CrypTen's own ``TTPServer``: answer party 0's requests until it says
+        ``terminate`` (or a party's connection breaks)."""
+        from crypten.mpc.provider.ttp_provider import TTPServer
+
+        with warnings.catch_warnings():  # its crypten.init() finds setup's: a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            TTPServer()
 
     def share_model(self, layers: list[L.Layer]) -> list[Step]:
         bits = self._ct.cfg.encoder.precision_bits
@@ -242,27 +283,31 @@ class CryptenBackend(Backend):
     def _crypten_stats(self) -> dict[str, float]:
         return self._ct.communicator.get().get_communication_stats()
 
-    def _settled_read(self) -> tuple[int, int]:
-        """This party's TCP counters, read when every byte any party sent has arrived.
+    def _settled_read(self) -> tuple[int, int, int, int]:
+        """This party's TCP counters, read when every byte any party sent to another
+        computing party has arrived: sent, received, and of them to and from the dealer.
 
         The kernel counts a byte received when it processes the segment, which can lag
         behind the sender's count (e.g. while the receiving socket is busy); a message a
         peer does not wait for may also still be on its way. All parties read together
         (the profiler reads at the same points of every party) and sum ``sent -
-        received`` on the barrier group (uncounted connections) until it is zero, so the
-        bytes sent in a phase over all parties equal the bytes received in it.
+        received`` (without the dealer's connections) on the barrier group (uncounted
+        connections) until it is zero, so the bytes sent in a phase over all parties equal
+        the bytes received in it. (Party 0 waits for every answer of the dealer, so the
+        offline bytes are complete without waiting.)
         """
         import torch.distributed as dist
 
         gap = torch.zeros(1, dtype=torch.int64)
         for _ in range(_SETTLE_TRIES):
             sent, received = self._tcp.read()
-            gap[0] = sent - received
+            off_sent, off_received = self._tcp.subtotal(self._to_dealer)
+            gap[0] = (sent - off_sent) - (received - off_received)
             dist.all_reduce(gap, group=self._barrier_group)
             if int(gap[0]) == 0:
                 break
             time.sleep(0.001)
-        return sent, received
+        return sent, received, off_sent, off_received
 
     def comm_counters(self) -> CommCounters:
         """Bytes counted on gloo's sockets by the kernel; rounds from CrypTen's log.
@@ -278,16 +323,27 @@ class CryptenBackend(Backend):
         calls (one per opening or exchange; a batched opening of several tensors is
         one call). Where the kernel gives no byte counts, CrypTen's estimate is split
         evenly between sent and received and the method is ``"estimated"``.
+
+        Offline bytes are those on the connections to the dealer (TTP; all of the
+        dealer's own), 0 without one (TFP); estimated ones are not told apart (missing).
+        With TTP, party 0's rounds include its requests to the dealer (CrypTen counts
+        every communicator call).
         """
         if self._crypten is None:
             return CommCounters()
         stats = self._crypten_stats()
         rounds = int(stats["rounds"])
+        dealer = self._ctx.is_dealer
         if self._tcp is not None:
-            sent, received = self._settled_read()
-            return CommCounters(sent, received, rounds, method="counted")
+            if dealer:  # no barrier group: every byte it moves is offline
+                sent, received = self._tcp.read()
+                return CommCounters(sent, received, rounds, "counted", sent, received)
+            sent, received, off_sent, off_received = self._settled_read()
+            return CommCounters(sent, received, rounds, "counted", off_sent, off_received)
         total = int(stats["bytes"])
-        return CommCounters(total - total // 2, total // 2, rounds, method="estimated")
+        offline = None if dealer or self.dealers(self._ctx.case) else 0
+        return CommCounters(total - total // 2, total // 2, rounds, "estimated",
+                            offline, offline)
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:
         return {"crypten_estimated_bytes": (float(self._crypten_stats()["bytes"]), "B")}

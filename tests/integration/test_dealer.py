@@ -1,0 +1,137 @@
+"""CrypTen's trusted third party (provider TTP) as a dealer process of its own, with real
+processes over loopback sockets: it agrees with plaintext, its rows are there (rank
+``parties``, role ``dealer``) with the traffic it carried, its bytes are the parties'
+offline bytes, and a killed dealer fails the run fast, named, with nothing left behind.
+Runs without a dealer (TFP, MPyC's PRSS) show no offline traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from mpcbench import results
+from mpcbench.case import Case
+from mpcbench.launch.runner import run_case
+from mpcbench.results.summary import summary
+from tests.conftest import REPO, party_processes
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+IMAGES, BATCH = 8, 4
+#: CrypTen's 16 fractional bits: logits within about 1e-3 of float64 (as in its tests)
+LOGIT_TOL = 0.02
+OFFLINE = ["bytes_sent_offline", "bytes_received_offline"]
+
+
+def _metric(rows: pd.DataFrame, phase: str, metric: str) -> pd.Series:
+    sel = rows[(rows["rank"] >= 0) & (rows["phase"] == phase) & (rows["metric"] == metric)]
+    return sel.set_index("rank")["value"]
+
+
+@pytest.mark.crypten
+@pytest.mark.parametrize("parties", [2, 3])
+def test_ttp_agrees_with_plaintext_and_stores_the_dealer(tmp_path, parties):
+    case = Case("crypten", "mlp", parties=parties, images=IMAGES, batch=BATCH,
+                options={"provider": "TTP"})
+    rows = run_case(case, tmp_path, timeout_s=150).rows
+    assert (rows["status"] == "ok").all()
+    run = rows[rows["rank"] == -1].set_index("metric")["value"]
+    assert run["agreement"] == 1.0 and run["max_abs_err"] < LOGIT_TOL
+
+    dealer = rows[rows["rank"] == parties]
+    assert set(dealer["role"]) == {"dealer"}
+    assert not rows.loc[rows["rank"] < parties, "role"].eq("dealer").fillna(False).any()
+    assert set(dealer["phase"]) == {"setup", "deal", "process"}
+    deal = dealer[dealer["phase"] == "deal"].set_index("metric")["value"]
+    assert deal["bytes_sent"] > 0 and deal["bytes_received"] > 0 and deal["cpu_s"] > 0
+    assert deal["bytes_sent_offline"] == deal["bytes_sent"]  # a dealer moves only offline
+    assert dealer.set_index(["phase", "metric"]).loc[("process", "peak_rss_bytes"), "value"] > 0
+
+    # party 0 asks for every triple: it alone exchanges them with the dealer while computing
+    off_received = _metric(rows, "total", "bytes_received_offline")
+    assert off_received[0] > 0 and (off_received.drop(0) == 0).all()
+    # what the dealer sent (setup: seeds; deal: party 0's shares) is what the parties got
+    # from it, up to gloo's control messages
+    dealt = dealer[dealer["metric"] == "bytes_sent"]["value"].sum()
+    got = sum(_metric(rows, p, "bytes_received_offline").sum() for p in ("setup", "total"))
+    assert abs(got - dealt) <= 0.01 * dealt
+    # party-to-party (online) bytes still balance in every phase
+    for phase in ("share", "infer", "reveal", "total"):
+        sent = _metric(rows, phase, "bytes_sent") - _metric(rows, phase, "bytes_sent_offline")
+        received = (_metric(rows, phase, "bytes_received")
+                    - _metric(rows, phase, "bytes_received_offline"))
+        assert sent.sum() == received.sum(), phase
+
+    security = json.loads(rows["backend_config"].iloc[0])["security"]
+    assert security["dealer"] == f"a separate party (rank {parties}), not a data or model owner"
+    assert set(rows["provider"]) == {"TTP"}
+
+    cell = summary(rows).iloc[0]  # the dealer's rows are not a computing party's
+    assert cell["parties"] == parties and cell["offline_mib_per_img"] > 0
+    assert cell["dealer_rss_mib"] > 0 and cell["online_mib_per_img"] > 0
+    assert cell["mib_per_img"] == pytest.approx(cell["online_mib_per_img"]
+                                                + cell["offline_mib_per_img"])
+
+
+@pytest.mark.parametrize(
+    ("framework", "parties", "options"),
+    [pytest.param("crypten", 2, {"provider": "TFP"}, marks=pytest.mark.crypten),
+     pytest.param("mpyc", 3, {}, marks=pytest.mark.mpyc)],
+)
+def test_runs_without_a_dealer_have_no_offline_traffic(tmp_path, framework, parties, options):
+    case = Case(framework, "mlp", parties=parties, images=4, batch=4, options=options)
+    rows = run_case(case, tmp_path, timeout_s=150).rows
+    party = rows[rows["rank"] >= 0]
+    assert not party["role"].eq("dealer").fillna(False).any()
+    assert set(party["rank"]) == set(range(parties))
+    counted = party[party["metric"].isin(OFFLINE) & party["phase"].ne("process")]
+    assert len(counted) > 0 and (counted["value"] == 0).all()  # no dealer: measured 0
+    assert (_metric(rows, "total", "bytes_sent") > 0).all()
+    cell = summary(rows).iloc[0]
+    assert cell["offline_mib_per_img"] == 0 and pd.isna(cell["dealer_rss_mib"])
+    assert cell["online_mib_per_img"] == cell["mib_per_img"] > 0
+
+
+@pytest.mark.crypten
+@pytest.mark.parametrize(("sig", "named"), [
+    (signal.SIGKILL, "was killed by SIGKILL"),
+    (signal.SIGSTOP, "stopped responding: no heartbeat"),  # hung: its heartbeat stops
+])
+def test_dead_or_hung_dealer_fails_the_run_fast_and_leaves_nothing(tmp_path, sig, named):
+    marker = str(tmp_path)
+    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
+           "--images", "10000", "--batch", "4", "--set", "provider=TTP", "-r", marker]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not any("@mpcbench progress" in log.read_text()  # parties are computing
+                      for log in tmp_path.glob("logs/*/party0.log")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "run never started"
+            time.sleep(0.2)
+        dealer = next(p for p in party_processes(marker)
+                      if p.cmdline()[p.cmdline().index("--rank") + 1] == "2")
+        dealer.send_signal(sig)
+        killed_at = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - killed_at
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    assert elapsed < 10, f"took {elapsed:.1f} s to notice"
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert f"dealer (rank 2) of 2 parties (crypten) {named}" in lines[0]
+    time.sleep(0.5)
+    assert party_processes(marker) == []
+    failed = results.load(tmp_path)
+    assert failed["status"].tolist() == ["failed"]
+    assert "dealer (rank 2)" in failed["error"].iloc[0]
