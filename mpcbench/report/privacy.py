@@ -34,38 +34,45 @@ COLUMNS = ["system", "settings", "model", "dataset", "parties", "epsilon", "atta
            "attack_mse", "source", "accuracy", "s_per_img", "bytes_per_img"]
 
 
+def sources(source: pd.Series) -> str:
+    """Where a figure's rows came from: ``cached``, ``measured`` or both."""
+    return ", ".join(sorted(set(source.dropna().astype(str))))
+
+
 def _figures(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Per cell and metric: mean value over the runs' party rows and where it came from."""
+    """Per cell and metric: mean value over the runs' rows and where it came from."""
     rows = summary.usable(df)
-    rows = rows[(rows["rank"] >= 0) & (rows["phase"] == "total")
-                & rows["metric"].isin(metrics)]
+    rows = rows[(rows["phase"] == "total") & rows["metric"].isin(metrics)]
     return rows.groupby([*summary.CELL, "metric"], dropna=False).agg(
-        value=("value", "mean"), source=("source", lambda s: ", ".join(sorted(set(s)))))
+        value=("value", "mean"), source=("source", sources))
 
 
 def privacy_table(df: pd.DataFrame) -> pd.DataFrame:
     """The privacy table (columns :data:`COLUMNS`; empty without MPC or attacked cells)."""
     cells = summary.summary(df)
     attacked = [m for pairs in ATTACKERS.values() for m, _ in pairs]
-    figures = _figures(df, [*attacked, "epsilon"])
+    cells = cells.assign(mpc=summary.is_mpc(cells), cell=range(len(cells)))
+    # merged on the cell keys (missing keys match), one row per cell and metric
+    found = cells[[*summary.CELL, "cell"]].merge(
+        _figures(df, [*attacked, "epsilon"]).reset_index(), on=summary.CELL)
+    figures = {(c, m): (v, s) for c, m, v, s in
+               found[["cell", "metric", "value", "source"]].itertuples(index=False)}
     out = []
     for _, cell in cells.iterrows():
-        key = tuple(cell[k] for k in summary.CELL)
         base = {"system": cell["system"], "settings": cell["settings"],
                 "model": cell["model"], "dataset": cell["dataset"],
                 "parties": cell["parties"], "accuracy": cell["accuracy"],
                 "s_per_img": cell["s_per_img"],
                 "bytes_per_img": cell["mib_per_img"] * summary.MIB}
-        if cell["kind"] == "mpc":
-            out.append({**base, "attacker": "any", "attack_mse": MPC_ATTACK,
-                        "source": ""})
+        if cell["mpc"]:
+            out.append({**base, "attacker": "any", "attack_mse": MPC_ATTACK, "source": ""})
             continue
-        eps = figures["value"].get((*key, "epsilon"))
+        eps = figures.get((cell["cell"], "epsilon"), (None,))[0]
         for metric, attacker in ATTACKERS.get(cell["framework"], ()):
-            if (*key, metric) in figures.index:
-                fig = figures.loc[(*key, metric)]
+            if (cell["cell"], metric) in figures:
+                value, source = figures[cell["cell"], metric]
                 out.append({**base, "epsilon": eps, "attacker": attacker,
-                            "attack_mse": fig["value"], "source": fig["source"]})
+                            "attack_mse": value, "source": source})
     return pd.DataFrame(out, columns=COLUMNS)
 
 

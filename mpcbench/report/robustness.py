@@ -14,6 +14,7 @@ import re
 import pandas as pd
 
 from ..results import identity, summary
+from .privacy import sources
 
 #: CNN-F metrics (the plain cnn's are the same with a ``cnn_`` prefix)
 FEEDBACK = ("accuracy_clean", "accuracy_noisy", "accuracy_fgsm", "accuracy_pgd")
@@ -24,16 +25,16 @@ _DAMAGE = re.compile(r"attack_damage(_max)?_r([0-9.eE+-]+)$")
 
 
 def _wide(df: pd.DataFrame, framework: str, keep) -> pd.DataFrame:
-    """Party rows of ``framework`` whose metric ``keep`` accepts: one row per cell with a
+    """Rows of ``framework`` whose metric ``keep`` accepts: one row per cell with a
     column per metric (mean over runs) and ``source`` (where the figures came from)."""
     rows = summary.usable(df)
-    rows = rows[(rows["framework"] == framework) & (rows["rank"] >= 0)
-                & (rows["phase"] == "total") & rows["metric"].map(keep).astype(bool)]
+    rows = rows[(rows["framework"] == framework) & (rows["phase"] == "total")
+                & rows["metric"].map(keep).astype(bool)]
     if rows.empty:
         return pd.DataFrame()
     keys = ["model", "dataset", "parties", "config"]
     wide = rows.groupby([*keys, "metric"], dropna=False)["value"].mean().unstack("metric")
-    source = rows.groupby(keys, dropna=False)["source"].agg(lambda s: ", ".join(sorted(set(s))))
+    source = rows.groupby(keys, dropna=False)["source"].agg(sources)
     return wide.join(source).reset_index().rename_axis(columns=None)
 
 
