@@ -4,7 +4,8 @@ Not MPC. The client (rank ``data_owner``) runs the encoder and rotation in ``sha
 the back-rotation and decoder in ``reveal``; the server runs the rotation-invariant
 processing module in ``infer``. With two parties they are separate processes joined by a
 TCP connection whose bytes are counted; with one party both roles share the process and
-the bytes the split would send are estimated from the feature tensors.
+the bytes the split would send are estimated from the feature tensors. Option ``encoder``
+(``plain``, default, or ``adversarial``: :mod:`.adversarial`) picks the trained network.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ sends it, the server decodes and returns the reconstruction.
 Not MPC, and no classifier (no logits, so no accuracy row). With two parties, client (rank
 ``data_owner``) and server are separate processes joined by a counted TCP connection; with
 one party the bytes are estimated from the tensors. Options ``sigma_enc`` (0.1 / 0.5 /
-1.0) and ``input_noise`` (0 / 0.25 / 0.5 with sigma 0.5) pick the trained weights.
+1.0, default 0.5) and ``input_noise`` (0 / 0.25 / 0.5 pixels, default 0) pick the weights.
 
 Robustness rows (client): ``certified_radius`` and ``lipschitz_reconstruction``
 (computed from the weights in the run), and per attack radius ``r`` (pixel L2) the

@@ -58,9 +58,9 @@ NAME = "vae"
 DEFAULT_BATCH = 8
 #: encoder std of a run without the option ``sigma_enc``
 DEFAULT_SIGMA = 0.5
-#: the trained settings ``(sigma_enc, input_noise)``: the study's encoder stds without
-#: input noise, and std 0.5 with Gaussian input noise of std 0.25 / 0.5 (pixels)
-SETTINGS = ((0.1, 0.0), (0.5, 0.0), (1.0, 0.0), (0.5, 0.25), (0.5, 0.5))
+#: the trained settings ``(sigma_enc, input_noise)``: the study's encoder stds, each
+#: without and with Gaussian input noise of std 0.25 / 0.5 (pixels)
+SETTINGS = tuple((s, n) for s in (0.1, 0.5, 1.0) for n in (0.0, 0.25, 0.5))
 #: the recipe of ``mpcbench train --model vae``: training images and epochs per setting
 TRAIN_IMAGES, EPOCHS = 20000, 3
 
