@@ -111,6 +111,7 @@ def _split_accuracy(noise):
 
 def test_split_run_reads_cached_figures_as_cached(tmp_path):
     from mpcbench.baselines.cache import load_evaluation
+    from mpcbench.baselines.split import evaluation
 
     cached = load_evaluation("split", "mnist")
     if cached is None:
@@ -122,6 +123,24 @@ def test_split_run_reads_cached_figures_as_cached(tmp_path):
     assert client["epsilon"] == float("inf") and source["epsilon"] == "measured"
     assert client["bytes_per_img"] == 4 * 32 * 26 * 26 + 4 * 10  # estimated in one process
     assert set(df.loc[df["rank"] == 0, "comm_method"]) == {"estimated"}
+    proc = run_cli("report", "-r", str(tmp_path), "-o", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr
+    figure = tmp_path / "report" / "reconstructions-0.png"  # the cache's, embedded too
+    assert figure.read_bytes() == evaluation.figure_path("mnist").read_bytes()
+    assert "reconstructions-0.png" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_complex_adversarial_encoder_is_an_option(tmp_path):
+    df = _baseline_run(tmp_path, "complex", 2, "measure_attack=true", "encoder=adversarial")
+    assert set(df["source"]) == {"measured"}
+    assert df["config"].str.contains("encoder=adversarial").all()
+    weights = models.weights_info("complex-adv", "mnist").sha256
+    assert df["identity"].str.contains(weights).all()
+    client, _ = _party(df, 0)
+    for metric in ("attack_mse_k2", "attack_mse_k8", "attack_mse_phase", "attack_mse_mean_phase"):
+        assert 0 < client[metric] < 1
+    run = df[df["rank"] == -1].set_index("metric")["value"]
+    assert run["accuracy"] > 0.7
 
 
 def test_vae_run_certifies_and_attacks(tmp_path):
