@@ -37,10 +37,20 @@ class BaselineBackend(Backend):
         return bool(case.options.get("measure_attack", False))
 
     @classmethod
+    def weights_name(cls, case: Case) -> str:
+        """Name of the weights a run of ``case`` loads: the model's, unless an option picks
+        other trained weights of it (see :meth:`load_model`)."""
+        return cls.model_module.NAME
+
+    def load_model(self, case: Case) -> nn.Module:
+        """The trained model a run of ``case`` uses (the weights of :meth:`weights_name`)."""
+        return self.model_module.load(case.dataset)
+
+    @classmethod
     def weights(cls, case: Case) -> dict[str, str]:
         """The baseline's own weights and the plain cnn's its figures are compared with."""
         return {f"{m}-{case.dataset}": models.weights_info(m, case.dataset).sha256
-                for m in (cls.model_module.NAME, REFERENCE_MODEL)}
+                for m in (cls.weights_name(case), REFERENCE_MODEL)}
 
     @classmethod
     def cached_metrics(cls, case: Case) -> frozenset[str]:
@@ -61,15 +71,15 @@ class BaselineBackend(Backend):
             raise Unsupported("measure_attack must be true or false")
         if unknown:
             raise Unsupported(f"{cls.name} has no option {', '.join(sorted(unknown))}")
-        models.weights_info(name, case.dataset)
+        models.weights_info(cls.weights_name(case), case.dataset)
 
     def setup(self, ctx: PartyContext) -> None:
         self.ctx = ctx
-        self.model = self.model_module.load(ctx.case.dataset)
+        self.model = self.load_model(ctx.case)
         #: cached figures of exactly these inputs (``None`` until ``python -m
         #: mpcbench.baselines`` computed them, or when the run measures its own)
         self.evaluation = (None if self.measures_attack(ctx.case)
-                           else load_evaluation(self.model_module.NAME, ctx.case.dataset))
+                           else load_evaluation(self.weights_name(ctx.case), ctx.case.dataset))
         self.repeat = -1
 
     def share_model(self, layers: None) -> nn.Module:

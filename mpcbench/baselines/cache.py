@@ -32,6 +32,14 @@ EVALUATION_MODULES = {
     "cnnf": ("mpcbench.baselines.feedback.evaluation", "mpcbench.baselines.feedback.robustness",
              "mpcbench.baselines.feedback.model", "mpcbench.baselines.perturb",
              "mpcbench.models.train", "mpcbench.models.cnn"),
+    "complex-adv": ("mpcbench.baselines.complex.adversarial",
+                    "mpcbench.baselines.complex.mean_phase",
+                    "mpcbench.baselines.complex.inversion", "mpcbench.baselines.complex.model",
+                    "mpcbench.baselines.inversion", "mpcbench.baselines.perturb"),
+    "split": ("mpcbench.baselines.split.evaluation", "mpcbench.baselines.inversion",
+              "mpcbench.baselines.split.model", "mpcbench.baselines.perturb"),
+    "vae": ("mpcbench.baselines.vae.evaluation", "mpcbench.baselines.vae.attack",
+            "mpcbench.baselines.vae.lipschitz", "mpcbench.baselines.vae.model"),
 }
 
 
@@ -42,9 +50,10 @@ def evaluation_path(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) ->
 
 def code_version(name: str) -> str:
     """SHA-256 (16 hex digits) of the source of the modules computing ``name``'s figures
-    (without importing them)."""
+    (without importing them); ``name`` is a model or trained weights of one (``split-dp0.5``),
+    whose figures the model's modules compute unless they have modules of their own."""
     digest = hashlib.sha256()
-    for module in EVALUATION_MODULES[name]:
+    for module in EVALUATION_MODULES.get(name) or EVALUATION_MODULES[name.split("-")[0]]:
         spec = importlib.util.find_spec(module)
         digest.update(module.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
     return digest.hexdigest()[:16]

@@ -42,8 +42,10 @@ def train(
 
         result = train_model(model, dataset, epochs=epochs, batch=batch, seed=seed,
                              limit=limit, progress=progress, model_module=definition)
+    scored = ("no test accuracy (not a classifier)" if result.test_accuracy is None
+              else f"test accuracy {result.test_accuracy:.4f}")
     err.print(
-        f"{model} on {dataset}: test accuracy {result.test_accuracy:.4f} after "
+        f"{model} on {dataset}: {scored} after "
         f"{result.epochs} epochs ({result.seconds:.0f} s); weights {result.weights.path} "
         f"sha256 {result.weights.sha256[:12]}"
     )

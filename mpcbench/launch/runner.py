@@ -19,7 +19,6 @@ import torch
 from .. import data, models, parties, roles
 from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
-from ..metrics import DEALER
 from ..models import layers as L
 from ..models import ranges
 from ..parties.base import Backend, PartyContext, Unsupported
@@ -263,7 +262,6 @@ def run_case(
             raise
     per_rank = pd.DataFrame([{**row, "host": placement.hosts[row["rank"]]}
                              for out in outputs for row in out["rows"]])
-    per_rank["role"] = np.where(per_rank["rank"] >= case.parties, DEALER, None)
     totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
                       & ~per_rank.is_warmup]
     total_s = float(totals.groupby("repeat")["value"].max().median())

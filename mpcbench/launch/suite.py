@@ -6,8 +6,9 @@ the backend's default) x providers (of correlated randomness, e.g. CrypTen's
 ``TFP``/``TTP``, for the backends that have the option; empty: the default) x networks,
 with images, repeats, warm-up and a timeout per case, and the roles of every case
 (``model_owner``, ``data_owners``, ``output``; see :mod:`mpcbench.roles`).
-``overrides`` change any of those fields (and framework ``options``) for a framework, a
-model, or ``framework/model``, applied in that order; a framework's override may name
+``overrides`` change any of those fields (and framework ``options``; a list of values is
+swept, one case per value) for a framework, a model, or ``framework/model``, applied in
+that order; a framework's override may name
 its own ``models``. The file is checked against a strict schema (pydantic) before
 anything runs: unknown keys, values of the wrong type (``images: "64"``, ``repeats:
 1.5``) and out-of-range values (``batch_sizes: [0]``) are named with their suite file and
@@ -183,6 +184,14 @@ def _batch_sizes(grid: Grid, model: str) -> tuple[int, ...]:
     return (grid.images,) if model == MICRO else (catalog.default_batch(model),)
 
 
+def option_grid(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """One options dict per combination of the list-valued options, in order
+    (``{noise_multiplier: [0.7, 0.3]}``: two cases); ``[options]`` without lists."""
+    lists = [k for k, v in options.items() if isinstance(v, list)]
+    return [{**options, **dict(zip(lists, values, strict=True))}
+            for values in product(*(options[k] for k in lists))]
+
+
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
     """All cases of ``suite``, validated by their backends, in a stable order.
 
@@ -203,13 +212,13 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
             providers = ([{"provider": p} for p in grid.providers] if backend.providers
                          else [])
             for dataset in grid.datasets:
-                for n, batch, dtype, network, variant, provider in product(
+                for n, batch, dtype, network, variant, provider, options in product(
                         counts, _batch_sizes(grid, model), grid.dtypes, networks,
-                        variants or [{}], providers or [{}]):
+                        variants or [{}], providers or [{}], option_grid(grid.options)):
                     case = Case(framework, model, dataset, n, grid.images,
                                 min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **variant, **provider,
-                                 **(extra_options or {})}, network, grid.roles())
+                                {**options, **variant, **provider, **(extra_options or {})},
+                                network, grid.roles())
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..results import network, store, summary
-from . import dealer, figures, provenance, roles
+from . import dealer, figures, privacy, provenance, robustness, roles
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
@@ -230,6 +230,14 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         _plain_table("versions", "Software versions", provenance.versions(df)),
         _plain_table("runs", "All runs", provenance.runs(df)),
     ]
+    tables += [
+        _plain_table("privacy", "Privacy: what an attacker on the wire recovers",
+                     privacy.privacy_table(df), privacy.NOTE),
+        _plain_table("robustness_cnnf", "Robustness: CNN-F", robustness.feedback_table(df),
+                     robustness.FEEDBACK_NOTE),
+        _plain_table("robustness_vae", "Robustness: VAE Lipschitz certificate",
+                     robustness.vae_table(df), robustness.VAE_NOTE),
+    ]
     if not micro.empty:
         tables.append(_micro_table(micro))
     for table in tables:
@@ -241,7 +249,8 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
                     colours)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not micro.empty else None
-    files = [f"{t.name}.csv" for t in tables] + [
+    reconstructions = privacy.copy_reconstruction_figures(df, out_dir)
+    files = [f"{t.name}.csv" for t in tables] + [r["file"] for r in reconstructions] + [
         f"{f.spec.name}.{ext}" for f in [*drawn, micro_fig] if f and f.png for ext in ("png", "svg")
     ]
     index = out_dir / "index.html"
@@ -255,6 +264,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         tables={t.name: t for t in tables},
         figures=drawn,
         micro_figure=micro_fig,
+        reconstructions=reconstructions,
         not_measured=list(coverage.loc[coverage["status"] == provenance.NOT_MEASURED,
                                        "framework"]),
         warnings=sorted(set(security["security_note"]) - {""}),

@@ -5,9 +5,10 @@ The evaluation figures (attack MSE, robustness) are measured in the run
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from mpcbench import results
+from mpcbench import models, results
 from tests.conftest import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -60,3 +61,132 @@ def test_baselines_refuse_other_models_and_parties(tmp_path):
     assert proc.returncode == 2 and "complex runs model complex" in proc.stderr
     proc = run_cli("run", "-f", "feedback", "-m", "cnnf", "-n", "2", "-r", str(tmp_path))
     assert proc.returncode == 2 and "exactly 1" in proc.stderr
+
+
+def _baseline_run(tmp_path, framework, parties, *options, images=IMAGES):
+    """``mpcbench run -f framework`` (its own model) through the launcher; the rows."""
+    sets = [arg for opt in options for arg in ("-s", opt)]
+    proc = run_cli("run", "-f", framework, "-m", framework, "-n", str(parties), "--threads",
+                   "1", "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path),
+                   *sets)
+    assert proc.returncode == 0, proc.stderr
+    return results.load(tmp_path)
+
+
+def _party(df, rank=0):
+    rows = df[(df["phase"] == "total") & (df["rank"] == rank)]
+    return rows.set_index("metric")["value"], rows.set_index("metric")["source"]
+
+
+def test_split_run_sends_the_activation_and_measures_the_attack(tmp_path):
+    df = _baseline_run(tmp_path, "split", 2, "measure_attack=true", "noise_multiplier=0.5")
+    assert set(df["source"]) == {"measured"}
+    assert df["config"].str.contains("noise_multiplier=0.5").all()
+    client, _ = _party(df, 0)
+    server, _ = _party(df, 1)
+    activation = 4 * 32 * 26 * 26
+    assert client["activation_bytes_per_img"] == activation
+    assert client["bytes_sent"] == IMAGES * activation == server["bytes_received"]
+    assert server["bytes_sent"] == IMAGES * 10 * 4  # float32 logits back
+    assert client["client_s_per_img"] > 0 and server["server_s_per_img"] > 0
+    # epsilon of these weights' DP-SGD training, recomputed by the accountant
+    manifest = models.read_manifest()["split-dp0.5-mnist.pt"]
+    assert client["epsilon"] == pytest.approx(manifest["epsilon"])
+    assert 0 < client["attack_mse"] < 0.2 and 0 < client["attack_mse_cross_data"] < 0.2
+    run = df[df["rank"] == -1].set_index("metric")["value"]
+    assert run["accuracy"] == pytest.approx(_split_accuracy(0.5))
+
+
+def _split_accuracy(noise):
+    """Accuracy of the split weights on the run's test images, computed here."""
+    import torch
+
+    from mpcbench import data
+    from mpcbench.baselines.split import model
+
+    x, y = data.load("mnist", "test", limit=IMAGES)
+    with torch.no_grad():
+        return float((model.load("mnist", noise)(x).argmax(1) == y).double().mean())
+
+
+def test_split_run_reads_cached_figures_as_cached(tmp_path):
+    from mpcbench.baselines.cache import load_evaluation
+    from mpcbench.baselines.split import evaluation
+
+    cached = load_evaluation("split", "mnist")
+    if cached is None:
+        pytest.skip("no evaluation cache of the split weights (python -m mpcbench.baselines)")
+    df = _baseline_run(tmp_path, "split", 1)
+    client, source = _party(df)
+    assert client["attack_mse"] == cached["attack_mse"] and source["attack_mse"] == "cached"
+    assert source["attack_mse_cross_data"] == "cached"
+    assert client["epsilon"] == float("inf") and source["epsilon"] == "measured"
+    assert client["bytes_per_img"] == 4 * 32 * 26 * 26 + 4 * 10  # estimated in one process
+    assert set(df.loc[df["rank"] == 0, "comm_method"]) == {"estimated"}
+    proc = run_cli("report", "-r", str(tmp_path), "-o", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr
+    figure = tmp_path / "report" / "reconstructions-0.png"  # the cache's, embedded too
+    assert figure.read_bytes() == evaluation.figure_path("mnist").read_bytes()
+    assert "reconstructions-0.png" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_complex_adversarial_encoder_is_an_option(tmp_path):
+    df = _baseline_run(tmp_path, "complex", 2, "measure_attack=true", "encoder=adversarial")
+    assert set(df["source"]) == {"measured"}
+    assert df["config"].str.contains("encoder=adversarial").all()
+    weights = models.weights_info("complex-adv", "mnist").sha256
+    assert df["identity"].str.contains(weights).all()
+    client, _ = _party(df, 0)
+    for metric in ("attack_mse_k2", "attack_mse_k8", "attack_mse_phase", "attack_mse_mean_phase"):
+        assert 0 < client[metric] < 1
+    run = df[df["rank"] == -1].set_index("metric")["value"]
+    assert run["accuracy"] > 0.7
+
+
+def test_vae_run_certifies_and_attacks(tmp_path):
+    df = _baseline_run(tmp_path, "vae", 2, "measure_attack=true", "sigma_enc=0.1")
+    assert set(df["source"]) == {"measured"}
+    client, _ = _party(df, 0)
+    server, _ = _party(df, 1)
+    assert client["bytes_sent"] == IMAGES * 64 * 4 == server["bytes_received"]
+    assert server["bytes_sent"] == IMAGES * 784 * 4
+    assert "accuracy" not in set(df["metric"])  # no classifier, no accuracy row
+    assert client["certified_radius"] == pytest.approx(1 / client["lipschitz_reconstruction"])
+    assert client["certificate_held"] == 1
+    for r in (0.5, 1, 2, 4):
+        damage = client[f"attack_damage_max_r{r:g}"]
+        assert 0 < client[f"attack_damage_r{r:g}"] <= damage
+        assert damage <= r * client["lipschitz_reconstruction"]
+    assert 0 < client["reconstruction_mse"] < 0.1
+
+
+def test_baseline_options_are_checked_before_launch(tmp_path):
+    for framework, option, message in (
+            ("split", "noise_multiplier=0.9", "noise_multiplier must be one of"),
+            ("vae", "sigma_enc=0.3", "must be one of"),
+            ("complex", "encoder=other", "encoder must be one of")):
+        proc = run_cli("run", "-f", framework, "-m", framework, "-n", "1", "-s", option,
+                       "-r", str(tmp_path))
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not list(tmp_path.glob("*.parquet"))
+
+
+def test_privacy_and_robustness_sections_render_from_real_rows(tmp_path):
+    res, out = tmp_path / "res", tmp_path / "report"
+    _baseline_run(res, "split", 2, "measure_attack=true", "noise_multiplier=0.7")
+    _baseline_run(res, "vae", 1, "measure_attack=true")
+    _baseline_run(res, "plaintext", 1)  # not in either section
+    proc = run_cli("report", "-r", str(res), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    privacy = pd.read_csv(out / "privacy.csv")
+    assert set(privacy["system"]) == {"split"}
+    assert (privacy["source"] == "measured").all() and privacy["attack_mse"].between(0, 1).all()
+    assert privacy["epsilon"].iloc[0] == pytest.approx(
+        models.read_manifest()["split-dp0.7-mnist.pt"]["epsilon"])
+    assert (privacy["bytes_per_img"] > 4 * 32 * 26 * 26).all()
+    vae = pd.read_csv(out / "robustness_vae.csv")
+    assert list(vae["sigma_enc"]) == [0.5] and list(vae["certificate held"]) == ["yes"]
+    assert vae["verdict"].iloc[0].startswith("held on every image")
+    page = (out / "index.html").read_text()
+    assert "Privacy: what an attacker on the wire recovers" in page
+    assert "Robustness: VAE Lipschitz certificate" in page

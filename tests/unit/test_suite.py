@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from mpcbench.launch.suite import SuiteError, expand, load_suite
+from mpcbench.launch.suite import SuiteError, expand, load_suite, option_grid
 from mpcbench.parties.base import Unsupported
 
 
@@ -126,3 +126,18 @@ def test_a_single_value_stands_for_a_list(tmp_path):
     suite = _suite(tmp_path, "frameworks: plaintext\nmodels: mlp\nimages: 8\ntimeout_s: 30\n")
     assert [p.case.case_id for p in expand(suite)] == ["plaintext/mlp(dataset=mnist,n=1,b=8)"]
     assert expand(suite)[0].timeout_s == 30.0
+
+
+def test_list_valued_options_are_swept(tmp_path):
+    suite = _suite(tmp_path, """
+frameworks: [plaintext, split]
+models: [cnn]
+parties: [2]
+overrides:
+  split: {models: [split], options: {noise_multiplier: [0, 0.7], measure_attack: true}}
+""")
+    cells = [(c.framework, c.options) for c in (p.case for p in expand(suite))]
+    assert cells == [("plaintext", {}),
+                     ("split", {"noise_multiplier": 0, "measure_attack": True}),
+                     ("split", {"noise_multiplier": 0.7, "measure_attack": True})]
+    assert option_grid({"a": [1, 2], "b": ["x", "y"], "c": 3})[1] == {"a": 1, "b": "y", "c": 3}

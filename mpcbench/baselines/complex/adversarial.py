@@ -23,9 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import data
+from ...models import WEIGHTS_DIR, WeightsInfo, load_weights, save_weights
 from ...models.train import accuracy
+from ..cache import save_evaluation
 from . import inversion, mean_phase
 from . import model as complex_model
+from .evaluation import ATTACK_KS as CACHE_KS
 from .evaluation import ATTACK_TEST, ATTACK_TRAIN
 from .model import DEFAULT_EPOCHS, DEFAULT_LIMIT, LR, ComplexNet, rotate
 
@@ -199,6 +202,58 @@ def evaluate(
                     "attacker_images": attacker_images, "attack_images": attack_images,
                     "seed": seed},
     }
+
+
+#: weights of the adversarially trained network (``data/weights/complex-adv-<dataset>.pt``)
+WEIGHTS_NAME = "complex-adv"
+#: its training images and epochs (short: a CPU run of a few minutes), attacker images of
+#: its cached figures and the test images of its cached accuracy
+TRAIN_IMAGES, TRAIN_EPOCHS, CACHE_ATTACKER_IMAGES, CACHE_TEST_IMAGES = 3000, 1, 4000, 2000
+
+
+def load(dataset: str, weights_dir: Path = WEIGHTS_DIR) -> AdversarialComplexNet:
+    """The trained adversarial complex cnn of ``dataset``, in eval mode."""
+    return load_weights(AdversarialComplexNet(), WEIGHTS_NAME, dataset, weights_dir)
+
+
+def train_weights(dataset: str, epochs: int = TRAIN_EPOCHS, limit: int = TRAIN_IMAGES,
+                  seed: int = 0, weights_dir: Path = WEIGHTS_DIR) -> WeightsInfo:
+    """Train the adversarial network (:func:`train`) on the first ``limit`` training images
+    and save it as :data:`WEIGHTS_NAME` with its test accuracy and discriminator losses."""
+    x, y = data.load(dataset, "train", limit=limit)
+    xt, yt = data.load(dataset, "test")
+    torch.manual_seed(seed)
+    model, disc = AdversarialComplexNet(), discriminator()
+    history = train(model, disc, x, y, epochs, seed=seed)
+    tail = max(1, len(history.discriminator) // 10)
+    meta = {"test_accuracy": accuracy(model, xt, yt), "epochs": epochs, "seed": seed,
+            "train_seconds": round(history.seconds, 1), "train_images": len(x), "k": K,
+            "adv_weight": ADV_WEIGHT,
+            "discriminator_loss_first": sum(history.discriminator[:tail]) / tail,
+            "discriminator_loss_last": sum(history.discriminator[-tail:]) / tail}
+    return save_weights(model, WEIGHTS_NAME, dataset, meta, weights_dir)
+
+
+def cached_figures(model: ComplexNet, dataset: str, attacker_images: int, test_images: int,
+                   attack_images: int, ks: tuple[int, ...], attacker_epochs: int
+                   ) -> dict[str, Any]:
+    """:func:`attack_figures` on the first ``attacker_images`` training and ``test_images``
+    test images, angle counts as string keys (as JSON stores them) and the setting."""
+    x, _ = data.load(dataset, "train", limit=attacker_images)
+    xt, yt = data.load(dataset, "test", limit=test_images)
+    figures = attack_figures(model, dataset, x, xt, yt, attack_images, ks, attacker_epochs)
+    figures["attack_mse_by_k"] = {str(k): v for k, v in figures["attack_mse_by_k"].items()}
+    return {**figures, "attack_setting": {
+        "train_images": attacker_images, "test_images": min(attack_images, len(xt)),
+        "accuracy_images": len(xt), "epochs": attacker_epochs}}
+
+
+def evaluate_trained(dataset: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Cache the figures of the trained adversarial network (every angle count of the
+    complex evaluation, both phase attackers)."""
+    figures = cached_figures(load(dataset, weights_dir), dataset, CACHE_ATTACKER_IMAGES,
+                             CACHE_TEST_IMAGES, ATTACK_TEST, CACHE_KS, 2)
+    return save_evaluation(WEIGHTS_NAME, dataset, figures, weights_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,22 +4,22 @@ Not MPC. The client (the data owner, rank 0) runs the encoder and rotation in ``
 the back-rotation and decoder in ``reveal``; the server runs the rotation-invariant
 processing module in ``infer``. With two parties they are separate processes joined by a
 TCP connection whose bytes are counted; with one party both roles share the process and
-the bytes the split would send are estimated from the feature tensors.
+the bytes the split would send are estimated from the feature tensors. Option ``encoder``
+(``plain``, default, or ``adversarial``: :mod:`.adversarial`) picks the trained network.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
+from torch import nn
 
 from ... import models
 from ...case import Case
-from ...parties.base import CommCounters, PartyContext, Unsupported
-from ..backend import BaselineBackend
-from ..channel import Channel
-from . import model
+from ...parties.base import Unsupported
+from ..client_server import ClientServerBackend
+from . import adversarial, model
 from .evaluation import (
     ATTACK_K,
     ATTACK_KS,
@@ -30,15 +30,21 @@ from .evaluation import (
 )
 from .model import FEATURES, PROCESSED
 
+#: values of the option ``encoder``, the default first
+ENCODERS = ("plain", "adversarial")
+#: candidate-angle counts whose attack MSE every run reports (``attack_mse_k<k>``)
+REPORTED_KS = (2, 8)
 
-class ComplexBackend(BaselineBackend):
+
+class ComplexBackend(ClientServerBackend):
     """Client encoder / server processing / client decoder of the ``complex`` model."""
 
     name = "complex"
     model_module = model
-    max_parties = 2
-    options = frozenset({"attack_k"})
-    evaluation_metrics = frozenset({"attack_mse", "attack_mse_phase", "cnn_attack_mse"})
+    options = frozenset({"attack_k", "encoder"})
+    evaluation_metrics = frozenset({"attack_mse", "attack_mse_phase", "attack_mse_mean_phase",
+                                    "cnn_attack_mse",
+                                    *(f"attack_mse_k{k}" for k in REPORTED_KS)})
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
@@ -49,13 +55,30 @@ class ComplexBackend(BaselineBackend):
             "adversary": "curious server; empirical (inversion attack), no formal guarantee",
         }
 
+    @staticmethod
+    def encoder(case: Case) -> str:
+        """``plain`` (the trained complex cnn, ReLU features) or ``adversarial`` (signed
+        features, trained against a discriminator: :mod:`.adversarial`)."""
+        return str(case.options.get("encoder", ENCODERS[0]))
+
     @classmethod
     def resolve(cls, case: Case) -> dict[str, Any]:
         return {"attack_k": int(case.options.get("attack_k", ATTACK_K)),
-                "measure_attack": cls.measures_attack(case)}
+                "encoder": cls.encoder(case), "measure_attack": cls.measures_attack(case)}
+
+    @classmethod
+    def weights_name(cls, case: Case) -> str:
+        return adversarial.WEIGHTS_NAME if cls.encoder(case) == "adversarial" else model.NAME
+
+    def load_model(self, case: Case) -> nn.Module:
+        if self.encoder(case) == "adversarial":
+            return adversarial.load(case.dataset)
+        return model.load(case.dataset)
 
     @classmethod
     def validate(cls, case: Case) -> None:
+        if cls.encoder(case) not in ENCODERS:
+            raise Unsupported(f"complex option encoder must be one of {', '.join(ENCODERS)}")
         super().validate(case)
         if case.batch < 2 or case.images < 2:
             raise Unsupported("complex takes the fake features from another image: batch >= 2")
@@ -63,108 +86,67 @@ class ComplexBackend(BaselineBackend):
             raise Unsupported(f"attack_k must be one of {ATTACK_KS}")
 
     def __init__(self) -> None:
-        self.channel: Channel | None = None
-        self.client_s: dict[int, float] = {}
-        self.server_s: dict[int, float] = {}
-        self.estimated = CommCounters(method="estimated")
+        super().__init__()
         self.previous: torch.Tensor | None = None
         self.measured: dict[str, Any] | None = None
-
-    def setup(self, ctx: PartyContext) -> None:
-        super().setup(ctx)
-        # party 0 holds the images and learns the logits (the only roles it takes)
-        self.client = ctx.rank == ctx.case.roles.data_owners[0]
-        self.server = ctx.parties == 1 or not self.client
-        if ctx.parties == 2:
-            peer = ctx.addresses[1 - ctx.rank]
-            self.channel = (Channel.connect(peer) if self.client
-                            else Channel.listen(ctx.addresses[ctx.rank]))
-
-    def _time(self, into: dict[int, float], start: float) -> None:
-        into[self.repeat] = into.get(self.repeat, 0.0) + time.perf_counter() - start
-
-    def _estimate(self, sent: int = 0, received: int = 0) -> None:
-        e = self.estimated
-        self.estimated = CommCounters(e.bytes_sent + sent, e.bytes_received + received,
-                                      e.rounds + bool(sent), method="estimated")
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
                     owner: int) -> torch.Tensor:
         """Client: encode, add the fake component, rotate by the secret angles, send."""
         z = None
         if self.client:
-            start = time.perf_counter()
-            with torch.no_grad():
+            with self.timed(self.client_s):
                 # A one-image batch takes its fake features from the previous batch.
                 fake = self.model.encoder(self.previous[:1]) if len(x) == 1 else None
                 z, self.theta = self.model.encode(x, fake)
             self.previous = x
-            self._time(self.client_s, start)
-            if self.channel:
-                self.channel.send(z)
-            else:
-                self._estimate(sent=z.numel() * z.element_size())
-        if self.server and self.channel:
-            z = self.channel.recv((shape[0], *FEATURES), torch.complex64)
-        return z
+        return self.up(z, (shape[0], *FEATURES), torch.complex64)
 
     def infer(self, model: Any, z: torch.Tensor | None) -> torch.Tensor | None:
         """Server: the rotation-invariant complex processing module."""
         if not self.server:
             return None
-        start = time.perf_counter()
-        with torch.no_grad():
-            out = model.processing(z)
-        self._time(self.server_s, start)
-        return out
+        with self.timed(self.server_s):
+            return model.processing(z)
 
     def reveal(self, y: torch.Tensor | None, receiver: int) -> torch.Tensor | None:
         """Server: send the answer back. Client: rotate back, keep the real part, classify."""
-        if self.channel and self.server:
-            self.channel.send(y)
+        y = self.down(y, (len(self.theta), *PROCESSED) if self.client else (),
+                      torch.complex64)
+        if not self.client:
             return None
-        if self.channel:
-            y = self.channel.recv((len(self.theta), *PROCESSED), torch.complex64)
-        else:
-            self._estimate(received=y.numel() * y.element_size())
-        start = time.perf_counter()
-        with torch.no_grad():
-            logits = self.model.decode(y, self.theta)
-        self._time(self.client_s, start)
-        return logits
-
-    def barrier(self) -> None:
-        if self.channel:
-            self.channel.barrier()
-
-    def comm_counters(self) -> CommCounters:
-        if self.channel:
-            c = self.channel
-            return CommCounters(c.sent, c.received, c.messages, method="counted")
-        return self.estimated
+        with self.timed(self.client_s):
+            return self.model.decode(y, self.theta)
 
     def extra_metrics(self) -> dict[str, tuple[float, str]]:
-        warmup, repeats = self.ctx.case.warmup, self.repeat + 1
-        out = {}
-        for metric, times in (("client_wall_s", self.client_s), ("server_wall_s", self.server_s)):
-            if times:
-                measured = [t for r, t in times.items() if r >= warmup]
-                out[metric] = (sum(measured) / len(measured), "s")
+        repeats = self.repeat + 1
+        out = self.cost_metrics()
         c = self.comm_counters()
         out["feature_bytes"] = ((c.bytes_sent + c.bytes_received) / repeats, "B")
         k = int(self.ctx.case.options.get("attack_k", ATTACK_K))
         figures = self.evaluation
         if self.client and self.measures_attack(self.ctx.case):
             # measured here, after the timed phases: a small attacker (see evaluation.py)
-            cnn = models.load_trained("cnn", self.ctx.case.dataset)
-            figures = attack_figures(self.model, cnn, self.ctx.case.dataset, (k,),
-                                     RUN_ATTACK_TRAIN, RUN_ATTACK_TEST, RUN_ATTACK_EPOCHS)
-            self.measured = figures
+            figures = self.measured = self._measure(tuple(sorted({k, *REPORTED_KS})))
         if figures and self.client:
-            out["attack_mse"] = (figures["attack_mse_by_k"][str(k)], "mse")
-            out["attack_mse_phase"] = (figures["attack_mse_phase"], "mse")
-            out["cnn_attack_mse"] = (figures["cnn_attack_mse"], "mse")
+            by_k = figures["attack_mse_by_k"]
+            out["attack_mse"] = (by_k[str(k)], "mse")
+            out |= {f"attack_mse_k{j}": (by_k[str(j)], "mse") for j in REPORTED_KS}
+            out |= {m: (figures[m], "mse") for m in
+                    ("attack_mse_phase", "attack_mse_mean_phase", "cnn_attack_mse")
+                    if m in figures}
         return out
+
+    def _measure(self, ks: tuple[int, ...]) -> dict[str, Any]:
+        """The attack figures of this run's encoder with the small attacker of a run."""
+        dataset = self.ctx.case.dataset
+        if self.encoder(self.ctx.case) == "adversarial":
+            return adversarial.cached_figures(self.model, dataset, RUN_ATTACK_TRAIN,
+                                              RUN_ATTACK_TEST, RUN_ATTACK_TEST, ks,
+                                              RUN_ATTACK_EPOCHS)
+        cnn = models.load_trained("cnn", dataset)
+        return attack_figures(self.model, cnn, dataset, ks, RUN_ATTACK_TRAIN,
+                              RUN_ATTACK_TEST, RUN_ATTACK_EPOCHS)
 
     def run_info(self) -> dict[str, Any]:
         info = super().run_info()
@@ -172,6 +154,3 @@ class ComplexBackend(BaselineBackend):
             info["attack_setting"] = self.measured["attack_setting"]
         return info
 
-    def teardown(self) -> None:
-        if self.channel:
-            self.channel.close()

@@ -10,13 +10,17 @@ here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ... import data
+from ...models import WEIGHTS_DIR
+from ..cache import save_evaluation
 from ..perturb import to_pixels
 from . import attack, lipschitz
+from . import model as vae_model
 from .model import DEPTH, HIDDEN, LATENT, VAE
 from .train import EPOCHS, train
 
@@ -117,3 +121,39 @@ def evaluate(
                     "attack_steps": attack_steps, "latent": latent, "hidden": hidden,
                     "depth": depth, "seed": seed},
     }
+
+
+#: attacked test images and ascent steps of a run that measures the attack itself
+RUN_ATTACK_IMAGES, RUN_ATTACK_STEPS = 16, 20
+
+
+def evaluate_trained(dataset: str, settings: tuple[tuple[float, float], ...] = vae_model.SETTINGS,
+                     attack_images: int = ATTACK_IMAGES, steps: int = attack.STEPS,
+                     weights_dir: Path = WEIGHTS_DIR) -> dict[tuple[float, float], dict]:
+    """Cache :func:`evaluate_model`'s figures of the trained VAE of every setting
+    ``(sigma_enc, input_noise)`` on the first ``attack_images`` test images."""
+    xt = to_pixels(data.load(dataset, "test", limit=attack_images)[0], dataset)
+    out = {}
+    for sigma, noise in settings:
+        model = vae_model.load(dataset, sigma, noise, weights_dir)
+        figures = evaluate_model(model, xt, steps=steps)
+        out[sigma, noise] = save_evaluation(
+            vae_model.weights_name(sigma, noise), dataset,
+            {"sigma_enc": sigma, "input_noise": noise, "attack_images": len(xt),
+             "attack_steps": steps, **_json_keys(figures)}, weights_dir)
+    return out
+
+
+def _json_keys(figures: dict[str, Any]) -> dict[str, Any]:
+    """Radius-keyed dicts with ``:g``-formatted string keys (as JSON stores them)."""
+    return {k: {f"{r:g}": v for r, v in val.items()} if isinstance(val, dict) else val
+            for k, val in figures.items()}
+
+
+def run_figures(model: VAE, dataset: str, images: int = RUN_ATTACK_IMAGES,
+                steps: int = RUN_ATTACK_STEPS) -> dict[str, Any]:
+    """:func:`evaluate_model` on the first ``images`` test images with ``steps`` ascent
+    steps (a run with ``measure_attack=true``), radius keys as in the cache."""
+    xt = to_pixels(data.load(dataset, "test", limit=images)[0], dataset)
+    return {**_json_keys(evaluate_model(model, xt, steps=steps)), "attack_images": len(xt),
+            "attack_steps": steps}

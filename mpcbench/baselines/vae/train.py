@@ -7,14 +7,14 @@ import math
 import time
 
 import torch
-
-from .model import VAE
+from torch import nn
 
 EPOCHS, BATCH, LR = 5, 256, 1e-3
 
 
-def loss(model: VAE, x: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of ``||x - g(z)||^2 + KL(N(mu, sigma_enc^2 I) || N(0, I))``."""
+def loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ``||x - g(z)||^2 + KL(N(mu, sigma_enc^2 I) || N(0, I))`` for
+    a :class:`~mpcbench.baselines.vae.model.VAE` ``model``."""
     recon, mu = model(x)
     sse = (recon - x).square().flatten(1).sum(1)
     var = model.sigma_enc**2
@@ -23,7 +23,7 @@ def loss(model: VAE, x: torch.Tensor) -> torch.Tensor:
 
 
 def train(
-    model: VAE,
+    model: nn.Module,
     x: torch.Tensor,
     epochs: int = EPOCHS,
     batch: int = BATCH,
