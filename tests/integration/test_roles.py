@@ -74,6 +74,19 @@ def test_each_data_owner_learns_only_its_own_logits(tmp_path, party_results, fra
     assert run["agreement"] == 1.0  # reassembled by the launcher from both owners' lines
 
 
+@pytest.mark.mpyc
+@pytest.mark.timeout(120)
+def test_one_output_party_learns_every_logit_and_the_other_owner_none(tmp_path, party_results):
+    case = Case("mpyc", "mlp", parties=3, images=6, batch=3, roles=Roles(1, (0, 2), "2"))
+    runner.run_case(case, tmp_path, timeout_s=100)
+    (outputs,) = party_results
+    assert [out["logit_images"] for out in outputs] == [[], [], list(range(6))]
+    df = results.load(tmp_path)
+    assert df[df["rank"] >= 0].groupby("rank")["role"].first().tolist() == [
+        "data_owner", "model_owner", "data_owner+output"]
+    assert df[df["rank"] == -1].set_index("metric")["value"]["agreement"] == 1.0
+
+
 def _one_line_error(proc: subprocess.CompletedProcess) -> str:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
