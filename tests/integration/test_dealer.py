@@ -80,6 +80,20 @@ def test_ttp_agrees_with_plaintext_and_stores_the_dealer(tmp_path, parties):
                                                 + cell["offline_mib_per_img"])
 
 
+@pytest.mark.crypten
+def test_on_an_emulated_network_the_dealer_is_a_host_of_its_own(tmp_path):
+    """Needs root (network namespaces), like the other emulated-network tests."""
+    case = Case("crypten", "mlp", parties=2, images=4, batch=4, options={"provider": "TTP"},
+                network="lan")
+    rows = run_case(case, tmp_path, timeout_s=150).rows
+    assert rows[rows["rank"] == -1].set_index("metric")["value"]["agreement"] == 1.0
+    hosts = rows[rows["rank"] >= 0].groupby("rank")["host"].first()
+    assert list(hosts.index) == [0, 1, 2] and hosts.nunique() == 3
+    placement = json.loads(rows["backend_config"].iloc[0])["placement"]
+    assert placement["kind"] == "emulated" and placement["hosts"] == list(hosts)
+    assert _metric(rows, "total", "bytes_received_offline")[0] > 0
+
+
 @pytest.mark.parametrize(
     ("framework", "parties", "options"),
     [pytest.param("crypten", 2, {"provider": "TFP"}, marks=pytest.mark.crypten),
