@@ -23,9 +23,20 @@ NOTE = ("Online: bytes the computing parties sent each other; offline: bytes bet
         "PRSS needs no dealer; — where not told apart). Dealer RSS: the dealer process's "
         "peak; dealer CPU: its CPU time per image served (warm-up included). CrypTen TTP's "
         "party 0 also counts its requests to the dealer as rounds.")
-COLUMNS = ["system", "model", "dataset", "parties", "batch", "randomness", "s_per_img",
-           "online_mib_per_img", "offline_mib_per_img", "mib_per_img", "peak_rss_mib",
-           "dealer_rss_mib", "dealer_cpu_s_per_img"]
+#: column -> (header, format) of the displayed table
+HEADERS = {
+    "system": ("system", ""), "model": ("model", ""), "dataset": ("dataset", ""),
+    "parties": ("parties", ""), "batch": ("batch", ""),
+    "randomness": ("correlated randomness from", ""),
+    "s_per_img": ("time / image [s]", "{:.3g}"),
+    "online_mib_per_img": ("online MiB / image", "{:.3g}"),
+    "offline_mib_per_img": ("offline MiB / image", "{:.3g}"),
+    "mib_per_img": ("total MiB / image", "{:.3g}"),
+    "peak_rss_mib": ("peak RSS / party [MiB]", "{:.0f}"),
+    "dealer_rss_mib": ("dealer peak RSS [MiB]", "{:.0f}"),
+    "dealer_cpu_s_per_img": ("dealer CPU / image [s]", "{:.3g}"),
+}
+COLUMNS = list(HEADERS)
 
 
 def _source(backend_config: object, provider: object) -> str:
