@@ -42,12 +42,14 @@ METRICS = {
     "img_per_s": Metric("images / s", "img/s", higher_is_better=True),
     "peak_rss_mib": Metric("peak RSS / party", "MiB"),
     "mib_per_img": Metric("MiB sent / image", "MiB"),
+    "offline_mib_per_img": Metric("offline MiB / image", "MiB"),
     "rounds_per_img": Metric("rounds / image", ""),
     "accuracy": Metric("accuracy", "", higher_is_better=True, absolute=True),
     "agreement": Metric("agreement", "", higher_is_better=True, absolute=True),
     "max_abs_err": Metric("max |logit err|", ""),
 }
-_PER_REPEAT = {"s_per_img", "img_per_s", "peak_rss_mib", "mib_per_img", "rounds_per_img"}
+_PER_REPEAT = {"s_per_img", "img_per_s", "peak_rss_mib", "mib_per_img", "offline_mib_per_img",
+               "rounds_per_img"}
 
 
 def load_side(spec: str, results_dir: Path) -> pd.DataFrame:

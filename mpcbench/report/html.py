@@ -199,6 +199,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     security = provenance.security(df)
     baseline_fws = sorted(coverage.loc[coverage["kind"] == "baseline", "framework"])
     per_network = network.by_network(df)
+    traffic = dealer.table(cells, df)
     tables = [
         _summary_table(cells),
         _coverage_table(coverage),
@@ -206,7 +207,8 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
                      "Every metric of the non-MPC baselines (mean over runs)."),
         _plain_table("phases", "Phase breakdown", _phase_table(phases),
                      "Median seconds per image of each phase, max over parties."),
-        _plain_table("dealer", dealer.TITLE, dealer.table(cells, df), dealer.NOTE),
+        Table("dealer", dealer.TITLE, traffic, _view(traffic, dealer.HEADERS),
+              [""] * len(traffic), dealer.NOTE),
         _plain_table("effective_rounds", "Effective vs counted rounds",
                      network.effective_rounds(per_network),
                      "Effective rounds per batch: the slope of the median time per batch "

@@ -18,7 +18,9 @@ one repeat of one run of a cell:
 * rounds per image = max over ranks of rounds / images (missing where the backend does
   not count rounds, e.g. MPyC: not 0),
 * peak RSS per party = max over ranks of the ``total`` phase's peak RSS (a cell: max over
-  its repeats); a dealer's own (its process's lifetime peak) is ``dealer_rss_mib``.
+  its repeats); a dealer's own (its process's lifetime peak) is ``dealer_rss_mib``,
+* dealer CPU per image = a dealer's CPU time serving the run (phase ``deal``, which spans
+  every repeat, warm-up included) / (images x repeats including warm-up).
 
 "Ranks" are the computing parties ``0 .. parties-1``: a dealer (rank ``parties``, role
 ``dealer``, e.g. CrypTen's TTP) enters only the offline bytes (seen from the parties'
@@ -37,7 +39,7 @@ import pandas as pd
 
 from .. import roles
 from ..case import MICRO
-from ..metrics import PHASES, RANK_METRICS
+from ..metrics import DEAL, PHASES, RANK_METRICS
 from . import identity as ident
 from .identity import system_name
 
@@ -88,6 +90,19 @@ def dealer_peak_rss(df: pd.DataFrame) -> pd.Series:
     absent)."""
     sel = df[is_dealer(df) & (df["phase"] == "process") & (df["metric"] == "peak_rss_bytes")]
     return sel.groupby("run_id")["value"].max()
+
+
+def dealer_cpu_per_img(df: pd.DataFrame) -> pd.Series:
+    """Per run id: its dealers' CPU seconds per image served (runs without one: absent).
+
+    ``df`` unfiltered: the dealer serves the warm-up repeats too, so they are counted."""
+    ok = df[df["status"].fillna("ok").eq("ok") & df["value"].notna()]
+    cpu = ok[is_dealer(ok) & (ok["phase"] == DEAL) & (ok["metric"] == "cpu_s")]
+    party = _parties(ok)
+    totals = party[(party["phase"] == "total") & (party["metric"] == "wall_s")]
+    served = totals.groupby("run_id")["repeat"].nunique() * totals.groupby("run_id")[
+        "images"].max().astype("float64")
+    return (cpu.groupby("run_id")["value"].sum() / served).dropna()
 
 
 def is_mpc(df: pd.DataFrame) -> pd.Series:
@@ -205,6 +220,7 @@ def repeats(df: pd.DataFrame) -> pd.DataFrame:
     obs["offline_mib_per_img"] = offline / obs["images"] / MIB
     obs["mib_per_img"] = (online + offline.fillna(0)) / obs["images"] / MIB
     obs["dealer_rss_mib"] = obs["run_id"].map(dealer_peak_rss(rows)).astype("float64") / MIB
+    obs["dealer_cpu_s_per_img"] = obs["run_id"].map(dealer_cpu_per_img(df)).astype("float64")
     obs["rounds_per_img"] = obs["rounds"] / obs["images"]
     obs = obs.drop(columns=["peak_rss_bytes", "bytes_sent", "offline_sent",
                             "offline_received", "rounds"])
@@ -238,6 +254,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     ``slowdown`` (vs plaintext of the same model, dataset and batch, else any batch),
     ``accuracy``, ``plain_accuracy``, ``agreement``, ``max_abs_err``, ``peak_rss_mib``,
     ``mib_per_img`` (``online_mib_per_img`` + ``offline_mib_per_img``), ``dealer_rss_mib``,
+    ``dealer_cpu_s_per_img``,
     ``rounds_per_img``, ``eff`` (median total time of a repeat / accuracy)
     and the security columns.
     """
@@ -261,6 +278,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         online_mib_per_img=("online_mib_per_img", "median"),
         offline_mib_per_img=("offline_mib_per_img", "median"),
         dealer_rss_mib=("dealer_rss_mib", "max"),
+        dealer_cpu_s_per_img=("dealer_cpu_s_per_img", "median"),
         rounds_per_img=("rounds_per_img", "median"),
     )
     run_metrics = rows[(rows["rank"] < 0) & rows["metric"].isin(list(RUN_AGG))]

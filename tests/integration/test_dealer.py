@@ -14,6 +14,7 @@ import sys
 import time
 
 import pandas as pd
+import psutil
 import pytest
 
 from mpcbench import results
@@ -80,6 +81,20 @@ def test_ttp_agrees_with_plaintext_and_stores_the_dealer(tmp_path, parties):
                                                 + cell["offline_mib_per_img"])
 
 
+@pytest.mark.crypten
+def test_on_an_emulated_network_the_dealer_is_a_host_of_its_own(tmp_path):
+    """Needs root (network namespaces), like the other emulated-network tests."""
+    case = Case("crypten", "mlp", parties=2, images=4, batch=4, options={"provider": "TTP"},
+                network="lan")
+    rows = run_case(case, tmp_path, timeout_s=150).rows
+    assert rows[rows["rank"] == -1].set_index("metric")["value"]["agreement"] == 1.0
+    hosts = rows[rows["rank"] >= 0].groupby("rank")["host"].first()
+    assert list(hosts.index) == [0, 1, 2] and hosts.nunique() == 3
+    placement = json.loads(rows["backend_config"].iloc[0])["placement"]
+    assert placement["kind"] == "emulated" and placement["hosts"] == list(hosts)
+    assert _metric(rows, "total", "bytes_received_offline")[0] > 0
+
+
 @pytest.mark.parametrize(
     ("framework", "parties", "options"),
     [pytest.param("crypten", 2, {"provider": "TFP"}, marks=pytest.mark.crypten),
@@ -99,6 +114,40 @@ def test_runs_without_a_dealer_have_no_offline_traffic(tmp_path, framework, part
     assert cell["online_mib_per_img"] == cell["mib_per_img"] > 0
 
 
+def _start_long_ttp_run(tmp_path) -> subprocess.Popen:
+    """A 2-party TTP run in the background; returns once its parties are computing."""
+    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
+           "--images", "10000", "--batch", "4", "--set", "provider=TTP", "-r", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 90
+    while not any("@mpcbench progress" in log.read_text()
+                  for log in tmp_path.glob("logs/*/party0.log")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "run never started"
+        time.sleep(0.2)
+    return proc
+
+
+def _rank(proc: psutil.Process) -> str:
+    cmd = proc.cmdline()
+    return cmd[cmd.index("--rank") + 1]
+
+
+@pytest.mark.crypten
+def test_the_dealer_dies_with_a_sigkilled_launcher(tmp_path):
+    proc = _start_long_ttp_run(tmp_path)
+    try:
+        workers = party_processes(str(tmp_path))
+        assert sorted(_rank(p) for p in workers) == ["0", "1", "2"]
+        proc.kill()
+        proc.wait()
+        _, alive = psutil.wait_procs(workers, timeout=5)
+    finally:
+        proc.kill()
+    assert alive == []
+
+
 @pytest.mark.crypten
 @pytest.mark.parametrize(("sig", "named"), [
     (signal.SIGKILL, "was killed by SIGKILL"),
@@ -106,19 +155,9 @@ def test_runs_without_a_dealer_have_no_offline_traffic(tmp_path, framework, part
 ])
 def test_dead_or_hung_dealer_fails_the_run_fast_and_leaves_nothing(tmp_path, sig, named):
     marker = str(tmp_path)
-    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
-           "--images", "10000", "--batch", "4", "--set", "provider=TTP", "-r", marker]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = _start_long_ttp_run(tmp_path)
     try:
-        deadline = time.monotonic() + 90
-        while not any("@mpcbench progress" in log.read_text()  # parties are computing
-                      for log in tmp_path.glob("logs/*/party0.log")):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "run never started"
-            time.sleep(0.2)
-        dealer = next(p for p in party_processes(marker)
-                      if p.cmdline()[p.cmdline().index("--rank") + 1] == "2")
+        dealer = next(p for p in party_processes(marker) if _rank(p) == "2")
         dealer.send_signal(sig)
         killed_at = time.monotonic()
         _, stderr = proc.communicate(timeout=30)

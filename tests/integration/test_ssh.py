@@ -61,6 +61,23 @@ def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers):
     assert not any(map(_remote_parties, servers))
 
 
+@pytest.mark.crypten
+def test_a_ttp_dealer_on_the_host_after_the_parties(tmp_path, servers):
+    """CrypTen TTP at 2 parties: the hosts file's third host runs the dealer (rank 2)."""
+    hosts = _hosts_file(tmp_path, servers)
+    proc = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "8", "--batch",
+                   "4", "--set", "provider=TTP", "--hosts", hosts, "-r", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    df = results.load(tmp_path / "r")
+    assert df[df["rank"] == -1].set_index("metric")["value"]["agreement"] == 1.0
+    ranks = df[df["rank"] >= 0].groupby("rank")[["host", "role"]].first()
+    assert ranks["host"].tolist() == [s.destination for s in servers]
+    assert ranks["role"].tolist()[2] == "dealer"
+    offline = df[(df.metric == "bytes_received_offline") & (df.phase == "total")]
+    assert offline.set_index("rank")["value"][0] > 0
+    assert not any(map(_remote_parties, servers))
+
+
 def test_print_commands_names_every_party(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers)
     proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,

@@ -30,6 +30,7 @@ def _ttp_run(parties: int = 2) -> pd.DataFrame:
     dealer_rows = pd.DataFrame([
         {**own, "phase": "deal", "metric": "bytes_sent", "value": 0.75 * 64 * MIB, "unit": "B"},
         {**own, "phase": "setup", "metric": "wall_s", "value": 99.0, "unit": "s"},
+        {**own, "phase": "deal", "metric": "cpu_s", "value": 6.4, "unit": "s"},
         {**own, "phase": "process", "metric": "peak_rss_bytes", "value": 300 * MIB,
          "unit": "B"},
     ])
@@ -55,6 +56,7 @@ def test_the_dealer_is_not_a_computing_party_and_its_links_are_offline():
     assert cell["online_mib_per_img"] == pytest.approx(plain["mib_per_img"] - 0.25)
     assert cell["mib_per_img"] == pytest.approx(plain["mib_per_img"] + 0.75)
     assert cell["dealer_rss_mib"] == 300
+    assert cell["dealer_cpu_s_per_img"] == pytest.approx(6.4 / (32 * 2))  # 2 repeats served
     run = summary.runs(rows).iloc[0]
     assert run["dealer_rss_mib"] == 300 and run["offline_mib_per_img"] == pytest.approx(1.0)
 
