@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from .. import models
 from ..case import MICRO, Case
@@ -149,6 +150,14 @@ class Backend(abc.ABC):
                 else f"{cls.min_parties} to {cls.max_parties}"
             )
             raise Unsupported(f"{cls.name} runs with {span} parties, got {case.parties}")
+        if case.training is not None and (why := cls.cannot_train(case)):
+            raise Unsupported(f"{cls.name} cannot train {case.model}: {why}")
+
+    @classmethod
+    def cannot_train(cls, case: Case) -> str | None:
+        """Why this backend cannot run the secure training of ``case``; ``None`` if it can
+        (then it implements :meth:`share_trainable`, :meth:`train_step`, :meth:`predict`)."""
+        return "it has no secure training"
 
     @abc.abstractmethod
     def setup(self, ctx: PartyContext) -> None:
@@ -174,6 +183,20 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def reveal(self, y: Any) -> torch.Tensor | None:
         """Open the logits to the output party (others get ``None``)."""
+
+    def share_trainable(self, model: nn.Module | None, lr: float) -> Any:
+        """Secret-share a torch model from the model owner for SGD at rate ``lr``
+        (``model`` holds the initial weights at the model owner, zeros elsewhere)."""
+        raise NotImplementedError(f"{self.name} has no secure training")
+
+    def train_step(self, model: Any, x: Any, y: Any) -> Any:
+        """One SGD step on the shared batch ``x`` with shared one-hot labels ``y``
+        (forward, cross-entropy, backward, update); returns the shared loss."""
+        raise NotImplementedError(f"{self.name} has no secure training")
+
+    def predict(self, model: Any, x: Any) -> Any:
+        """Shared logits of the shared trainable ``model`` on ``x`` (evaluation mode)."""
+        raise NotImplementedError(f"{self.name} has no secure training")
 
     def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""

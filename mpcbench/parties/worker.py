@@ -34,7 +34,7 @@ from .. import data, models
 from ..case import MICRO, Case
 from ..metrics import RANK_METRICS
 from ..models import layers as L
-from . import get, lifeline
+from . import get, lifeline, training
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
@@ -123,7 +123,8 @@ def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
 def run_party(ctx: PartyContext) -> None:
     """Run one party of a case, beating meanwhile, and report its rows on standard output."""
     torch.set_num_threads(ctx.threads)
-    steps = (ctx.case.warmup + ctx.case.repeats) * len(_batches(ctx.case))
+    steps = (training.progress_total(ctx) if ctx.case.training is not None
+             else (ctx.case.warmup + ctx.case.repeats) * len(_batches(ctx.case)))
     done = 0
 
     def progress(batches: int) -> None:
@@ -144,8 +145,12 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     prof = Profiler(backend.comm_counters, backend.barrier)
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
+    losses = None
     if case.model == MICRO:
         logits = _micro(ctx, backend, prof, progress)
+    elif case.training is not None:
+        trained = training.train(ctx, backend, prof, progress)
+        logits, losses = trained.logits, trained.losses
     else:
         logits = _inference(ctx, backend, prof, progress)
     prof.close()
@@ -164,7 +169,8 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     info = backend.run_info()
     backend.teardown()
     rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
-    return {"rows": rows, "config": info, "logits": None if logits is None else logits.tolist()}
+    return {"rows": rows, "config": info, "logits": None if logits is None else logits.tolist(),
+            "losses": losses}
 
 
 def main(argv: list[str] | None = None) -> None:
