@@ -11,9 +11,6 @@ from .app import app, err, out
 from .common import DEFAULT_RESULTS, ResultsDir, at_least, positive, stop_on_signals
 from .run import progress_bar
 
-#: the plaintext training's batch size (``mpcbench train``)
-DEFAULT_BATCH = 128
-
 
 @app.command("train-secure")
 def train_secure(
@@ -26,8 +23,9 @@ def train_secure(
     steps: Annotated[int, typer.Option(help="SGD steps (bounded run; the time per epoch is "
                                        "extrapolated unless they cover one).",
                                        callback=at_least(1))] = 10,
-    batch: Annotated[int, typer.Option(help="Training batch size (also of the test images).",
-                                       callback=at_least(1))] = DEFAULT_BATCH,
+    batch: Annotated[int | None, typer.Option(
+        help="Training batch size, also of the test images (default: 128, as plaintext "
+             "training).", callback=at_least(1))] = None,
     lr: Annotated[float | None, typer.Option(help="SGD learning rate (default 0.05).",
                                              callback=positive)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the batch order "
@@ -60,10 +58,11 @@ def train_secure(
     """
     from ..case import DEFAULT_LR, EPOCH_IMAGES, Case, Training
     from ..launch.runner import run_case
+    from ..models.train import BATCH
     from ..results.summary import usable
 
     spec = Training(steps, lr or DEFAULT_LR, seed, train_images or EPOCH_IMAGES)
-    case = Case(framework, model, dataset, parties, test_images, batch,
+    case = Case(framework, model, dataset, parties, test_images, batch or BATCH,
                 options={"variant": variant}, training=spec)
     with stop_on_signals(), progress_bar("steps + test batches") as bar:
         task = bar.add_task(case.case_id, total=None)
@@ -76,7 +75,8 @@ def train_secure(
     losses = run[run["metric"] == "loss"].sort_values("repeat")["value"]
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     out.print(
-        f"{value['s_per_step']:.3f} s/step, {value['s_per_epoch']:.0f} s/epoch "
+        f"{value['s_per_step']:.3f} s/step, {value['s_per_epoch']:.0f} s/epoch of "
+        f"{spec.train_images} images "
         f"({source['s_per_epoch']}); plaintext {value['plain_s_per_step']:.5f} s/step, "
         f"{value['plain_s_per_epoch']:.1f} s/epoch ({source['plain_s_per_epoch']}); "
         f"slowdown {value['slowdown']:.0f}x", highlight=False)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -31,8 +31,9 @@ from pydantic import (
 )
 
 from .. import parties
-from ..case import MICRO, NO_NETWORK, Case
+from ..case import DEFAULT_LR, EPOCH_IMAGES, MICRO, NO_NETWORK, Case, Training
 from ..errors import InputError
+from ..models.train import BATCH as TRAIN_BATCH
 from . import catalog
 
 
@@ -60,6 +61,14 @@ class Grid(BaseModel):
     warmup: NonNegativeInt = 0
     timeout_s: PositiveFloat = 600.0
     options: dict[str, Any] = Field(default_factory=dict)
+    #: ``infer`` (secure inference) or ``train`` (secure training: ``steps`` SGD steps at
+    #: rate ``lr`` from the initial weights of ``seed`` on the first ``train_images``
+    #: training images, scored on ``images`` test images; default batch 128)
+    task: Literal["infer", "train"] = "infer"
+    steps: PositiveInt = 10
+    lr: PositiveFloat = DEFAULT_LR
+    seed: int = 0
+    train_images: PositiveInt = EPOCH_IMAGES
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
                      "networks", "variants", mode="before")
@@ -150,7 +159,15 @@ def _apply(suite: Suite, grid: Grid, *keys: str) -> Grid:
 def _batch_sizes(grid: Grid, model: str) -> tuple[int, ...]:
     if grid.batch_sizes:
         return grid.batch_sizes
+    if grid.task == "train":
+        return (TRAIN_BATCH,)
     return (grid.images,) if model == MICRO else (catalog.default_batch(model),)
+
+
+def _training(grid: Grid) -> Training | None:
+    if grid.task != "train":
+        return None
+    return Training(grid.steps, grid.lr, grid.seed, grid.train_images)
 
 
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
@@ -174,9 +191,12 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                 for n, batch, dtype, network, variant in product(
                         counts, _batch_sizes(grid, model), grid.dtypes, networks,
                         variants or [{}]):
+                    training = _training(grid)
                     case = Case(framework, model, dataset, n, grid.images,
-                                min(batch, grid.images), grid.repeats, grid.warmup, dtype,
-                                {**grid.options, **variant, **(extra_options or {})}, network)
+                                batch if training else min(batch, grid.images), grid.repeats,
+                                grid.warmup, dtype,
+                                {**grid.options, **variant, **(extra_options or {})}, network,
+                                training)
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

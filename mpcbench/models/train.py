@@ -16,6 +16,8 @@ from . import WeightsInfo, build, module, save_weights
 
 #: epochs that reach the expected accuracy on 2 CPU cores in a few minutes
 DEFAULT_EPOCHS = {"mlp": 8, "bnn": 8, "cnn": 2}
+#: training batch size (also secure training's default)
+BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def train(
     name: str,
     dataset: str,
     epochs: int | None = None,
-    batch: int = 128,
+    batch: int = BATCH,
     lr: float | None = None,
     seed: int = 0,
     limit: int | None = None,

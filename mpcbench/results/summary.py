@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import MICRO
-from ..metrics import PHASES, RANK_METRICS
+from ..metrics import PHASES, RANK_METRICS, TRAIN_STEP
 from . import identity as ident
 from .identity import system_name
 
@@ -50,8 +50,16 @@ def usable(df: pd.DataFrame) -> pd.DataFrame:
     return df[ok & df["value"].notna()]
 
 
+def is_training(df: pd.DataFrame) -> pd.Series:
+    """Rows of secure training runs (runs with a ``train_step`` phase; see
+    :mod:`mpcbench.report.training`), which inference statistics leave out."""
+    runs = df.loc[df["phase"].eq(TRAIN_STEP).fillna(False), "run_id"].unique()
+    return df["run_id"].isin(runs)
+
+
 def _inference(df: pd.DataFrame) -> pd.DataFrame:
-    return usable(df)[lambda d: d["model"].ne(MICRO).fillna(True)]
+    rows = usable(df)
+    return rows[rows["model"].ne(MICRO).fillna(True) & ~is_training(rows)]
 
 
 def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
