@@ -184,7 +184,7 @@ class Backend(abc.ABC):
     def reveal(self, y: Any) -> torch.Tensor | None:
         """Open the logits to the output party (others get ``None``)."""
 
-    def share_trainable(self, model: nn.Module | None, lr: float) -> Any:
+    def share_trainable(self, model: nn.Module, lr: float) -> Any:
         """Secret-share a torch model from the model owner for SGD at rate ``lr``
         (``model`` holds the initial weights at the model owner, zeros elsewhere)."""
         raise NotImplementedError(f"{self.name} has no secure training")

@@ -26,9 +26,11 @@ from .profiler import Profiler
 
 #: classes of the vendored datasets (width of the one-hot labels)
 CLASSES = 10
-#: optional hook after the last step: ``on_trained(ctx, backend, model)`` gets the
-#: party's shared model (e.g. to save this party's shares of it)
-TrainedHook = Callable[[PartyContext, Backend, Any], None]
+#: where a party's shares of the trained model are saved: ``save_shares(ctx, backend,
+#: model)`` after the last step, with the shared model :meth:`Backend.share_trainable`
+#: returned (CrypTen: :class:`.crypten.training.Trainable`, whose ``module.parameters()``
+#: are encrypted tensors holding this party's ring shares with 16 fractional bits)
+SaveShares = Callable[[PartyContext, Backend, Any], None]
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,10 @@ def progress_total(ctx: PartyContext) -> int:
 
 
 def train(ctx: PartyContext, backend: Backend, prof: Profiler,
-          progress: Callable[[int], None], on_trained: TrainedHook | None = None
+          progress: Callable[[int], None], save_shares: SaveShares | None = None
           ) -> TrainingOutput:
-    """Train the case's model for its steps and score it; ``on_trained`` sees the trained
-    shared model before scoring."""
+    """Train the case's model for its steps and score it; ``save_shares`` (if given) gets
+    the trained shared model before scoring."""
     case, spec = ctx.case, ctx.case.training
     # Data and the initial model are loaded outside the timed phases; only owners see them.
     owns_data = ctx.rank == ctx.data_owner
@@ -80,8 +82,8 @@ def train(ctx: PartyContext, backend: Backend, prof: Profiler,
         if opened is not None:
             losses.append(float(opened))
         progress(1)
-    if on_trained is not None:
-        on_trained(ctx, backend, model)
+    if save_shares is not None:
+        save_shares(ctx, backend, model)
     return TrainingOutput(losses if ctx.rank == ctx.output_party else None,
                           _score(ctx, backend, prof, model, progress))
 
