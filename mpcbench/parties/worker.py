@@ -8,8 +8,9 @@ It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
 ``share``; for secure training, the steps of :mod:`.training`), and reports on standard
-output, in lines starting with :data:`MARKER`: progress, then one result line with its rows, its backend config and (at the output party) the revealed
-logits, and a heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
+output, in lines starting with :data:`MARKER`: progress, then one result line with its
+rows, its backend config and (at the output party) the revealed logits (and losses), and
+a heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
 output is the only channel back, so a party on another host needs nothing but a way to
 run this command. With ``--watch-stdin`` the party exits when its standard input closes
 (the launcher passes the spec, if any, as the first line and holds the pipe open).

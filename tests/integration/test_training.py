@@ -20,18 +20,21 @@ Tolerances, and why:
 from __future__ import annotations
 
 import itertools
+import signal
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from mpcbench import data
+from mpcbench import data, results
 from mpcbench.case import Case, Training
 from mpcbench.launch import training
 from mpcbench.launch.runner import run_case
 from mpcbench.models import build
 from tests.conftest import party_processes, run_cli
+from tests.integration.test_lifeline import _gone_within, _start
 
 pytestmark = [pytest.mark.integration, pytest.mark.crypten]
 
@@ -140,3 +143,24 @@ def test_cli_trains_and_the_report_shows_it(tmp_path):
         table.loc[0, "s_per_step"] * 60000 / 16)
     for name in ("training_epoch", "training_loss"):
         assert (tmp_path / "report" / f"{name}.png").stat().st_size > 0
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_party_stops_training_at_once(tmp_path):
+    proc = _start(tmp_path, "--model", "mlp", "--parties", "2", "--steps", "500",
+                  "--batch", "32", command="train-secure")
+    parties = party_processes(str(tmp_path))
+    try:
+        victim = next(p for p in parties if "--rank 1" in " ".join(p.cmdline()))
+        killed = time.monotonic()
+        victim.send_signal(signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - killed < 10
+    assert proc.returncode == 1, stderr
+    assert "party 1 of 2 (crypten) was killed by SIGKILL" in " ".join(stderr.split())
+    _gone_within(parties, 5)
+    stored = results.load(tmp_path)
+    assert stored["status"].tolist() == ["failed"]
+    assert stored["case_id"].tolist() == ["crypten/mlp(dataset=mnist,n=2,b=32,steps=500)"]
