@@ -49,12 +49,15 @@ def train_secure(
 ) -> None:
     """Train MODEL for STEPS SGD steps under FRAMEWORK at N parties on secret-shared data.
 
-    The data owner (party 0) secret-shares each batch and its one-hot labels, the model
-    owner (party 0) the initial weights of SEED; the parties run the framework's
-    encrypted autograd (cross-entropy, SGD); the loss of every step and the trained
-    model's test logits are opened to the model owner only. Plaintext SGD of the same
-    steps from the same weights is timed in the same run. SIGTERM, SIGHUP or SIGINT stops
-    every party and exits with 128 + the signal number.
+    Party 0 owns data and model: it shares each batch, its one-hot labels, the seed's weights.
+
+    The parties train with the framework's encrypted autograd (cross-entropy loss, SGD).
+
+    Each step's loss and the trained model's test logits are opened to the model owner only.
+
+    Plaintext SGD of the same steps from the same weights is timed in the same run.
+
+    SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
     from ..case import DEFAULT_LR, EPOCH_IMAGES, Case, Training
     from ..launch.runner import run_case
