@@ -1,10 +1,13 @@
 """Secure training without parties: the batch plan, epoch times, the case in specs and
-identities, the suite form and the command line's refusals."""
+identities, the suite form, the command line's refusals and the report section from real rows."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -15,6 +18,13 @@ from mpcbench.launch.suite import SuiteError, expand, load_suite
 from mpcbench.models.train import sgd_plan
 from mpcbench.parties.base import PartyContext, Unsupported
 from mpcbench.parties.worker import read_spec, spec_json
+from mpcbench.report import html
+from mpcbench.report import training as report_training
+from mpcbench.results import store, summary
+
+DATA = Path(__file__).parents[1] / "data"
+#: real inference runs, and real training runs (see their README.md)
+REAL, TRAINED = DATA / "results-real", DATA / "results-training"
 
 
 def test_plan_draws_each_epoch_without_replacement():
@@ -102,3 +112,39 @@ def test_cli_refuses_bad_input_before_anything_runs(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert message in " ".join(err.split()), err
     assert not results.exists()
+
+
+def test_report_section_from_real_training_rows(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in [*REAL.glob("*.parquet"), *TRAINED.glob("*.parquet")]:
+        shutil.copy(path, results / path.name)
+    df = store.load(results)
+    # inference statistics are those of the inference runs alone
+    inference = store.load(REAL)
+    pd.testing.assert_frame_equal(summary.summary(df), summary.summary(inference))
+    table = report_training.runs(df)
+    assert table[["model", "parties", "steps", "epoch_source"]].values.tolist() == [
+        ["mlp", 2, 4, "extrapolated"], ["mlp", 3, 4, "extrapolated"]]
+    rows = summary.usable(df)
+    for _, run in table.iterrows():
+        mine = rows[rows["run_id"] == run["run_id"]]
+        step = mine[(mine["phase"] == "train_step") & (mine["metric"] == "wall_s")]
+        slowest = step.groupby("repeat")["value"].max()
+        assert run["s_per_step"] == pytest.approx(slowest.median())
+        assert run["s_per_epoch"] == pytest.approx(slowest.median() * 60000 / 32)
+        losses = mine[mine["metric"] == "loss"].sort_values("repeat")["value"]
+        assert (run["loss_first"], run["loss_last"]) == (losses.iloc[0], losses.iloc[-1])
+    index = html.build(results, tmp_path / "report")
+    page = index.read_text()
+    assert 'id="training"' in page and "Not measured: no secure training" not in page
+    assert pd.read_csv(tmp_path / "report" / "training.csv")["run_id"].tolist() == \
+        table["run_id"].tolist()
+    for name in ("training_epoch", "training_loss"):
+        assert (tmp_path / "report" / f"{name}.png").stat().st_size > 0
+
+
+def test_report_without_training_says_so(tmp_path):
+    page = html.build(REAL, tmp_path / "report").read_text()
+    assert "Not measured: no secure training runs" in page
+    assert not (tmp_path / "report" / "training.csv").exists()
