@@ -164,3 +164,12 @@ def test_a_killed_party_stops_training_at_once(tmp_path):
     stored = results.load(tmp_path)
     assert stored["status"].tolist() == ["failed"]
     assert stored["case_id"].tolist() == ["crypten/mlp(dataset=mnist,n=2,b=32,steps=500)"]
+
+
+@pytest.mark.timeout(240)
+def test_tuned_variant_trains_along_the_same_path(tmp_path):
+    case = Case("crypten", "mlp", parties=2, images=TEST_IMAGES, batch=BATCH,
+                options={"variant": "tuned"}, training=Training(2, LR, SEED, train_images=BATCH))
+    rows = run_case(case, tmp_path, timeout_s=240).rows
+    assert '"variant": "tuned"' in rows["identity"].iloc[0]
+    assert np.allclose(_curve(rows, "loss"), _plaintext("mlp")[0][:2], atol=LOSS_TOL)
