@@ -27,6 +27,24 @@ RUN_METRICS = {
     "s_per_img": "s",
 }
 
+#: computed by the launcher for a secure training run (rank = -1): per step (``repeat`` =
+#: step) the loss opened to the model owner and plaintext SGD's loss on the same batch;
+#: per run the median time per step (slowest party), the time per epoch (``source``
+#: ``measured`` if the run covered an epoch, else ``extrapolated`` from the steps), the
+#: same for plaintext SGD timed in the same run, and their ratio
+TRAIN_METRICS = {
+    "loss": "nat",
+    "plain_loss": "nat",
+    "s_per_step": "s",
+    "plain_s_per_step": "s",
+    "s_per_epoch": "s",
+    "plain_s_per_epoch": "s",
+    "slowdown": "ratio",
+}
+
+#: the phase of one secure training step (``repeat`` = step index)
+TRAIN_STEP = "train_step"
+
 PHASES = ("setup", "share", "infer", "reveal", "total")
 #: the one phase of a dealer process after its setup: serving the computing parties
 DEAL = "deal"

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from ..launch.placement import Placer
 
 
-def progress_bar() -> Progress:
-    """The batch progress bar shown while parties run (on stderr)."""
+def progress_bar(unit: str = "batches") -> Progress:
+    """The progress bar shown while parties run (on stderr), counting ``unit``."""
     return Progress(
         TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed}/{task.total} batches"), TimeElapsedColumn(),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"), TimeElapsedColumn(),
         console=err, transient=True,
     )
 

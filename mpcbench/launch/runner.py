@@ -26,6 +26,7 @@ from ..results import identity as ident
 from ..results import store
 from ..results.provenance import code_changes, commit_info, provenance, versions
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
+from . import training
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
 from .placement import local as placement_local
@@ -58,6 +59,9 @@ def check(case: Case) -> type[Backend]:
         get_profile(case.network).check(case.parties + backend.dealers(case))
     if case.dtype not in ("float32", "float64"):
         raise Unsupported(f"dtype must be float32 or float64, got {case.dtype!r}")
+    if case.training is not None:
+        training.check(case)
+        return backend
     if case.model == MICRO:
         data.check_available(case.dataset, "train", case.images)
         return backend
@@ -78,7 +82,7 @@ def check_range(case: Case, backend: type[Backend]) -> dict | None:
     (:meth:`Backend.value_range`); else the tightest value and its margin in bits, stored
     with the run (``None`` for a backend without a limit).
     """
-    if case.model == MICRO or not backend.uses_description:
+    if case.model == MICRO or not backend.uses_description or case.training is not None:
         return None
     limit = backend.value_range(case)
     if limit is None:
@@ -90,7 +94,7 @@ def check_range(case: Case, backend: type[Backend]) -> dict | None:
 
 def _layer_rewrites(case: Case, backend: type[Backend]) -> list[str]:
     """What the layer description changes in the model (see :func:`layers.describe`)."""
-    if case.model == MICRO or not backend.uses_description:
+    if case.model == MICRO or not backend.uses_description or case.training is not None:
         return []
     return L.rewrites(models.load_trained(case.model, case.dataset))
 
@@ -116,10 +120,12 @@ def identity(case: Case, code: dict[str, object] | None = None) -> dict[str, obj
     backend = parties.get(case.framework)
     spec = asdict(case)
     held = {} if case.roles.is_default else {"roles": case.roles.record()}
+    fields = IDENTITY_CASE + (("training",) if case.training is not None else ())
     return {
-        "case": {**{k: spec[k] for k in IDENTITY_CASE}, **held},
+        "case": {**{k: spec[k] for k in fields}, **held},
         "config": backend.resolve(case),
-        "weights": backend.weights(case),
+        # training starts from the initial weights of its seed, not from a weights file
+        "weights": backend.weights(case) if case.training is None else {},
         "mpcbench": code or code_identity(),
         "frameworks": backend.versions(),
     }
@@ -262,18 +268,25 @@ def run_case(
             raise
     per_rank = pd.DataFrame([{**row, "host": placement.hosts[row["rank"]]}
                              for out in outputs for row in out["rows"]])
-    totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
-                      & ~per_rank.is_warmup]
-    total_s = float(totals.groupby("repeat")["value"].max().median())
     logits = assemble_logits(outputs, case.images)
-    rows = pd.concat([per_rank, pd.DataFrame(_run_metrics(case, logits, backend, total_s))],
-                     ignore_index=True)
+    if case.training is not None:
+        run_rows = training.run_metrics(case, per_rank,
+                                        outputs[case.roles.model_owner]["losses"], logits,
+                                        ctx.threads)
+    else:
+        totals = per_rank[(per_rank.phase == "total") & (per_rank.metric == "wall_s")
+                          & ~per_rank.is_warmup]
+        total_s = float(totals.groupby("repeat")["value"].max().median())
+        run_rows = _run_metrics(case, logits, backend, total_s)
+    rows = pd.concat([per_rank, pd.DataFrame(run_rows)], ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
               **placement.record}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))
-    rows["source"] = np.where(cached, "cached", "measured")
+    # a row may say what it is itself (a training run's extrapolated time per epoch)
+    own = rows["source"].fillna("measured") if "source" in rows else "measured"
+    rows["source"] = np.where(cached, "cached", own)
     path = store.append(rows, results_dir)
     shutil.rmtree(work_dir)
     return RunResult(run_id, path, store.read_file(path))

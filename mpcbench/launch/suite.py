@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -35,8 +35,9 @@ from pydantic import (
 )
 
 from .. import parties
-from ..case import MICRO, NO_NETWORK, Case
+from ..case import DEFAULT_LR, EPOCH_IMAGES, MICRO, NO_NETWORK, Case, Training
 from ..errors import InputError
+from ..models.train import BATCH as TRAIN_BATCH
 from ..roles import OWNERS, Roles, format_ranks
 from . import catalog
 
@@ -72,6 +73,14 @@ class Grid(BaseModel):
     model_owner: NonNegativeInt = 0
     data_owners: str = "0"
     output: str = OWNERS
+    #: ``infer`` (secure inference) or ``train`` (secure training: ``steps`` SGD steps at
+    #: rate ``lr`` from the initial weights of ``seed`` on the first ``train_images``
+    #: training images, scored on ``images`` test images; default batch 128)
+    task: Literal["infer", "train"] = "infer"
+    steps: PositiveInt = 10
+    lr: PositiveFloat = DEFAULT_LR
+    seed: int = 0
+    train_images: PositiveInt = EPOCH_IMAGES
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
                      "networks", "variants", "providers", mode="before")
@@ -181,6 +190,8 @@ def _apply(suite: Suite, grid: Grid, *keys: str) -> Grid:
 def _batch_sizes(grid: Grid, model: str) -> tuple[int, ...]:
     if grid.batch_sizes:
         return grid.batch_sizes
+    if grid.task == "train":
+        return (TRAIN_BATCH,)
     return (grid.images,) if model == MICRO else (catalog.default_batch(model),)
 
 
@@ -190,6 +201,12 @@ def option_grid(options: dict[str, Any]) -> list[dict[str, Any]]:
     lists = [k for k, v in options.items() if isinstance(v, list)]
     return [{**options, **dict(zip(lists, values, strict=True))}
             for values in product(*(options[k] for k in lists))]
+
+
+def _training(grid: Grid) -> Training | None:
+    if grid.task != "train":
+        return None
+    return Training(grid.steps, grid.lr, grid.seed, grid.train_images)
 
 
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
@@ -215,10 +232,12 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                 for n, batch, dtype, network, variant, provider, options in product(
                         counts, _batch_sizes(grid, model), grid.dtypes, networks,
                         variants or [{}], providers or [{}], option_grid(grid.options)):
+                    training = _training(grid)
                     case = Case(framework, model, dataset, n, grid.images,
-                                min(batch, grid.images), grid.repeats, grid.warmup, dtype,
+                                batch if training else min(batch, grid.images), grid.repeats,
+                                grid.warmup, dtype,
                                 {**options, **variant, **provider, **(extra_options or {})},
-                                network, grid.roles())
+                                network, grid.roles(), training)
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned

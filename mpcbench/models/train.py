@@ -1,4 +1,5 @@
-"""Plaintext training of the shared models on the vendored datasets."""
+"""Plaintext training of the shared models on the vendored datasets, and the plaintext
+SGD steps secure training is compared with (same initial weights, batches and rate)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import torch
 from torch import nn
 
 from .. import data
-from . import WeightsInfo, module, save_weights
+from . import WeightsInfo, build, module, save_weights
 
 #: epochs that reach the expected accuracy on 2 CPU cores in a few minutes
 DEFAULT_EPOCHS = {"mlp": 8, "bnn": 8, "cnn": 2}
+#: training batch size (also secure training's default)
+BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def train(
     name: str,
     dataset: str,
     epochs: int | None = None,
-    batch: int = 128,
+    batch: int = BATCH,
     lr: float | None = None,
     seed: int = 0,
     limit: int | None = None,
@@ -104,3 +107,62 @@ def fit(
             "train_seconds": round(seconds, 1)}
     info = save_weights(model, name, dataset, meta) if save else WeightsInfo(None, "", acc)
     return TrainResult(name, dataset, epochs, acc, seconds, info)
+
+
+def initial_model(name: str, seed: int) -> nn.Module:
+    """The untrained model ``name`` as :func:`train` starts it with ``seed``."""
+    torch.manual_seed(seed)
+    return build(name)
+
+
+def blank(model: nn.Module) -> nn.Module:
+    """``model`` with every parameter zeroed (what a party without the weights holds)."""
+    with torch.no_grad():
+        for param in model.parameters():
+            param.zero_()
+    return model
+
+
+def sgd_plan(train_images: int, batch: int, steps: int, seed: int) -> list[torch.Tensor]:
+    """Indices of the training images of every SGD step: batches drawn without
+    replacement from ``range(train_images)``, reshuffled (from ``seed``) every epoch."""
+    gen = torch.Generator().manual_seed(seed)
+    order: list[torch.Tensor] = []
+    need = steps * batch
+    while sum(len(o) for o in order) < need:
+        order.append(torch.randperm(train_images, generator=gen))
+    flat = torch.cat(order)
+    per_epoch = -(-train_images // batch)  # the last batch of an epoch may be short
+    plan = []
+    for step in range(steps):
+        epoch, k = divmod(step, per_epoch)
+        lo = epoch * train_images + k * batch
+        plan.append(flat[lo : min(lo + batch, (epoch + 1) * train_images)])
+    return plan
+
+
+@dataclass(frozen=True)
+class SgdSteps:
+    """What plaintext SGD steps did: the loss before each step and its wall time."""
+
+    losses: list[float]
+    seconds: list[float]
+    model: nn.Module
+
+
+def sgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              plan: list[torch.Tensor], lr: float) -> SgdSteps:
+    """Plain SGD on cross entropy, one step per entry of ``plan`` (indices into ``x, y``),
+    timing each step (forward, backward, update)."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    model.train()
+    losses, seconds = [], []
+    for idx in plan:
+        start = time.perf_counter()
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        seconds.append(time.perf_counter() - start)
+        losses.append(loss.item())
+    return SgdSteps(losses, seconds, model)

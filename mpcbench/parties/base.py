@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from .. import models, roles
 from ..case import MICRO, Case
@@ -175,6 +176,17 @@ class Backend(abc.ABC):
         if not cls.takes_roles and not case.roles.is_default:
             raise Unsupported(f"{cls.name} runs with party 0 as model owner, data owner and "
                               f"output party only, got {case.roles.label()}")
+        if case.training is not None and (why := cls.cannot_train(case)):
+            raise Unsupported(f"{cls.name} cannot train {case.model}: {why}")
+        if case.training is not None and len(case.roles.data_owners) > 1:
+            raise Unsupported("secure training takes its batches from one data owner, got "
+                              f"{case.roles.label()}")
+
+    @classmethod
+    def cannot_train(cls, case: Case) -> str | None:
+        """Why this backend cannot run the secure training of ``case``; ``None`` if it can
+        (then it implements :meth:`share_trainable`, :meth:`train_step`, :meth:`predict`)."""
+        return "it has no secure training"
 
     @abc.abstractmethod
     def setup(self, ctx: PartyContext) -> None:
@@ -234,6 +246,20 @@ class Backend(abc.ABC):
         """At a dealer, after :meth:`setup`: serve the computing parties until they are
         done (only for a backend whose :meth:`dealers` is not 0)."""
         raise NotImplementedError(f"{self.name} runs no dealer")
+
+    def share_trainable(self, model: nn.Module, lr: float) -> Any:
+        """Secret-share a torch model from the model owner for SGD at rate ``lr``
+        (``model`` holds the initial weights at the model owner, zeros elsewhere)."""
+        raise NotImplementedError(f"{self.name} has no secure training")
+
+    def train_step(self, model: Any, x: Any, y: Any) -> Any:
+        """One SGD step on the shared batch ``x`` with shared one-hot labels ``y``
+        (forward, cross-entropy, backward, update); returns the shared loss."""
+        raise NotImplementedError(f"{self.name} has no secure training")
+
+    def predict(self, model: Any, x: Any) -> Any:
+        """Shared logits of the shared trainable ``model`` on ``x`` (evaluation mode)."""
+        raise NotImplementedError(f"{self.name} has no secure training")
 
     def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""

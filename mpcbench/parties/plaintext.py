@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..case import Case
 from ..models.layers import Layer, evaluate, map_params
 from .base import Backend, Kind, PartyContext
 
@@ -26,6 +27,10 @@ class PlaintextBackend(Backend):
     @classmethod
     def versions(cls) -> dict[str, str]:
         return {"torch": torch.__version__}
+
+    @classmethod
+    def cannot_train(cls, case: Case) -> str | None:
+        return "plaintext SGD is trained and timed in every secure training run"
 
     def setup(self, ctx: PartyContext) -> None:
         self.ctx = ctx

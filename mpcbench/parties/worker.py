@@ -7,11 +7,12 @@
 It loads data and model outside the timed phases, drives the backend through
 ``setup``, then per repeat ``share`` (model, then each input batch), ``infer`` and
 ``reveal``, all inside ``total`` (or, for the sharing micro-benchmark, ``load`` and
-``share``; at a dealer, a rank after the computing parties', one phase ``deal``), and
-reports on standard output, in lines starting with :data:`MARKER`: progress, then one
-result line with its rows, its backend config and the logits it learnt (with their image
-indices; see :mod:`mpcbench.roles`), and a heartbeat every half second
-(:mod:`mpcbench.parties.lifeline`). Standard
+``share``; at a dealer, a rank after the computing parties', one phase ``deal``; for
+secure training, the steps of :mod:`.training`), and reports on standard output, in
+lines starting with :data:`MARKER`: progress, then one result line with its rows, its
+backend config and the logits it learnt (with their image indices; see
+:mod:`mpcbench.roles`; and the losses, at the model owner of a training run), and a
+heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
 output is the only channel back, so a party on another host needs nothing but a way to
 run this command. With ``--watch-stdin`` the party exits when its standard input closes
 (the launcher passes the spec, if any, as the first line and holds the pipe open).
@@ -36,7 +37,7 @@ from .. import data, models, roles
 from ..case import MICRO, Case
 from ..metrics import DEAL, DEALER, RANK_METRICS
 from ..models import layers as L
-from . import get, lifeline
+from . import get, lifeline, training
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
@@ -132,7 +133,8 @@ def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
 def run_party(ctx: PartyContext) -> None:
     """Run one party of a case, beating meanwhile, and report its rows on standard output."""
     torch.set_num_threads(ctx.threads)
-    steps = (ctx.case.warmup + ctx.case.repeats) * len(_batches(ctx.case))
+    steps = (training.progress_total(ctx) if ctx.case.training is not None
+             else (ctx.case.warmup + ctx.case.repeats) * len(_batches(ctx.case)))
     done = 0
 
     def progress(batches: int) -> None:
@@ -155,11 +157,16 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
     logits: dict[int, np.ndarray] = {}
+    losses = None
     if ctx.is_dealer:
         with prof.phase(DEAL, sync=False):  # until the computing parties are done
             backend.deal()
     elif case.model == MICRO:
         _micro(ctx, backend, prof, progress)
+    elif case.training is not None:
+        trained = training.train(ctx, backend, prof, progress)
+        logits = {} if trained.logits is None else dict(enumerate(trained.logits))
+        losses = trained.losses
     else:
         logits = _inference(ctx, backend, prof, progress)
     prof.close()
@@ -182,7 +189,8 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     rows = [{**row, "rank": ctx.rank, "role": role, "comm_method": comm_method} for row in rows]
     images = sorted(logits)
     return {"rows": rows, "config": info, "logit_images": images,
-            "logits": [logits[i].tolist() for i in images] if images else None}
+            "logits": [logits[i].tolist() for i in images] if images else None,
+            "losses": losses}
 
 
 def main(argv: list[str] | None = None) -> None:

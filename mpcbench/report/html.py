@@ -14,7 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..results import network, store, summary
-from . import dealer, figures, privacy, provenance, robustness, roles
+from . import dealer, figures, privacy, provenance, robustness, roles, training
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
@@ -155,6 +155,29 @@ def _micro_table(frame: pd.DataFrame) -> Table:
                  "ratio divides the share time by plaintext torch's load time of the same dtype.")
 
 
+def _training_table(frame: pd.DataFrame) -> Table:
+    view = _view(frame, {
+        "system": ("system", ""), "model": ("model", ""), "dataset": ("dataset", ""),
+        "parties": ("parties", ""), "batch": ("batch", ""), "steps": ("steps", ""),
+        "s_per_step": ("s / step", "{:.3g}"), "s_per_epoch": ("s / epoch", "{:,.0f}"),
+        "epoch_source": ("epoch", ""), "plain_s_per_step": ("plaintext s / step", "{:.3g}"),
+        "plain_s_per_epoch": ("plaintext s / epoch", "{:.3g}"),
+        "slowdown": ("slowdown", "{:.3g}" + _TIMES),
+        "loss_first": ("loss first", "{:.4f}"), "loss_last": ("loss last", "{:.4f}"),
+        "plain_loss_last": ("plaintext loss last", "{:.4f}"),
+        "accuracy": ("test accuracy", "{:.3f}"), "plain_accuracy": ("plaintext", "{:.3f}"),
+        "max_abs_err": ("max |logit diff|", "{:.3g}"),
+    })
+    return Table("training", "Secure training", frame, view, [""] * len(frame),
+                 "One row per training run. Time per step: median over the steps of the "
+                 "slowest party's step (sharing the batch, forward, loss, backward, update, "
+                 "opening the loss); per epoch: measured if the run covered an epoch of its "
+                 "training images, else the step time x the steps of an epoch "
+                 "(extrapolated). Plaintext: torch SGD of the same steps from the same "
+                 "initial weights, timed in the same run. Test accuracy: the trained model's "
+                 "logits opened to the model owner only.")
+
+
 def _phase_table(phases: pd.DataFrame) -> pd.DataFrame:
     keys = ["system", "model", "dataset", "parties", "batch"]
     wide = phases.groupby([*keys, "phase"], dropna=False, observed=True)["s_per_img"].first()
@@ -242,6 +265,9 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     ]
     if not micro.empty:
         tables.append(_micro_table(micro))
+    trained = training.runs(df)
+    if not trained.empty:
+        tables.append(_training_table(trained))
     for table in tables:
         table.data.to_csv(out_dir / f"{table.name}.csv", index=False)
     figures.theme()
@@ -252,8 +278,11 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not micro.empty else None
     reconstructions = privacy.copy_reconstruction_figures(df, out_dir)
+    training_figs = [] if trained.empty else [
+        _draw(spec, inputs, out_dir) for spec in training.figure_specs(trained, df)]
     files = [f"{t.name}.csv" for t in tables] + [r["file"] for r in reconstructions] + [
-        f"{f.spec.name}.{ext}" for f in [*drawn, micro_fig] if f and f.png for ext in ("png", "svg")
+        f"{f.spec.name}.{ext}" for f in [*drawn, micro_fig, *training_figs] if f and f.png
+        for ext in ("png", "svg")
     ]
     index = out_dir / "index.html"
     index.write_text(_environment().get_template("index.html.j2").render(
@@ -267,6 +296,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         figures=drawn,
         micro_figure=micro_fig,
         reconstructions=reconstructions,
+        training_figures=training_figs,
         not_measured=list(coverage.loc[coverage["status"] == provenance.NOT_MEASURED,
                                        "framework"]),
         warnings=sorted(set(security["security_note"]) - {""}),

@@ -39,7 +39,7 @@ import pandas as pd
 
 from .. import roles
 from ..case import MICRO
-from ..metrics import DEAL, PHASES, RANK_METRICS
+from ..metrics import DEAL, PHASES, RANK_METRICS, TRAIN_STEP
 from . import identity as ident
 from .identity import system_name
 
@@ -65,8 +65,16 @@ def usable(df: pd.DataFrame) -> pd.DataFrame:
     return df[ok & df["value"].notna()]
 
 
+def is_training(df: pd.DataFrame) -> pd.Series:
+    """Rows of secure training runs (runs with a ``train_step`` phase; see
+    :mod:`mpcbench.report.training`), which inference statistics leave out."""
+    runs = df.loc[df["phase"].eq(TRAIN_STEP).fillna(False), "run_id"].unique()
+    return df["run_id"].isin(runs)
+
+
 def _inference(df: pd.DataFrame) -> pd.DataFrame:
-    return usable(df)[lambda d: d["model"].ne(MICRO).fillna(True)]
+    rows = usable(df)
+    return rows[rows["model"].ne(MICRO).fillna(True) & ~is_training(rows)]
 
 
 def is_dealer(df: pd.DataFrame) -> pd.Series:

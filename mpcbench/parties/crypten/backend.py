@@ -28,13 +28,14 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from torch import nn
 
-from ... import roles
+from ... import models, roles
 from ...case import Case
 from ...models import layers as L
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
 from ..tcp_counters import TcpCounters, established, local_endpoints, to_others
-from . import speedups
+from . import speedups, training
 from .layers import Step, share_layer
 
 PROVIDERS = ("TFP", "TTP")
@@ -176,6 +177,15 @@ class CryptenBackend(Backend):
                 f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
         cls.variant(case)
 
+    @classmethod
+    def cannot_train(cls, case: Case) -> str | None:
+        """CrypTen trains with its encrypted autograd every sequential model of linear,
+        conv, ReLU, max-pool, dropout and flatten layers (not ``bnn``: Sign has no
+        gradient). With ``variant=tuned`` the project's speed-ups of CrypTen's primitives
+        (:mod:`.speedups`) run in training too; max pooling stays CrypTen's own (its
+        one-hot argmax is what the backward pass needs)."""
+        return training.untrainable(models.build(case.model))
+
     # -- run phases --------------------------------------------------------------------
 
     @property
@@ -268,6 +278,15 @@ class CryptenBackend(Backend):
             for step in model:
                 x = step(x)
         return x
+
+    def share_trainable(self, model: nn.Module, lr: float) -> training.Trainable:
+        return training.share(self._ct, model, self._ctx.case.roles.model_owner, lr)
+
+    def train_step(self, model: training.Trainable, x: Any, y: Any) -> Any:
+        return training.step(model, x, y)
+
+    def predict(self, model: training.Trainable, x: Any) -> Any:
+        return training.predict(self._ct, model, x)
 
     def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
         out = y.get_plain_text(dst=receiver)

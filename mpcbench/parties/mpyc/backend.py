@@ -180,6 +180,15 @@ class MpycBackend(Backend):
         return value_range(FixedPoint.of(case))
 
     @classmethod
+    def cannot_train(cls, case: Case) -> str | None:
+        return ("MPyC has secure fixed-point arrays but no autograd: training needs a "
+                "hand-written backward pass of every layer (ReLU masks from secure "
+                "comparisons kept from the forward pass, matrix products of the transposed "
+                "weights), a secure softmax (exponential and reciprocal approximations in "
+                "fixed point) and a truncation after every product of the update; none of "
+                "it is in MPyC or in this harness")
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
         unknown = set(case.options) - cls.options

@@ -1,0 +1,92 @@
+"""CrypTen secure training: the torch model rebuilt as a ``crypten.nn`` module, its
+parameters encrypted from the model owner, trained by CrypTen's encrypted autograd
+(``crypten.nn.CrossEntropyLoss`` on one-hot labels, ``crypten.optim.SGD``).
+
+The model is rebuilt layer by layer rather than through ``crypten.nn.from_pytorch``:
+the same CrypTen modules the ONNX converter would produce, without an ONNX export in
+every party. CrypTen's ``Dropout`` draws its masks from CrypTen's generators, so a model
+with dropout does not follow the same path as plaintext training step by step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..base import Unsupported
+
+
+def _translations(cnn: ModuleType) -> dict[type[nn.Module], Callable[[Any], Any]]:
+    """torch layer type -> the equivalent ``crypten.nn`` layer (untrained)."""
+    return {
+        nn.Linear: lambda m: cnn.Linear(m.in_features, m.out_features, bias=m.bias is not None),
+        nn.Conv2d: lambda m: cnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size,
+                                        stride=m.stride, padding=m.padding,
+                                        bias=m.bias is not None),
+        nn.ReLU: lambda m: cnn.ReLU(),
+        nn.MaxPool2d: lambda m: cnn.MaxPool2d(m.kernel_size, stride=m.stride),
+        nn.Dropout: lambda m: cnn.Dropout(m.p),
+        nn.Flatten: lambda m: cnn.Flatten(m.start_dim),
+    }
+
+
+#: torch layers a trainable model may consist of (the keys of :func:`_translations`)
+TRAINABLE = (nn.Linear, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Dropout, nn.Flatten)
+
+
+def untrainable(model: nn.Module) -> str | None:
+    """Why ``model`` cannot be trained under CrypTen here (``None``: it can)."""
+    if not isinstance(model, nn.Sequential):
+        return "only sequential models are rebuilt for training"
+    bad = sorted({type(m).__name__ for m in model if not isinstance(m, TRAINABLE)})
+    if bad:
+        return f"no encrypted training of {', '.join(bad)} layers"
+    return None
+
+
+@dataclass
+class Trainable:
+    """A shared model in training: the encrypted module, its optimiser and loss."""
+
+    module: Any
+    optimizer: Any
+    loss: Any
+
+
+def share(crypten: ModuleType, model: nn.Module, src: int, lr: float) -> Trainable:
+    """Rebuild ``model`` in ``crypten.nn``, copy its parameters, encrypt them from ``src``."""
+    if why := untrainable(model):
+        raise Unsupported(why)
+    table = _translations(crypten.nn)
+    module = crypten.nn.Sequential(*[table[type(m)](m) for m in model])
+    state = model.state_dict()
+    if set(state) != set(module.state_dict()):
+        raise RuntimeError("crypten.nn rebuild does not have the torch model's parameters")
+    # strict=False: torch's state_dict carries no crypten version metadata
+    module.load_state_dict(state, strict=False)
+    module.encrypt(src=src)
+    module.train()
+    return Trainable(module, crypten.optim.SGD(module.parameters(), lr=lr),
+                     crypten.nn.CrossEntropyLoss())
+
+
+def step(t: Trainable, x: Any, y: Any) -> Any:
+    """One SGD step on ``x`` with one-hot ``y``; the shared loss (before the update)."""
+    t.module.train()
+    t.optimizer.zero_grad()
+    loss = t.loss(t.module(x), y)
+    loss.backward()
+    t.optimizer.step()
+    return loss
+
+
+def predict(crypten: ModuleType, t: Trainable, x: Any) -> Any:
+    """Shared logits of the model in evaluation mode (no dropout, no autograd)."""
+    t.module.eval()
+    with crypten.no_grad(), torch.no_grad():
+        return t.module(x)
