@@ -36,6 +36,9 @@ class Case:
     #: the network the parties talk over: ``none`` (this machine's loopback), a named
     #: emulated profile (``lan``, ``lan1g``, ``wan``, ``wan100``) or a profile file
     network: str = NO_NETWORK
+    #: directory of a secret-shared model (:mod:`mpcbench.parties.shares`) every party
+    #: loads its own shares from, instead of the model owner sharing trained weights
+    shares: str | None = None
 
     @property
     def case_id(self) -> str:

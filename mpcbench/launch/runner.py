@@ -21,6 +21,7 @@ from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
 from ..models import layers as L
 from ..models import ranges
+from ..parties import shares
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import identity as ident
 from ..results import store
@@ -64,10 +65,48 @@ def check(case: Case) -> type[Backend]:
     data.check_available(case.dataset, "test", case.images)  # also verifies checksums
     if backend.uses_description:
         models.module(case.model)
-        models.weights_info(case.model, case.dataset)
+        if case.shares:
+            check_shares(case, backend)
+        else:
+            models.weights_info(case.model, case.dataset)
     if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
         raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
     return backend
+
+
+def _share_encoding(case: Case, backend: type[Backend]) -> dict:
+    encoding = backend.share_encoding(case) if backend.uses_description else None
+    if encoding is None:
+        raise Unsupported(f"{case.framework} cannot save or load model shares")
+    return encoding
+
+
+def check_shares(case: Case, backend: type[Backend]) -> None:
+    """The case's share set fits it (framework, model, dataset, parties, layers, encoding)
+    and every file matches the manifest; :class:`~mpcbench.parties.shares.SharesError`
+    otherwise, before any party starts."""
+    shares.check(case.shares, shares.expected(case, _share_encoding(case, backend)))
+
+
+def check_save_shares(case: Case, backend: type[Backend], directory: Path) -> None:
+    """The backend can save model shares and ``directory`` holds no share set yet."""
+    if case.model == MICRO:
+        raise Unsupported("the sharing micro-benchmark shares no model to save")
+    _share_encoding(case, backend)
+    if (Path(directory) / shares.MANIFEST).exists():
+        raise shares.SharesError(f"{directory} already holds a share set; choose another "
+                                 "directory")
+
+
+def _write_manifest(case: Case, backend: type[Backend], run_id: str, directory: Path,
+                    outputs: list[dict]) -> str:
+    """The manifest of the files the parties saved (from what every party knows and
+    each party's record); its SHA-256."""
+    header = {"set_id": run_id, "run_id": run_id,
+              **shares.expected(case, _share_encoding(case, backend)),
+              "framework_versions": backend.versions(),
+              "source": {"weights": backend.weights(case)}}
+    return shares.write_manifest(directory, header, [out["shares"] for out in outputs])
 
 
 def check_range(case: Case, backend: type[Backend]) -> dict | None:
@@ -78,8 +117,8 @@ def check_range(case: Case, backend: type[Backend]) -> dict | None:
     (:meth:`Backend.value_range`); else the tightest value and its margin in bits, stored
     with the run (``None`` for a backend without a limit).
     """
-    if case.model == MICRO or not backend.uses_description:
-        return None
+    if case.model == MICRO or not backend.uses_description or case.shares:
+        return None  # (from shares: no plaintext weights to check)
     limit = backend.value_range(case)
     if limit is None:
         return None
@@ -92,7 +131,7 @@ def _layer_rewrites(case: Case, backend: type[Backend]) -> list[str]:
     """What the layer description changes in the model (see :func:`layers.describe`)."""
     if case.model == MICRO or not backend.uses_description:
         return []
-    return L.rewrites(models.load_trained(case.model, case.dataset))
+    return L.rewrites(models.build(case.model))
 
 
 def _threads(n_parties: int) -> int:
@@ -150,7 +189,7 @@ def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
         x, labels = data.load(case.dataset, "test", limit=case.images)
         pred = torch.from_numpy(logits).argmax(1)
         values["accuracy"] = float((pred == labels).double().mean())
-        if backend.uses_description:
+        if backend.uses_description and not case.shares:  # from shares: no plaintext
             plain = L.evaluate(L.describe(models.load_trained(case.model, case.dataset)), x)
             values["plain_accuracy"] = float((plain.argmax(1) == labels).double().mean())
             values["agreement"] = float((plain.argmax(1) == pred).double().mean())
@@ -168,6 +207,7 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
     prov = provenance()
     run_identity = identity(case, code_identity(prov["git_commit"]))
     sha = run_identity["weights"].get(f"{case.model}-{case.dataset}")
+    share_set = run_identity["weights"].get(f"{case.model}-{case.dataset}-shares")
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "kind": backend.kind.value,
@@ -177,7 +217,8 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "images": case.images,
         "data_owner": ctx.data_owner, "model_owner": ctx.model_owner,
         "output_party": ctx.output_party, "threads_per_party": ctx.threads,
-        "weights_sha256": sha, "case_fingerprint": ident.fingerprint(run_identity),
+        "weights_sha256": sha, "model_shares": share_set,
+        "case_fingerprint": ident.fingerprint(run_identity),
         "identity": ident.dumps(run_identity),
         "config": ident.config_text(run_identity["config"]),
         "oversubscribed": oversubscribed(ctx, placement),
@@ -193,11 +234,13 @@ def _store_failure(columns: dict, exc: RunFailed, results_dir: Path) -> None:
                                 "status": exc.status, "error": str(exc)}]), results_dir)
 
 
-def party_context(case: Case, placement: Placement, threads: int | None = None) -> PartyContext:
+def party_context(case: Case, placement: Placement, threads: int | None = None,
+                  run_id: str = "", save_shares: Path | None = None) -> PartyContext:
     """What every party of ``case`` placed by ``placement`` is told (rank unset)."""
     return PartyContext(rank=-1, parties=case.parties, case=case,
                         threads=threads or _threads(case.parties),
-                        addresses=placement.addresses)
+                        addresses=placement.addresses, run_id=run_id,
+                        save_shares=None if save_shares is None else str(save_shares))
 
 
 def run_case(
@@ -208,16 +251,21 @@ def run_case(
     threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     place: Placer | None = None,
+    save_shares: Path | None = None,
 ) -> RunResult:
     """Run ``case`` with one process per party and append its rows.
 
     ``place(parties)`` says where the parties run and how they start, for the time of
     the run (default: this machine, on free loopback ports or on ``port`` and up; see
-    :mod:`.placement`); it is entered after the case is checked. A failed or timed-out
+    :mod:`.placement`); it is entered after the case is checked. With ``save_shares``,
+    each party writes its shares of the shared model there and the launcher the
+    manifest (:mod:`mpcbench.parties.shares`). A failed or timed-out
     run is stored too (one row with its status and error) and then re-raised, so a
     sweep's table shows what broke.
     """
     backend = check(case)
+    if save_shares is not None:
+        check_save_shares(case, backend, save_shares)
     value_range = check_range(case, backend)  # before any party starts
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     results_dir = Path(results_dir)
@@ -231,7 +279,7 @@ def run_case(
             ctx = party_context(case, Placement((), (), ()), threads)
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
             raise
-        ctx = party_context(case, placement, threads)
+        ctx = party_context(case, placement, threads, run_id, save_shares)
         columns = _case_columns(case, ctx, backend, run_id, placement, {
             "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})
         try:
@@ -256,6 +304,9 @@ def run_case(
                      ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
               **placement.record}
+    if save_shares is not None:
+        config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": _write_manifest(
+            case, backend, run_id, save_shares, outputs)}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))

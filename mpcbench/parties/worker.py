@@ -34,7 +34,7 @@ from .. import data, models
 from ..case import MICRO, Case
 from ..metrics import RANK_METRICS
 from ..models import layers as L
-from . import get, lifeline
+from . import get, lifeline, shares
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
@@ -72,24 +72,30 @@ def _batches(case: Case) -> list[tuple[int, int]]:
 
 def _layers(ctx: PartyContext) -> list[L.Layer]:
     case = ctx.case
+    if case.shares:  # the structure only: no party reads the trained weights
+        return shares.structure(case.model)
     description = L.describe(models.load_trained(case.model, case.dataset))
     return description if ctx.rank == ctx.model_owner else L.blank(description)
 
 
 def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
-               progress: Callable[[int], None]) -> np.ndarray | None:
-    """Repeated secure inference of the case's images; the last repeat's revealed logits."""
+               progress: Callable[[int], None]) -> tuple[np.ndarray | None, object]:
+    """Repeated secure inference of the case's images; the last repeat's revealed logits
+    and shared model."""
     case = ctx.case
     # Data and model loading happen outside the timed phases; only the owner sees data.
     owner = ctx.rank == ctx.data_owner
     x_all = data.load(case.dataset, "test", limit=case.images)[0] if owner else None
     description = _layers(ctx) if backend.uses_description else None
+    stored = (shares.load(case.shares, ctx.rank, shares.expected(
+        case, type(backend).share_encoding(case))) if case.shares else None)
     logits = []
     for rep in range(case.warmup + case.repeats):
         logits.clear()
         with prof.phase("total", rep):
             with prof.phase("share", rep):
-                model = backend.share_model(description)
+                model = (backend.share_model(description) if stored is None
+                         else backend.import_shares(stored, description))
             for lo, hi in _batches(case):
                 shape = (hi - lo, *models.INPUT_SHAPE)
                 with prof.phase("share", rep):
@@ -101,7 +107,7 @@ def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
                 if out is not None:
                     logits.append(out.detach().double().cpu().numpy())
                 progress(1)
-    return np.concatenate(logits) if logits else None
+    return (np.concatenate(logits) if logits else None), model
 
 
 def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
@@ -144,10 +150,14 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     prof = Profiler(backend.comm_counters, backend.barrier)
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
+    saved = None
     if case.model == MICRO:
         logits = _micro(ctx, backend, prof, progress)
     else:
-        logits = _inference(ctx, backend, prof, progress)
+        logits, model = _inference(ctx, backend, prof, progress)
+        if ctx.save_shares:  # this party's own file, after the timed phases
+            saved = shares.save(ctx.save_shares, ctx.rank, ctx.run_id,
+                                backend.export_shares(model))
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [
@@ -164,7 +174,8 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     info = backend.run_info()
     backend.teardown()
     rows = [{**row, "rank": ctx.rank, "comm_method": comm_method} for row in rows]
-    return {"rows": rows, "config": info, "logits": None if logits is None else logits.tolist()}
+    return {"rows": rows, "config": info, "logits": None if logits is None else logits.tolist(),
+            "shares": saved}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,17 +18,20 @@ import importlib.metadata
 import ipaddress
 import os
 import time
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 
 from ...case import Case
 from ...models import layers as L
+from .. import shares
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
 from ..tcp_counters import TcpCounters, established
 from . import speedups
-from .layers import Step, share_layer
+from .layers import Step, layer_step, plain_params, share_params
 
 PROVIDERS = ("TFP", "TTP")
 #: most reads of the TCP counters while waiting for bytes in flight (1 ms apart)
@@ -49,6 +52,15 @@ TUNED_CHANGES = (
     "argmax) instead of CrypTen's max_pool2d: fewer rounds and bytes",
     "configuration reads from a cached copy of crypten.cfg; glibc keeps freed memory",
 )
+
+@dataclass(frozen=True, eq=False)
+class SharedModel:
+    """The shared model: one step per layer, and the encrypted parameters of each layer
+    (what :meth:`CryptenBackend.export_shares` saves)."""
+
+    steps: list[Step]
+    params: list[dict[str, Any]]
+
 
 def _crypten() -> ModuleType:
     from .compat import import_crypten
@@ -202,18 +214,49 @@ class CryptenBackend(Backend):
 
         self._barrier_group = dist.new_group(backend="gloo")
 
-    def share_model(self, layers: list[L.Layer]) -> list[Step]:
+    def share_model(self, layers: list[L.Layer]) -> SharedModel:
         bits = self._ct.cfg.encoder.precision_bits
+        params = [share_params(self._ct, lay, self._ctx.model_owner, bits) for lay in layers]
+        return self._model(layers, params)
+
+    def _model(self, layers: list[L.Layer], params: list[dict[str, Any]]) -> SharedModel:
         tree = self._tuned(self._ctx.case)
-        return [share_layer(self._ct, lay, self._ctx.model_owner, bits, tree) for lay in layers]
+        return SharedModel([layer_step(self._ct, lay, p, tree)
+                            for lay, p in zip(layers, params, strict=True)], params)
+
+    @classmethod
+    def share_encoding(cls, case: Case) -> dict[str, Any]:
+        """Additive shares over the ring of 64-bit integers, :data:`PRECISION_BITS`
+        fractional bits."""
+        return {"scheme": "additive", "ring": "Z/2^64", "precision_bits": PRECISION_BITS}
+
+    def export_shares(self, model: SharedModel) -> dict[str, np.ndarray]:
+        """This party's int64 ring shares of every parameter (layout of
+        :func:`.layers.plain_params`)."""
+        return {f"{i}.{name}": t.share.numpy().copy()
+                for i, p in enumerate(model.params) for name, t in p.items()}
+
+    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[L.Layer]) -> SharedModel:
+        """``MPCTensor.from_shares`` of this party's ring shares of every parameter."""
+        bits = self._ct.cfg.encoder.precision_bits
+        if bits != PRECISION_BITS:
+            raise Unsupported(f"crypten encodes with {bits} fractional bits, the shares "
+                              f"with {PRECISION_BITS}")
+        from_shares = self._ct.mpc.MPCTensor.from_shares
+        params = [{name: from_shares(torch.from_numpy(
+                       shares.take(arrays, f"{i}.{name}", a.shape).astype(np.int64)),
+                       precision=bits)
+                   for name, a in plain_params(lay).items()}
+                  for i, lay in enumerate(layers)]
+        return self._model(layers, params)
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> Any:
         plain = torch.zeros(shape) if x is None else x
         return self._ct.cryptensor(plain, src=self._ctx.data_owner)
 
-    def infer(self, model: list[Step], x: Any) -> Any:
+    def infer(self, model: SharedModel, x: Any) -> Any:
         with self._ct.no_grad():
-            for step in model:
+            for step in model.steps:
                 x = step(x)
         return x
 

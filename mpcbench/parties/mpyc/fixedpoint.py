@@ -66,6 +66,22 @@ def variant(case: Case) -> str:
     return str(value)
 
 
+#: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
+PRODUCT_HEADROOM = 2
+#: MPyC's default security parameter (``--sec-param``; the backend never sets another)
+SEC_PARAM = 30
+
+
+def field_prime(fmt: FixedPoint, terms: int, sec_param: int = SEC_PARAM) -> int:
+    """The prime of the field every value of a run lives in: room for a product plus the
+    statistical masks of ``terms`` PRSS terms (1 without the fused truncation)."""
+    from mpyc import finfields  # the field code only: no runtime, no argv parsing
+
+    bits = fmt.bit_length + fmt.weight_frac_bits + PRODUCT_HEADROOM
+    prime, *_ = finfields.find_prime_root(bits + sec_param + terms.bit_length() + 2, n=2)
+    return int(prime)
+
+
 def value_range(fmt: FixedPoint) -> float:
     """Largest magnitude a value (and a compared difference) may have: compared values
     lie in ``[-2**(l-1), 2**(l-1))`` units of ``2**-f``, i.e. ``|x| < 2**(l-f-1)``."""
