@@ -81,11 +81,13 @@ def _share_encoding(case: Case, backend: type[Backend]) -> dict:
     return encoding
 
 
-def check_shares(case: Case, backend: type[Backend]) -> None:
+def check_shares(case: Case, backend: type[Backend], files: bool = False) -> None:
     """The case's share set fits it (framework, model, dataset, parties, layers, encoding)
-    and every file matches the manifest; :class:`~mpcbench.parties.shares.SharesError`
-    otherwise, before any party starts."""
-    shares.check(case.shares, shares.expected(case, _share_encoding(case, backend)))
+    and, with ``files``, every party's file matches the manifest (parties on other hosts
+    check their own); :class:`~mpcbench.parties.shares.SharesError` otherwise, before
+    any party starts."""
+    shares.check(case.shares, shares.expected(case, _share_encoding(case, backend)),
+                 None if files else ())
 
 
 def check_save_shares(case: Case, backend: type[Backend], directory: Path) -> None:
@@ -279,6 +281,8 @@ def run_case(
             ctx = party_context(case, Placement((), (), ()), threads)
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
             raise
+        if case.shares and not placement.spec_on_stdin:  # parties on this file system
+            check_shares(case, backend, files=True)
         ctx = party_context(case, placement, threads, run_id, save_shares)
         columns = _case_columns(case, ctx, backend, run_id, placement, {
             "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})

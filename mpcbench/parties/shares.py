@@ -13,7 +13,9 @@ A share set is a directory::
 Each party writes only its own file (:func:`save`, which returns the file's record); the
 launcher writes the manifest from what the parties report (:func:`write_manifest`). A
 loading party checks the manifest against its case and its own file against the manifest
-(:func:`load`); :func:`check` checks a whole set before any party starts. Every refusal
+(:func:`load`); :func:`check` checks a whole set before any party starts. On several
+hosts, each keeps its own file and a copy of the manifest (it holds no secret) in the
+same directory. Every refusal
 is a :class:`SharesError` (bad input: one line, exit code 2). The arrays a backend
 exports and imports (:meth:`~mpcbench.parties.base.Backend.export_shares`,
 :meth:`~mpcbench.parties.base.Backend.import_shares`) are this party's shares only;
@@ -26,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -206,12 +209,14 @@ def _read_file(directory: Path, rank: int, manifest: dict[str, Any]) -> dict[str
     return arrays
 
 
-def check(directory: str | Path, want: dict[str, Any]) -> dict[str, Any]:
-    """Check the set in ``directory`` against ``want`` (:func:`expected`) and every file
-    against the manifest, before any party starts; the manifest."""
+def check(directory: str | Path, want: dict[str, Any],
+          ranks: Iterable[int] | None = None) -> dict[str, Any]:
+    """Check the set in ``directory`` against ``want`` (:func:`expected`) and the files of
+    ``ranks`` (default: every party's) against the manifest, before any party starts;
+    the manifest."""
     manifest = read_manifest(directory)
     _check_manifest(manifest, want, str(directory))
-    for rank in range(want["parties"]):
+    for rank in range(want["parties"]) if ranks is None else ranks:
         _read_file(Path(directory), rank, manifest)
     return manifest
 
