@@ -100,15 +100,17 @@ def check_save_shares(case: Case, backend: type[Backend], directory: Path) -> No
                                  "directory")
 
 
-def _write_manifest(case: Case, backend: type[Backend], run_id: str, directory: Path,
-                    outputs: list[dict]) -> str:
-    """The manifest of the files the parties saved (from what every party knows and
-    each party's record); its SHA-256."""
+def write_share_manifest(case: Case, backend: type[Backend], run_id: str, directory: Path,
+                         records: list[dict], source: dict | None = None) -> str:
+    """The manifest of the share files the parties of run ``run_id`` saved (``records``:
+    each party's :func:`~mpcbench.parties.shares.save` record; the set's id is the run
+    id), from what every party knows; ``source`` says where the model came from (default:
+    the plaintext weights it shared). Its SHA-256."""
     header = {"set_id": run_id, "run_id": run_id,
               **shares.expected(case, _share_encoding(case, backend)),
               "framework_versions": backend.versions(),
-              "source": {"weights": backend.weights(case)}}
-    return shares.write_manifest(directory, header, [out["shares"] for out in outputs])
+              "source": source or {"weights": backend.weights(case)}}
+    return shares.write_manifest(directory, header, records)
 
 
 def check_range(case: Case, backend: type[Backend]) -> dict | None:
@@ -309,8 +311,9 @@ def run_case(
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
               **placement.record}
     if save_shares is not None:
-        config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": _write_manifest(
-            case, backend, run_id, save_shares, outputs)}
+        config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": (
+            write_share_manifest(case, backend, run_id, save_shares,
+                                 [out["shares"] for out in outputs]))}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))

@@ -14,6 +14,7 @@ Measured here on 8 images: CrypTen 2 / 9 units of 2**-16 (2 / 3 parties), MPyC 3
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -170,11 +171,14 @@ def _swap(a: Path, b: Path) -> None:
     tmp.rename(b)
 
 
-def _corrupt(d: Path) -> None:
-    path = d / shares.file_name(1)
+def _corrupt_file(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def _corrupt(d: Path) -> None:
+    _corrupt_file(d / shares.file_name(1))
 
 
 def _swap_with_manifest(d: Path) -> None:
@@ -246,3 +250,43 @@ def test_saving_refuses_a_directory_with_a_share_set_and_a_backend_without_share
                        timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def _per_host(saved, tmp_path: Path, hosts: list[str]) -> Path:
+    """The 2-party CrypTen set split as on separate hosts: ``tmp_path/<host>/set`` holds
+    the manifest and that host's party file only; ``tmp_path/launcher/set`` the manifest."""
+    source = saved("crypten", 2)[0]
+    for where, files in [("launcher", []), *[(h, [shares.file_name(r)])
+                                              for r, h in enumerate(hosts)]]:
+        target = tmp_path / where / "set"
+        target.mkdir(parents=True)
+        for name in [shares.MANIFEST, *files]:
+            shutil.copy(source / name, target / name)
+    return tmp_path / "launcher"
+
+
+def _run_on_hosts(cwd: Path, tmp_path: Path, hosts: list[str]) -> subprocess.CompletedProcess:
+    """``run --model-shares set`` (relative: each party reads its host's copy) with every
+    party started in its host's directory through a remote template."""
+    template = f"cd {tmp_path}/{{host}} && PYTHONPATH={REPO} {sys.executable} {{worker}}"
+    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
+           "--images", str(IMAGES), "--hosts", ",".join(hosts), "--remote", template,
+           "--results", str(tmp_path / "results"), "--model-shares", "set"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.timeout(300)
+def test_each_host_keeps_only_its_own_share_file(tmp_path, saved):
+    """Parties started through ``--remote`` each see a directory with the manifest and
+    their own file only; they run, and a party whose own file is damaged fails the run
+    naming it."""
+    hosts = ["127.0.0.1", "localhost"]
+    launcher = _per_host(saved, tmp_path, hosts)
+    proc = _run_on_hosts(launcher, tmp_path, hosts)
+    assert proc.returncode == 0, proc.stderr
+    _corrupt_file(tmp_path / hosts[1] / "set" / shares.file_name(1))
+    proc = _run_on_hosts(launcher, tmp_path, hosts)
+    assert proc.returncode == 1
+    assert "party-1.npz of party 1 is corrupt" in proc.stderr
+    assert not party_processes(str(tmp_path))
