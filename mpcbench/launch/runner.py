@@ -285,6 +285,8 @@ def run_case(
             raise
         if case.shares and not placement.spec_on_stdin:  # parties on this file system
             check_shares(case, backend, files=True)
+        if save_shares is not None:
+            stack.enter_context(shares.discarded_on_failure(save_shares, run_id))
         ctx = party_context(case, placement, threads, run_id, save_shares)
         columns = _case_columns(case, ctx, backend, run_id, placement, {
             "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})

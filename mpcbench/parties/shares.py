@@ -24,11 +24,12 @@ exports and imports (:meth:`~mpcbench.parties.base.Backend.export_shares`,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,28 @@ def save(directory: str | Path, rank: int, set_id: str,
     _write_atomic(path, buf.getvalue())
     return {"rank": rank, "file": path.name, "sha256": sha256(path),
             "arrays": {n: [str(a.dtype), list(a.shape)] for n, a in sorted(arrays.items())}}
+
+
+def _set_of(path: Path) -> str | None:
+    """The set id a share file records (``None`` if it cannot be read)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return str(npz[_SET])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@contextlib.contextmanager
+def discarded_on_failure(directory: str | Path, set_id: str) -> Iterator[None]:
+    """Remove the share files of set ``set_id`` from ``directory`` (on this file system)
+    if the block fails: a failed run leaves no half a share set behind."""
+    try:
+        yield
+    except BaseException:
+        for path in Path(directory).glob("party-*.npz"):
+            if _set_of(path) == set_id:
+                path.unlink(missing_ok=True)
+        raise
 
 
 def write_manifest(directory: str | Path, header: dict[str, Any],

@@ -80,3 +80,16 @@ def test_a_manifest_needs_one_file_per_party(tmp_path):
 def test_no_set_is_a_one_line_error(tmp_path):
     with pytest.raises(shares.SharesError, match=r"manifest\.json is missing"):
         shares.read_manifest(tmp_path)
+
+
+def test_a_failed_run_leaves_no_files_of_its_set(tmp_path):
+    shares.save(tmp_path, 0, "failed-run", _arrays(0))
+    kept = shares.save(tmp_path / "other", 1, "earlier", _arrays(1))
+    (tmp_path / "other" / kept["file"]).rename(tmp_path / kept["file"])
+    with pytest.raises(KeyboardInterrupt), shares.discarded_on_failure(tmp_path, "failed-run"):
+        shares.save(tmp_path, 2, "failed-run", _arrays(2))
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [kept["file"]]
+    with shares.discarded_on_failure(tmp_path, "earlier"):
+        pass
+    assert (tmp_path / kept["file"]).exists()
