@@ -37,26 +37,29 @@ TOL = {"crypten": 2e-3, "mpyc": 0.1}
 WEIGHTS = models.weights_path("mlp", "mnist")
 
 
-def _case(framework: str, parties: int, shares_dir: Path | None = None) -> Case:
+def _case(framework: str, parties: int, shares_dir: Path | None = None,
+          variant: str = "stock") -> Case:
     return Case(framework, "mlp", parties=parties, images=IMAGES, batch=IMAGES,
+                options={"variant": variant},
                 shares=None if shares_dir is None else str(shares_dir))
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """``(framework, parties) ->`` the share set a run saved, its revealed logits and rows
-    (one run per key for the whole module)."""
+    """``(framework, parties, variant) ->`` the share set a run saved, its revealed logits
+    and rows (one run per key for the whole module)."""
     made: dict = {}
 
-    def get(framework: str, parties: int):
-        if (framework, parties) not in made:
-            base = tmp_path_factory.mktemp(f"{framework}{parties}")
+    def get(framework: str, parties: int, variant: str = "stock"):
+        key = framework, parties, variant
+        if key not in made:
+            base = tmp_path_factory.mktemp(f"{framework}{parties}{variant}")
             with pytest.MonkeyPatch.context() as mp:
                 seen = capture_logits(mp)
-                result = run_case(_case(framework, parties), base / "results", timeout_s=240,
-                                  save_shares=base / "shares")
-            made[framework, parties] = (base / "shares", seen[0], result.rows)
-        return made[framework, parties]
+                result = run_case(_case(*key[:2], variant=variant), base / "results",
+                                  timeout_s=240, save_shares=base / "shares")
+            made[key] = (base / "shares", seen[0], result.rows)
+        return made[key]
 
     return get
 
@@ -86,18 +89,22 @@ def _opened(framework: str, directory: Path, name: str) -> np.ndarray:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("parties", [2, 3])
-@pytest.mark.parametrize("framework", ["crypten", "mpyc"])
-def test_saved_shares_reload_in_new_parties_to_the_same_logits(tmp_path, revealed_logits,
-                                                               saved, framework, parties):
-    directory, first_logits, first_rows = saved(framework, parties)
+@pytest.mark.parametrize(("framework", "parties", "variant"), [
+    ("crypten", 2, "stock"), ("crypten", 3, "stock"), ("mpyc", 2, "stock"),
+    ("mpyc", 3, "stock"), ("mpyc", 3, "tuned")])
+def test_saved_shares_reload_in_new_parties_to_the_same_logits(
+        tmp_path, revealed_logits, saved, framework, parties, variant):
+    """(MPyC tuned holds the weights as limbs of plain ints, stock as MPyC's integral
+    secure arrays: both are exported as field elements and rebuilt.)"""
+    directory, first_logits, first_rows = saved(framework, parties, variant)
     manifest = json.loads((directory / shares.MANIFEST).read_text())
     assert sorted(manifest["files"]) == [str(r) for r in range(parties)]
     assert manifest["set_id"] == first_rows["run_id"].iloc[0]
     assert manifest["source"]["weights"]["mlp-mnist"] == models.weights_info(
         "mlp", "mnist").sha256
 
-    rows = run_case(_case(framework, parties, directory), tmp_path, timeout_s=240).rows
+    rows = run_case(_case(framework, parties, directory, variant), tmp_path,
+                    timeout_s=240).rows
     assert (rows["status"] == "ok").all()
     logits = revealed_logits[-1]  # (the saving run, if it ran now, came first)
     assert logits.shape == first_logits.shape == (IMAGES, 10)

@@ -89,8 +89,8 @@ def _to_words(values: np.ndarray, words: int) -> np.ndarray:
 
 def _from_words(a: np.ndarray) -> np.ndarray:
     """The ints (object array) of :func:`_to_words`."""
-    out = np.zeros(a.shape[:-1], dtype=object)
-    for i in range(a.shape[-1]):
+    out = a[..., 0].astype(object)
+    for i in range(1, a.shape[-1]):
         out += a[..., i].astype(object) << (64 * i)
     return out
 
