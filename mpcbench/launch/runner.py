@@ -60,15 +60,15 @@ def check(case: Case) -> type[Backend]:
         get_profile(case.network).check(case.parties)
     if case.dtype not in ("float32", "float64"):
         raise Unsupported(f"dtype must be float32 or float64, got {case.dtype!r}")
+    if case.shares:
+        check_shares(case, backend)
     if case.model == MICRO:
         data.check_available(case.dataset, "train", case.images)
         return backend
     data.check_available(case.dataset, "test", case.images)  # also verifies checksums
     if backend.uses_description:
         models.module(case.model)
-        if case.shares:
-            check_shares(case, backend)
-        else:
+        if not case.shares:
             models.weights_info(case.model, case.dataset)
     if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
         raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")

@@ -12,6 +12,8 @@ from ..parties.base import Backend, Unsupported
 
 
 def _share_encoding(case: Case, backend: type[Backend]) -> dict:
+    if case.model == MICRO:
+        raise Unsupported("the sharing micro-benchmark has no model to save or load as shares")
     encoding = backend.share_encoding(case) if backend.uses_description else None
     if encoding is None:
         raise Unsupported(f"{case.framework} cannot save or load model shares")
@@ -29,8 +31,6 @@ def check_shares(case: Case, backend: type[Backend], files: bool = False) -> Non
 
 def check_save_shares(case: Case, backend: type[Backend], directory: Path) -> None:
     """The backend can save model shares and ``directory`` holds no share set yet."""
-    if case.model == MICRO:
-        raise Unsupported("the sharing micro-benchmark shares no model to save")
     _share_encoding(case, backend)
     if (Path(directory) / shares.MANIFEST).exists():
         raise shares.SharesError(f"{directory} already holds a share set; choose another "
