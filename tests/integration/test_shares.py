@@ -160,6 +160,8 @@ def test_no_process_of_a_run_from_shares_opens_the_weights_file(tmp_path, saved)
     for rank in range(2):
         assert str(directory / shares.file_name(rank)) in trace
     assert WEIGHTS.name not in trace
+    table = run_cli("results", "-r", str(tmp_path / "results"), "--format", "csv").stdout
+    assert shares.sha256(directory / shares.MANIFEST) in table  # its row names the set
     proc = _strace(tmp_path / "weights.log", *common)
     assert proc.returncode == 0, proc.stderr
     assert WEIGHTS.name in (tmp_path / "weights.log").read_text()
