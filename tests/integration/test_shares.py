@@ -147,24 +147,25 @@ def _strace(log: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.timeout(300)
-def test_no_process_of_a_run_from_shares_opens_the_weights_file(tmp_path, saved):
-    """Traced with strace (the kernel's record of every open of every process): a run
-    from shares opens each party's share file and never the weights; a run that shares
-    the trained model opens them (so the trace would see it)."""
-    directory, _, _ = saved("crypten", 2)
-    common = ["run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", str(IMAGES),
-              "--results", str(tmp_path / "results")]
-    proc = _strace(tmp_path / "shares.log", *common, "--model-shares", str(directory))
+def test_no_process_of_a_run_from_shares_opens_the_weights_file(tmp_path):
+    """Traced with strace (the kernel's record of every open of every process):
+    ``share-model`` opens the weights (so the trace sees such an open); a run from its
+    shares opens each party's share file and never the weights."""
+    directory, results = tmp_path / "set", str(tmp_path / "results")
+    proc = _strace(tmp_path / "share.log", "share-model", "-f", "crypten", "-m", "mlp",
+                   "-n", "2", "--out", str(directory), "--results", results)
+    assert proc.returncode == 0, proc.stderr
+    assert WEIGHTS.name in (tmp_path / "share.log").read_text()
+    proc = _strace(tmp_path / "shares.log", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
+                   "--images", str(IMAGES), "--results", results, "--model-shares",
+                   str(directory))
     assert proc.returncode == 0, proc.stderr
     trace = (tmp_path / "shares.log").read_text()
     for rank in range(2):
         assert str(directory / shares.file_name(rank)) in trace
     assert WEIGHTS.name not in trace
-    table = run_cli("results", "-r", str(tmp_path / "results"), "--format", "csv").stdout
+    table = run_cli("results", "-r", results, "--format", "csv").stdout
     assert shares.sha256(directory / shares.MANIFEST) in table  # its row names the set
-    proc = _strace(tmp_path / "weights.log", *common)
-    assert proc.returncode == 0, proc.stderr
-    assert WEIGHTS.name in (tmp_path / "weights.log").read_text()
 
 
 def _copy(saved, framework: str, parties: int, tmp_path: Path) -> Path:
