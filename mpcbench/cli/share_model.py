@@ -39,8 +39,9 @@ def share_model(
     """Share MODEL's trained weights from the model owner among N parties; each party
     writes its own shares to OUT/party-<rank>.npz, the launcher OUT/manifest.json.
 
-    It is ``mpcbench run --images 1 --save-shares OUT`` (the one-image run is stored in
-    --results like any run); its options (--set) must be those of the runs from the set.
+    It is a one-image ``mpcbench run`` with ``--save-shares OUT``, stored like any run.
+    Runs from the set must use the encoding it was made with (MPyC: the same threshold,
+    bit lengths and variant via --set).
     """
     from ..case import Case
     from ..launch.runner import run_case
