@@ -93,3 +93,19 @@ def test_a_failed_run_leaves_no_files_of_its_set(tmp_path):
     with shares.discarded_on_failure(tmp_path, "earlier"):
         pass
     assert (tmp_path / kept["file"]).exists()
+
+
+def test_mpyc_field_elements_round_trip_through_words_and_limbs():
+    from mpcbench.parties.mpyc import modmat
+    from mpcbench.parties.mpyc.backend import _from_words, _to_words
+
+    rng = np.random.default_rng(0)
+    values = np.array([int(v) << 40 | int(w) for v, w in
+                       zip(rng.integers(0, 2**62, 60), rng.integers(0, 2**40, 60), strict=True)],
+                      dtype=object).reshape(6, 10)  # up to 102 bits: two words
+    words = _to_words(values, 2)
+    assert words.shape == (6, 10, 2) and words.dtype == np.uint64
+    assert (_from_words(words) == values).all()
+    bits = modmat.limb_bits(6)
+    limbs = modmat.to_limbs(values, bits, modmat.limb_count(102, bits))
+    assert (modmat.from_limbs(limbs, bits) == values).all()
