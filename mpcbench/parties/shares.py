@@ -10,14 +10,15 @@ A share set is a directory::
     party-1.npz      them, ``<layer index>.<weight|bias>``), plus the file's rank and
     ...              the set's id: all covered by the file's SHA-256
 
-Each party writes only its own file (:func:`save`, which returns the file's record); the
-launcher writes the manifest from what the parties report (:func:`write_manifest`). A
-loading party checks the manifest against its case and its own file against the manifest
-(:func:`load`); :func:`check` checks a whole set before any party starts. On several
-hosts, each keeps its own file and a copy of the manifest (it holds no secret) in the
-same directory. Every refusal
-is a :class:`SharesError` (bad input: one line, exit code 2). The arrays a backend
-exports and imports (:meth:`~mpcbench.parties.base.Backend.export_shares`,
+Each party writes only its own file (:func:`save`, which returns the file's record, sent
+back in the party's result); the launcher writes the manifest from what every party knows
+and those records (:func:`write_manifest`, through
+:func:`mpcbench.launch.share_sets.write_share_manifest`). A loading party checks the
+manifest against its case and its own file against the manifest (:func:`load`);
+:func:`check` checks a whole set before any party starts. On several hosts, each keeps
+its own file and a copy of the manifest (it holds no secret) in the same directory.
+Every refusal is a :class:`SharesError` (bad input: one line, exit code 2). The arrays a
+backend exports and imports (:meth:`~mpcbench.parties.base.Backend.export_shares`,
 :meth:`~mpcbench.parties.base.Backend.import_shares`) are this party's shares only;
 :func:`take` hands them over by name and shape.
 """
