@@ -60,6 +60,9 @@ class Case:
     roles: Roles = field(default_factory=Roles)
     #: secure training of the model (``None``: inference)
     training: Training | None = None
+    #: directory of a secret-shared model (:mod:`mpcbench.parties.shares`) every party
+    #: loads its own shares from, instead of the model owner sharing trained weights
+    shares: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.roles, dict):  # from a JSON spec

@@ -32,6 +32,11 @@ def party_processes(marker: str) -> list[psutil.Process]:
 def revealed_logits(monkeypatch) -> list:
     """The logits the output party revealed, one entry per following run of the test
     (captured where the runner scores them)."""
+    return capture_logits(monkeypatch)
+
+
+def capture_logits(monkeypatch: pytest.MonkeyPatch) -> list:
+    """A list that gets the logits revealed by every run while ``monkeypatch`` is active."""
     from mpcbench.launch import runner
 
     seen: list = []

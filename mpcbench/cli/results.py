@@ -21,7 +21,9 @@ TABLE_COLUMNS = {"system": "system", "kind": "kind", "model": "model", "dataset"
                  "accuracy": "acc", "agreement": "agree", "peak_rss_mib": "RSS MiB",
                  "mib_per_img": "MiB/img", "offline_mib_per_img": "offline",
                  "rounds_per_img": "rounds/img", "threshold": "t",
-                 "provider": "provider", "versions": "versions"}
+                 "provider": "provider", "model_shares": "shares", "versions": "versions"}
+#: characters of a share set's manifest SHA-256 the table shows
+_SHARES_SHOWN = 12
 
 
 class Format(StrEnum):
@@ -61,6 +63,7 @@ def results(
         print(summary.to_json(orient="records", indent=2, date_format="iso"))
     else:
         shown = summary[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+        shown["shares"] = shown["shares"].str[:_SHARES_SHOWN]
         table = Table(title=f"{len(summary)} runs in {results} (--format csv for all columns)")
         for col in shown.columns:
             table.add_column(col, justify="right" if shown[col].dtype.kind in "fiu" else "left")

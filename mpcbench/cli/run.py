@@ -126,6 +126,12 @@ def run(
     memory: Annotated[str | None, typer.Option(
         help="Memory cap per party (cgroup), e.g. 512MiB; a party over it fails the run "
              "naming the cap.")] = None,
+    model_shares: Annotated[Path | None, typer.Option(
+        help="Run from a secret-shared model (a directory written by --save-shares): each "
+             "party loads its own share file; no party reads the trained weights.")] = None,
+    save_shares: Annotated[Path | None, typer.Option(
+        help="After sharing the model, each party writes its shares to this directory "
+             "(party-<rank>.npz) and the launcher a manifest.json.")] = None,
     print_commands: Annotated[bool, typer.Option(
         "--print-commands", help="Print the command of every party (to start them by hand) "
         "and the spec file they read, then exit without running.")] = False,
@@ -153,7 +159,8 @@ def run(
     n = parties if parties is not None else min(2, backends.get(framework).max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
-                parse_options(options), network, Roles.parse(model_owner, data_owners, output))
+                parse_options(options), network, Roles.parse(model_owner, data_owners, output),
+                shares=None if model_shares is None else str(model_shares))
     from ..launch.resources import Resources, limited, parse_cpus, parse_size
 
     resources = Resources(parse_cpus(cpus) if cpus else (),
@@ -168,7 +175,7 @@ def run(
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
-                          place=place)
+                          place=place, save_shares=save_shares)
     summary = runs(result.rows).iloc[0]
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     table = Table()
@@ -184,4 +191,9 @@ def run(
         + (f"; offline, to and from the dealer: {summary['offline_mib_per_img']:.3f})"
            if summary["offline_mib_per_img"] > 0 else ")"), highlight=False
     )
+    if model_shares is not None:
+        out.print(f"model from shares {model_shares} (manifest sha256 "
+                  f"{result.rows['model_shares'].iloc[0]})", highlight=False)
+    if save_shares is not None:
+        out.print(f"shares saved to {save_shares}", highlight=False)
     err.print(f"rows appended to {result.path}")

@@ -21,6 +21,7 @@ from ..case import MICRO, NO_NETWORK, Case
 from ..errors import RunFailed
 from ..models import layers as L
 from ..models import ranges
+from ..parties import shares
 from ..parties.base import Backend, PartyContext, Unsupported
 from ..results import identity as ident
 from ..results import store
@@ -30,6 +31,7 @@ from . import training
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
 from .placement import local as placement_local
+from .share_sets import check_save_shares, check_shares, write_share_manifest
 
 DEFAULT_TIMEOUT_S = 600.0
 #: fields of a :class:`Case` that are part of a run's identity (options enter resolved)
@@ -62,13 +64,16 @@ def check(case: Case) -> type[Backend]:
     if case.training is not None:
         training.check(case)
         return backend
+    if case.shares:
+        check_shares(case, backend)
     if case.model == MICRO:
         data.check_available(case.dataset, "train", case.images)
         return backend
     data.check_available(case.dataset, "test", case.images)  # also verifies checksums
     if backend.uses_description:
         models.module(case.model)
-        models.weights_info(case.model, case.dataset)
+        if not case.shares:
+            models.weights_info(case.model, case.dataset)
     if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
         raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
     return backend
@@ -82,8 +87,9 @@ def check_range(case: Case, backend: type[Backend]) -> dict | None:
     (:meth:`Backend.value_range`); else the tightest value and its margin in bits, stored
     with the run (``None`` for a backend without a limit).
     """
-    if case.model == MICRO or not backend.uses_description or case.training is not None:
-        return None
+    if (case.model == MICRO or not backend.uses_description or case.training is not None
+            or case.shares):
+        return None  # (from shares: no plaintext weights to check)
     limit = backend.value_range(case)
     if limit is None:
         return None
@@ -96,7 +102,7 @@ def _layer_rewrites(case: Case, backend: type[Backend]) -> list[str]:
     """What the layer description changes in the model (see :func:`layers.describe`)."""
     if case.model == MICRO or not backend.uses_description or case.training is not None:
         return []
-    return L.rewrites(models.load_trained(case.model, case.dataset))
+    return L.rewrites(models.build(case.model))
 
 
 def _threads(n_parties: int) -> int:
@@ -158,7 +164,7 @@ def _run_metrics(case: Case, logits: np.ndarray | None, backend: type[Backend],
         x, labels = data.load(case.dataset, "test", limit=case.images)
         pred = torch.from_numpy(logits).argmax(1)
         values["accuracy"] = float((pred == labels).double().mean())
-        if backend.uses_description:
+        if backend.uses_description and not case.shares:  # from shares: no plaintext
             plain = L.evaluate(L.describe(models.load_trained(case.model, case.dataset)), x)
             values["plain_accuracy"] = float((plain.argmax(1) == labels).double().mean())
             values["agreement"] = float((plain.argmax(1) == pred).double().mean())
@@ -176,6 +182,7 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
     prov = provenance()
     run_identity = identity(case, code_identity(prov["git_commit"]))
     sha = run_identity["weights"].get(f"{case.model}-{case.dataset}")
+    share_set = run_identity["weights"].get(f"{case.model}-{case.dataset}-shares")
     return {
         "run_id": run_id, "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "kind": backend.kind.value,
@@ -186,7 +193,8 @@ def _case_columns(case: Case, ctx: PartyContext, backend: type[Backend], run_id:
         "data_owners": roles.format_ranks(case.roles.data_owners),
         "model_owner": case.roles.model_owner, "output": case.roles.output,
         "threads_per_party": ctx.threads,
-        "weights_sha256": sha, "case_fingerprint": ident.fingerprint(run_identity),
+        "weights_sha256": sha, "model_shares": share_set,
+        "case_fingerprint": ident.fingerprint(run_identity),
         "identity": ident.dumps(run_identity),
         "config": ident.config_text(run_identity["config"]),
         "oversubscribed": oversubscribed(ctx, placement),
@@ -213,11 +221,13 @@ def _store_failure(columns: dict, exc: RunFailed, results_dir: Path) -> None:
                                 "status": exc.status, "error": str(exc)}]), results_dir)
 
 
-def party_context(case: Case, placement: Placement, threads: int | None = None) -> PartyContext:
+def party_context(case: Case, placement: Placement, threads: int | None = None,
+                  run_id: str = "", save_shares: Path | None = None) -> PartyContext:
     """What every party of ``case`` placed by ``placement`` is told (rank unset)."""
     return PartyContext(rank=-1, parties=case.parties, case=case,
                         threads=threads or _threads(case.parties),
-                        addresses=placement.addresses)
+                        addresses=placement.addresses, run_id=run_id,
+                        save_shares=None if save_shares is None else str(save_shares))
 
 
 def run_case(
@@ -228,17 +238,22 @@ def run_case(
     threads: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     place: Placer | None = None,
+    save_shares: Path | None = None,
 ) -> RunResult:
     """Run ``case`` with one process per party and append its rows.
 
     ``place(parties)`` says where the parties run and how they start, for the time of
     the run (default: this machine, on free loopback ports or on ``port`` and up; see
     :mod:`.placement`) and the backend's dealers (ranks ``parties ..``, rows with
-    ``role = "dealer"``); it is entered after the case is checked. A failed or timed-out
+    ``role = "dealer"``); it is entered after the case is checked. With ``save_shares``,
+    each party writes its shares of the shared model there and the launcher the
+    manifest (:mod:`mpcbench.parties.shares`). A failed or timed-out
     run is stored too (one row with its status and error) and then re-raised, so a
     sweep's table shows what broke.
     """
     backend = check(case)
+    if save_shares is not None:
+        check_save_shares(case, backend, save_shares)
     value_range = check_range(case, backend)  # before any party starts
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     results_dir = Path(results_dir)
@@ -252,7 +267,11 @@ def run_case(
             ctx = party_context(case, Placement((), (), ()), threads)
             _store_failure(_case_columns(case, ctx, backend, run_id), exc, results_dir)
             raise
-        ctx = party_context(case, placement, threads)
+        if case.shares and not placement.spec_on_stdin:  # parties on this file system
+            check_shares(case, backend, files=True)
+        if save_shares is not None:
+            stack.enter_context(shares.discarded_on_failure(save_shares, run_id))
+        ctx = party_context(case, placement, threads, run_id, save_shares)
         columns = _case_columns(case, ctx, backend, run_id, placement, {
             "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})
         try:
@@ -281,6 +300,10 @@ def run_case(
     rows = pd.concat([per_rank, pd.DataFrame(run_rows)], ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
               **placement.record}
+    if save_shares is not None:
+        config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": (
+            write_share_manifest(case, backend, run_id, save_shares,
+                                 [out["shares"] for out in outputs]))}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +20,7 @@ from .. import models, roles
 from ..case import MICRO, Case
 from ..errors import InputError
 from ..models.layers import Layer
+from . import shares
 
 
 class Kind(enum.StrEnum):
@@ -53,6 +55,10 @@ class PartyContext:
     #: the case, with its roles (model owner, data owners, who learns the logits)
     case: Case
     threads: int = 1
+    #: id of the run (the launcher's)
+    run_id: str = ""
+    #: directory each party writes its shares of the shared model to (:mod:`.shares`)
+    save_shares: str | None = None
 
     @property
     def is_dealer(self) -> bool:
@@ -124,9 +130,11 @@ class Backend(abc.ABC):
     def weights(cls, case: Case) -> dict[str, str]:
         """SHA-256 of every weights file a run of ``case`` uses, ``<model>-<dataset> ->
         hash`` (part of the run's identity): the shared model's, if the backend runs the
-        layer description."""
+        layer description; the share set's manifest, for a model loaded from shares."""
         if case.model == MICRO or not cls.uses_description:
             return {}
+        if case.shares:
+            return {f"{case.model}-{case.dataset}-shares": shares.manifest_sha256(case.shares)}
         return {f"{case.model}-{case.dataset}": models.weights_info(case.model,
                                                                     case.dataset).sha256}
 
@@ -136,6 +144,13 @@ class Backend(abc.ABC):
         (ranks ``parties ..``; started, watched and stopped like parties; they run
         :meth:`deal` instead of the inference phases)."""
         return 0
+
+    @classmethod
+    def share_encoding(cls, case: Case) -> dict[str, Any] | None:
+        """How this backend's model shares for ``case`` encode values (fixed-point
+        precision, ring or field, ...): recorded in a share set's manifest, which a run
+        must match to load it (:mod:`.shares`); ``None``: no model shares to save or load."""
+        return None
 
     @classmethod
     def cached_metrics(cls, case: Case) -> frozenset[str]:
@@ -200,6 +215,16 @@ class Backend(abc.ABC):
         trained values (the others hold zeros, see :func:`mpcbench.models.layers.blank`).
         ``layers`` is ``None`` for a backend with ``uses_description = False``.
         """
+
+    def export_shares(self, model: Any) -> dict[str, np.ndarray]:
+        """This party's shares of a model from :meth:`share_model` or :meth:`import_shares`,
+        ``<layer index>.<weight|bias> -> array`` (saved by :func:`.shares.save`)."""
+        raise Unsupported(f"{self.name} cannot save model shares")
+
+    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[Layer]) -> Any:
+        """The shared model of ``layers`` (structure only, zero parameters) built from this
+        party's ``arrays`` (:meth:`export_shares`), without any communication."""
+        raise Unsupported(f"{self.name} cannot load model shares")
 
     @abc.abstractmethod
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:

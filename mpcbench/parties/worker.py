@@ -37,7 +37,7 @@ from .. import data, models, roles
 from ..case import MICRO, Case
 from ..metrics import DEAL, DEALER, RANK_METRICS
 from ..models import layers as L
-from . import get, lifeline, training
+from . import get, lifeline, shares, training
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
@@ -75,14 +75,16 @@ def _batches(case: Case) -> list[tuple[int, int]]:
 
 def _layers(ctx: PartyContext) -> list[L.Layer]:
     case = ctx.case
+    if case.shares:  # the structure only: no party reads the trained weights
+        return shares.structure(case.model)
     description = L.describe(models.load_trained(case.model, case.dataset))
     return description if ctx.rank == case.roles.model_owner else L.blank(description)
 
 
 def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
-               progress: Callable[[int], None]) -> dict[int, np.ndarray]:
+               progress: Callable[[int], None]) -> tuple[dict[int, np.ndarray], object]:
     """Repeated secure inference of the case's images; the logits this party learnt in the
-    last repeat, by image index."""
+    last repeat, by image index, and the shared model."""
     case, case_roles = ctx.case, ctx.case.roles
     # Data and model loading happen outside the timed phases; a data owner keeps only its
     # own images (the others' rows are zero) and shares only its slices of each batch.
@@ -93,12 +95,15 @@ def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
         others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
         x_all[others] = 0
     description = _layers(ctx) if backend.uses_description else None
+    stored = (shares.load(case.shares, ctx.rank, shares.expected(
+        case, type(backend).share_encoding(case))) if case.shares else None)
     logits: dict[int, np.ndarray] = {}
     for rep in range(case.warmup + case.repeats):
         logits.clear()
         with prof.phase("total", rep):
             with prof.phase("share", rep):
-                model = backend.share_model(description)
+                model = (backend.share_model(description) if stored is None
+                         else backend.import_shares(stored, description))
             for lo, hi in _batches(case):
                 with prof.phase("share", rep):
                     x = backend.share_batch(x_all, roles.split(lo, hi, case_roles.data_owners),
@@ -111,7 +116,7 @@ def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
                     rows = out.detach().double().cpu().numpy()
                     logits.update(zip(range(s.lo, s.hi), rows, strict=True))
                 progress(1)
-    return logits
+    return logits, model
 
 
 def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
@@ -157,7 +162,7 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
     logits: dict[int, np.ndarray] = {}
-    losses = None
+    losses = saved = None
     if ctx.is_dealer:
         with prof.phase(DEAL, sync=False):  # until the computing parties are done
             backend.deal()
@@ -168,7 +173,10 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
         logits = {} if trained.logits is None else dict(enumerate(trained.logits))
         losses = trained.losses
     else:
-        logits = _inference(ctx, backend, prof, progress)
+        logits, model = _inference(ctx, backend, prof, progress)
+        if ctx.save_shares:  # this party's own file, after the timed phases
+            saved = shares.save(ctx.save_shares, ctx.rank, ctx.run_id,
+                                backend.export_shares(model))
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [
@@ -190,7 +198,7 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     images = sorted(logits)
     return {"rows": rows, "config": info, "logit_images": images,
             "logits": [logits[i].tolist() for i in images] if images else None,
-            "losses": losses}
+            "losses": losses, "shares": saved}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -92,6 +92,8 @@ PROVENANCE_COLUMNS = [
     "ram_bytes",
     "threads_per_party",
     "weights_sha256",
+    #: SHA-256 of the manifest of the secret-shared model files the run loaded (else NA)
+    "model_shares",
     "case_fingerprint",
     #: JSON of what the fingerprint hashes: case, config, weights, mpcbench, frameworks
     "identity",

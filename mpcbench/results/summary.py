@@ -445,7 +445,7 @@ RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "d
                "img_per_s", "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib",
                "mib_per_img", "online_mib_per_img", "offline_mib_per_img", "dealer_rss_mib",
                "rounds_per_img", "threshold", "provider", "config",
-               "oversubscribed", "cached", "versions", "error"]
+               "model_shares", "oversubscribed", "cached", "versions", "error"]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -454,8 +454,8 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     run-level metrics, and its slowdown against the plaintext runs in the same table."""
     ident = df.groupby("run_id", sort=False)[
         ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "network",
-         "batch", "images", "threshold", "provider", "config", "oversubscribed", "status",
-         "error", "framework_versions"]
+         "batch", "images", "threshold", "provider", "config", "model_shares", "oversubscribed",
+         "status", "error", "framework_versions"]
     ].first()
     ident["system"] = [system_name(fw, cfg) for fw, cfg in
                        zip(ident["framework"].astype(str), ident["config"], strict=True)]

@@ -85,7 +85,7 @@ def test_value_range_is_the_products_headroom_in_the_ring():
 def test_max_pool_step_is_crypten_own_unless_tuned(crypten_one_party, tree):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 6, 6)
-    step = backend_module.share_layer(crypten_one_party, L.MaxPool2d(2), 0, 16, tree=tree)
+    step = backend_module.layer_step(crypten_one_party, L.MaxPool2d(2), {}, tree=tree)
     out = step(crypten_one_party.cryptensor(x))
     assert torch.allclose(out.get_plain_text(), F.max_pool2d(x, 2), atol=1e-4)
 
@@ -99,7 +99,7 @@ def test_tree_max_pool_matches_torch(crypten_one_party, shape, k):
 
 
 def test_sign_maps_zero_to_plus_one(crypten_one_party):
-    step = backend_module.share_layer(crypten_one_party, L.Sign(), src=0, bits=16)
+    step = backend_module.layer_step(crypten_one_party, L.Sign(), {})
     x = crypten_one_party.cryptensor(torch.tensor([-2.0, -1e-3, 0.0, 1e-3, 5.0]))
     assert step(x).get_plain_text().tolist() == [-1, -1, 1, 1, 1]
 
@@ -110,8 +110,9 @@ def test_description_steps_match_plaintext(crypten_one_party, name, tree):
     """Every layer translation on one party against :func:`layers.evaluate`."""
     torch.manual_seed(1)
     description = L.describe(models.build(name).eval())
-    steps = [backend_module.share_layer(crypten_one_party, lay, 0, 16, tree)
-             for lay in description]
+    steps = [backend_module.layer_step(
+        crypten_one_party, lay, backend_module.share_params(crypten_one_party, lay, 0, 16), tree)
+        for lay in description]
     x = torch.randn(2, *models.INPUT_SHAPE)
     y = crypten_one_party.cryptensor(x)
     for step in steps:

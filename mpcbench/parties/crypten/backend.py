@@ -24,19 +24,22 @@ import ipaddress
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from ... import models, roles
 from ...case import Case
 from ...models import layers as L
+from .. import shares
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
 from ..tcp_counters import TcpCounters, established, local_endpoints, to_others
 from . import speedups, training
-from .layers import Step, share_layer
+from .layers import Step, layer_step, plain_params, share_params
 
 PROVIDERS = ("TFP", "TTP")
 #: most reads of the TCP counters while waiting for bytes in flight (1 ms apart)
@@ -57,6 +60,15 @@ TUNED_CHANGES = (
     "argmax) instead of CrypTen's max_pool2d: fewer rounds and bytes",
     "configuration reads from a cached copy of crypten.cfg; glibc keeps freed memory",
 )
+
+@dataclass(frozen=True, eq=False)
+class SharedModel:
+    """The shared model: one step per layer, and the encrypted parameters of each layer
+    (what :meth:`CryptenBackend.export_shares` saves)."""
+
+    steps: list[Step]
+    params: list[dict[str, Any]]
+
 
 def _crypten() -> ModuleType:
     from .compat import import_crypten
@@ -260,11 +272,42 @@ class CryptenBackend(Backend):
             warnings.simplefilter("ignore", RuntimeWarning)
             TTPServer()
 
-    def share_model(self, layers: list[L.Layer]) -> list[Step]:
+    def share_model(self, layers: list[L.Layer]) -> SharedModel:
         bits = self._ct.cfg.encoder.precision_bits
-        tree = self._tuned(self._ctx.case)
         owner = self._ctx.case.roles.model_owner
-        return [share_layer(self._ct, lay, owner, bits, tree) for lay in layers]
+        params = [share_params(self._ct, lay, owner, bits) for lay in layers]
+        return self._model(layers, params)
+
+    def _model(self, layers: list[L.Layer], params: list[dict[str, Any]]) -> SharedModel:
+        tree = self._tuned(self._ctx.case)
+        return SharedModel([layer_step(self._ct, lay, p, tree)
+                            for lay, p in zip(layers, params, strict=True)], params)
+
+    @classmethod
+    def share_encoding(cls, case: Case) -> dict[str, Any]:
+        """Additive shares over the ring of 64-bit integers, :data:`PRECISION_BITS`
+        fractional bits."""
+        return {"scheme": "additive", "ring": "Z/2^64", "precision_bits": PRECISION_BITS}
+
+    def export_shares(self, model: SharedModel) -> dict[str, np.ndarray]:
+        """This party's int64 ring shares of every parameter (layout of
+        :func:`.layers.plain_params`)."""
+        return {f"{i}.{name}": t.share.numpy().copy()
+                for i, p in enumerate(model.params) for name, t in p.items()}
+
+    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[L.Layer]) -> SharedModel:
+        """``MPCTensor.from_shares`` of this party's ring shares of every parameter."""
+        bits = self._ct.cfg.encoder.precision_bits
+        if bits != PRECISION_BITS:
+            raise Unsupported(f"crypten encodes with {bits} fractional bits, the shares "
+                              f"with {PRECISION_BITS}")
+        from_shares = self._ct.mpc.MPCTensor.from_shares
+        params = [{name: from_shares(torch.from_numpy(
+                       shares.take(arrays, f"{i}.{name}", a.shape).astype(np.int64)),
+                       precision=bits)
+                   for name, a in plain_params(lay).items()}
+                  for i, lay in enumerate(layers)]
+        return self._model(layers, params)
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
         plain = torch.zeros(shape) if x is None else x
@@ -273,9 +316,9 @@ class CryptenBackend(Backend):
     def join(self, parts: list[Any]) -> Any:
         return parts[0] if len(parts) == 1 else self._ct.cat(parts, dim=0)
 
-    def infer(self, model: list[Step], x: Any) -> Any:
+    def infer(self, model: SharedModel, x: Any) -> Any:
         with self._ct.no_grad():
-            for step in model:
+            for step in model.steps:
                 x = step(x)
         return x
 

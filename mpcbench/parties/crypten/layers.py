@@ -9,6 +9,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 
 from ...models import layers as L
@@ -43,21 +44,32 @@ def max_pool(crypten: ModuleType, x: Any, k: int) -> Any:
     return win[0]
 
 
-def share_layer(crypten: ModuleType, lay: L.Layer, src: int, bits: int,
-                tree: bool = False) -> Step:
-    """Encrypt the parameters of ``lay`` from party ``src``; the step that applies it.
+def plain_params(lay: L.Layer) -> dict[str, np.ndarray]:
+    """The parameters of ``lay`` in the layout its step uses (none for a layer without)."""
+    if isinstance(lay, L.Linear):
+        return {"weight": lay.weight.T.copy(), "bias": lay.bias}
+    if isinstance(lay, L.Conv2d):
+        return {"weight": lay.weight, "bias": lay.bias.reshape(1, -1, 1, 1)}
+    return {}
+
+
+def share_params(crypten: ModuleType, lay: L.Layer, src: int, bits: int) -> dict[str, Any]:
+    """The parameters of ``lay`` (:func:`plain_params`) encrypted from party ``src``."""
+    return {name: crypten.cryptensor(_fixed_point(a, bits), src=src)
+            for name, a in plain_params(lay).items()}
+
+
+def layer_step(crypten: ModuleType, lay: L.Layer, params: dict[str, Any],
+               tree: bool = False) -> Step:
+    """The step that applies ``lay`` with its encrypted ``params`` (:func:`share_params`).
 
     Max pooling is CrypTen's own ``max_pool2d``, or :func:`max_pool` with ``tree``.
     """
-
-    def enc(a: Any) -> Any:
-        return crypten.cryptensor(_fixed_point(a, bits), src=src)
-
     if isinstance(lay, L.Linear):
-        wt, b = enc(lay.weight.T.copy()), enc(lay.bias)
+        wt, b = params["weight"], params["bias"]
         return lambda x: x.matmul(wt).add(b)
     if isinstance(lay, L.Conv2d):
-        w, b = enc(lay.weight), enc(lay.bias.reshape(1, -1, 1, 1))
+        w, b = params["weight"], params["bias"]
         stride, padding = lay.stride, lay.padding
         return lambda x: x.conv2d(w, stride=stride, padding=padding).add(b)
     if isinstance(lay, L.ReLU):

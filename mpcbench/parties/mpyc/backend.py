@@ -31,9 +31,20 @@ import torch
 
 from ... import roles
 from ...case import Case
+from ...models import layers as L
 from ...models.layers import Layer
+from .. import shares
 from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
-from .fixedpoint import PRSS_MAX_TERMS, VARIANTS, FixedPoint, prss, threshold, value_range, variant
+from .fixedpoint import (
+    PRSS_MAX_TERMS,
+    VARIANTS,
+    FixedPoint,
+    field_prime,
+    prss,
+    threshold,
+    value_range,
+    variant,
+)
 
 
 def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
@@ -68,6 +79,21 @@ def _speedups_enabled() -> bool:
     from . import speedups
 
     return speedups.enabled()
+
+
+def _to_words(values: np.ndarray, words: int) -> np.ndarray:
+    """Non-negative ints (object array) as little-endian uint64 words, shape ``(*shape, words)``."""
+    flat = values.reshape(-1)
+    buf = b"".join([int.to_bytes(int(v), 8 * words, "little") for v in flat])
+    return np.frombuffer(buf, dtype="<u8").reshape(*values.shape, words).copy()
+
+
+def _from_words(a: np.ndarray) -> np.ndarray:
+    """The ints (object array) of :func:`_to_words`."""
+    out = a[..., 0].astype(object)
+    for i in range(1, a.shape[-1]):
+        out += a[..., i].astype(object) << (64 * i)
+    return out
 
 
 @contextlib.contextmanager
@@ -223,6 +249,46 @@ class MpycBackend(Backend):
 
     def share_model(self, layers: list[Layer]) -> Any:
         return self._net.share_model(layers, self._ctx.case.roles.model_owner)
+
+    @classmethod
+    def share_encoding(cls, case: Case) -> dict[str, Any]:
+        """Shamir shares over the run's prime field at its threshold; fixed-point bits; the
+        variant (stock holds weights in MPyC's integral encoding, tuned as plain ints)."""
+        fmt = FixedPoint.of(case)
+        t = threshold(case)
+        terms = math.comb(case.parties, t)
+        fused = variant(case) == "tuned" and prss(case) and terms <= PRSS_MAX_TERMS
+        return {"scheme": "Shamir", "field": str(field_prime(fmt, terms if fused else 1)),
+                "threshold": t, "bit_length": fmt.bit_length, "frac_bits": fmt.frac_bits,
+                "weight_frac_bits": fmt.weight_frac_bits, "variant": variant(case)}
+
+    def _words(self) -> int:
+        return -(-self._net.field.modulus.bit_length() // 64)
+
+    def export_shares(self, model: Any) -> dict[str, np.ndarray]:
+        """This party's field shares of every weight matrix and bias, as uint64 words."""
+        return {name: _to_words(values, self._words())
+                for name, values in self._net.model_shares(model).items()}
+
+    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[Layer]) -> Any:
+        """Secure arrays of this party's field shares (no communication)."""
+        from .network import weight_shape
+
+        modulus, words = self._net.field.modulus, self._words()
+        if str(modulus) != self.share_encoding(self._ctx.case)["field"]:
+            raise Unsupported(f"this run's field (modulus {modulus}) is not the field its "
+                              "shares were checked against")
+        ints = {}
+        for i, lay in enumerate(layers):
+            if isinstance(lay, L.Linear | L.Conv2d):
+                for name, shape in (("weight", weight_shape(lay)), ("bias", lay.bias.shape)):
+                    key = f"{i}.{name}"
+                    values = _from_words(shares.take(arrays, key, (*shape, words)))
+                    if values.size and max(values.flat) >= modulus:
+                        raise shares.SharesError(f"share array {key} holds values outside "
+                                                 f"the field of modulus {modulus}")
+                    ints[key] = values
+        return self._net.from_shares(layers, ints)
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
         return self._net.share_input(x, shape, owner)

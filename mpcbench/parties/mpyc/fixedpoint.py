@@ -4,6 +4,7 @@ parameters, threshold, PRSS. Imports no MPyC, so the launcher can validate a cas
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 from ...case import Case
@@ -64,6 +65,25 @@ def variant(case: Case) -> str:
         raise Unsupported(f"mpyc option variant must be one of {', '.join(VARIANTS)}, "
                           f"got {value!r}")
     return str(value)
+
+
+#: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
+PRODUCT_HEADROOM = 2
+#: MPyC's default security parameter (``--sec-param``; the backend never sets another)
+SEC_PARAM = 30
+
+
+def field_prime(fmt: FixedPoint, terms: int, sec_param: int = SEC_PARAM) -> int:
+    """The prime of the field every value of a run lives in: room for a product plus the
+    statistical masks of ``terms`` PRSS terms (1 without the fused truncation)."""
+    saved, sys.argv = sys.argv, sys.argv[:1]  # a first import of mpyc parses sys.argv
+    try:
+        from mpyc import finfields  # the field code only: no runtime
+    finally:
+        sys.argv = saved
+    bits = fmt.bit_length + fmt.weight_frac_bits + PRODUCT_HEADROOM
+    prime, *_ = finfields.find_prime_root(bits + sec_param + terms.bit_length() + 2, n=2)
+    return int(prime)
 
 
 def value_range(fmt: FixedPoint) -> float:

@@ -45,6 +45,14 @@ def to_limbs(a: np.ndarray, bits: int, count: int) -> np.ndarray:
     return out.reshape((count, *a.shape))
 
 
+def from_limbs(limbs: np.ndarray, bits: int) -> np.ndarray:
+    """The non-negative ints (object array) split by :func:`to_limbs` into ``limbs``."""
+    out = limbs[-1].astype(np.int64).astype(object)
+    for limb in limbs[-2::-1]:
+        out = (out << bits) + limb.astype(np.int64).astype(object)
+    return out
+
+
 def matmul(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
     """Exact integer product of limb stacks ``a`` [c, n, k] and ``b`` [c, k, m] as object ints.
 

@@ -36,15 +36,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from mpyc import asyncoro, finfields, thresha
+from mpyc import asyncoro, thresha
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ...models import layers as L
 from . import modmat
-from .fixedpoint import PRSS_MAX_TERMS, FixedPoint
+from .fixedpoint import PRODUCT_HEADROOM as _PRODUCT_HEADROOM
+from .fixedpoint import PRSS_MAX_TERMS, FixedPoint, field_prime
 
-#: headroom (bits) of a product over ``bit_length + weight_frac_bits`` before truncation
-_PRODUCT_HEADROOM = 2
 #: integers secret-shared per input round when sharing a model or a batch
 _SHARE_CHUNK = 1 << 16
 #: secure comparisons per group of images evaluated at a time (bounds a party's memory)
@@ -85,9 +84,21 @@ def _unsupported(lay: object) -> L.UnsupportedLayer:
     return L.UnsupportedLayer(f"mpyc backend cannot evaluate layer type {type(lay).__name__}")
 
 
+def _unparametrised(lay: L.Layer) -> L.Layer:
+    """``lay``, a layer without parameters this backend evaluates (else the error)."""
+    if not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
+        raise _unsupported(lay)
+    return lay
+
+
 def _weight_matrix(lay: L.Linear | L.Conv2d) -> np.ndarray:
     """The layer's weight as the right operand of ``input_columns @ weight``."""
     return lay.weight.reshape(lay.weight.shape[0], -1).T
+
+
+def weight_shape(lay: L.Linear | L.Conv2d) -> tuple[int, int]:
+    """Shape of the layer's weight matrix as the backend holds it ([in, out])."""
+    return _weight_matrix(lay).shape
 
 
 class SecureNet:
@@ -107,7 +118,7 @@ class SecureNet:
         self.product_bits = fmt.bit_length + fmt.weight_frac_bits + _PRODUCT_HEADROOM
         k = mpc.options.sec_param
         terms = self.prss_terms if self.fused else 1
-        prime, *_ = finfields.find_prime_root(self.product_bits + k + terms.bit_length() + 2, n=2)
+        prime = field_prime(fmt, terms, k)
         self.stype = mpc.SecFxp(fmt.bit_length, fmt.frac_bits, p=prime)
         self.field = self.stype.field
 
@@ -143,28 +154,34 @@ class SecureNet:
         wmat = _weight_matrix(lay)
         ints = self._fixed(wmat, self.fmt.weight_frac_bits).ravel()
         values = np.concatenate(list(self._shares(ints, owner)))
-        weight = self.stype.array(self.field.array(values.reshape(wmat.shape), check=False),
-                                  integral=True)
         (bias,) = self._shares(np.asarray(lay.bias, dtype=np.float64), owner)
+        return self._stock_affine(lay, values.reshape(wmat.shape), bias)
+
+    def _stock_affine(self, lay: L.Linear | L.Conv2d, weight: np.ndarray,
+                      bias: np.ndarray) -> StockAffine:
+        """The stock layer of this party's field shares (ints) of weight and bias."""
+        weight = self.stype.array(self.field.array(weight, check=False), integral=True)
         shape = (-1,) if isinstance(lay, L.Linear) else (1, -1, 1, 1)
         bias = self.stype.array(self.field.array(bias, check=False), integral=False)
         return StockAffine(lay, weight, bias.reshape(shape))
+
+    def _limb_layout(self, wmat_shape: tuple[int, ...]) -> tuple[int, int]:
+        """Limb width and count of a tuned layer's weight matrix of ``wmat_shape``."""
+        bits = modmat.limb_bits(wmat_shape[0])
+        return bits, modmat.limb_count(self.field.modulus.bit_length(), bits)
 
     def share_model(self, layers: list[L.Layer], owner: int) -> SharedModel:
         """Share every weight and bias from ``owner``."""
         model: SharedModel = []
         for lay in layers:
             if not isinstance(lay, L.Linear | L.Conv2d):
-                if not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
-                    raise _unsupported(lay)
-                model.append((lay, None))
+                model.append((_unparametrised(lay), None))
                 continue
             if not self.tuned:
                 model.append((lay, self._share_stock(lay, owner)))
                 continue
             wmat = _weight_matrix(lay)
-            bits = modmat.limb_bits(wmat.shape[0])
-            count = modmat.limb_count(self.field.modulus.bit_length(), bits)
+            bits, count = self._limb_layout(wmat.shape)
             limbs = np.empty((count, wmat.size))
             pos = 0
             for part in self._shares(self._fixed(wmat, self.fmt.weight_frac_bits).ravel(), owner):
@@ -172,6 +189,38 @@ class SecureNet:
                 pos += part.size
             (bias,) = self._shares(self._fixed(lay.bias, self.fmt.frac_bits), owner)
             model.append((lay, SharedAffine(lay, limbs.reshape(count, *wmat.shape), bias, bits)))
+        return model
+
+    def model_shares(self, model: SharedModel) -> dict[str, np.ndarray]:
+        """This party's field shares (object ints) of every weight matrix
+        (:func:`weight_shape`) and bias, ``<layer index>.<weight|bias>``: in the stock
+        variant ``round(W * 2**(fw + f))`` (MPyC's integral encoding), tuned
+        ``round(W * 2**fw)``; the bias ``round(b * 2**f)``."""
+        out = {}
+        for i, (_, p) in enumerate(model):
+            if isinstance(p, StockAffine):
+                weight, bias = p.weight.share.value, p.bias.share.value.reshape(-1)
+            elif isinstance(p, SharedAffine):
+                weight, bias = modmat.from_limbs(p.weight, p.limb_bits), p.bias
+            else:
+                continue
+            out[f"{i}.weight"], out[f"{i}.bias"] = weight, bias
+        return out
+
+    def from_shares(self, layers: list[L.Layer], arrays: dict[str, np.ndarray]) -> SharedModel:
+        """The shared model of ``layers`` from this party's :meth:`model_shares` (no
+        communication)."""
+        model: SharedModel = []
+        for i, lay in enumerate(layers):
+            if not isinstance(lay, L.Linear | L.Conv2d):
+                model.append((_unparametrised(lay), None))
+                continue
+            weight, bias = arrays[f"{i}.weight"], arrays[f"{i}.bias"]
+            if not self.tuned:
+                model.append((lay, self._stock_affine(lay, weight, bias)))
+                continue
+            bits, count = self._limb_layout(weight.shape)
+            model.append((lay, SharedAffine(lay, modmat.to_limbs(weight, bits, count), bias, bits)))
         return model
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int):
