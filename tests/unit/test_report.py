@@ -151,7 +151,7 @@ def test_missing_baseline_is_listed_as_not_measured(built):
     assert coverage.loc["mpyc", "status"] == "measured"
     page = built.read_text()
     assert re.search(r'<tr class="missing"><td[^>]*>complex</td>', page)
-    assert "Not measured (no rows in these results): complex." in page
+    assert "Not measured (no rows in these results): complex, split, vae." in page
 
 
 def test_failed_run_and_security_marks_in_page(built):
@@ -190,7 +190,8 @@ def test_cli_report_without_micro_or_baselines(tmp_path):
     assert index == (tmp_path / "out" / "index.html").resolve() and index.exists()
     page = index.read_text()
     assert "Not measured: no rows with model <code>micro</code>" in page
-    assert "Not measured (no rows in these results): complex, feedback, mpyc, plaintext." in page
+    assert ("Not measured (no rows in these results): complex, feedback, mpyc, plaintext, "
+            "split, vae.") in page
     coverage = pd.read_csv(tmp_path / "out" / "coverage.csv").set_index("framework")
     assert (coverage.drop(index="crypten")["status"] == "not measured").all()
 
