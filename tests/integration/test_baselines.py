@@ -64,11 +64,12 @@ def test_baselines_refuse_other_models_and_parties(tmp_path):
 
 
 def _baseline_run(tmp_path, framework, parties, *options, model=None, images=IMAGES):
-    """``mpcbench run -f framework`` (its own model) through the launcher; the rows."""
+    """``mpcbench run -f framework`` through the launcher (without ``-m``: a baseline's
+    own model); the rows."""
     sets = [arg for opt in options for arg in ("-s", opt)]
-    proc = run_cli("run", "-f", framework, "-m", model or framework, "-n", str(parties),
-                   "--threads", "1", "--images", str(images), "--batch", str(BATCH), "-r",
-                   str(tmp_path), *sets)
+    chosen = ["-m", model] if model else []
+    proc = run_cli("run", "-f", framework, *chosen, "-n", str(parties), "--threads", "1",
+                   "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
     assert proc.returncode == 0, proc.stderr
     return results.load(tmp_path)
 
