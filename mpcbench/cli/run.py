@@ -82,8 +82,9 @@ def _print_commands(case, place, results: Path, threads: int | None) -> None:
 def run(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="plaintext, crypten, mpyc, ...")] = "crypten",
-    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn (or micro: the "
-                                       "sharing micro-benchmark).")] = "mlp",
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="mlp, bnn, cnn (or micro: the sharing micro-benchmark); "
+        "default: a baseline's own model, else mlp.")] = None,
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
     parties: Annotated[int | None, typer.Option(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
@@ -156,7 +157,10 @@ def run(
     from ..results.summary import phases, runs
     from ..roles import Roles
 
-    n = parties if parties is not None else min(2, backends.get(framework).max_parties)
+    backend = backends.get(framework)
+    if model is None:  # a baseline runs its own model
+        model = backend.model_module.NAME if hasattr(backend, "model_module") else "mlp"
+    n = parties if parties is not None else min(2, backend.max_parties)
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options), network, Roles.parse(model_owner, data_owners, output),

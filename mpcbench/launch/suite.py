@@ -8,11 +8,10 @@ with images, repeats, warm-up and a timeout per case, and the roles of every cas
 (``model_owner``, ``data_owners``, ``output``; see :mod:`mpcbench.roles`).
 ``overrides`` change any of those fields (and framework ``options``; a list of values is
 swept, one case per value) for a framework, a model, or ``framework/model``, applied in
-that order; a framework's override may name
-its own ``models``. The file is checked against a strict schema (pydantic) before
-anything runs: unknown keys, values of the wrong type (``images: "64"``, ``repeats:
-1.5``) and out-of-range values (``batch_sizes: [0]``) are named with their suite file and
-field.
+that order; a framework's override may name its own ``models``. The file is checked
+against a strict schema (pydantic) before anything runs: unknown keys, values of the wrong
+type (``images: "64"``, ``repeats: 1.5``) and out-of-range values (``batch_sizes: [0]``)
+are named with their suite file and field.
 """
 
 from __future__ import annotations

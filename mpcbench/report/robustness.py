@@ -24,9 +24,10 @@ VAE = ("certified_radius", "lipschitz_reconstruction", "certificate_held",
 _DAMAGE = re.compile(r"attack_damage(_max)?_r([0-9.eE+-]+)$")
 
 
-def _wide(df: pd.DataFrame, framework: str, keep) -> pd.DataFrame:
+def _wide(df: pd.DataFrame, framework: str, keep, attack=lambda m: True) -> pd.DataFrame:
     """Rows of ``framework`` whose metric ``keep`` accepts: one row per cell with a
-    column per metric (mean over runs) and ``source`` (where the figures came from)."""
+    column per metric (mean over runs) and ``source`` (where the figures that ``attack``
+    accepts came from)."""
     rows = summary.usable(df)
     rows = rows[(rows["framework"] == framework) & (rows["phase"] == "total")
                 & rows["metric"].map(keep).astype(bool)]
@@ -34,7 +35,8 @@ def _wide(df: pd.DataFrame, framework: str, keep) -> pd.DataFrame:
         return pd.DataFrame()
     keys = ["model", "dataset", "parties", "config"]
     wide = rows.groupby([*keys, "metric"], dropna=False)["value"].mean().unstack("metric")
-    source = rows.groupby(keys, dropna=False)["source"].agg(sources)
+    attacked = rows[rows["metric"].map(attack).astype(bool)]
+    source = attacked.groupby(keys, dropna=False)["source"].agg(sources)
     return wide.join(source).reset_index().rename_axis(columns=None)
 
 
@@ -64,7 +66,8 @@ def vae_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per VAE setting: encoder std, input noise, Lipschitz bound, certified radius, mean
     and largest attack damage per radius, whether the certificate held and what that
     means (:func:`verdict`)."""
-    wide = _wide(df, "vae", lambda m: m in VAE or bool(_DAMAGE.match(m)))
+    wide = _wide(df, "vae", lambda m: m in VAE or bool(_DAMAGE.match(m)),
+                 lambda m: m.startswith(("attack_damage", "certificate")))
     if wide.empty:
         return wide
     opts = [identity.parse_config(c) for c in wide["config"]]

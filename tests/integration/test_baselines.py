@@ -63,12 +63,13 @@ def test_baselines_refuse_other_models_and_parties(tmp_path):
     assert proc.returncode == 2 and "exactly 1" in proc.stderr
 
 
-def _baseline_run(tmp_path, framework, parties, *options, images=IMAGES):
-    """``mpcbench run -f framework`` (its own model) through the launcher; the rows."""
+def _baseline_run(tmp_path, framework, parties, *options, model=None, images=IMAGES):
+    """``mpcbench run -f framework`` through the launcher (without ``-m``: a baseline's
+    own model); the rows."""
     sets = [arg for opt in options for arg in ("-s", opt)]
-    proc = run_cli("run", "-f", framework, "-m", framework, "-n", str(parties), "--threads",
-                   "1", "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path),
-                   *sets)
+    chosen = ["-m", model] if model else []
+    proc = run_cli("run", "-f", framework, *chosen, "-n", str(parties), "--threads", "1",
+                   "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
     assert proc.returncode == 0, proc.stderr
     return results.load(tmp_path)
 
@@ -175,15 +176,19 @@ def test_privacy_and_robustness_sections_render_from_real_rows(tmp_path):
     res, out = tmp_path / "res", tmp_path / "report"
     _baseline_run(res, "split", 2, "measure_attack=true", "noise_multiplier=0.7")
     _baseline_run(res, "vae", 1, "measure_attack=true")
-    _baseline_run(res, "plaintext", 1)  # not in either section
+    _baseline_run(res, "plaintext", 1, model="mlp")  # in neither section
+    _baseline_run(res, "crypten", 2, model="mlp", images=BATCH)
     proc = run_cli("report", "-r", str(res), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     privacy = pd.read_csv(out / "privacy.csv")
-    assert set(privacy["system"]) == {"split"}
-    assert (privacy["source"] == "measured").all() and privacy["attack_mse"].between(0, 1).all()
-    assert privacy["epsilon"].iloc[0] == pytest.approx(
+    assert list(privacy["system"]) == ["crypten", "split", "split"]
+    mpc, split = privacy.iloc[0], privacy.iloc[1:]
+    assert mpc["attack_mse"] == "n/a \N{EM DASH} inputs never leave in the clear"
+    assert (split["source"] == "measured").all()
+    assert pd.to_numeric(split["attack_mse"]).between(0, 1).all()
+    assert split["epsilon"].iloc[0] == pytest.approx(
         models.read_manifest()["split-dp0.7-mnist.pt"]["epsilon"])
-    assert (privacy["bytes_per_img"] > 4 * 32 * 26 * 26).all()
+    assert (split["bytes_per_img"] > 4 * 32 * 26 * 26).all()
     vae = pd.read_csv(out / "robustness_vae.csv")
     assert list(vae["sigma_enc"]) == [0.5] and list(vae["certificate held"]) == ["yes"]
     assert vae["verdict"].iloc[0].startswith("held on every image")
