@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 RESULTS ?= results
 REPORT  ?= report
 
-SUITES := crypten frameworks micro baselines network network_quick network16 emulator_overhead full
+SUITES := crypten frameworks micro baselines network network_quick network16 emulator_overhead roles7 dealer training full
 
 .PHONY: install demo test test-deps clean $(addprefix bench-,$(SUITES))
 

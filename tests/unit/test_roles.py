@@ -132,6 +132,7 @@ def test_roles7_suite_expands_to_one_model_owner_and_six_data_owners():
     assert {c.framework for c in cases} == {"crypten", "mpyc"}
     assert {c.roles for c in cases} == {Roles(0, (1, 2, 3, 4, 5, 6))}
     assert {c.parties for c in cases} == {7}
+    assert {c.options["provider"] for c in cases if c.framework == "crypten"} == {"TFP", "TTP"}
 
 
 def test_version_3_files_get_roles_from_the_old_owner_columns(tmp_path):
