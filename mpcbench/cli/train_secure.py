@@ -3,6 +3,7 @@ plaintext SGD of the same steps, rows appended to the results."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +39,10 @@ def train_secure(
     test_images: Annotated[int, typer.Option(
         help="Test images the trained model is scored on (logits to the model owner only).",
         callback=at_least(1))] = 64,
+    save_shares: Annotated[Path | None, typer.Option(
+        help="After the steps, each party writes its shares of the trained model to this "
+             "directory (party-<rank>.npz) and the launcher a manifest.json; "
+             "mpcbench run --model-shares runs inference from them.")] = None,
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
                                            callback=positive)] = 1800,
@@ -70,7 +75,8 @@ def train_secure(
     with stop_on_signals(), progress_bar("steps + test batches") as bar:
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
-                          on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+                          on_progress=lambda d, t: bar.update(task, completed=d, total=t),
+                          save_shares=save_shares)
     rows = usable(result.rows)
     run = rows[rows["rank"] < 0]
     value = run[run["phase"] == "total"].set_index("metric")["value"]
@@ -87,4 +93,6 @@ def train_secure(
         f"loss {losses.iloc[0]:.4f} -> {losses.iloc[-1]:.4f}; test accuracy "
         f"{value['accuracy']:.4f} (plaintext SGD {value['plain_accuracy']:.4f}, agreement "
         f"{value['agreement']:.4f}) on {test_images} images", highlight=False)
+    if save_shares is not None:
+        out.print(f"shares of the trained model saved to {save_shares}", highlight=False)
     err.print(f"rows appended to {result.path}")

@@ -303,7 +303,7 @@ def run_case(
     if save_shares is not None:
         config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": (
             write_share_manifest(case, backend, run_id, save_shares,
-                                 [out["shares"] for out in outputs]))}
+                                 [out["shares"] for out in outputs[:case.parties]]))}
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
                        status="ok")
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))

@@ -42,9 +42,20 @@ def write_share_manifest(case: Case, backend: type[Backend], run_id: str, direct
     """The manifest of the share files the parties of run ``run_id`` saved (``records``:
     each party's :func:`~mpcbench.parties.shares.save` record; the set's id is the run
     id), from what every party knows; ``source`` says where the model came from (default:
-    the plaintext weights it shared). Its SHA-256."""
+    the plaintext weights it shared, or for a training run :func:`training_source`). Its
+    SHA-256."""
     header = {"set_id": run_id, "run_id": run_id,
               **shares.expected(case, _share_encoding(case, backend)),
               "framework_versions": backend.versions(),
-              "source": source or {"weights": backend.weights(case)}}
+              "source": source or (training_source(case, run_id) if case.training
+                                   else {"weights": backend.weights(case)})}
     return shares.write_manifest(directory, header, records)
+
+
+def training_source(case: Case, run_id: str) -> dict:
+    """Where a trained share set came from: secure training run ``run_id`` of ``case``
+    after its steps (from the seed's initial weights, no weights file)."""
+    t = case.training
+    return {"secure_training": {"run_id": run_id, "steps": t.steps, "lr": t.lr,
+                                "seed": t.seed, "batch": case.batch,
+                                "train_images": t.train_images, "dataset": case.dataset}}

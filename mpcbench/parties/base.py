@@ -217,7 +217,8 @@ class Backend(abc.ABC):
         """
 
     def export_shares(self, model: Any) -> dict[str, np.ndarray]:
-        """This party's shares of a model from :meth:`share_model` or :meth:`import_shares`,
+        """This party's shares of a model from :meth:`share_model` or :meth:`import_shares`
+        (or of a trained one from :meth:`share_trainable`, in the same layout),
         ``<layer index>.<weight|bias> -> array`` (saved by :func:`.shares.save`)."""
         raise Unsupported(f"{self.name} cannot save model shares")
 

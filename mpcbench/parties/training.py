@@ -29,16 +29,19 @@ CLASSES = 10
 #: where a party's shares of the trained model are saved: ``save_shares(ctx, backend,
 #: model)`` after the last step, with the shared model :meth:`Backend.share_trainable`
 #: returned (CrypTen: :class:`.crypten.training.Trainable`, whose ``module.parameters()``
-#: are encrypted tensors holding this party's ring shares with 16 fractional bits)
-SaveShares = Callable[[PartyContext, Backend, Any], None]
+#: are encrypted tensors holding this party's ring shares with 16 fractional bits); the
+#: record of the file it wrote (:func:`.shares.save`)
+SaveShares = Callable[[PartyContext, Backend, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class TrainingOutput:
-    """What the model owner learns: the loss of every step and the test logits."""
+    """What the model owner learns: the loss of every step and the test logits; and the
+    record of this party's share file of the trained model (if it saved one)."""
 
     losses: list[float] | None
     logits: np.ndarray | None
+    shares: dict[str, Any] | None = None
 
 
 def _test_batches(images: int, batch: int) -> list[tuple[int, int]]:
@@ -83,10 +86,9 @@ def train(ctx: PartyContext, backend: Backend, prof: Profiler,
         if opened is not None:
             losses.append(float(opened))
         progress(1)
-    if save_shares is not None:
-        save_shares(ctx, backend, model)
+    saved = None if save_shares is None else save_shares(ctx, backend, model)
     return TrainingOutput(losses if ctx.rank == receiver else None,
-                          _score(ctx, backend, prof, model, progress))
+                          _score(ctx, backend, prof, model, progress), saved)
 
 
 def _score(ctx: PartyContext, backend: Backend, prof: Profiler, model: Any,

@@ -153,6 +153,11 @@ def run_party(ctx: PartyContext) -> None:
     _emit("result", json.dumps(result, default=str))
 
 
+def _save_shares(ctx: PartyContext, backend: Backend, model: object) -> dict:
+    """This party's own file of its shares of ``model`` (shared or trained); its record."""
+    return shares.save(ctx.save_shares, ctx.rank, ctx.run_id, backend.export_shares(model))
+
+
 def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     """Set up the backend, run the case's phases; the party's rows, config and the logits
     it learnt (``logit_images``: their image indices)."""
@@ -169,14 +174,14 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     elif case.model == MICRO:
         _micro(ctx, backend, prof, progress)
     elif case.training is not None:
-        trained = training.train(ctx, backend, prof, progress)
+        trained = training.train(ctx, backend, prof, progress,
+                                 _save_shares if ctx.save_shares else None)
         logits = {} if trained.logits is None else dict(enumerate(trained.logits))
-        losses = trained.losses
+        losses, saved = trained.losses, trained.shares
     else:
         logits, model = _inference(ctx, backend, prof, progress)
         if ctx.save_shares:  # this party's own file, after the timed phases
-            saved = shares.save(ctx.save_shares, ctx.rank, ctx.run_id,
-                                backend.export_shares(model))
+            saved = _save_shares(ctx, backend, model)
     prof.close()
     comm_method = backend.comm_counters().method
     rows = [

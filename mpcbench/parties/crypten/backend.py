@@ -289,11 +289,14 @@ class CryptenBackend(Backend):
         fractional bits."""
         return {"scheme": "additive", "ring": "Z/2^64", "precision_bits": PRECISION_BITS}
 
-    def export_shares(self, model: SharedModel) -> dict[str, np.ndarray]:
+    def export_shares(self, model: SharedModel | training.Trainable) -> dict[str, np.ndarray]:
         """This party's int64 ring shares of every parameter (layout of
-        :func:`.layers.plain_params`)."""
+        :func:`.layers.plain_params`), of a shared model or of a trained one
+        (:func:`.training.layer_params`)."""
+        params = (training.layer_params(model, shares.structure(self._ctx.case.model))
+                  if isinstance(model, training.Trainable) else model.params)
         return {f"{i}.{name}": t.share.numpy().copy()
-                for i, p in enumerate(model.params) for name, t in p.items()}
+                for i, p in enumerate(params) for name, t in p.items()}
 
     def import_shares(self, arrays: dict[str, np.ndarray], layers: list[L.Layer]) -> SharedModel:
         """``MPCTensor.from_shares`` of this party's ring shares of every parameter."""

@@ -18,7 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...models import layers as L
 from ..base import Unsupported
+from .layers import plain_params
 
 
 def _translations(cnn: ModuleType) -> dict[type[nn.Module], Callable[[Any], Any]]:
@@ -73,6 +75,31 @@ def share(crypten: ModuleType, model: nn.Module, src: int, lr: float) -> Trainab
     module.train()
     return Trainable(module, crypten.optim.SGD(module.parameters(), lr=lr),
                      crypten.nn.CrossEntropyLoss())
+
+
+def layer_params(t: Trainable, layers: list[L.Layer]) -> list[dict[str, Any]]:
+    """The encrypted parameters of the trained ``t`` for every record of ``layers`` (the
+    model's description): its Linear and Conv2d modules in order, in the layout of
+    :func:`.layers.plain_params` (Linear weight transposed, Conv2d bias ``(1, C, 1, 1)``;
+    share-local, nothing is opened). :class:`Unsupported` if they do not line up."""
+    modules = [m for m in t.module.children() if hasattr(m, "weight")]
+    slots = [i for i, lay in enumerate(layers) if isinstance(lay, L.Linear | L.Conv2d)]
+    kinds = [type(m).__name__ for m in modules]
+    if kinds != [type(layers[i]).__name__ for i in slots]:
+        raise Unsupported(f"the trained model's layers {kinds} do not line up with the "
+                          "model's description")
+    params: list[dict[str, Any]] = [{} for _ in layers]
+    for i, m in zip(slots, modules, strict=True):
+        if getattr(m, "bias", None) is None:
+            raise Unsupported(f"trained layer {i} ({kinds[slots.index(i)]}) has no bias")
+        linear = isinstance(layers[i], L.Linear)
+        params[i] = {"weight": m.weight.t() if linear else m.weight,
+                     "bias": m.bias if linear else m.bias.reshape(1, -1, 1, 1)}
+        for name, a in plain_params(layers[i]).items():
+            if tuple(params[i][name].size()) != a.shape:
+                raise Unsupported(f"trained {name} of layer {i} has shape "
+                                  f"{tuple(params[i][name].size())}, the model {a.shape}")
+    return params
 
 
 def step(t: Trainable, x: Any, y: Any) -> Any:
