@@ -43,20 +43,26 @@ LOGIT_TOL = 0.02
 STEPS, BATCH, LR, SEED, TEST_IMAGES = 4, 8, 0.1, 3, 16
 
 
-def _plaintext(model: str) -> tuple[list[float], torch.Tensor]:
-    """Plaintext SGD written out here: losses of every step on the first BATCH training
-    images, and the trained model's logits on the test images."""
+def plain_sgd(model: str, steps: int = STEPS) -> tuple[torch.nn.Module, list[float]]:
+    """Plaintext SGD written out here: the model after ``steps`` steps on the first BATCH
+    training images from the initial weights of SEED, and the loss of every step."""
     torch.manual_seed(SEED)
     net = build(model)
     x, y = data.load("mnist", "train", limit=BATCH)
     opt = torch.optim.SGD(net.parameters(), lr=LR)
     losses = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(net(x), y)
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    return net, losses
+
+
+def _plaintext(model: str) -> tuple[list[float], torch.Tensor]:
+    """Losses of :func:`plain_sgd` and the trained model's logits on the test images."""
+    net, losses = plain_sgd(model)
     with torch.no_grad():
         logits = net.eval()(data.load("mnist", "test", limit=TEST_IMAGES)[0])
     return losses, logits.double()
