@@ -148,3 +148,32 @@ def test_report_without_training_says_so(tmp_path):
     page = html.build(REAL, tmp_path / "report").read_text()
     assert "Not measured: no secure training runs" in page
     assert not (tmp_path / "report" / "training.csv").exists()
+
+
+@pytest.mark.crypten
+def test_trained_parameters_line_up_with_the_description_or_are_refused():
+    """The ``crypten.nn`` rebuild's Linear/Conv2d parameters map onto the description's
+    records in the layout :meth:`CryptenBackend.import_shares` expects (unencrypted here:
+    the mapping is the same on encrypted tensors); a rebuild of another model is refused."""
+    from mpcbench import models
+    from mpcbench.models import layers as L
+    from mpcbench.parties.crypten import training as ct
+    from mpcbench.parties.crypten.compat import import_crypten
+    from mpcbench.parties.crypten.layers import plain_params
+
+    crypten = import_crypten()
+    table = ct._translations(crypten.nn)
+
+    def rebuilt(name: str) -> ct.Trainable:
+        module = crypten.nn.Sequential(*[table[type(m)](m) for m in models.build(name)])
+        return ct.Trainable(module, None, None)
+
+    for name in ("mlp", "cnn"):
+        layers = L.describe(models.build(name))
+        params = ct.layer_params(rebuilt(name), layers)
+        assert len(params) == len(layers)
+        for lay, p in zip(layers, params, strict=True):
+            assert {k: tuple(v.size()) for k, v in p.items()} == {
+                k: a.shape for k, a in plain_params(lay).items()}
+    with pytest.raises(Unsupported, match="do not line up"):
+        ct.layer_params(rebuilt("mlp"), L.describe(models.build("cnn")))
