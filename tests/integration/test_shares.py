@@ -262,6 +262,19 @@ def test_saving_refuses_a_directory_with_a_share_set_and_a_backend_without_share
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.timeout(120)
+def test_a_run_with_a_dealer_saves_the_computing_parties_shares(tmp_path):
+    """CrypTen's TTP dealer (rank 2 here) holds no model shares: the set is the two
+    computing parties' files, and it loads."""
+    case = Case("crypten", "mlp", parties=2, images=4, batch=4, options={"provider": "TTP"})
+    run_case(case, tmp_path / "results", timeout_s=120, save_shares=tmp_path / "shares")
+    manifest = json.loads((tmp_path / "shares" / shares.MANIFEST).read_text())
+    assert sorted(manifest["files"]) == ["0", "1"]
+    assert sorted(p.name for p in (tmp_path / "shares").iterdir()) == [
+        shares.MANIFEST, shares.file_name(0), shares.file_name(1)]
+    shares.check(tmp_path / "shares", shares.expected(case, manifest["encoding"]))
+
+
 def _per_host(saved, tmp_path: Path, hosts: list[str]) -> Path:
     """The 2-party CrypTen set split as on separate hosts: ``tmp_path/<host>/set`` holds
     the manifest and that host's party file only; ``tmp_path/launcher/set`` the manifest."""
