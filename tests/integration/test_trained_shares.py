@@ -14,8 +14,8 @@ Tolerances, and why:
 * ``WEIGHT_TOL = 1e-3``: the weights opened from the files (by the test, not a party)
   against plaintext torch SGD of the same steps: every product of CrypTen's forward and
   backward pass is truncated to 16 fractional bits and the loss gradient goes through
-  CrypTen's softmax approximation; measured here 5.8e-5 to 2.1e-4 (two runs), while the steps moved
-  the weights by up to 0.059 (the test wants at least 10 x ``WEIGHT_TOL``).
+  CrypTen's softmax approximation; measured here 5.8e-5 to 2.1e-4 (two runs), while the
+  steps moved the weights by up to 0.059 (the test wants at least 10 x ``WEIGHT_TOL``).
 """
 
 from __future__ import annotations
