@@ -24,6 +24,9 @@ TABLE_COLUMNS = {"system": "system", "kind": "kind", "model": "model", "dataset"
                  "provider": "provider", "model_shares": "shares", "versions": "versions"}
 #: characters of a share set's manifest SHA-256 the table shows
 _SHARES_SHOWN = 12
+#: columns the terminal table leaves out when no run has a value other than 0 in them (no
+#: dealer, no share set); the CSV and JSON keep every column
+_OPTIONAL = ("offline_mib_per_img", "model_shares")
 
 
 class Format(StrEnum):
@@ -62,8 +65,11 @@ def results(
     elif fmt is Format.json:
         print(summary.to_json(orient="records", indent=2, date_format="iso"))
     else:
-        shown = summary[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
-        shown["shares"] = shown["shares"].str[:_SHARES_SHOWN]
+        columns = [c for c in TABLE_COLUMNS
+                   if c not in _OPTIONAL or summary[c].replace(0, None).notna().any()]
+        shown = summary[columns].rename(columns=TABLE_COLUMNS)
+        if "shares" in shown:
+            shown["shares"] = shown["shares"].str[:_SHARES_SHOWN]
         table = Table(title=f"{len(summary)} runs in {results} (--format csv for all columns)")
         for col in shown.columns:
             table.add_column(col, justify="right" if shown[col].dtype.kind in "fiu" else "left")
