@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -26,6 +27,21 @@ def party_processes(marker: str) -> list[psutil.Process]:
         if "mpcbench.parties.worker" in cmd and marker in cmd:
             found.append(proc)
     return found
+
+
+def signal_party(proc: subprocess.Popen, marker: str, rank: int, sig: int) -> tuple[float, str]:
+    """Send ``sig`` to the live party process of ``rank`` (of the run whose command lines
+    mention ``marker``) while the CLI ``proc`` runs; the seconds ``proc`` took to end after
+    it, and its stderr. ``proc`` is killed in any case."""
+    try:
+        victim = next(p for p in party_processes(marker)
+                      if p.cmdline()[p.cmdline().index("--rank") + 1] == str(rank))
+        victim.send_signal(sig)
+        sent_at = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+        return time.monotonic() - sent_at, stderr
+    finally:
+        proc.kill()
 
 
 @pytest.fixture

@@ -60,6 +60,16 @@ def positive(param: typer.CallbackParam, value: Any) -> Any:
     return value
 
 
+#: options of every command that starts parties (each command gives its own default)
+Dataset = Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")]
+PartyCount = Annotated[int, typer.Option("--parties", "-n", help="Number of parties.",
+                                         callback=at_least(1))]
+Timeout = Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
+                                        callback=positive)]
+Port = Annotated[int | None, typer.Option(help="First port (default: any free ports).",
+                                          callback=at_least(1))]
+
+
 class Stopped(BaseException):
     """A stop signal arrived; a BaseException, so that no ``except Exception`` holds it
     up while the stack unwinds (and the launcher stops every party)."""

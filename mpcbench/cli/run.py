@@ -13,11 +13,13 @@ from rich.table import Table
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
+    Dataset,
     Options,
+    Port,
     ResultsDir,
+    Timeout,
     at_least,
     parse_options,
-    positive,
     stop_on_signals,
 )
 
@@ -85,7 +87,7 @@ def run(
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="mlp, bnn, cnn (or micro: the sharing micro-benchmark); "
         "default: a baseline's own model, else mlp.")] = None,
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
+    dataset: Dataset = "mnist",
     parties: Annotated[int | None, typer.Option(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
         callback=at_least(1))] = None,
@@ -97,10 +99,8 @@ def run(
     warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).",
                                         callback=at_least(0))] = 0,
     results: ResultsDir = DEFAULT_RESULTS,
-    timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
-                                           callback=positive)] = 600,
-    port: Annotated[int | None, typer.Option(help="First port (default: any free ports).",
-                                             callback=at_least(1))] = None,
+    timeout: Timeout = 600,
+    port: Port = None,
     threads: Annotated[int | None, typer.Option(help="Threads per party "
                                                 "(default: cores / parties).",
                                                 callback=at_least(1))] = None,

@@ -11,11 +11,12 @@ import typer
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
+    Dataset,
     Options,
+    PartyCount,
     ResultsDir,
-    at_least,
+    Timeout,
     parse_options,
-    positive,
     stop_on_signals,
 )
 from .run import progress_bar
@@ -26,14 +27,12 @@ def share_model(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="crypten or mpyc.")] = "crypten",
     model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn.")] = "mlp",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
-    parties: Annotated[int, typer.Option("--parties", "-n", help="Number of parties.",
-                                         callback=at_least(1))] = 2,
+    dataset: Dataset = "mnist",
+    parties: PartyCount = 2,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory of the share set (must "
                                           "not hold one yet).")] = Path("shares"),
     results: ResultsDir = DEFAULT_RESULTS,
-    timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
-                                           callback=positive)] = 600,
+    timeout: Timeout = 600,
     options: Options = None,
 ) -> None:
     """Share MODEL's trained weights from the model owner among N parties; each party

@@ -8,13 +8,14 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .app import app, err
+from .common import Dataset
 
 
 @app.command()
 def train(
     model: Annotated[str, typer.Option("--model", "-m",
                                        help="Model to train (mlp, bnn, cnn, ...).")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
+    dataset: Dataset = "mnist",
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: per model).")] = None,
     batch: Annotated[int, typer.Option(help="Training batch size.")] = 128,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

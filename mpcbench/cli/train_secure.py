@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, ResultsDir, at_least, positive, stop_on_signals
+from .common import (
+    DEFAULT_RESULTS,
+    Dataset,
+    PartyCount,
+    Port,
+    ResultsDir,
+    Timeout,
+    at_least,
+    positive,
+    stop_on_signals,
+)
 from .run import progress_bar
 
 
@@ -18,9 +28,8 @@ def train_secure(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="MPC framework: crypten.")] = "crypten",
     model: Annotated[str, typer.Option("--model", "-m", help="mlp or cnn.")] = "mlp",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")] = "mnist",
-    parties: Annotated[int, typer.Option("--parties", "-n", help="Number of parties.",
-                                         callback=at_least(1))] = 2,
+    dataset: Dataset = "mnist",
+    parties: PartyCount = 2,
     steps: Annotated[int, typer.Option(help="SGD steps (bounded run; the time per epoch is "
                                        "extrapolated unless they cover one).",
                                        callback=at_least(1))] = 10,
@@ -44,10 +53,8 @@ def train_secure(
              "directory (party-<rank>.npz) and the launcher a manifest.json; "
              "mpcbench run --model-shares runs inference from them.")] = None,
     results: ResultsDir = DEFAULT_RESULTS,
-    timeout: Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
-                                           callback=positive)] = 1800,
-    port: Annotated[int | None, typer.Option(help="First port (default: any free ports).",
-                                             callback=at_least(1))] = None,
+    timeout: Timeout = 1800,
+    port: Port = None,
     threads: Annotated[int | None, typer.Option(help="Threads per party "
                                                 "(default: cores / parties).",
                                                 callback=at_least(1))] = None,

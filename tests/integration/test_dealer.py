@@ -21,7 +21,7 @@ from mpcbench import results
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
 from mpcbench.results.summary import summary
-from tests.conftest import REPO, party_processes
+from tests.conftest import REPO, party_processes, signal_party
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -156,14 +156,7 @@ def test_the_dealer_dies_with_a_sigkilled_launcher(tmp_path):
 def test_dead_or_hung_dealer_fails_the_run_fast_and_leaves_nothing(tmp_path, sig, named):
     marker = str(tmp_path)
     proc = _start_long_ttp_run(tmp_path)
-    try:
-        dealer = next(p for p in party_processes(marker) if _rank(p) == "2")
-        dealer.send_signal(sig)
-        killed_at = time.monotonic()
-        _, stderr = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - killed_at
-    finally:
-        proc.kill()
+    elapsed, stderr = signal_party(proc, marker, 2, sig)  # the dealer of 2 parties
     assert proc.returncode == 1
     assert elapsed < 10, f"took {elapsed:.1f} s to notice"
     lines = stderr.strip().splitlines()

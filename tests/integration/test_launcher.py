@@ -12,7 +12,7 @@ import time
 import pytest
 
 from mpcbench import results
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import REPO, party_processes, run_cli, signal_party
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -57,12 +57,7 @@ def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path, framework,
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "run never started"
             time.sleep(0.2)
-        victim = next(p for p in party_processes(marker) if "--rank" in p.cmdline()
-                      and p.cmdline()[p.cmdline().index("--rank") + 1] == "1")
-        victim.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
-        _, stderr = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - killed_at
+        elapsed, stderr = signal_party(proc, marker, 1, signal.SIGKILL)
     finally:
         proc.kill()
     assert proc.returncode == 1

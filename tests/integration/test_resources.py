@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -33,6 +34,8 @@ def test_parties_are_pinned_and_the_pinning_is_recorded(tmp_path):
     while len(seen) < 2 and time.monotonic() < deadline and cli.poll() is None:
         for p in party_processes(str(res)):
             try:
+                if not Path(p.cmdline()[0]).name.startswith("python"):
+                    continue  # the wrapper (taskset) before it has pinned and exec'd python
                 rank = int(p.cmdline()[p.cmdline().index("--rank") + 1])
                 seen[rank] = p.cpu_affinity()
             except (psutil.NoSuchProcess, ValueError):
