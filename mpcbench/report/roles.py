@@ -9,8 +9,8 @@ import json
 import pandas as pd
 
 from ..case import MICRO
+from ..metrics import DEAL, DEALER
 from ..results import summary
-from ..results.identity import system_name
 from ..roles import stored_label
 
 #: the per-role cost table groups party rows by these (a cell of the summary, then a role)
@@ -49,10 +49,13 @@ def mark_dealers(cells: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
 def role_costs(df: pd.DataFrame) -> pd.DataFrame:
     """Per MPC cell and role: how many parties held it, and the median over its parties'
     non-warm-up repeats of the ``total`` phase's wall and CPU seconds (and wall seconds per
-    image), the largest peak RSS, and MiB sent and received per image."""
+    image), the largest peak RSS, and MiB sent and received per image. A dealer has one
+    ``deal`` phase over its whole service (every repeat, warm-up included): its figures are
+    that phase's, per image of one repeat, so they are an upper bound beside the parties'."""
     rows = summary.usable(df)
+    measured = rows["phase"].eq("total") | (rows["role"].eq(DEALER) & rows["phase"].eq(DEAL))
     rows = rows[summary.is_mpc(rows) & rows["rank"].ge(0).fillna(False)
-                & rows["model"].ne(MICRO).fillna(True) & rows["phase"].eq("total")
+                & rows["model"].ne(MICRO).fillna(True) & measured.fillna(False)
                 & rows["metric"].isin(_TOTALS)]
     columns = ["system", "model", "parties", "roles", "role", "ranks", "wall_s", "s_per_img",
                "cpu_s", "peak_rss_mib", "mib_sent_per_img", "mib_received_per_img"]
@@ -77,8 +80,7 @@ def role_costs(df: pd.DataFrame) -> pd.DataFrame:
         peak_rss_mib=("peak_rss_bytes", "max"), mib_sent_per_img=("sent", "median"),
         mib_received_per_img=("received", "median")).reset_index()
     table["peak_rss_mib"] = table["peak_rss_mib"] / summary.MIB
-    table["system"] = [system_name(str(f), c) for f, c in
-                       zip(table["framework"], table["config"], strict=True)]
+    table["system"] = summary.add_labels(table)["system"]
     table["roles"] = [stored_label(*v) or "party 0 holds all" for v in
                       zip(table["model_owner"], table["data_owners"], table["output"],
                           strict=True)]
