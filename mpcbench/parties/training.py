@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import data, models
+from .. import data, models, roles
 from ..metrics import TRAIN_STEP
 from ..models import train as plain
 from .base import Backend, PartyContext
@@ -44,14 +44,10 @@ class TrainingOutput:
     shares: dict[str, Any] | None = None
 
 
-def _test_batches(images: int, batch: int) -> list[tuple[int, int]]:
-    return [(i, min(i + batch, images)) for i in range(0, images, batch)]
-
-
 def progress_total(ctx: PartyContext) -> int:
     """Units of progress a training party reports: its steps and its test batches."""
     case = ctx.case
-    return case.training.steps + len(_test_batches(case.images, case.batch))
+    return case.training.steps + len(roles.batches(case.images, case.batch))
 
 
 def train(ctx: PartyContext, backend: Backend, prof: Profiler,
@@ -88,19 +84,20 @@ def train(ctx: PartyContext, backend: Backend, prof: Profiler,
         progress(1)
     saved = None if save_shares is None else save_shares(ctx, backend, model)
     return TrainingOutput(losses if ctx.rank == receiver else None,
-                          _score(ctx, backend, prof, model, progress), saved)
+                          _score(ctx, backend, prof, model, progress, owner, receiver),
+                          saved)
 
 
 def _score(ctx: PartyContext, backend: Backend, prof: Profiler, model: Any,
-           progress: Callable[[int], None]) -> np.ndarray | None:
-    """Test logits of the trained shared model, opened to the model owner only."""
+           progress: Callable[[int], None], owner: int, receiver: int) -> np.ndarray | None:
+    """Test logits of the trained shared model on the images of data owner ``owner``,
+    opened to ``receiver`` (the model owner) only."""
     case = ctx.case
-    owner, receiver = case.roles.data_owners[0], case.roles.model_owner
     x_all = (data.load(case.dataset, "test", limit=case.images)[0]
              if ctx.rank == owner else None)
     logits = []
     with prof.phase("test"):
-        for lo, hi in _test_batches(case.images, case.batch):
+        for lo, hi in roles.batches(case.images, case.batch):
             x = backend.share_input(None if x_all is None else x_all[lo:hi],
                                     (hi - lo, *models.INPUT_SHAPE), owner)
             out = backend.reveal(backend.predict(model, x), receiver)

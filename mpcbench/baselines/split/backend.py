@@ -117,11 +117,11 @@ class SplitBackend(ClientServerBackend):
         out["activation_bytes_per_img"] = (c.bytes_sent / ((self.repeat + 1) * case.images),
                                            "B")
         name = weights_path(self.weights_name(case), case.dataset).name
-        out["epsilon"] = (training_epsilon(read_manifest().get(name, {})), "epsilon")
+        record = read_manifest().get(name, {})
+        out["epsilon"] = (training_epsilon(record), "epsilon")
         figures = self.evaluation
         if self.measures_attack(case):
             # measured here, after the timed phases: a small attacker (see evaluation.py)
-            record = read_manifest().get(name, {})
             figures = attack_figures(self.model, case.dataset,
                                      int(record.get("train_images", model.TRAIN_IMAGES)),
                                      RUN_ATTACKER_IMAGES, RUN_ATTACK_IMAGES,
