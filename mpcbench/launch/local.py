@@ -3,8 +3,8 @@
 It knows nothing about cryptography: it writes the run spec, starts the party program
 (:mod:`mpcbench.parties.worker`) once per rank — directly, or through a shell template
 such as ``ssh {host} "cd mpcbench && .venv/bin/python {worker}"`` for other hosts — polls
-every process against a deadline and its heartbeat (a party silent for :data:`SILENT_S`
-is named as hung), stops all parties as soon as one fails, and returns what each party
+every process against a deadline and its liveness (:mod:`.liveness`: a stopped party is
+named, a slow one never), stops all parties as soon as one fails, and returns what each party
 reported on its standard output. A run's dealers (ranks after the computing parties',
 e.g. CrypTen's trusted third party) are started, watched and stopped the same way and
 named as such (``dealer (rank 2) of 2 parties``). Every party's standard input is a
@@ -28,7 +28,9 @@ from pathlib import Path
 from ..errors import RunFailed
 from ..parties.base import PartyContext
 from ..parties.lifeline import LAUNCHER_PID
+from ..parties.pulse import Beat
 from ..parties.worker import MARKER, spec_json
+from .liveness import AttentiveClock, Liveness
 from .placement import Placement, worker_args
 
 POLL_S = 0.05
@@ -36,11 +38,6 @@ POLL_S = 0.05
 WATCH_S = 1.0
 #: time a party gets to exit after SIGTERM before SIGKILL
 GRACE_S = 2.0
-#: a party whose last heartbeat is this old is taken as hung (it beats every 0.5 s, and
-#: no gap above 1.5 s was seen in MPyC or CrypTen cnn runs on 2 loaded cores)
-SILENT_S = 6.0
-#: time a party gets from its start to its first heartbeat (imports, ssh login)
-STARTUP_S = 60.0
 
 
 class LaunchError(RunFailed):
@@ -60,12 +57,10 @@ class _Party:
     label: str
     proc: subprocess.Popen
     log: Path
-    started: float
+    #: what is known of whether it is alive
+    live: Liveness
     #: how far the log has been scanned for report lines
     offset: int = 0
-    #: when the launcher last read a heartbeat (monotonic), and the step it reported
-    last_beat: float | None = None
-    step: int = 0
     #: whether its result line has come (it beats no more while its process exits)
     reported: bool = False
 
@@ -127,11 +122,12 @@ def launch(
     Party ``r`` is started by ``placement.starters[r]`` (default: this machine's Python;
     see :mod:`.placement`), logs to ``work_dir/party{r}.log`` and reads the run spec
     ``work_dir/spec.json`` (on its standard input if the placement says so). Its standard
-    input is a pipe the launcher holds open. On the first failure
-    (an exit, or no heartbeat for :data:`SILENT_S`) the others are stopped within
+    input is a pipe the launcher holds open. On the first failure (an exit, a party
+    stopped, or a remote one silent: :mod:`.liveness`) the others are stopped within
     :data:`GRACE_S` and :class:`LaunchError` names the failed party; past ``timeout_s``,
-    :class:`RunTimeout` names those still running. Call it from the thread that stays
-    until it returns (any thread of a process does): local parties die with that thread.
+    :class:`RunTimeout` names those still running. Each result report gets the party's
+    ``liveness`` record. Call it from the thread that stays until it returns (any
+    thread of a process does): local parties die with that thread.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     spec = work_dir / "spec.json"
@@ -142,6 +138,10 @@ def launch(
     starters = (placement.starters if placement
                 else [lambda args: [sys.executable, *args]] * len(template.addresses))
     on_stdin = placement is not None and placement.spec_on_stdin
+    # a party started directly on this machine is the process the launcher started
+    here = placement is None or placement.on_this_machine
+    hosts = placement.hosts if placement else ("127.0.0.1",) * len(starters)
+    clock = AttentiveClock()
     parties: list[_Party] = []
     try:
         for rank, start in enumerate(starters):
@@ -152,13 +152,13 @@ def launch(
                     stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env,
                     start_new_session=True,
                 )
-            parties.append(_Party(rank, _label(rank, template.parties), proc, log,
-                                  time.monotonic()))
+            live = Liveness(hosts[rank], clock.tick(), proc.pid if here else None)
+            parties.append(_Party(rank, _label(rank, template.parties), proc, log, live))
             if on_stdin:
                 with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
                     proc.stdin.write(spec.read_bytes() + b"\n")
                     proc.stdin.flush()
-        _watch(parties, work_dir, timeout_s, template, on_progress,
+        _watch(parties, work_dir, timeout_s, template, clock, on_progress,
                placement.watch if placement else None)
     finally:
         _stop(parties)
@@ -167,7 +167,7 @@ def launch(
         found = _reports(p.log.read_text(errors="replace"), "result")
         if not found:
             raise LaunchError(f"{p.label} exited without a result (log: {p.log})")
-        results.append(json.loads(found[-1]))
+        results.append({**json.loads(found[-1]), "liveness": p.live.record()})
     return results
 
 
@@ -180,7 +180,7 @@ def _scan(party: _Party, now: float) -> tuple[int, int] | None:
     party.offset += len(complete)
     text = complete.decode(errors="replace")
     if beats := _reports(text, "heartbeat"):
-        party.last_beat, party.step = now, int(beats[-1])
+        party.live.heard(Beat.parse(beats[-1]), now)
     party.reported = party.reported or bool(_reports(text, "result"))
     found = _reports(text, "progress")
     if not found:
@@ -189,24 +189,12 @@ def _scan(party: _Party, now: float) -> tuple[int, int] | None:
     return int(done), int(total)
 
 
-def _silence(party: _Party, now: float) -> str | None:
-    """Why a running party is taken as hung, or None."""
-    if party.reported:  # done; the run deadline covers a slow exit
-        return None
-    if party.last_beat is None:
-        if now - party.started > STARTUP_S:
-            return f"sent no heartbeat in the {STARTUP_S:g} s since its start"
-        return None
-    if now - party.last_beat > SILENT_S:
-        return f"no heartbeat for {now - party.last_beat:.0f} s"
-    return None
-
-
 def _watch(
     parties: list[_Party],
     work_dir: Path,
     timeout_s: float,
     template: PartyContext,
+    clock: AttentiveClock,
     on_progress: Callable[[int, int], None] | None,
     watch: Callable[[], str | None] | None = None,
 ) -> None:
@@ -214,7 +202,7 @@ def _watch(
     deadline = time.monotonic() + timeout_s
     watched = time.monotonic()
     while True:
-        now = time.monotonic()
+        now, attentive = time.monotonic(), clock.tick()
         if watch and now - watched >= WATCH_S:
             watched = now
             if why := watch():
@@ -232,18 +220,18 @@ def _watch(
         if all(c == 0 for c in codes.values()):
             return
         for p in parties:
-            prog = _scan(p, now)
+            prog = _scan(p, attentive)
             if prog and on_progress and p.rank == 0:
                 on_progress(*prog)
         for p in parties:
-            if codes[p.rank] is None and (why := _silence(p, now)):
-                raise LaunchError(f"{p.label} ({framework}) stopped "
-                                  f"responding: {why} (log: {p.log})")
+            if codes[p.rank] is None and not p.reported and (why := p.live.verdict(attentive)):
+                raise LaunchError(f"{p.label} ({framework}) {why} (log: {p.log})")
         if now > deadline:
             n = template.parties
             running = ", ".join(f"{r}{' (dealer)' if r >= n else ''}"
                                 for r, c in codes.items() if c is None)
-            steps = ", ".join(f"party {p.rank}: {p.step}" for p in parties if p.rank < n)
+            steps = ", ".join(f"party {p.rank}: {p.live.summary()}"
+                              for p in parties if p.rank < n)
             raise RunTimeout(
                 f"{framework} run timed out after {timeout_s:g} s; parties still running: "
                 f"{running} (batches done: {steps}; logs in {work_dir})"

@@ -61,6 +61,12 @@ class Placement:
     spec_on_stdin: bool = False
 
     @property
+    def on_this_machine(self) -> bool:
+        """Whether every party is a process of this machine, the one the launcher starts
+        (its kernel state readable in ``/proc``): local and emulated hosts."""
+        return self.kind in ("local", "emulated")
+
+    @property
     def record(self) -> dict[str, Any]:
         """The placement as stored in a run's ``backend_config``."""
         return {"placement": {"kind": self.kind, "hosts": list(self.hosts), **self.details}}

@@ -147,7 +147,7 @@ def oversubscribed(ctx: PartyContext, placement: Placement | None = None) -> boo
     """Whether the parties on one machine run more threads than this machine has cores
     (they are then time-sliced, and their times include waiting for a core). Emulated
     hosts all share this machine. Dealers count as parties here."""
-    if placement is not None and placement.kind in ("local", "emulated"):
+    if placement is not None and placement.on_this_machine:
         return max(ctx.parties, len(ctx.addresses)) * ctx.threads > (os.cpu_count() or 1)
     per_host: dict[str, int] = {}
     for addr in ctx.addresses:
@@ -299,7 +299,7 @@ def run_case(
         run_rows = _run_metrics(case, logits, backend, total_s)
     rows = pd.concat([per_rank, pd.DataFrame(run_rows)], ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
-              **placement.record}
+              **placement.record, "liveness": [out["liveness"] for out in outputs]}
     if save_shares is not None:
         config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": (
             write_share_manifest(case, backend, run_id, save_shares,

@@ -1,17 +1,18 @@
-"""What ties a party to its launcher: a heartbeat out, and an end when the launcher goes.
+"""What ties a party to its launcher: a pulse out, and an end when the launcher goes.
 
-A party reports on standard output (see :mod:`mpcbench.parties.worker`), so its heartbeat
-is a report line too — ``@mpcbench heartbeat STEP`` every :data:`BEAT_S` from a side
-thread, ``STEP`` being the main thread's progress counter — and reaches the launcher
-through ssh as well as from a local process. A stopped process (SIGSTOP) beats no more;
-a Python side thread still runs while the main thread waits in a long C call (torch,
-gmpy2) that releases the GIL, so busy parties keep beating.
+A party reports on standard output (see :mod:`mpcbench.parties.worker`), through its
+pulse (:mod:`mpcbench.parties.pulse`): a small process that forwards the party's lines
+and, between them, writes ``@mpcbench heartbeat`` twice a second with what the kernel
+says of the party (its state — ``T`` when stopped —, CPU time, the host's load). The
+beats reach the launcher through ssh as well as from a local process, and they do not
+wait for the party's GIL, which framework code holds for seconds at a time.
 
 The party ends by itself when its launcher dies: a local party asks the kernel for
 SIGKILL at the death of its parent (``PR_SET_PDEATHSIG``; the kernel means the parent
 *thread*, which is the launcher thread that started and waits for the party), and any
 party watching its standard input — a pipe only the launcher writes, carried by ssh for
 a remote party — exits at end of file, which also comes when an ssh connection drops.
+Its pulse ends when the party's output closes.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: seconds between heartbeats
-BEAT_S = 0.5
+from . import pulse
+
 #: environment variable in which a local launcher passes its pid to its parties
 LAUNCHER_PID = "MPCBENCH_LAUNCHER_PID"
 #: exit status of a party whose launcher went away
@@ -81,25 +83,28 @@ def exit_at_eof(fd: int = 0) -> None:
 
 
 @contextmanager
-def heartbeat(emit: Callable[[str], None], step: Callable[[], int]) -> Iterator[None]:
-    """Call ``emit(str(step()))`` every :data:`BEAT_S` from a side thread, while inside.
+def pulsed_output(timeout_s: float = 10.0) -> Iterator[None]:
+    """Route this process's standard output through a pulse process while inside.
 
-    The thread beats only while the main thread is alive and stops (joined) on exit, so
-    a finished party never beats and no beating thread outlives the party's own work.
+    On exit the pulse is told the output ends (:data:`.pulse.END`), standard output is
+    closed (``/dev/null`` takes its place) and the pulse, which forwards what is left
+    and ends, is waited for up to ``timeout_s``: the last line written is out before
+    the party exits.
     """
-    done = threading.Event()
-    main = threading.main_thread()
-
-    def beat() -> None:
-        while main.is_alive():
-            emit(str(step()))
-            if done.wait(BEAT_S):
-                return
-
-    thread = threading.Thread(target=beat, name="mpcbench-heartbeat", daemon=True)
-    thread.start()
+    sys.stdout.flush()
+    read, write = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-I", pulse.__file__, str(os.getpid())],
+                            stdin=read)
+    os.close(read)
+    os.dup2(write, 1)
+    os.close(write)
     try:
         yield
     finally:
-        done.set()
-        thread.join()
+        with contextlib.suppress(OSError, ValueError):
+            print(pulse.END, flush=True)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout_s)

@@ -12,7 +12,7 @@ secure training, the steps of :mod:`.training`), and reports on standard output,
 lines starting with :data:`MARKER`: progress, then one result line with its rows, its
 backend config and the logits it learnt (with their image indices; see
 :mod:`mpcbench.roles`; and the losses, at the model owner of a training run), and a
-heartbeat every half second (:mod:`mpcbench.parties.lifeline`). Standard
+heartbeat every half second from the party's pulse (:mod:`mpcbench.parties.lifeline`). Standard
 output is the only channel back, so a party on another host needs nothing but a way to
 run this command. With ``--watch-stdin`` the party exits when its standard input closes
 (the launcher passes the spec, if any, as the first line and holds the pipe open).
@@ -25,9 +25,7 @@ import dataclasses
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,22 +35,18 @@ from .. import data, models, roles
 from ..case import MICRO, Case
 from ..metrics import DEAL, DEALER, RANK_METRICS
 from ..models import layers as L
-from . import get, lifeline, shares, training
+from . import get, lifeline, pulse, shares, training
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
 #: prefix of the worker's report lines: ``@mpcbench progress DONE TOTAL``,
-#: ``@mpcbench heartbeat STEP`` and ``@mpcbench result {json}``
-MARKER = "@mpcbench"
-
-_emit_lock = threading.Lock()
+#: ``@mpcbench heartbeat STEP ...`` (from the pulse) and ``@mpcbench result {json}``
+MARKER = pulse.MARKER
 
 
 def _emit(kind: str, payload: str) -> None:
-    # One write per line, one thread at a time: heartbeats never split a report line.
-    with _emit_lock:
-        sys.stdout.write(f"{MARKER} {kind} {payload}\n")
-        sys.stdout.flush()
+    sys.stdout.write(f"{MARKER} {kind} {payload}\n")
+    sys.stdout.flush()
 
 
 def spec_json(ctx: PartyContext) -> str:
@@ -136,21 +130,18 @@ def _micro(ctx: PartyContext, backend: Backend, prof: Profiler,
 
 
 def run_party(ctx: PartyContext) -> None:
-    """Run one party of a case, beating meanwhile, and report its rows on standard output."""
+    """Run one party of a case and report its progress and rows on standard output."""
     torch.set_num_threads(ctx.threads)
     steps = (training.progress_total(ctx) if ctx.case.training is not None
              else (ctx.case.warmup + ctx.case.repeats) * len(_batches(ctx.case)))
     done = 0
 
-    def progress(batches: int) -> None:
+    def progress(batches: int) -> None:  # also the step the party's heartbeats carry
         nonlocal done
         done += batches
-        if ctx.rank == 0:
-            _emit("progress", f"{done} {steps}")
+        _emit("progress", f"{done} {steps}")
 
-    with lifeline.heartbeat(partial(_emit, "heartbeat"), lambda: done):
-        result = _measure(ctx, progress)
-    _emit("result", json.dumps(result, default=str))
+    _emit("result", json.dumps(_measure(ctx, progress), default=str))
 
 
 def _save_shares(ctx: PartyContext, backend: Backend, model: object) -> dict:
@@ -229,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     # Frameworks that parse sys.argv themselves (MPyC) must not see ours.
     sys.argv = sys.argv[:1]
     os.environ.setdefault("OMP_NUM_THREADS", str(ctx.threads))
-    run_party(ctx)
+    with lifeline.pulsed_output():
+        run_party(ctx)
 
 
 if __name__ == "__main__":

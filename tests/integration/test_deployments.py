@@ -161,7 +161,7 @@ def test_a_fault_ends_the_emulated_run_within_10_s(tmp_path, fault):
             cli.kill()
     assert cli.returncode == 1 and took < 10, (took, stderr)
     expected = {"crash": "party 1 of 3 (crypten) was killed by SIGKILL",
-                "hang": "party 1 of 3 (crypten) stopped responding",
+                "hang": "party 1 of 3 (crypten) is stopped: the kernel reports it stopped",
                 "cut": "link 0->1 of the emulated network lost all"}[fault]
     (line,) = stderr.strip().splitlines()
     assert expected in line
