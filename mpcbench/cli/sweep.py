@@ -26,26 +26,27 @@ def _label(case) -> str:
 
 def _run(cell: Cell, claims: Claims, results: Path, rerun: bool, bar: Progress) -> bool:
     """Run ``cell`` unless it is stored ok (or ``rerun``) or another sweep runs it; whether
-    it failed."""
-    from ..errors import MpcbenchError
+    it failed. Any error of the cell becomes its failed row (:func:`.faults.failed`)."""
+    from ..launch import faults
     from ..launch.runner import run_case
 
     label = _label(cell.planned.case)
     try:
         why = claims.claim(cell.key, rerun)
         if why:
-            err.print(f"skip  {label}  {why}", highlight=False)
+            err.print(f"skip  {label}  {why}", highlight=False, soft_wrap=True)
             return False
         task = bar.add_task(f"  {label}", total=None)
         try:
             res = run_case(cell.planned.case, results, cell.planned.timeout_s,
                            on_progress=lambda d, t: bar.update(task, completed=d, total=t))
-        except MpcbenchError as exc:
-            err.print(f"[red]FAIL[/red]  {label}: {exc}", highlight=False)
+        except Exception as exc:
+            why = faults.failed(cell.planned.case, exc, results, cell.identity)
+            err.print(f"[red]FAIL[/red]  {label}: {why}", highlight=False, soft_wrap=True)
             return True
         finally:
             bar.remove_task(task)
-        err.print(f"ok    {label}  run {res.run_id}", highlight=False)
+        err.print(f"ok    {label}  run {res.run_id}", highlight=False, soft_wrap=True)
         return False
     finally:
         claims.release(cell.key)
@@ -65,8 +66,9 @@ def sweep(
     """Run the grid of SUITE; a failing case is stored as failed and the sweep goes on.
 
     Before each case the sweep claims it in the results directory: a case stored ok or
-    running in another sweep meanwhile is skipped. SIGTERM, SIGHUP or SIGINT stops the
-    running case's parties and the sweep, and exits with 128 + the signal number.
+    running in another sweep meanwhile is skipped. An error every next case would meet
+    too (a full disk) stops the sweep. SIGTERM, SIGHUP or SIGINT stops the running case's
+    parties and the sweep, and exits with 128 + the signal number.
     """
     from ..launch.suite import cells, expand, load_suite
     from ..results import ResultsError
@@ -90,8 +92,9 @@ def sweep(
     todo = [c for c in plan if c.key not in done]
     twice = len(expanded) - len(plan)
     err.print(f"suite {spec.name}: {len(plan)} cases"
-              + (f" ({twice} listed more than once)" if twice else "")
-              + f", {len(plan) - len(todo)} already in {results}, {len(todo)} to run")
+              + (f" ({twice} duplicates left out)" if twice else "")
+              + f", {len(plan) - len(todo)} already in {results}, {len(todo)} to run",
+              highlight=False, soft_wrap=True)
     if dry_run:
         keys = {c.key for c in plan}
         for c in plan:

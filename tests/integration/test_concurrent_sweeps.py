@@ -53,7 +53,7 @@ def test_a_value_listed_twice_is_one_cell(tmp_path):
     suite.write_text(_SUITE)
     proc = run_cli("sweep", str(suite), "-r", str(tmp_path / "r"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "4 cases (5 listed more than once)" in proc.stderr
+    assert "4 cases (5 duplicates left out)" in proc.stderr
     listed = [line.split()[1] for line in proc.stdout.splitlines()]
     assert listed == ["plaintext/mlp(dataset=mnist,n=1,b=4)",
                       "plaintext/mlp(dataset=mnist,n=1,b=8)",
