@@ -258,11 +258,10 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
     return planned
 
 
-def cells(planned: list[PlannedCase], code: dict[str, object] | None = None) -> list[Cell]:
+def cells(planned: list[PlannedCase]) -> list[Cell]:
     """The cells of ``planned``, in order: cases of one fingerprint (a value listed twice,
-    two batch sizes capped to the same image count) are one cell, the first of them.
-    ``code`` is :func:`.runner.code_identity` if the caller already has it."""
-    code = code or code_identity()
+    two batch sizes capped to the same image count) are one cell, the first of them."""
+    code = code_identity()
     found: dict[str, Cell] = {}
     for p in planned:
         try:
