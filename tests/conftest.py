@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -17,6 +19,20 @@ def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProce
     """Run ``mpcbench ARGS`` in a real subprocess and capture its output."""
     return subprocess.run([sys.executable, "-m", "mpcbench", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=REPO, **kw)
+
+
+def plugin_env(tmp_path: Path, package: str, modules: dict[str, str],
+               **extra: str) -> dict[str, str]:
+    """Environment for :func:`run_cli` in which backend package ``package`` (written under
+    ``tmp_path``, one module per ``name -> source`` of ``modules``) is registered, plus the
+    variables ``extra``."""
+    pkg = tmp_path / "plugins" / package
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    for name, source in modules.items():
+        (pkg / f"{name}.py").write_text(textwrap.dedent(source))
+    return {**os.environ, "MPCBENCH_PLUGINS": package, **extra,
+            "PYTHONPATH": os.pathsep.join([str(tmp_path / "plugins"), str(REPO)])}
 
 
 def party_processes(marker: str) -> list[psutil.Process]:

@@ -1,15 +1,21 @@
-"""``mpcbench sweep``: run every case of a declarative suite, skipping cells already stored."""
+"""``mpcbench sweep``: run every case of a declarative suite, skipping cells already stored
+or running in another sweep."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import Progress
 
 from .app import app, err, out
 from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options, stop_on_signals
 from .run import progress_bar
+
+if TYPE_CHECKING:
+    from ..launch.suite import Cell
+    from ..results.claims import Claims
 
 
 def _label(case) -> str:
@@ -18,80 +24,98 @@ def _label(case) -> str:
     return f"{case.case_id} {options}" if options else case.case_id
 
 
+def _run(cell: Cell, claims: Claims, results: Path, rerun: bool, bar: Progress) -> bool:
+    """Run ``cell`` unless it is stored ok (or ``rerun``) or another sweep runs it; whether
+    it failed. Any error of the cell becomes its failed row (:func:`.faults.failed`)."""
+    from ..launch import faults
+    from ..launch.runner import run_case
+
+    label = _label(cell.planned.case)
+    try:
+        why = claims.claim(cell.key, rerun)
+        if why:
+            err.print(f"skip  {label}  {why}", highlight=False, soft_wrap=True)
+            return False
+        task = bar.add_task(f"  {label}", total=None)
+        try:
+            res = run_case(cell.planned.case, results, cell.planned.timeout_s,
+                           on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+        except Exception as exc:
+            why = faults.failed(cell.planned.case, exc, results, cell.identity)
+            err.print(f"[red]FAIL[/red]  {label}: {why}", highlight=False, soft_wrap=True)
+            return True
+        finally:
+            bar.remove_task(task)
+        err.print(f"ok    {label}  run {res.run_id}", highlight=False, soft_wrap=True)
+        return False
+    finally:
+        claims.release(cell.key)
+
+
 @app.command()
 def sweep(
     suite: Annotated[Path, typer.Argument(help="Suite file, e.g. benchmarks/demo.yaml.")],
     results: ResultsDir = DEFAULT_RESULTS,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Only list the cases, and why each runs or is skipped.")] = False,
-    rerun: Annotated[bool, typer.Option("--rerun", help="Run cells already stored too.")] = False,
+    rerun: Annotated[bool, typer.Option(
+        "--rerun", help="Run cells already stored too (not those another sweep is running).")
+    ] = False,
     options: Options = None,
 ) -> None:
     """Run the grid of SUITE; a failing case is stored as failed and the sweep goes on.
 
-    SIGTERM, SIGHUP or SIGINT stops the running case's parties and the sweep, and exits
-    with 128 + the signal number.
+    Before each case the sweep claims it in the results directory: a case stored ok or
+    running in another sweep meanwhile is skipped. An error every next case would meet
+    too (a full disk) stops the sweep. SIGTERM, SIGHUP or SIGINT stops the running case's
+    parties and the sweep, and exits with 128 + the signal number.
     """
-    from ..errors import MpcbenchError
-    from ..launch.runner import code_identity, identity, run_case
-    from ..launch.suite import expand, load_suite
-    from ..results import ResultsError, load
+    from ..launch.suite import cells, expand, load_suite
+    from ..results import ResultsError
     from ..results import identity as ident
+    from ..results.claims import Claims
 
     spec = load_suite(suite)
-    planned = expand(spec, parse_options(options))
-    code = code_identity()
-    planned_ids, fingerprints = [], []
-    for p in planned:
-        try:
-            planned_ids.append(identity(p.case, code))
-            fingerprints.append(ident.fingerprint(planned_ids[-1]))
-        except Exception as exc:  # an invalid case fails (and is stored) when it runs
-            planned_ids.append(None)
-            fingerprints.append(f"unresolved: {type(exc).__name__}: {exc}")
+    expanded = expand(spec, parse_options(options))
+    plan = cells(expanded)
+    claims = Claims(results)
     done: dict[str, str] = {}
     stored_ids: list[dict] = []
-    if not rerun and Path(results).exists():
+    if not rerun:
         unreadable: list[ResultsError] = []
-        stored = load(results, errors=unreadable)  # one damaged file hides no other run
+        ok = claims.stored(unreadable)  # one damaged file hides no other run
         for exc in unreadable:
             err.print(f"[yellow]warning:[/yellow] {exc}; skipped", highlight=False,
                       soft_wrap=True)
-        ok = stored[stored["status"].eq("ok").fillna(False)].drop_duplicates("run_id")
-        done = dict(zip(ok["case_fingerprint"].dropna(), ok["run_id"], strict=False))
+        done = dict(zip(ok["case_fingerprint"], ok["run_id"], strict=True))
         stored_ids = [i for i in map(ident.loads, ok["identity"]) if i is not None]
-    todo = [p for p, fp in zip(planned, fingerprints, strict=True) if fp not in done]
-    err.print(f"suite {spec.name}: {len(planned)} cases, {len(planned) - len(todo)} already "
-              f"in {results}, {len(todo)} to run")
+    todo = [c for c in plan if c.key not in done]
+    twice = len(expanded) - len(plan)
+    err.print(f"suite {spec.name}: {len(plan)} cases"
+              + (f" ({twice} duplicates left out)" if twice else "")
+              + f", {len(plan) - len(todo)} already in {results}, {len(todo)} to run",
+              highlight=False, soft_wrap=True)
     if dry_run:
-        for p, new_id, fp in zip(planned, planned_ids, fingerprints, strict=True):
-            if fp in done:
-                mark, why = "skip", f"stored (run {done[fp]})"
-            elif new_id is None:
-                mark, why = "run ", fp
+        keys = {c.key for c in plan}
+        for c in plan:
+            if c.key in done:
+                mark, why = "skip", f"stored (run {done[c.key]})"
+            elif c.identity is None:
+                mark, why = "run ", f"unresolved: {c.problem}"
             elif rerun:
                 mark, why = "run ", "--rerun"
             else:
-                others = set(fingerprints) - {fp}
-                mark, why = "run ", ident.explain(new_id, stored_ids, others)
-            out.print(f"{mark}  {_label(p.case)}  images={p.case.images} "
-                      f"repeats={p.case.repeats} timeout={p.timeout_s:g}s  {why}",
+                mark, why = "run ", ident.explain(c.identity, stored_ids, keys - {c.key})
+            case = c.planned.case
+            out.print(f"{mark}  {_label(case)}  images={case.images} "
+                      f"repeats={case.repeats} timeout={c.planned.timeout_s:g}s  {why}",
                       highlight=False)
         return
     failures = 0
     with stop_on_signals(), progress_bar() as bar:
         overall = bar.add_task(f"suite {spec.name}", total=len(todo))
-        for p in todo:
-            task = bar.add_task(f"  {_label(p.case)}", total=None)
-            try:
-                res = run_case(p.case, results, p.timeout_s,
-                               on_progress=lambda d, t, task=task: bar.update(task, completed=d,
-                                                                              total=t))
-                err.print(f"ok    {_label(p.case)}  run {res.run_id}", highlight=False)
-            except MpcbenchError as exc:
-                failures += 1
-                err.print(f"[red]FAIL[/red]  {_label(p.case)}: {exc}", highlight=False)
-            bar.remove_task(task)
+        for cell in todo:
+            failures += _run(cell, claims, results, rerun, bar)
             bar.advance(overall)
     if failures:
         err.print(f"{failures} of {len(todo)} cases failed (stored with their errors)")

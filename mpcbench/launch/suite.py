@@ -11,12 +11,13 @@ swept, one case per value) for a framework, a model, or ``framework/model``, app
 that order; a framework's override may name its own ``models``. The file is checked
 against a strict schema (pydantic) before anything runs: unknown keys, values of the wrong
 type (``images: "64"``, ``repeats: 1.5``) and out-of-range values (``batch_sizes: [0]``)
-are named with their suite file and field.
+are named with their suite file and field. :func:`cells` turns the cases into the
+sweep's cells, one per identity.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any, Literal
@@ -37,8 +38,10 @@ from .. import parties
 from ..case import DEFAULT_LR, EPOCH_IMAGES, MICRO, NO_NETWORK, Case, Training
 from ..errors import InputError
 from ..models.train import BATCH as TRAIN_BATCH
+from ..results import identity as ident
 from ..roles import OWNERS, Roles, format_ranks
 from . import catalog
+from .runner import code_identity, identity
 
 
 class SuiteError(InputError):
@@ -119,10 +122,23 @@ class Suite:
 
 @dataclass(frozen=True)
 class PlannedCase:
-    """One cell of the expanded grid."""
+    """One case of the expanded grid."""
 
     case: Case
     timeout_s: float
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A planned case and the identity of its run: what a sweep runs once."""
+
+    planned: PlannedCase
+    #: the run's identity (:func:`.runner.identity`); ``None`` if it cannot be resolved
+    identity: dict[str, Any] | None
+    #: the identity's fingerprint, or for an unresolved identity a hash of the case
+    key: str
+    #: why the identity cannot be resolved (the case then fails when it runs)
+    problem: str | None = None
 
 
 def _problems(exc: ValidationError, model: type[BaseModel]) -> str:
@@ -240,3 +256,19 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                     backend.validate(case)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned
+
+
+def cells(planned: list[PlannedCase]) -> list[Cell]:
+    """The cells of ``planned``, in order: cases of one fingerprint (a value listed twice,
+    two batch sizes capped to the same image count) are one cell, the first of them."""
+    code = code_identity()
+    found: dict[str, Cell] = {}
+    for p in planned:
+        try:
+            known = identity(p.case, code)
+            cell = Cell(p, known, ident.fingerprint(known))
+        except Exception as exc:  # an invalid case fails (and is stored) when it runs
+            cell = Cell(p, None, ident.fingerprint({"unresolved": asdict(p.case)}),
+                        f"{type(exc).__name__}: {exc}")
+        found.setdefault(cell.key, cell)
+    return list(found.values())

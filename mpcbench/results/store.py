@@ -54,8 +54,9 @@ def _fsync(path: Path) -> None:
 
 
 @contextmanager
-def _locked(results_dir: Path) -> Iterator[None]:
-    """Exclusive lock on ``results_dir`` (between processes and threads alike)."""
+def locked(results_dir: Path) -> Iterator[None]:
+    """Exclusive lock on ``results_dir`` (between processes and threads alike), held while
+    a new file is numbered and while a sweep claims a cell (:mod:`.claims`)."""
     with open(results_dir / _LOCK, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield  # closing the file releases the lock
@@ -76,7 +77,7 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
             table.to_parquet(fh, index=False)
             fh.flush()
             os.fsync(fh.fileno())
-        with _locked(results_dir):
+        with locked(results_dir):
             files = run_files(results_dir)
             seq = _seq(files[-1]) + 1 if files else 1
             target = results_dir / f"{seq:04d}-{run_ids[0]}.parquet"

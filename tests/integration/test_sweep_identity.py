@@ -3,14 +3,11 @@ backend default re-runs it, and ``--dry-run`` says what changed."""
 
 from __future__ import annotations
 
-import os
-import textwrap
-
 import pandas as pd
 import pytest
 
 from mpcbench import results
-from tests.conftest import REPO, run_cli
+from tests.conftest import plugin_env, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -41,12 +38,7 @@ images: 16
 
 
 def _env(tmp_path, default):
-    pkg = tmp_path / "plugins" / "knob_frameworks"
-    pkg.mkdir(parents=True, exist_ok=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "knob.py").write_text(textwrap.dedent(_PLUGIN))
-    return {**os.environ, "MPCBENCH_PLUGINS": "knob_frameworks", "KNOB_DEFAULT": str(default),
-            "PYTHONPATH": os.pathsep.join([str(tmp_path / "plugins"), str(REPO)])}
+    return plugin_env(tmp_path, "knob_frameworks", {"knob": _PLUGIN}, KNOB_DEFAULT=str(default))
 
 
 def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path):

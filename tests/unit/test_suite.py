@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from mpcbench.launch.suite import SuiteError, expand, load_suite, option_grid
+from mpcbench.launch.suite import SuiteError, cells, expand, load_suite, option_grid
 from mpcbench.parties.base import Unsupported
 
 
@@ -141,3 +141,21 @@ overrides:
                      ("split", {"noise_multiplier": 0, "measure_attack": True}),
                      ("split", {"noise_multiplier": 0.7, "measure_attack": True})]
     assert option_grid({"a": [1, 2], "b": ["x", "y"], "c": 3})[1] == {"a": 1, "b": "y", "c": 3}
+
+
+def test_cases_of_one_fingerprint_are_one_cell(tmp_path):
+    suite = _suite(tmp_path, """
+frameworks: [plaintext]
+models: [mlp, mlp]
+datasets: [mnist, fashion, mnist]
+batch_sizes: [16, 8]
+images: 8
+""")
+    planned = expand(suite)
+    assert len(planned) == 2 * 3 * 2  # models x datasets x batch sizes, as listed
+    found = cells(planned)
+    # both batch sizes are capped to the 8 images; mlp and mnist are listed twice
+    assert [c.planned.case.case_id for c in found] == [
+        "plaintext/mlp(dataset=mnist,n=1,b=8)", "plaintext/mlp(dataset=fashion,n=1,b=8)"]
+    assert [c.planned for c in found] == [planned[0], planned[2]]
+    assert len({c.key for c in found}) == 2 and all(c.problem is None for c in found)

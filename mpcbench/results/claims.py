@@ -1,0 +1,141 @@
+"""Claims on the cells of a results directory, so that concurrent sweeps run each cell once.
+
+Before it runs a cell, a sweep claims the cell's fingerprint: under the store's lock
+(:func:`.store.locked`) it reads the runs appended since it last looked and, unless the
+fingerprint is stored with status ok or a live process holds its claim, writes
+``.claims/<fingerprint>`` naming itself (JSON: ``host``, ``pid``, ``started``). The process
+start time makes the name unique, so a pid the system has given to a new process holds
+nothing: the claim of a dead owner (a sweep killed by SIGKILL, a machine that rebooted) is
+taken over. The owner removes its claim when the cell ends. An owner on another host (a
+results directory on a shared file system) cannot be checked and counts as alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from . import store
+from .store import ResultsError
+
+#: directory of the claim files, inside the results directory
+CLAIMS_DIR = ".claims"
+#: columns of :meth:`Claims.stored`
+STORED_COLUMNS = ["run_id", "case_fingerprint", "identity"]
+#: seconds two readings of one process's start time may differ by
+_START_SLACK = 1.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process that holds a claim."""
+
+    host: str
+    pid: int
+    #: start time of the process (seconds since the epoch): with the pid, names it uniquely
+    started: float
+
+    @classmethod
+    def this(cls) -> Owner:
+        """This process."""
+        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
+
+    def same(self, other: Owner) -> bool:
+        """Whether ``other`` names the same process."""
+        return ((self.host, self.pid) == (other.host, other.pid)
+                and abs(self.started - other.started) < _START_SLACK)
+
+    def alive(self) -> bool:
+        """Whether the process still runs (always true for one on another host)."""
+        if self.host != socket.gethostname():
+            return True
+        try:
+            proc = psutil.Process(self.pid)
+            return (abs(proc.create_time() - self.started) < _START_SLACK
+                    and proc.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
+
+
+def _holder(path: Path) -> Owner | None:
+    """The owner named by claim file ``path``; ``None`` if there is none, or if it cannot
+    be read (a claim cut short: nobody holds it)."""
+    try:
+        return Owner(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+class Claims:
+    """What one process sees of a results directory's cells: runs stored ok, and claims."""
+
+    def __init__(self, results_dir: Path | str) -> None:
+        self.results_dir = Path(results_dir)
+        self.owner = Owner.this()
+        self._seen: set[str] = set()
+        self._ok = pd.DataFrame({c: pd.Series(dtype="string") for c in STORED_COLUMNS})
+        self._held: set[str] = set()
+
+    def stored(self, errors: list[ResultsError] | None = None) -> pd.DataFrame:
+        """One row per run stored with status ok (:data:`STORED_COLUMNS`). Reads only the
+        files appended since the last call; an unreadable one is skipped, and its error
+        appended to ``errors``."""
+        new = []
+        for path in store.run_files(self.results_dir):
+            if path.name in self._seen:
+                continue
+            self._seen.add(path.name)
+            try:
+                rows = store.read_file(path)
+            except ResultsError as exc:
+                if errors is not None:
+                    errors.append(exc)
+                continue
+            ok = rows.loc[rows["status"].eq("ok").fillna(False), STORED_COLUMNS]
+            new.append(ok.drop_duplicates("run_id"))
+        if any(len(frame) for frame in new):
+            self._ok = pd.concat([f for f in (self._ok, *new) if len(f)], ignore_index=True)
+        return self._ok
+
+    def claim(self, fingerprint: str, rerun: bool = False) -> str | None:
+        """Hold the cell ``fingerprint`` for this process: ``None`` once held, else why
+        not: ``stored (run R)`` (unless ``rerun``) or ``running in sweep pid N``.
+        :class:`ResultsError` if the results directory cannot take the claim."""
+        path = self.results_dir / CLAIMS_DIR / fingerprint
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with store.locked(self.results_dir):
+                if not rerun:
+                    ok = self.stored()
+                    runs = ok.loc[ok["case_fingerprint"].eq(fingerprint).fillna(False), "run_id"]
+                    if len(runs):
+                        return f"stored (run {runs.iloc[-1]})"
+                other = _holder(path)
+                if other is not None and not other.same(self.owner) and other.alive():
+                    where = "" if other.host == self.owner.host else f" on {other.host}"
+                    return f"running in sweep pid {other.pid}{where}"
+                self._held.add(fingerprint)
+                path.write_text(json.dumps(asdict(self.owner)))
+        except OSError as exc:
+            raise ResultsError(f"results directory {self.results_dir} cannot take the claim "
+                               f"of a cell: {exc}") from None
+        return None
+
+    def release(self, fingerprint: str) -> None:
+        """Remove this process's claim on ``fingerprint``, if it holds one. A claim that
+        cannot be removed is taken over once this process has ended."""
+        if fingerprint not in self._held:
+            return
+        self._held.discard(fingerprint)
+        path = self.results_dir / CLAIMS_DIR / fingerprint
+        with suppress(OSError), store.locked(self.results_dir):
+            other = _holder(path)
+            if other is None or other.same(self.owner):
+                path.unlink(missing_ok=True)
