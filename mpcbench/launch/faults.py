@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ..errors import MpcbenchError, RunFailed
 from ..results import identity as ident
 from ..results import store
 from ..results.provenance import provenance
+from .runner import new_run_id
 
 #: file system errors that fail every write, hence every next cell
 FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -64,7 +64,7 @@ def _row(case: Case, error: str, identity: dict[str, Any] | None) -> pd.DataFram
         "weights_sha256": identity["weights"].get(f"{case.model}-{case.dataset}"),
     }
     return pd.DataFrame([{
-        "run_id": f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        "run_id": new_run_id(),
         "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "kind": parties.get(case.framework).kind.value,
         "model": case.model, "dataset": case.dataset, "parties": case.parties,

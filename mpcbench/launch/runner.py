@@ -48,6 +48,11 @@ class RunResult:
     rows: pd.DataFrame
 
 
+def new_run_id() -> str:
+    """A new run's id: its UTC start time and a random suffix (``20261207T021616-4a99f6f4``)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
 def check(case: Case) -> type[Backend]:
     """Validate ``case`` before anything launches; returns its backend class."""
     backend = parties.get(case.framework)
@@ -255,7 +260,7 @@ def run_case(
     if save_shares is not None:
         check_save_shares(case, backend, save_shares)
     value_range = check_range(case, backend)  # before any party starts
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    run_id = new_run_id()
     results_dir = Path(results_dir)
     work_dir = results_dir / "logs" / run_id
     with ExitStack() as stack:

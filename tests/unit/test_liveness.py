@@ -10,8 +10,7 @@ import time
 import pytest
 
 from mpcbench.launch import liveness
-from mpcbench.launch.liveness import (STARTUP_S, STOPPED_S, AttentiveClock, Liveness,
-                                      silence_allowed)
+from mpcbench.launch.liveness import STARTUP_S, STOPPED_S, AttentiveClock, Liveness, silence_allowed
 from mpcbench.parties.pulse import Beat, kernel_state
 
 
