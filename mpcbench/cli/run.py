@@ -200,4 +200,6 @@ def run(
                   f"{result.rows['model_shares'].iloc[0]})", highlight=False)
     if save_shares is not None:
         out.print(f"shares saved to {save_shares}", highlight=False)
+    for note in result.rows["note"].dropna().unique():
+        err.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     err.print(f"rows appended to {result.path}")

@@ -38,6 +38,9 @@ POLL_S = 0.05
 WATCH_S = 1.0
 #: time a party gets to exit after SIGTERM before SIGKILL
 GRACE_S = 2.0
+#: time the parties get to exit once every one has reported its result; a party still
+#: running then is stopped and noted, and the run's results are kept
+EXIT_S = 5.0
 
 
 class LaunchError(RunFailed):
@@ -119,6 +122,8 @@ def launch(
     """Run every party of ``template`` (rank ignored); return each rank's result report.
 
     Every rank of ``template.addresses`` runs: the computing parties, then the dealers.
+    Once every party has reported its result the run is complete: a party that then
+    fails, or has not exited after :data:`EXIT_S`, is stopped and noted (``note``).
     Party ``r`` is started by ``placement.starters[r]`` (default: this machine's Python;
     see :mod:`.placement`), logs to ``work_dir/party{r}.log`` and reads the run spec
     ``work_dir/spec.json`` (on its standard input if the placement says so). Its standard
@@ -160,6 +165,7 @@ def launch(
                     proc.stdin.flush()
         _watch(parties, work_dir, timeout_s, template, clock, on_progress,
                placement.watch if placement else None)
+        notes = {p.rank: _exit_note(p) for p in parties}
     finally:
         _stop(parties)
     results = []
@@ -167,8 +173,19 @@ def launch(
         found = _reports(p.log.read_text(errors="replace"), "result")
         if not found:
             raise LaunchError(f"{p.label} exited without a result (log: {p.log})")
-        results.append({**json.loads(found[-1]), "liveness": p.live.record()})
+        results.append({**json.loads(found[-1]), "liveness": p.live.record(),
+                        "note": notes[p.rank]})
     return results
+
+
+def _exit_note(party: _Party) -> str | None:
+    """What became of a party after its result, if it did not simply exit."""
+    code = party.proc.poll()
+    if code is None:
+        return f"{party.label} did not exit within {EXIT_S:g} s of its result and was stopped"
+    if code != 0:
+        return f"{party.label} {_describe_exit(code)} after its result"
+    return None
 
 
 def _scan(party: _Party, now: float) -> tuple[int, int] | None:
@@ -201,6 +218,7 @@ def _watch(
     framework = template.case.framework
     deadline = time.monotonic() + timeout_s
     watched = time.monotonic()
+    complete: float | None = None  # when the last result came
     while True:
         now, attentive = time.monotonic(), clock.tick()
         if watch and now - watched >= WATCH_S:
@@ -208,7 +226,12 @@ def _watch(
             if why := watch():
                 raise LaunchError(f"{framework} run stopped: {why}")
         codes = {p.rank: p.proc.poll() for p in parties}
-        failed = [p for p in parties if codes[p.rank] not in (None, 0)]
+        for p in parties:  # after the poll: what an exited party wrote is read
+            prog = _scan(p, attentive)
+            if prog and on_progress and p.rank == 0:
+                on_progress(*prog)
+        # a party's failure after its result costs nothing measured (see _exit_note)
+        failed = [p for p in parties if codes[p.rank] not in (None, 0) and not p.reported]
         if failed:
             # A party killed by a signal is the cause; its peers' errors are consequences.
             first = min(failed, key=lambda p: (codes[p.rank] >= 0, p.rank))
@@ -217,12 +240,12 @@ def _watch(
                 f"{_describe_exit(codes[first.rank])}: {_last_line(first.log)} "
                 f"(log: {first.log})"
             )
-        if all(c == 0 for c in codes.values()):
+        if all(c is not None for c in codes.values()):
             return
-        for p in parties:
-            prog = _scan(p, attentive)
-            if prog and on_progress and p.rank == 0:
-                on_progress(*prog)
+        if all(p.reported for p in parties):
+            complete = complete if complete is not None else now
+            if now - complete >= EXIT_S:
+                return
         for p in parties:
             if codes[p.rank] is None and not p.reported and (why := p.live.verdict(attentive)):
                 raise LaunchError(f"{p.label} ({framework}) {why} (log: {p.log})")

@@ -309,8 +309,9 @@ def run_case(
         config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": (
             write_share_manifest(case, backend, run_id, save_shares,
                                  [out["shares"] for out in outputs[:case.parties]]))}
+    notes = "; ".join(out["note"] for out in outputs if out["note"])
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
-                       status="ok")
+                       status="ok", note=notes or None)
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))
     # a row may say what it is itself (a training run's extrapolated time per epoch)
     own = rows["source"].fillna("measured") if "source" in rows else "measured"

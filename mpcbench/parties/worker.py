@@ -35,7 +35,7 @@ from .. import data, models, roles
 from ..case import MICRO, Case
 from ..metrics import DEAL, DEALER, RANK_METRICS
 from ..models import layers as L
-from . import get, lifeline, pulse, shares, training
+from . import get, injection, lifeline, pulse, shares, training
 from .base import Backend, PartyContext
 from .profiler import Profiler
 
@@ -104,6 +104,8 @@ def _inference(ctx: PartyContext, backend: Backend, prof: Profiler,
                                             ctx.rank)
                 with prof.phase("infer", rep):
                     y = backend.infer(model, x)
+                if rep == 0 and lo == 0:
+                    injection.at("infer", ctx.rank)
                 with prof.phase("reveal", rep):
                     learnt = backend.reveal_batch(y, roles.outputs(case_roles, lo, hi), (lo, hi))
                 for s, out in learnt:
@@ -142,6 +144,7 @@ def run_party(ctx: PartyContext) -> None:
         _emit("progress", f"{done} {steps}")
 
     _emit("result", json.dumps(_measure(ctx, progress), default=str))
+    injection.at("result", ctx.rank)
 
 
 def _save_shares(ctx: PartyContext, backend: Backend, model: object) -> dict:
@@ -157,6 +160,7 @@ def _measure(ctx: PartyContext, progress: Callable[[int], None]) -> dict:
     prof = Profiler(backend.comm_counters, backend.barrier)
     with prof.phase("setup", sync=False):
         backend.setup(ctx)
+    injection.at("setup", ctx.rank)
     logits: dict[int, np.ndarray] = {}
     losses = saved = None
     if ctx.is_dealer:
@@ -221,7 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = sys.argv[:1]
     os.environ.setdefault("OMP_NUM_THREADS", str(ctx.threads))
     with lifeline.pulsed_output():
+        injection.at("start", ctx.rank)
         run_party(ctx)
+    injection.at("exit", ctx.rank)
 
 
 if __name__ == "__main__":

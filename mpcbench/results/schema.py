@@ -20,8 +20,9 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 #: ``source`` (``measured`` or ``cached``), ``network`` (what the parties talked over)
 #: and ``host`` (each party's host);
 #: 4: ``role`` (each party's roles), and ``data_owners`` (ranks as text, ``0,2``) and
-#: ``output`` (``owners`` or one rank) instead of the one ``data_owner`` and ``output_party``
-SCHEMA_VERSION = 4
+#: ``output`` (``owners`` or one rank) instead of the one ``data_owner`` and ``output_party``;
+#: 5: ``note``, what befell a run beyond its status (missing in older files)
+SCHEMA_VERSION = 5
 
 #: identity of the measurement
 KEY_COLUMNS = [
@@ -51,6 +52,9 @@ KEY_COLUMNS = [
     "unit",
     "status",
     "error",
+    #: what befell the run beyond its status, e.g. a party stopped after its result
+    #: (its results are complete: ``status`` stays ``ok``)
+    "note",
     "comm_method",
     #: ``measured`` in this run, or ``cached`` (a figure read from a cache, e.g. a
     #: baseline's attack evaluation of its weights); missing on failed-run rows
