@@ -30,6 +30,7 @@ from ..parties.base import PartyContext
 from ..parties.lifeline import LAUNCHER_PID
 from ..parties.pulse import Beat
 from ..parties.worker import MARKER, spec_json
+from .contention import Neighbours
 from .liveness import AttentiveClock, Liveness
 from .placement import Placement, worker_args
 
@@ -118,6 +119,7 @@ def launch(
     timeout_s: float,
     on_progress: Callable[[int, int], None] | None = None,
     placement: Placement | None = None,
+    neighbours: Neighbours | None = None,
 ) -> list[dict]:
     """Run every party of ``template`` (rank ignored); return each rank's result report.
 
@@ -131,7 +133,8 @@ def launch(
     stopped, or a remote one silent: :mod:`.liveness`) the others are stopped within
     :data:`GRACE_S` and :class:`LaunchError` names the failed party; past ``timeout_s``,
     :class:`RunTimeout` names those still running. Each result report gets the party's
-    ``liveness`` record. Call it from the thread that stays until it returns (any
+    ``liveness`` record. ``neighbours``, if given, is sampled while the parties run and
+    closed when they are gone. Call it from the thread that stays until it returns (any
     thread of a process does): local parties die with that thread.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +156,8 @@ def launch(
             log = work_dir / f"party{rank}.log"
             with log.open("w") as fh:
                 proc = subprocess.Popen(
-                    start(worker_args(rank, "-" if on_stdin else str(spec))), stdout=fh,
+                    start(worker_args(rank, "-" if on_stdin else str(spec),
+                                      template.run_id)), stdout=fh,
                     stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env,
                     start_new_session=True,
                 )
@@ -164,10 +168,12 @@ def launch(
                     proc.stdin.write(spec.read_bytes() + b"\n")
                     proc.stdin.flush()
         _watch(parties, work_dir, timeout_s, template, clock, on_progress,
-               placement.watch if placement else None)
+               placement.watch if placement else None, neighbours)
         notes = {p.rank: _exit_note(p) for p in parties}
     finally:
         _stop(parties)
+        if neighbours is not None:
+            neighbours.stop()
     results = []
     for p in parties:
         found = _reports(p.log.read_text(errors="replace"), "result")
@@ -214,6 +220,7 @@ def _watch(
     clock: AttentiveClock,
     on_progress: Callable[[int, int], None] | None,
     watch: Callable[[], str | None] | None = None,
+    neighbours: Neighbours | None = None,
 ) -> None:
     framework = template.case.framework
     deadline = time.monotonic() + timeout_s
@@ -221,9 +228,11 @@ def _watch(
     complete: float | None = None  # when the last result came
     while True:
         now, attentive = time.monotonic(), clock.tick()
-        if watch and now - watched >= WATCH_S:
+        if now - watched >= WATCH_S:
             watched = now
-            if why := watch():
+            if neighbours is not None:
+                neighbours.sample()
+            if watch and (why := watch()):
                 raise LaunchError(f"{framework} run stopped: {why}")
         codes = {p.rank: p.proc.poll() for p in parties}
         for p in parties:  # after the poll: what an exited party wrote is read

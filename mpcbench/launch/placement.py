@@ -90,10 +90,11 @@ def remote_command(template: str, host: str, worker: str) -> str:
     return _PLACEHOLDER.sub(lambda m: values[next(g for g in m.groups() if g)], template)
 
 
-def worker_args(rank: int, spec: str = "-") -> list[str]:
-    """Arguments of the party program for ``rank`` (the spec from stdin by default)."""
+def worker_args(rank: int, spec: str = "-", run_id: str = "") -> list[str]:
+    """Arguments of the party program for ``rank`` of run ``run_id`` (the spec from stdin
+    by default); the run id names the party's run in its command line."""
     return ["-m", "mpcbench.parties.worker", "--spec", spec, "--rank", str(rank),
-            "--watch-stdin"]
+            *(["--run", run_id] if run_id else []), "--watch-stdin"]
 
 
 def _here(args: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ from ..results import store
 from ..results.provenance import code_changes, commit_info, provenance, versions
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
 from . import training
+from .contention import Neighbours
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
 from .placement import local as placement_local
@@ -277,10 +278,11 @@ def run_case(
         if save_shares is not None:
             stack.enter_context(shares.discarded_on_failure(save_shares, run_id))
         ctx = party_context(case, placement, threads, run_id, save_shares)
+        neighbours = Neighbours(run_id) if placement.on_this_machine else None
         columns = _case_columns(case, ctx, backend, run_id, placement, {
             "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})
         try:
-            outputs = launch(ctx, work_dir, timeout_s, on_progress, placement)
+            outputs = launch(ctx, work_dir, timeout_s, on_progress, placement, neighbours)
         except LaunchError as exc:
             cause = placement.diagnose() if placement.diagnose else None
             failure = LaunchError(f"{cause} ({exc})") if cause else exc
@@ -304,14 +306,16 @@ def run_case(
         run_rows = _run_metrics(case, logits, backend, total_s)
     rows = pd.concat([per_rank, pd.DataFrame(run_rows)], ignore_index=True)
     config = {**json.loads(columns["backend_config"]), **outputs[0]["config"],
-              **placement.record, "liveness": [out["liveness"] for out in outputs]}
+              **placement.record, "liveness": [out["liveness"] for out in outputs],
+              **({"contention": neighbours.record()} if neighbours else {})}
     if save_shares is not None:
         config["saved_shares"] = {"dir": str(save_shares), "manifest_sha256": (
             write_share_manifest(case, backend, run_id, save_shares,
                                  [out["shares"] for out in outputs[:case.parties]]))}
     notes = "; ".join(out["note"] for out in outputs if out["note"])
     rows = rows.assign(**{**columns, "backend_config": json.dumps(config, default=str)},
-                       status="ok", note=notes or None)
+                       status="ok", note=notes or None,
+                       contended=neighbours.contended if neighbours else None)
     cached = rows["metric"].isin(sorted(backend.cached_metrics(case)))
     # a row may say what it is itself (a training run's extrapolated time per epoch)
     own = rows["source"].fillna("measured") if "source" in rows else "measured"

@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spec", required=True,
                         help="run spec written by the launcher (a file, or - for stdin)")
     parser.add_argument("--rank", type=int, required=True, help="0-based rank of this party")
+    parser.add_argument("--run", default="",
+                        help="id of the run (names it in the process list; the spec has it)")
     parser.add_argument("--watch-stdin", action="store_true",
                         help="exit when standard input (a pipe the launcher holds) closes; "
                              "with --spec -, the spec is its first line")

@@ -114,7 +114,8 @@ def _summary_table(table: pd.DataFrame) -> Table:
     return Table("summary", "Summary", table, view, _warn(notes),
                  "Rounds / image is empty (—) where the framework does not count rounds; a "
                  "cell whose parties had more threads than the machine has cores is marked "
-                 "in “cores” (its times include waiting for a core).")
+                 "in “cores” (its times include waiting for a core), and so is one that shared the "
+                 "machine with other work (another measurement) while it ran.")
 
 
 def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",

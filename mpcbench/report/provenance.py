@@ -89,13 +89,14 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     config = df.groupby("run_id")["backend_config"].first()
     table["config"] = _describe(table["run_id"].map(config),
                                 lambda c: {k: v for k, v in c.items() if k != "security"})
-    first = df.groupby("run_id")[["framework", "config", "oversubscribed",
+    first = df.groupby("run_id")[["framework", "config", "oversubscribed", "contended",
                                   "case_fingerprint"]].first()
     table.insert(3, "system", table["run_id"].map(
         {r: system_name(str(f), c) for r, f, c in
          zip(first.index, first["framework"], first["config"], strict=True)}))
     table["options"] = table["run_id"].map(first["config"])
     table["oversubscribed"] = table["run_id"].map(first["oversubscribed"])
+    table["contended"] = table["run_id"].map(first["contended"])
     table["fingerprint"] = table["run_id"].map(first["case_fingerprint"])
     return table
 

@@ -21,7 +21,8 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 #: and ``host`` (each party's host);
 #: 4: ``role`` (each party's roles), and ``data_owners`` (ranks as text, ``0,2``) and
 #: ``output`` (``owners`` or one rank) instead of the one ``data_owner`` and ``output_party``;
-#: 5: ``note``, what befell a run beyond its status (missing in older files)
+#: 5: ``note``, what befell a run beyond its status, and ``contended``, whether other work
+#: shared the machine during the run (both missing in older files)
 SCHEMA_VERSION = 5
 
 #: identity of the measurement
@@ -103,6 +104,8 @@ PROVENANCE_COLUMNS = [
     "identity",
     #: parties x threads per party on one host exceeded its cores (time-sliced)
     "oversubscribed",
+    #: other measurements or other work used this machine's cores during the run
+    "contended",
     "backend_config",
 ]
 
@@ -122,6 +125,7 @@ DTYPES = {
     "is_warmup": "bool",
     "git_dirty": "boolean",
     "oversubscribed": "boolean",
+    "contended": "boolean",
 }
 
 

@@ -309,21 +309,27 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def oversubscription(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group of ``keys``: ``oversubscribed`` (a run's parties had more threads than
-    the host has cores) and the note saying so, e.g. ``5 parties on 2 cores: time-sliced``."""
-    flagged = rows.assign(over=rows["oversubscribed"].astype("boolean").fillna(False))
+    the host has cores), ``contended`` (other work shared the machine during a run) and
+    the note saying so, e.g. ``5 parties on 2 cores: time-sliced``."""
+    flagged = rows.assign(over=rows["oversubscribed"].astype("boolean").fillna(False),
+                          shared=rows["contended"].astype("boolean").fillna(False))
     grouped = flagged.groupby(keys, dropna=False)
-    out = grouped.agg(oversubscribed=("over", "any"), _cores=("cpu_cores", "max"),
-                      _threads=("threads_per_party", "max"), _parties=("parties", "max"))
+    out = grouped.agg(oversubscribed=("over", "any"), contended=("shared", "any"),
+                      _cores=("cpu_cores", "max"), _threads=("threads_per_party", "max"),
+                      _parties=("parties", "max"))
     notes = []
-    for over, cores, threads, parties in zip(out["oversubscribed"], out["_cores"],
-                                             out["_threads"], out["_parties"], strict=True):
-        if not over:
-            notes.append("")
-            continue
-        who = f"{parties} part{'y' if parties == 1 else 'ies'}" + (
-            f" \N{MULTIPLICATION SIGN} {threads} threads"
-            if pd.notna(threads) and threads > 1 else "")
-        notes.append(f"{who} on {cores} cores: time-sliced")
+    for over, shared, cores, threads, parties in zip(
+            out["oversubscribed"], out["contended"], out["_cores"], out["_threads"],
+            out["_parties"], strict=True):
+        said = []
+        if over:
+            who = f"{parties} part{'y' if parties == 1 else 'ies'}" + (
+                f" \N{MULTIPLICATION SIGN} {threads} threads"
+                if pd.notna(threads) and threads > 1 else "")
+            said.append(f"{who} on {cores} cores: time-sliced")
+        if shared:
+            said.append("other work shared the machine")
+        notes.append("; ".join(said))
     out["oversubscription"] = notes
     return out.drop(columns=["_cores", "_threads", "_parties"]).reset_index()
 
@@ -445,7 +451,8 @@ RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "d
                "img_per_s", "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib",
                "mib_per_img", "online_mib_per_img", "offline_mib_per_img", "dealer_rss_mib",
                "rounds_per_img", "threshold", "provider", "config",
-               "model_shares", "oversubscribed", "cached", "versions", "error"]
+               "model_shares", "oversubscribed", "contended", "cached", "versions", "note",
+               "error"]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -455,7 +462,7 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     ident = df.groupby("run_id", sort=False)[
         ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "network",
          "batch", "images", "threshold", "provider", "config", "model_shares", "oversubscribed",
-         "status", "error", "framework_versions"]
+         "contended", "status", "note", "error", "framework_versions"]
     ].first()
     ident["system"] = [system_name(fw, cfg) for fw, cfg in
                        zip(ident["framework"].astype(str), ident["config"], strict=True)]

@@ -13,6 +13,7 @@ import pytest
 
 from mpcbench import results
 from mpcbench.launch.suite import cells, expand, load_suite
+from mpcbench.results import summary
 from mpcbench.results.claims import CLAIMS_DIR, Owner
 from tests.conftest import REPO, run_cli
 
@@ -103,3 +104,22 @@ def test_a_dead_sweeps_claim_is_taken_over_and_a_live_ones_respected(tmp_path):
     stored = results.load(res)
     assert stored["run_id"].nunique() == 1 and set(stored["case_fingerprint"]) == {mnist}
     assert [p.name for p in (res / CLAIMS_DIR).iterdir()] == [fashion]  # the live one's
+
+
+@pytest.mark.mpyc
+def test_runs_that_share_the_machine_are_marked_contended(tmp_path):
+    """Two measurements at once: each saw the other's parties and says so on its rows."""
+    args = ["run", "-f", "mpyc", "-m", "mlp", "-n", "2", "--images", "256", "--batch", "16"]
+    procs = [subprocess.Popen([sys.executable, "-m", "mpcbench", *args, "-r",
+                               str(tmp_path / name)], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=110)
+        assert proc.returncode == 0, stderr
+    for name in ("a", "b"):
+        df = results.load(tmp_path / name)
+        assert df["contended"].all()
+        contention = json.loads(df["backend_config"].iloc[0])["contention"]
+        assert contention["other_parties"] >= 2  # the other run's two parties
+        assert "other work shared the machine" in " ".join(
+            summary.summary(df)["oversubscription"].fillna(""))

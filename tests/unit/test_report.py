@@ -278,8 +278,9 @@ def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path
     runs = report_data.synthetic()
     for i, run in enumerate(runs):
         fw, parties = run["framework"].iloc[0], run["parties"].iloc[0]
-        if fw == "mpyc":  # MPyC counts no rounds: missing, not 0
-            runs[i] = run.assign(value=run["value"].where(run["metric"] != "rounds"))
+        if fw == "mpyc":  # MPyC counts no rounds: missing, not 0; another sweep ran beside
+            runs[i] = run.assign(value=run["value"].where(run["metric"] != "rounds"),
+                                 contended=True)
         if fw == "crypten" and parties == 3:
             runs[i] = run.assign(oversubscribed=True)
         if fw == "feedback":
@@ -294,12 +295,16 @@ def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path
     over = table[table["oversubscribed"]]
     assert set(zip(over["framework"], over["parties"], strict=True)) == {("crypten", 3)}
     assert set(over["oversubscription"]) == {"3 parties on 2 cores: time-sliced"}
+    shared = table[table["contended"]]
+    assert set(shared["framework"]) == {"mpyc"}
+    assert shared["oversubscription"].str.endswith("other work shared the machine").all()
     runs_table = summary.runs(df)
     assert set(runs_table.loc[runs_table["framework"] == "feedback", "cached"]) == {
         "accuracy_fgsm, accuracy_pgd"}
     index = build(tmp_path / "r", tmp_path / "report")
     page = index.read_text()
-    assert "3 parties on 2 cores: time-sliced" in page and "More parties than cores" in page
+    assert "3 parties on 2 cores: time-sliced" in page and "Shared cores" in page
+    assert "other work shared the machine" in page
     baselines = pd.read_csv(tmp_path / "report" / "baselines.csv")
     assert {"accuracy_fgsm (cached)", "accuracy_pgd (cached)", "accuracy_noisy"} <= set(
         baselines.columns)
