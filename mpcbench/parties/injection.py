@@ -6,8 +6,9 @@ commas, e.g. ``MPCBENCH_INJECT=result:1:hang``: party (or dealer) ``RANK`` meets
 launcher passes its environment to the parties it starts on this machine, so a test sets
 it on the ``mpcbench`` command.
 
-Points, in the order a party meets them (:data:`POINTS`): ``start`` (the spec read, before
-the backend is set up), ``setup`` (after setup), ``infer`` (after the first batch's
+Points, in the order a party meets them (:data:`POINTS`): ``boot`` (its arguments read,
+before its pulse starts: no heartbeat yet), ``start`` (the spec read and the pulse
+beating, before the backend is set up), ``setup`` (after setup), ``infer`` (after the first batch's
 inference; a dealer has none), ``result`` (its result line written), ``exit`` (its output
 closed, as the process ends). Faults (:data:`FAULTS`): ``crash`` (SIGKILL to itself),
 ``stop`` (SIGSTOP to itself), ``hang`` (sleeps, alive and idle), ``error`` (raises).
@@ -25,7 +26,7 @@ import time
 ENV = "MPCBENCH_INJECT"
 #: environment variable naming the file each fault is logged to before it happens
 LOG_ENV = "MPCBENCH_INJECT_LOG"
-POINTS = ("start", "setup", "infer", "result", "exit")
+POINTS = ("boot", "start", "setup", "infer", "result", "exit")
 FAULTS = ("crash", "stop", "hang", "error")
 
 

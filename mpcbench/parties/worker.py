@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="exit when standard input (a pipe the launcher holds) closes; "
                              "with --spec -, the spec is its first line")
     args = parser.parse_args(argv)
+    injection.at("boot", args.rank)
     lifeline.die_with_launcher()
     if args.spec != "-":
         text = Path(args.spec).read_text()

@@ -1,7 +1,7 @@
 """Fault injection at named points of a party's life (mpcbench.parties.injection): each
 fault is named within its bound, a completed measurement is never lost, nothing is left.
 
-The matrix: POINT (start, setup, infer, result, exit) x FAULT (crash, stop, error, hang)
+The matrix: POINT (boot, start, setup, infer, result, exit) x FAULT (crash, stop, error, hang)
 for a computing party (MPyC, 2 parties) and for CrypTen's TTP dealer. Before its result
 a fault fails the run, named within 10 s (a hang — alive, idle, like a deadlock — at the
 run's timeout, with each party's batch count and kernel state); after its result the
