@@ -8,7 +8,6 @@ Runs without a dealer (TFP, MPyC's PRSS) show no offline traffic.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -17,11 +16,10 @@ import pandas as pd
 import psutil
 import pytest
 
-from mpcbench import results
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
 from mpcbench.results.summary import summary
-from tests.conftest import REPO, party_processes, signal_party
+from tests.conftest import REPO, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -146,24 +144,3 @@ def test_the_dealer_dies_with_a_sigkilled_launcher(tmp_path):
     finally:
         proc.kill()
     assert alive == []
-
-
-@pytest.mark.crypten
-@pytest.mark.parametrize(("sig", "named"), [
-    (signal.SIGKILL, "was killed by SIGKILL"),
-    (signal.SIGSTOP, "is stopped: the kernel reports it stopped by a signal"),
-])
-def test_dead_or_hung_dealer_fails_the_run_fast_and_leaves_nothing(tmp_path, sig, named):
-    marker = str(tmp_path)
-    proc = _start_long_ttp_run(tmp_path)
-    elapsed, stderr = signal_party(proc, marker, 2, sig)  # the dealer of 2 parties
-    assert proc.returncode == 1
-    assert elapsed < 10, f"took {elapsed:.1f} s to notice"
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert f"dealer (rank 2) of 2 parties (crypten) {named}" in lines[0]
-    time.sleep(0.5)
-    assert party_processes(marker) == []
-    failed = results.load(tmp_path)
-    assert failed["status"].tolist() == ["failed"]
-    assert "dealer (rank 2)" in failed["error"].iloc[0]

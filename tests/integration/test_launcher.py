@@ -39,10 +39,10 @@ def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
     assert df["git_commit"].notna().all() and (df["cpu_cores"] > 0).all()
 
 
+# (MPyC's killed parties, and every other fault at every point: tests/integration/test_faults.py)
 @pytest.mark.parametrize(
     ("framework", "model", "parties"),
-    [pytest.param("crypten", "cnn", 2, marks=pytest.mark.crypten),
-     pytest.param("mpyc", "mlp", 3, marks=pytest.mark.mpyc)],
+    [pytest.param("crypten", "cnn", 2, marks=pytest.mark.crypten)],
 )
 def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path, framework, model, parties):
     marker = str(tmp_path)

@@ -133,17 +133,17 @@ def _pulse_of(party: psutil.Process) -> psutil.Process:
     return pulse
 
 
-@pytest.mark.parametrize(("placement", "frozen", "named"), [
-    ("local", "party", "is stopped: the kernel reports it stopped by a signal (state T)"),
-    # a party the launcher did not start itself: its pulse reports what its host's kernel says
-    ("through-a-shell", "party",
-     "is stopped: the kernel of host 127.0.0.1 reports it stopped by a signal (state T)"),
+# A party the launcher did not start itself, as on another host (a local party stopped at
+# every point of its life: tests/integration/test_faults.py).
+@pytest.mark.parametrize(("frozen", "named"), [
+    # its pulse reports what its host's kernel says
+    ("party", "is stopped: the kernel of host 127.0.0.1 reports it stopped by a signal "
+              "(state T)"),
     # party and pulse frozen: only the silence is known, and the host's load at its last beat
-    ("through-a-shell", "party and pulse", "sent no heartbeat for"),
+    ("party and pulse", "sent no heartbeat for"),
 ])
-def test_a_stopped_party_is_named(tmp_path, placement, frozen, named):
-    args = [*LONG_RUN, "-n", "3", *(THROUGH_A_SHELL if placement != "local" else [])]
-    proc = _start(tmp_path, *args)
+def test_a_stopped_remote_party_is_named(tmp_path, frozen, named):
+    proc = _start(tmp_path, *LONG_RUN, "-n", "3", *THROUGH_A_SHELL)
     parties = _descendants(proc.pid)  # with their pulses and shells
     victim = next(p for p in parties  # (remote: the spec comes on stdin, not as a path)
                   if "mpcbench.parties.worker" in p.cmdline() and "bash" not in p.name()
@@ -157,7 +157,7 @@ def test_a_stopped_party_is_named(tmp_path, placement, frozen, named):
         took = time.monotonic() - stopped_at
     finally:
         proc.kill()
-    print(f"{frozen} of a {placement} party reported {took:.2f} s after SIGSTOP: {stderr}")
+    print(f"{frozen} of a remote party reported {took:.2f} s after SIGSTOP: {stderr}")
     assert proc.returncode == 1, stderr
     assert f"party 1 of 3 (mpyc) {named}" in stderr
     bound = 10.0

@@ -50,7 +50,8 @@ def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path):
         assert proc.returncode == 0, proc.stderr
         return proc
 
-    assert "knob/mlp" in sweep(12, "--dry-run").stdout and "new" in sweep(12, "--dry-run").stdout
+    planned = sweep(12, "--dry-run").stdout
+    assert "knob/mlp" in planned and "new" in planned
     sweep(12)
     first = results.load(res)
     assert first["run_id"].nunique() == 1 and set(first["config"]) == {"knob=12"}
