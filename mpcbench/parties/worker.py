@@ -235,3 +235,8 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    # Done and reported: end now. The interpreter's teardown frees every object one by one
+    # (an MPyC party's hundreds of MiB of integers took 5-10 s at 16 parties on 2 cores)
+    # and has nothing left to do for the run.
+    sys.stderr.flush()
+    os._exit(0)
