@@ -83,28 +83,36 @@ def exit_at_eof(fd: int = 0) -> None:
 
 
 @contextmanager
-def pulsed_output(timeout_s: float = 10.0) -> Iterator[None]:
-    """Route this process's standard output through a pulse process while inside.
+def pulsed_output(timeout_s: float = 60.0) -> Iterator[None]:
+    """Route this process's standard output and error through a pulse process while
+    inside: the pulse is then the one writer of the party's output, so no line of one
+    stream can land inside a line of the other.
 
     On exit the pulse is told the output ends (:data:`.pulse.END`), standard output is
-    closed (``/dev/null`` takes its place) and the pulse, which forwards what is left
-    and ends, is waited for up to ``timeout_s``: the last line written is out before
-    the party exits.
+    closed (``/dev/null`` takes its place), standard error is the party's own again, and
+    the pulse, which forwards what is left and ends, is waited for up to ``timeout_s``:
+    the last line written is out before the party exits (or says why it ends).
     """
     sys.stdout.flush()
+    sys.stderr.flush()
     read, write = os.pipe()
     proc = subprocess.Popen([sys.executable, "-I", pulse.__file__, str(os.getpid())],
                             stdin=read)
     os.close(read)
+    own_stderr = os.dup(2)
     os.dup2(write, 1)
+    os.dup2(write, 2)
     os.close(write)
     try:
         yield
     finally:
         with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
             print(pulse.END, flush=True)
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.close(null)
+        os.dup2(own_stderr, 2)
+        os.close(own_stderr)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout_s)

@@ -190,7 +190,8 @@ def test_a_party_exits_when_its_standard_input_closes():
         closed_at = time.monotonic()
         assert proc.wait(timeout=5) == ORPHANED
         assert time.monotonic() - closed_at < 2
-        assert "launcher gone" in proc.stderr.read()
+        # (said on standard error, which the party's pulse forwards with its output)
+        assert "launcher gone" in proc.stdout.read() + proc.stderr.read()
     finally:
         proc.kill()
 

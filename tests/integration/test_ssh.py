@@ -4,6 +4,7 @@ that end such a run."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -128,7 +129,10 @@ def test_a_dropped_ssh_connection_ends_the_remote_party(tmp_path, servers):
         while ssh is None and time.monotonic() < deadline:
             time.sleep(0.5)
             for child in cli.children(recursive=True):
-                cmd = child.cmdline()
+                try:
+                    cmd = child.cmdline()
+                except psutil.NoSuchProcess:  # a short-lived one (a port query) is gone
+                    continue
                 if cmd and cmd[0] == "ssh" and "--rank" in cmd[-1] and "--rank 1" in cmd[-1]:
                     ssh = child
         assert ssh is not None, "party 1's ssh client never started"
@@ -152,5 +156,9 @@ def test_a_dropped_ssh_connection_ends_the_remote_party(tmp_path, servers):
 
 
 def _remote_parties(server: sshd.SshServer) -> list[psutil.Process]:
-    return [p for p in sshd.sessions(server) if "mpcbench.parties.worker" in " ".join(
-        p.cmdline())]
+    found = []
+    for p in sshd.sessions(server):
+        with contextlib.suppress(psutil.NoSuchProcess):  # (a pulse or a shell that ended)
+            if "mpcbench.parties.worker" in " ".join(p.cmdline()):
+                found.append(p)
+    return found
