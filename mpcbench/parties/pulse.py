@@ -5,7 +5,7 @@ for seconds in single C calls: the ``ml_dtypes`` extension CrypTen's import of `
 loads (0.9 s of CPU), MPyC's Shamir split (``V @ C`` on object arrays). With 16 parties
 on 2 cores such a call takes 5-10 s of wall time, and the thread fell silent although
 the party was working. This process needs nothing of the party's: the party's standard
-output is a pipe into it, and it
+output and error are a pipe into it (it is their one writer), and it
 
 * forwards the party's output unchanged, whole lines at a time;
 * between lines, every :data:`BEAT_S`, writes ``@mpcbench heartbeat`` with what the
