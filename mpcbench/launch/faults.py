@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .. import parties, roles
@@ -25,7 +24,7 @@ from ..errors import MpcbenchError, RunFailed
 from ..results import identity as ident
 from ..results import store
 from ..results.provenance import provenance
-from .runner import new_run_id
+from .runner import failure_row, new_run_id
 
 #: file system errors that fail every write, hence every next cell
 FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -63,7 +62,7 @@ def _row(case: Case, error: str, identity: dict[str, Any] | None) -> pd.DataFram
         "framework_versions": json.dumps(identity["frameworks"], sort_keys=True),
         "weights_sha256": identity["weights"].get(f"{case.model}-{case.dataset}"),
     }
-    return pd.DataFrame([{
+    return failure_row({
         "run_id": new_run_id(),
         "timestamp": datetime.now(UTC), "case_id": case.case_id,
         "framework": case.framework, "kind": parties.get(case.framework).kind.value,
@@ -71,9 +70,8 @@ def _row(case: Case, error: str, identity: dict[str, Any] | None) -> pd.DataFram
         "network": case.network, "batch": case.batch, "images": case.images,
         "data_owners": roles.format_ranks(case.roles.data_owners),
         "model_owner": case.roles.model_owner, "output": case.roles.output,
-        "rank": -1, "repeat": 0, "phase": "total", "metric": "wall_s", "value": np.nan,
-        "unit": "s", "status": "failed", "error": error, **provenance(), **known,
-    }])
+        **provenance(), **known,
+    }, "failed", error)
 
 
 def failed(case: Case, exc: Exception, results_dir: Path,

@@ -220,11 +220,16 @@ def assemble_logits(outputs: list[dict], images: int) -> np.ndarray | None:
     return np.asarray([rows[i] for i in range(images)], dtype=np.float64)
 
 
+def failure_row(columns: dict, status: str, error: str) -> pd.DataFrame:
+    """The one row of a run that did not complete: ``columns``, its status and reason."""
+    return pd.DataFrame([{**columns, "rank": -1, "repeat": 0, "phase": "total",
+                          "metric": "wall_s", "value": np.nan, "unit": "s",
+                          "status": status, "error": error}])
+
+
 def _store_failure(columns: dict, exc: RunFailed, results_dir: Path) -> None:
     """One row for a run that failed: its status and the one-line reason."""
-    store.append(pd.DataFrame([{**columns, "rank": -1, "repeat": 0, "phase": "total",
-                                "metric": "wall_s", "value": np.nan, "unit": "s",
-                                "status": exc.status, "error": str(exc)}]), results_dir)
+    store.append(failure_row(columns, exc.status, str(exc)), results_dir)
 
 
 def party_context(case: Case, placement: Placement, threads: int | None = None,
