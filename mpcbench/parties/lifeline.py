@@ -84,9 +84,9 @@ def exit_at_eof(fd: int = 0) -> None:
 
 @contextmanager
 def pulsed_output(timeout_s: float = 60.0) -> Iterator[None]:
-    """Route this process's standard output and error through a pulse process while
-    inside: the pulse is then the one writer of the party's output, so no line of one
-    stream can land inside a line of the other.
+    """Route this process's standard output and error, each through its own pipe, to a
+    pulse process while inside: the pulse is then the one writer of the party's output,
+    so no line of one stream can land inside a line of the other.
 
     On exit the pulse is told the output ends (:data:`.pulse.END`), standard output is
     closed (``/dev/null`` takes its place), standard error is the party's own again, and
@@ -95,14 +95,15 @@ def pulsed_output(timeout_s: float = 60.0) -> Iterator[None]:
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    read, write = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-I", pulse.__file__, str(os.getpid())],
-                            stdin=read)
-    os.close(read)
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-I", pulse.__file__, str(os.getpid()),
+                             str(err_read)], stdin=out_read, pass_fds=(err_read,))
     own_stderr = os.dup(2)
-    os.dup2(write, 1)
-    os.dup2(write, 2)
-    os.close(write)
+    for read, write, fd in ((out_read, out_write, 1), (err_read, err_write, 2)):
+        os.close(read)
+        os.dup2(write, fd)
+        os.close(write)
     try:
         yield
     finally:

@@ -5,7 +5,7 @@ for seconds in single C calls: the ``ml_dtypes`` extension CrypTen's import of `
 loads (0.9 s of CPU), MPyC's Shamir split (``V @ C`` on object arrays). With 16 parties
 on 2 cores such a call takes 5-10 s of wall time, and the thread fell silent although
 the party was working. This process needs nothing of the party's: the party's standard
-output and error are a pipe into it (it is their one writer), and it
+output and error are two pipes into it (it is their one writer), and it
 
 * forwards the party's output unchanged, whole lines at a time;
 * between lines, every :data:`BEAT_S`, writes ``@mpcbench heartbeat`` with what the
@@ -13,7 +13,8 @@ output and error are a pipe into it (it is their one writer), and it
 * ends after forwarding everything, at the line :data:`END` (the party's last), at end of
   file on its input, or when the party is gone.
 
-It uses the standard library only and runs as a script (``python -I pulse.py PID``), so
+It uses the standard library only and runs as a script (``python -I pulse.py PID
+[FD]``: the party's output on standard input, its error on ``FD``), so
 it starts in milliseconds and imports nothing of the party's. :func:`kernel_state` is
 also how the launcher reads a party on its own machine.
 """
@@ -100,14 +101,53 @@ def _write(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def forward(party: int, source: int = 0, sink: int = 1, beat_s: float = BEAT_S) -> None:
-    """Copy ``source`` to ``sink`` whole lines at a time, beating for process ``party``
-    between them, until ``source`` ends or ``party`` is gone (a child it left may still
-    hold ``source`` open: what is there then is forwarded, and no more is waited for)."""
-    pending = b""
+def _drain(fd: int) -> bytes:
+    """What ``fd`` holds now, read without waiting for more."""
+    data = b""
+    while select.select([fd], [], [], 0)[0] and (chunk := os.read(fd, 1 << 16)):
+        data += chunk
+    return data
+
+
+def forward(party: int, sources: tuple[int, ...] = (0,), sink: int = 1,
+            beat_s: float = BEAT_S) -> None:
+    """Copy each of ``sources`` (the party's standard output, then its error) to ``sink``
+    whole lines at a time, beating for process ``party`` between them, until every source
+    ends, a source says :data:`END`, or ``party`` is gone (a child it left may still hold
+    a source open: what is there then is forwarded, and no more is waited for).
+
+    Each stream has its own pipe: two threads of the party writing at once (a long result
+    line on one, a warning on the other) cannot mix their bytes, as they do in one pipe
+    once a write passes the pipe's buffer.
+    """
+    pending = dict.fromkeys(sources, b"")
     step = 0
     due = time.monotonic()
-    while True:
+
+    def put(fd: int, chunk: bytes) -> bool:
+        """Forward the whole lines of ``fd``'s output so far; True at :data:`END`."""
+        nonlocal step
+        data = pending[fd] + chunk
+        cut = data.rfind(b"\n") + 1
+        lines, pending[fd] = data[:cut], data[cut:]
+        for line in lines.splitlines(keepends=True):
+            if line.startswith(_PROGRESS):
+                step = int(line[len(_PROGRESS):].split()[0])
+            elif line.rstrip(b"\n") == _END:
+                return True
+            _write(sink, line)
+        return False
+
+    def finish(ended: int | None = None) -> None:
+        """Forward what the streams (but ``ended``) hold now, and the rest of every line."""
+        if ended is not None:
+            del pending[ended]  # what follows END is not the party's
+        for fd in pending:
+            put(fd, _drain(fd))
+        _write(sink, b"".join(pending.values()))
+
+    open_fds = list(sources)
+    while open_fds:
         party_gone = False
         if time.monotonic() >= due:
             beat = observe(party, step)
@@ -116,28 +156,21 @@ def forward(party: int, source: int = 0, sink: int = 1, beat_s: float = BEAT_S) 
                 _write(sink, f"{MARKER} heartbeat {beat.format()}\n".encode())
             due = time.monotonic() + beat_s
         wait = 0.0 if party_gone else max(0.0, due - time.monotonic())
-        ready, _, _ = select.select([source], [], [], wait)
-        if not ready:
-            if party_gone:
-                break
-            continue
-        chunk = os.read(source, 1 << 16)
-        if not chunk:
+        ready, _, _ = select.select(open_fds, [], [], wait)
+        if not ready and party_gone:
             break
-        pending += chunk
-        cut = pending.rfind(b"\n") + 1
-        lines, pending = pending[:cut], pending[cut:]
-        for line in lines.splitlines(keepends=True):
-            if line.startswith(_PROGRESS):
-                step = int(line[len(_PROGRESS):].split()[0])
-            elif line.rstrip(b"\n") == _END:
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.remove(fd)
+            elif put(fd, chunk):
+                finish(ended=fd)
                 return
-            _write(sink, line)
-    _write(sink, pending)
+    finish()
 
 
 if __name__ == "__main__":
     try:
-        forward(int(sys.argv[1]))
+        forward(int(sys.argv[1]), (0, *map(int, sys.argv[2:])))
     except (BrokenPipeError, KeyboardInterrupt):  # the reader, or the launcher, is gone
         pass

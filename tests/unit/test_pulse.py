@@ -35,6 +35,23 @@ with lifeline.pulsed_output():
 """
 HOLD_S = 4.0
 
+#: a party whose second thread writes warnings while its main thread writes long lines
+_NOISY_PARTY = """
+import sys, threading
+from mpcbench.parties import lifeline
+with lifeline.pulsed_output():
+    done = threading.Event()
+    def warn():
+        while not done.is_set():
+            print("warning: noise", file=sys.stderr, flush=True)
+    noise = threading.Thread(target=warn)
+    noise.start()
+    for _ in range(5):
+        print("@mpcbench result " + "x" * (1 << 20), flush=True)
+    done.set()
+    noise.join()
+"""
+
 
 def _read(proc: subprocess.Popen) -> list[tuple[float, str]]:
     """Every line of ``proc``'s output with the time it came."""
@@ -70,6 +87,18 @@ def test_a_party_holding_its_gil_still_beats_and_its_lines_arrive_whole():
     assert {b.state for _, b in beats} <= set("RSD")
     assert beats[-1][1].cpu_s > 2.0  # the party's CPU time, read by the pulse
     assert beats[-1][1].cores >= 1
+
+
+def test_a_warning_written_while_a_long_line_is_written_lands_beside_it_not_inside():
+    proc = subprocess.run([sys.executable, "-c", _NOISY_PARTY], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    results = [line for line in lines if line.startswith("@mpcbench result ")]
+    assert results == ["@mpcbench result " + "x" * (1 << 20)] * 5
+    assert "warning: noise" in lines
+    assert set(lines) <= {results[0], "warning: noise"} | {
+        line for line in lines if line.startswith("@mpcbench heartbeat ")}
 
 
 def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
