@@ -13,7 +13,8 @@ from torch import nn
 
 from .. import models
 from ..case import Case
-from ..parties.base import Backend, Kind, PartyContext, Unsupported
+from ..parties.base import Backend, Kind, Unsupported
+from ..parties.context import PartyContext
 from .cache import REFERENCE_MODEL, load_evaluation
 
 

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 
 import torch
 
-from ..parties.base import CommCounters, PartyContext
+from ..parties.base import CommCounters
+from ..parties.context import PartyContext
 from .backend import BaselineBackend
 from .channel import Channel
 

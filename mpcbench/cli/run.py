@@ -67,7 +67,7 @@ def _print_commands(case, place, results: Path, threads: int | None) -> None:
 
     from ..launch.placement import worker_args
     from ..launch.runner import party_context
-    from ..parties.worker import spec_json
+    from ..parties.context import spec_json
 
     spec = Path(results) / "logs" / "manual" / f"{case.framework}-{case.model}-spec.json"
     spec.parent.mkdir(parents=True, exist_ok=True)

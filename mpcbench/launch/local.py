@@ -25,11 +25,12 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import injection
 from ..errors import RunFailed
-from ..parties.base import PartyContext
+from ..parties.context import PartyContext, spec_json
 from ..parties.lifeline import LAUNCHER_PID
 from ..parties.pulse import Beat
-from ..parties.worker import MARKER, spec_json
+from ..parties.worker import MARKER
 from .contention import Neighbours
 from .liveness import AttentiveClock, Liveness
 from .placement import Placement, worker_args
@@ -167,6 +168,7 @@ def launch(
                 with suppress(BrokenPipeError):  # a party that is gone is reported by _watch
                     proc.stdin.write(spec.read_bytes() + b"\n")
                     proc.stdin.flush()
+        injection.at("launch", injection.LAUNCHER)
         _watch(parties, work_dir, timeout_s, template, clock, on_progress,
                placement.watch if placement else None, neighbours)
         notes = {p.rank: _exit_note(p) for p in parties}

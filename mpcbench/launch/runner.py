@@ -22,7 +22,8 @@ from ..errors import RunFailed
 from ..models import layers as L
 from ..models import ranges
 from ..parties import shares
-from ..parties.base import Backend, PartyContext, Unsupported
+from ..parties.base import Backend, Unsupported
+from ..parties.context import PartyContext
 from ..results import identity as ident
 from ..results import store
 from ..results.provenance import code_changes, commit_info, provenance, versions
@@ -325,6 +326,11 @@ def run_case(
     # a row may say what it is itself (a training run's extrapolated time per epoch)
     own = rows["source"].fillna("measured") if "source" in rows else "measured"
     rows["source"] = np.where(cached, "cached", own)
-    path = store.append(rows, results_dir)
+    try:
+        path = store.append(rows, results_dir)
+    except Exception as exc:  # the parties' results are still in their logs: say where
+        raise store.ResultsError(
+            f"run {run_id} was measured but not stored ({type(exc).__name__}: {exc}); its "
+            f"parties' results are in {work_dir}") from exc
     shutil.rmtree(work_dir)
     return RunResult(run_id, path, store.read_file(path))

@@ -16,8 +16,10 @@ import os
 import pkgutil
 from functools import cache
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from .base import Backend, CommCounters, Kind, PartyContext, Unsupported
+if TYPE_CHECKING:  # the package itself imports nothing heavy: a party's pulse starts first
+    from .base import Backend, Kind
 
 #: environment variable naming extra backend packages (``pkg_a,pkg_b``)
 PLUGINS_ENV = "MPCBENCH_PLUGINS"
@@ -30,6 +32,8 @@ def _packages() -> list[str]:
 
 
 def _backend_in(module: ModuleType, name: str) -> type[Backend] | None:
+    from .base import Backend
+
     for obj in vars(module).values():
         if (isinstance(obj, type) and issubclass(obj, Backend) and obj is not Backend
                 and getattr(obj, "name", None) == name):
@@ -73,6 +77,8 @@ def kinds() -> dict[str, Kind]:
 def get(framework: str) -> type[Backend]:
     """Backend class of ``framework``, importing only its own module; :class:`Unsupported`
     if there is none."""
+    from .base import Unsupported
+
     if framework.isidentifier():
         for package in _packages():
             if cls := _find(package, framework):
@@ -80,5 +86,4 @@ def get(framework: str) -> type[Backend]:
     raise Unsupported(f"unknown framework {framework!r}; choose one of {', '.join(names())}")
 
 
-__all__ = ["PLUGINS_ENV", "Backend", "CommCounters", "Kind", "PartyContext", "Unsupported",
-           "get", "kinds", "names", "registry"]
+__all__ = ["PLUGINS_ENV", "get", "kinds", "names", "registry"]

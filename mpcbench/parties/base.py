@@ -1,4 +1,4 @@
-"""The one small interface every framework implements, and what a party knows about its run.
+"""The one small interface every framework implements.
 
 The worker (``parties/worker.py``) drives a backend through its phases and times every
 call; a backend only computes. Methods are synchronous (an asyncio framework runs its
@@ -21,6 +21,7 @@ from ..case import MICRO, Case
 from ..errors import InputError
 from ..models.layers import Layer
 from . import shares
+from .context import PartyContext
 
 
 class Kind(enum.StrEnum):
@@ -36,34 +37,6 @@ class Kind(enum.StrEnum):
 
 class Unsupported(InputError):
     """A case this backend cannot run (bad party count, unsupported option, ...)."""
-
-
-@dataclass(frozen=True)
-class PartyContext:
-    """Everything a party needs to join a run.
-
-    Ranks ``0 .. parties-1`` are the computing parties; a backend that needs dealers
-    (:meth:`Backend.dealers`) gets them as the ranks after those, with addresses too.
-    """
-
-    rank: int
-    #: the computing parties (dealers not included)
-    parties: int
-    #: ``host:port`` of every party, then of every dealer, indexed by rank (rank 0's is
-    #: also the rendezvous)
-    addresses: tuple[str, ...]
-    #: the case, with its roles (model owner, data owners, who learns the logits)
-    case: Case
-    threads: int = 1
-    #: id of the run (the launcher's)
-    run_id: str = ""
-    #: directory each party writes its shares of the shared model to (:mod:`.shares`)
-    save_shares: str | None = None
-
-    @property
-    def is_dealer(self) -> bool:
-        """Whether this process is a dealer rather than a computing party."""
-        return self.rank >= self.parties
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ import torch
 
 from ..case import Case
 from ..models.layers import Layer, evaluate, map_params
-from .base import Backend, Kind, PartyContext
+from .base import Backend, Kind
+from .context import PartyContext
 
 
 class PlaintextBackend(Backend):

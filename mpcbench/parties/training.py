@@ -21,7 +21,8 @@ import torch
 from .. import data, models, roles
 from ..metrics import TRAIN_STEP
 from ..models import train as plain
-from .base import Backend, PartyContext
+from .base import Backend
+from .context import PartyContext
 from .profiler import Profiler
 
 #: classes of the vendored datasets (width of the one-hot labels)

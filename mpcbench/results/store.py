@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import injection
 from ..errors import MpcbenchError
 from .schema import COLUMNS, SCHEMA_VERSION, SchemaError, conform, migrate
 
@@ -77,6 +78,7 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
             table.to_parquet(fh, index=False)
             fh.flush()
             os.fsync(fh.fileno())
+        injection.at("store", injection.LAUNCHER)
         with locked(results_dir):
             files = run_files(results_dir)
             seq = _seq(files[-1]) + 1 if files else 1

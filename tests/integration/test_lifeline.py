@@ -16,10 +16,9 @@ import pytest
 from mpcbench import results
 from mpcbench.case import Case
 from mpcbench.launch.liveness import silence_allowed
-from mpcbench.parties.base import PartyContext
+from mpcbench.parties.context import PartyContext, spec_json
 from mpcbench.parties.lifeline import LAUNCHER_PID, ORPHANED
 from mpcbench.parties.pulse import Beat
-from mpcbench.parties.worker import spec_json
 from tests.conftest import REPO, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc, pytest.mark.timeout(60)]

@@ -15,7 +15,8 @@ import torch
 from mpcbench.case import Case
 from mpcbench.models import layers as L
 from mpcbench.parties import get
-from mpcbench.parties.base import PartyContext, Unsupported
+from mpcbench.parties.base import Unsupported
+from mpcbench.parties.context import PartyContext
 from mpcbench.parties.mpyc import MpycBackend, modmat
 from mpcbench.parties.mpyc.backend import mpyc_argv
 from mpcbench.parties.mpyc.fixedpoint import FixedPoint

@@ -16,8 +16,8 @@ from mpcbench.cli import main
 from mpcbench.launch import runner, training
 from mpcbench.launch.suite import SuiteError, expand, load_suite
 from mpcbench.models.train import sgd_plan
-from mpcbench.parties.base import PartyContext, Unsupported
-from mpcbench.parties.worker import read_spec, spec_json
+from mpcbench.parties.base import Unsupported
+from mpcbench.parties.context import PartyContext, read_spec, spec_json
 from mpcbench.report import html
 from mpcbench.report import training as report_training
 from mpcbench.results import store, summary

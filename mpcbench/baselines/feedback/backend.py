@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ...case import Case
-from ...parties.base import PartyContext
+from ...parties.context import PartyContext
 from ..backend import BaselineBackend
 from . import model
 from .evaluation import RUN_IMAGES, run_figures

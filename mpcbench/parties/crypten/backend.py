@@ -36,7 +36,8 @@ from ... import models, roles
 from ...case import Case
 from ...models import layers as L
 from .. import shares
-from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
+from ..base import Backend, CommCounters, Kind, Unsupported
+from ..context import PartyContext
 from ..tcp_counters import TcpCounters, established, local_endpoints, to_others
 from . import speedups, training
 from .layers import Step, layer_step, plain_params, share_params

@@ -34,7 +34,8 @@ from ...case import Case
 from ...models import layers as L
 from ...models.layers import Layer
 from .. import shares
-from ..base import Backend, CommCounters, Kind, PartyContext, Unsupported
+from ..base import Backend, CommCounters, Kind, Unsupported
+from ..context import PartyContext
 from .fixedpoint import (
     PRSS_MAX_TERMS,
     VARIANTS,
