@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RunFailed
+from ..owner import LAUNCHER_PID
 from ..parties.base import PartyContext
-from ..parties.lifeline import LAUNCHER_PID
 from ..parties.pulse import Beat
 from ..parties.worker import MARKER, spec_json
 from .contention import Neighbours

@@ -27,10 +27,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..owner import LAUNCHER_PID
 from . import pulse
 
-#: environment variable in which a local launcher passes its pid to its parties
-LAUNCHER_PID = "MPCBENCH_LAUNCHER_PID"
 #: exit status of a party whose launcher went away
 ORPHANED = 3
 

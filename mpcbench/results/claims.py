@@ -13,15 +13,13 @@ results directory on a shared file system) cannot be checked and counts as alive
 from __future__ import annotations
 
 import json
-import os
-import socket
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-import psutil
 
+from ..owner import Owner
 from . import store
 from .store import ResultsError
 
@@ -29,39 +27,6 @@ from .store import ResultsError
 CLAIMS_DIR = ".claims"
 #: columns of :meth:`Claims.stored`
 STORED_COLUMNS = ["run_id", "case_fingerprint", "identity"]
-#: seconds two readings of one process's start time may differ by
-_START_SLACK = 1.0
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The process that holds a claim."""
-
-    host: str
-    pid: int
-    #: start time of the process (seconds since the epoch): with the pid, names it uniquely
-    started: float
-
-    @classmethod
-    def this(cls) -> Owner:
-        """This process."""
-        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
-
-    def same(self, other: Owner) -> bool:
-        """Whether ``other`` names the same process."""
-        return ((self.host, self.pid) == (other.host, other.pid)
-                and abs(self.started - other.started) < _START_SLACK)
-
-    def alive(self) -> bool:
-        """Whether the process still runs (always true for one on another host)."""
-        if self.host != socket.gethostname():
-            return True
-        try:
-            proc = psutil.Process(self.pid)
-            return (abs(proc.create_time() - self.started) < _START_SLACK
-                    and proc.status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            return False
 
 
 def _holder(path: Path) -> Owner | None:

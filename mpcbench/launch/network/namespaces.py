@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pyroute2 import netns
 
+from ...owner import pid_alive
+
 PREFIX = "mpcb-"
 NETNS_DIR = Path(netns.NETNS_RUN_DIR)
 CLONE_NEWNET = 0x40000000
@@ -87,15 +89,7 @@ def listed(prefix: str = PREFIX) -> list[str]:
 
 def _owner_alive(name: str, prefix: str) -> bool:
     match = _OWNER.match(name[len(prefix):])
-    if match is None:
-        return False
-    try:
-        os.kill(int(match.group(1)), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return match is not None and pid_alive(int(match.group(1)))
 
 
 def cleanup_stale(prefix: str = PREFIX) -> list[str]:
