@@ -6,8 +6,9 @@ fingerprint is stored with status ok or a live process holds its claim, writes
 ``.claims/<fingerprint>`` naming itself (JSON: ``host``, ``pid``, ``started``). The process
 start time makes the name unique, so a pid the system has given to a new process holds
 nothing: the claim of a dead owner (a sweep killed by SIGKILL, a machine that rebooted) is
-taken over. The owner removes its claim when the cell ends. An owner on another host (a
-results directory on a shared file system) cannot be checked and counts as alive.
+taken over. The owner removes its claim when the cell ends; :func:`remove_stale` removes
+those of dead owners. An owner on another host (a results directory on a shared file
+system) cannot be checked and counts as alive.
 """
 
 from __future__ import annotations
@@ -104,3 +105,19 @@ class Claims:
             other = _holder(path)
             if other is None or other.same(self.owner):
                 path.unlink(missing_ok=True)
+
+
+def remove_stale(results_dir: Path | str) -> list[Path]:
+    """Remove the claims of ``results_dir`` that no live process holds (their owner died,
+    or the claim was cut short); the files removed."""
+    directory = Path(results_dir) / CLAIMS_DIR
+    if not directory.is_dir():
+        return []
+    removed = []
+    with store.locked(Path(results_dir)):  # no claim is being written meanwhile
+        for path in sorted(directory.iterdir()):
+            holder = _holder(path)
+            if holder is None or not holder.alive():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

@@ -12,7 +12,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyroute2 import netns
@@ -93,12 +93,18 @@ def _owner_alive(name: str, prefix: str) -> bool:
 
 
 def cleanup_stale(prefix: str = PREFIX) -> list[str]:
-    """Remove namespaces named ``prefix…`` whose owning process is gone; return their names."""
-    stale = [n for n in listed(prefix) if not _owner_alive(n, prefix)]
-    for name in stale:
-        with suppress(FileNotFoundError):
+    """Remove namespaces named ``prefix…`` whose owning process is gone; return their names
+    (not those this process may not remove: it is not root)."""
+    removed = []
+    for name in listed(prefix):
+        if _owner_alive(name, prefix):
+            continue
+        try:
             remove(name)
-    return stale
+        except (FileNotFoundError, PermissionError):  # removed meanwhile, or not root
+            continue
+        removed.append(name)
+    return removed
 
 
 def _check(result: int, what: str) -> None:
