@@ -88,7 +88,6 @@ def limited(place: Placer, resources: Resources) -> Placer:
 
     @contextmanager
     def limit(parties: int) -> Iterator[Placement]:
-        remove_stale()
         with place(parties) as placement:
             if placement.kind not in ("local", "emulated"):
                 raise InputError("--cpus and --memory apply to parties on this machine, "

@@ -27,7 +27,7 @@ from ..results import identity as ident
 from ..results import store
 from ..results.provenance import code_changes, commit_info, provenance, versions
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
-from . import logdirs, training
+from . import leftovers, logdirs, training
 from .contention import Neighbours
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
@@ -260,14 +260,16 @@ def run_case(
     each party writes its shares of the shared model there and the launcher the
     manifest (:mod:`mpcbench.parties.shares`). A failed or timed-out
     run is stored too (one row with its status and error) and then re-raised, so a
-    sweep's table shows what broke.
+    sweep's table shows what broke. What runs whose launcher died left behind is removed
+    first (:mod:`.leftovers`).
     """
     backend = check(case)
     if save_shares is not None:
         check_save_shares(case, backend, save_shares)
     value_range = check_range(case, backend)  # before any party starts
-    run_id = new_run_id()
     results_dir = Path(results_dir)
+    leftovers.sweep(results_dir)
+    run_id = new_run_id()
     with ExitStack() as stack:
         try:
             placer = place or (emulated(case.network) if case.network != NO_NETWORK
