@@ -8,7 +8,7 @@ from ..errors import MpcbenchError
 from .app import app, err
 
 # Command modules register themselves on the app when imported (workflow order).
-from . import train, run, train_secure, share_model, sweep, results, report, compare  # noqa: F401  isort: skip
+from . import train, run, train_secure, share_model, sweep, results, report, compare, clean  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -169,7 +168,7 @@ def run(
 
     resources = Resources(parse_cpus(cpus) if cpus else (),
                           parse_size(memory) if memory else None)
-    place = limited(placement(hosts, remote, port, network, cut), resources, f"{os.getpid()}")
+    place = limited(placement(hosts, remote, port, network, cut), resources)
     if print_commands:
         backend = check(case)
         with place(case.parties + backend.dealers(case)) as placed:

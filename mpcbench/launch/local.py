@@ -27,8 +27,8 @@ from pathlib import Path
 
 from .. import injection
 from ..errors import RunFailed
+from ..owner import LAUNCHER_PID
 from ..parties.context import PartyContext, spec_json
-from ..parties.lifeline import LAUNCHER_PID
 from ..parties.pulse import Beat
 from ..parties.worker import MARKER
 from .contention import Neighbours

@@ -1,9 +1,10 @@
 """Per-party resources on this machine: CPU affinity and a memory cap.
 
 Party ``r`` is pinned to core set ``cpus[r % len(cpus)]`` (``taskset``) and runs in its
-own memory cgroup (cgroup v1, ``/sys/fs/cgroup/memory/mpcbench-<run>-r<rank>``) capped at
-``memory_bytes``. A party killed by the kernel for going over its cap is named with the
-cap. The cgroups are removed when the run ends, however it ends.
+own memory cgroup (cgroup v1, ``/sys/fs/cgroup/memory/mpcbench-<pid>-r<rank>``, the pid
+its launcher's) capped at ``memory_bytes``. A party killed by the kernel for going over
+its cap is named with the cap. The cgroups are removed when the run ends, however it
+ends; those of a launcher killed outright, by :func:`remove_stale`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..owner import pid_alive
 from .placement import Placement, Placer, Starter
 
 MEMORY_ROOT = Path("/sys/fs/cgroup/memory")
@@ -78,14 +80,14 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:g} MiB"
 
 
-def limited(place: Placer, resources: Resources, tag: str) -> Placer:
-    """``place`` with every party pinned and capped as ``resources`` says."""
+def limited(place: Placer, resources: Resources) -> Placer:
+    """``place`` with every party pinned and capped as ``resources`` says (the cgroups
+    named by this process, their owner)."""
     if not resources:
         return place
 
     @contextmanager
     def limit(parties: int) -> Iterator[Placement]:
-        _remove_stale()
         with place(parties) as placement:
             if placement.kind not in ("local", "emulated"):
                 raise InputError("--cpus and --memory apply to parties on this machine, "
@@ -93,7 +95,7 @@ def limited(place: Placer, resources: Resources, tag: str) -> Placer:
             if resources.memory_bytes is not None and not MEMORY_ROOT.is_dir():
                 raise InputError(f"--memory needs the cgroup v1 memory controller "
                                  f"({MEMORY_ROOT} is missing)")
-            groups = [MEMORY_ROOT / f"mpcbench-{tag}-r{r}" for r in range(parties)]
+            groups = [MEMORY_ROOT / f"mpcbench-{os.getpid()}-r{r}" for r in range(parties)]
             try:
                 starters = tuple(_starter(start, resources, r, groups[r])
                                  for r, start in enumerate(placement.starters))
@@ -135,27 +137,25 @@ def _over_cap(groups: list[Path], cap: int | None) -> str | None:
     return None
 
 
-def _remove_stale() -> None:
-    """Remove the cgroups of launchers that died without removing theirs."""
-    if not MEMORY_ROOT.is_dir():
-        return
-    for group in MEMORY_ROOT.glob("mpcbench-*-r*"):
-        owner = group.name.split("-")[1]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            _remove(group)
+def remove_stale() -> list[Path]:
+    """Remove the cgroups of launchers that died without removing theirs; those removed
+    (none unless this process is root)."""
+    stale = [group for group in sorted(MEMORY_ROOT.glob("mpcbench-*-r*"))
+             if (owner := group.name.split("-")[1]).isdigit() and not pid_alive(int(owner))]
+    return [group for group in stale if _remove(group)]
 
 
-def _remove(group: Path) -> None:
-    """Remove a party's cgroup (its processes are gone or going)."""
-    if not group.exists():
-        return
+def _remove(group: Path) -> bool:
+    """Remove a party's cgroup (its processes are gone or going); whether it is gone."""
     deadline = time.monotonic() + 5
-    while True:
+    while group.exists():
         try:
             group.rmdir()
-            return
+        except PermissionError:  # not root: never ours to remove
+            return False
         except OSError:
             if time.monotonic() > deadline:
                 shutil.rmtree(group, ignore_errors=True)
-                return
+                break
             time.sleep(0.05)
+    return not group.exists()

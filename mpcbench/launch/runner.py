@@ -28,7 +28,7 @@ from ..results import identity as ident
 from ..results import store
 from ..results.provenance import code_changes, commit_info, provenance, versions
 from ..results.schema import RUN_METRICS, SECURITY_COLUMNS
-from . import training
+from . import leftovers, logdirs, training
 from .contention import Neighbours
 from .local import LaunchError, launch
 from .placement import Placement, Placer, emulated
@@ -261,15 +261,16 @@ def run_case(
     each party writes its shares of the shared model there and the launcher the
     manifest (:mod:`mpcbench.parties.shares`). A failed or timed-out
     run is stored too (one row with its status and error) and then re-raised, so a
-    sweep's table shows what broke.
+    sweep's table shows what broke. What runs whose launcher died left behind is removed
+    first (:mod:`.leftovers`).
     """
     backend = check(case)
     if save_shares is not None:
         check_save_shares(case, backend, save_shares)
     value_range = check_range(case, backend)  # before any party starts
-    run_id = new_run_id()
     results_dir = Path(results_dir)
-    work_dir = results_dir / "logs" / run_id
+    leftovers.sweep(results_dir)
+    run_id = new_run_id()
     with ExitStack() as stack:
         try:
             placer = place or (emulated(case.network) if case.network != NO_NETWORK
@@ -287,6 +288,7 @@ def run_case(
         neighbours = Neighbours(run_id) if placement.on_this_machine else None
         columns = _case_columns(case, ctx, backend, run_id, placement, {
             "range": value_range, "layer_rewrites": _layer_rewrites(case, backend)})
+        work_dir = logdirs.make(results_dir, run_id)
         try:
             outputs = launch(ctx, work_dir, timeout_s, on_progress, placement, neighbours)
         except LaunchError as exc:

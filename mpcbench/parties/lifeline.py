@@ -27,10 +27,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..owner import LAUNCHER_PID
 from . import pulse
 
-#: environment variable in which a local launcher passes its pid to its parties
-LAUNCHER_PID = "MPCBENCH_LAUNCHER_PID"
 #: exit status of a party whose launcher went away
 ORPHANED = 3
 
@@ -42,9 +41,13 @@ def die_with_launcher() -> None:
 
     Only a party started directly by the launcher (its parent pid is the one in
     :data:`LAUNCHER_PID`) asks: the parent of a party started through ``bash -c`` or ssh
-    is a shell, whose end says nothing about the launcher's.
+    is a shell, whose end says nothing about the launcher's. A party whose launcher died
+    before it got here (it has been given to init) exits at once.
     """
-    if os.environ.get(LAUNCHER_PID) != str(os.getppid()) or not sys.platform.startswith("linux"):
+    launcher = os.environ.get(LAUNCHER_PID)
+    if launcher is not None and os.getppid() == 1:  # the launcher died before it got here
+        os._exit(ORPHANED)
+    if launcher != str(os.getppid()) or not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
     zero = ctypes.c_ulong(0)  # prctl takes unsigned longs after the option

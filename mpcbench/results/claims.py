@@ -6,22 +6,21 @@ fingerprint is stored with status ok or a live process holds its claim, writes
 ``.claims/<fingerprint>`` naming itself (JSON: ``host``, ``pid``, ``started``). The process
 start time makes the name unique, so a pid the system has given to a new process holds
 nothing: the claim of a dead owner (a sweep killed by SIGKILL, a machine that rebooted) is
-taken over. The owner removes its claim when the cell ends. An owner on another host (a
-results directory on a shared file system) cannot be checked and counts as alive.
+taken over. The owner removes its claim when the cell ends; :func:`remove_stale` removes
+those of dead owners. An owner on another host (a results directory on a shared file
+system) cannot be checked and counts as alive.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-import psutil
 
+from ..owner import Owner
 from . import store
 from .store import ResultsError
 
@@ -29,39 +28,6 @@ from .store import ResultsError
 CLAIMS_DIR = ".claims"
 #: columns of :meth:`Claims.stored`
 STORED_COLUMNS = ["run_id", "case_fingerprint", "identity"]
-#: seconds two readings of one process's start time may differ by
-_START_SLACK = 1.0
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The process that holds a claim."""
-
-    host: str
-    pid: int
-    #: start time of the process (seconds since the epoch): with the pid, names it uniquely
-    started: float
-
-    @classmethod
-    def this(cls) -> Owner:
-        """This process."""
-        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
-
-    def same(self, other: Owner) -> bool:
-        """Whether ``other`` names the same process."""
-        return ((self.host, self.pid) == (other.host, other.pid)
-                and abs(self.started - other.started) < _START_SLACK)
-
-    def alive(self) -> bool:
-        """Whether the process still runs (always true for one on another host)."""
-        if self.host != socket.gethostname():
-            return True
-        try:
-            proc = psutil.Process(self.pid)
-            return (abs(proc.create_time() - self.started) < _START_SLACK
-                    and proc.status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            return False
 
 
 def _holder(path: Path) -> Owner | None:
@@ -139,3 +105,19 @@ class Claims:
             other = _holder(path)
             if other is None or other.same(self.owner):
                 path.unlink(missing_ok=True)
+
+
+def remove_stale(results_dir: Path | str) -> list[Path]:
+    """Remove the claims of ``results_dir`` that no live process holds (their owner died,
+    or the claim was cut short); the files removed."""
+    directory = Path(results_dir) / CLAIMS_DIR
+    if not directory.is_dir():
+        return []
+    removed = []
+    with store.locked(Path(results_dir)):  # no claim is being written meanwhile
+        for path in sorted(directory.iterdir()):
+            holder = _holder(path)
+            if holder is None or not holder.alive():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

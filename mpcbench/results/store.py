@@ -4,8 +4,10 @@ A results directory holds ``NNNN-<run_id>.parquet`` files, ordered by the number
 grows past 9999). :func:`append` writes a new file durably (temporary file, fsync, a hard
 link that fails rather than overwrite, fsync of the directory) and takes the next number
 under a lock on the directory, so concurrent sweeps into one directory never share a
-number or a name. :func:`load` concatenates every file, checking each against the
-schema; a damaged file is named, and can be skipped so the others still load.
+number or a name (the temporary file's name holds its writer's pid and host, so that
+:func:`remove_stale` can tell the file of a writer killed outright). :func:`load`
+concatenates every file, checking each against the schema; a damaged file is named, and
+can be skipped so the others still load.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +25,12 @@ import pandas as pd
 
 from .. import injection
 from ..errors import MpcbenchError
+from ..owner import pid_alive
 from .schema import COLUMNS, SCHEMA_VERSION, SchemaError, conform, migrate
 
 _NAME = re.compile(r"^(\d{4,})-(.+)\.parquet$")
+#: a file being written: ``.<run_id>.<writer's pid>@<its host>.<random>.tmp``
+_TEMPORARY = re.compile(r"^\.[^.]+\.(\d+)@(.+)\.[^.]+\.tmp$")
 #: lock file taken while a new file's number is chosen and linked
 _LOCK = ".append.lock"
 
@@ -71,7 +77,9 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
     table = conform(df.assign(schema_version=SCHEMA_VERSION))
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{run_ids[0]}.", suffix=".tmp", dir=results_dir)
+    writer = f"{os.getpid()}@{socket.gethostname()}"
+    fd, name = tempfile.mkstemp(prefix=f".{run_ids[0]}.{writer}.", suffix=".tmp",
+                                dir=results_dir)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -88,6 +96,26 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
         return target
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def stored_run_ids(results_dir: Path) -> set[str]:
+    """The run ids of a directory's result files (read from their names)."""
+    return {_NAME.match(p.name).group(2) for p in run_files(results_dir)}
+
+
+def remove_stale(results_dir: Path) -> list[Path]:
+    """Remove the temporary files of writers on this host that died before they
+    finished; those removed."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        return []
+    here = socket.gethostname()
+    stale = [p for p in sorted(results_dir.iterdir())
+             if (m := _TEMPORARY.match(p.name)) and m.group(2) == here
+             and not pid_alive(int(m.group(1)))]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def read_file(path: Path) -> pd.DataFrame:

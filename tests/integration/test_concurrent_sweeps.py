@@ -13,8 +13,9 @@ import pytest
 
 from mpcbench import results
 from mpcbench.launch.suite import cells, expand, load_suite
+from mpcbench.owner import Owner
 from mpcbench.results import summary
-from mpcbench.results.claims import CLAIMS_DIR, Owner
+from mpcbench.results.claims import CLAIMS_DIR
 from tests.conftest import REPO, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

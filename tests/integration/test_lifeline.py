@@ -16,8 +16,9 @@ import pytest
 from mpcbench import results
 from mpcbench.case import Case
 from mpcbench.launch.liveness import silence_allowed
+from mpcbench.owner import LAUNCHER_PID
 from mpcbench.parties.context import PartyContext, spec_json
-from mpcbench.parties.lifeline import LAUNCHER_PID, ORPHANED
+from mpcbench.parties.lifeline import ORPHANED
 from mpcbench.parties.pulse import Beat
 from tests.conftest import REPO, party_processes
 

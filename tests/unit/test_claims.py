@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
+from mpcbench.owner import Owner
 from mpcbench.results import store
-from mpcbench.results.claims import CLAIMS_DIR, Claims, Owner
+from mpcbench.results.claims import CLAIMS_DIR, Claims
 
 
 def _write_claim(results: Path, fingerprint: str, owner: Owner) -> Path:

@@ -7,7 +7,9 @@ never shows it), and runs the :mod:`forwarder <.forwarder>` that carries packets
 the devices through each ordered pair's link. Everything it creates goes away on
 :meth:`Emulator.close` — called by the ``with`` block, on an exception, at interpreter
 exit and on SIGTERM (turned into :class:`SystemExit` while the emulator runs) — and,
-if the owner is killed outright, the forwarder removes the namespaces itself.
+if the owner is killed outright, the forwarder removes the namespaces itself. What it
+could not remove, the next run does: the namespaces' names and the forwarder's
+environment name their owner (:mod:`mpcbench.owner`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ...errors import InputError, MpcbenchError
+from ...owner import LAUNCHER_PID
 from . import namespaces
 from .hosts import Host
 from .profiles import CUT, Link, Profile, get_profile
@@ -188,7 +191,7 @@ class Emulator:
                   "namespaces": list(self._created),
                   "links": [[asdict(self._links[(s, d)]) if s != d else None
                              for d in range(self.parties)] for s in range(self.parties)]}
-        env = {**os.environ,
+        env = {**os.environ, LAUNCHER_PID: str(self._owner),
                "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT,
                                                            os.environ.get("PYTHONPATH")]))}
         try:

@@ -12,10 +12,12 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyroute2 import netns
+
+from ...owner import pid_alive
 
 PREFIX = "mpcb-"
 NETNS_DIR = Path(netns.NETNS_RUN_DIR)
@@ -87,24 +89,22 @@ def listed(prefix: str = PREFIX) -> list[str]:
 
 def _owner_alive(name: str, prefix: str) -> bool:
     match = _OWNER.match(name[len(prefix):])
-    if match is None:
-        return False
-    try:
-        os.kill(int(match.group(1)), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return match is not None and pid_alive(int(match.group(1)))
 
 
 def cleanup_stale(prefix: str = PREFIX) -> list[str]:
-    """Remove namespaces named ``prefix…`` whose owning process is gone; return their names."""
-    stale = [n for n in listed(prefix) if not _owner_alive(n, prefix)]
-    for name in stale:
-        with suppress(FileNotFoundError):
+    """Remove namespaces named ``prefix…`` whose owning process is gone; return their names
+    (not those this process may not remove: it is not root)."""
+    removed = []
+    for name in listed(prefix):
+        if _owner_alive(name, prefix):
+            continue
+        try:
             remove(name)
-    return stale
+        except (FileNotFoundError, PermissionError):  # removed meanwhile, or not root
+            continue
+        removed.append(name)
+    return removed
 
 
 def _check(result: int, what: str) -> None:

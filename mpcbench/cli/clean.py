@@ -1,0 +1,22 @@
+"""``mpcbench clean``: remove what runs whose launcher died left behind."""
+
+from __future__ import annotations
+
+from .app import app, out
+from .common import DEFAULT_RESULTS, ResultsDir
+
+
+@app.command()
+def clean(results: ResultsDir = DEFAULT_RESULTS) -> None:
+    """Remove what runs whose launcher died (SIGKILL, a crash) left behind: their party,
+    pulse and forwarder processes, network namespaces and cgroups on this machine, and in
+    RESULTS their temporary files, claims and the log directories of runs that stored
+    nothing. Nothing of a live run is touched; every run does this before it starts.
+
+    Prints one line per thing removed, or "nothing to clean".
+    """
+    from ..launch import leftovers
+
+    removed = leftovers.sweep(results)
+    for line in removed or ["nothing to clean"]:
+        out.print(line, highlight=False, soft_wrap=True)
