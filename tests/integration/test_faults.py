@@ -216,6 +216,9 @@ def test_a_sweep_killed_at_a_launcher_point_is_finished_by_the_next(tmp_path, po
     again, _ = _sweep(tmp_path)
     assert again.returncode == 0, again.stderr
     assert _cells(tmp_path) == [(4, "ok"), (8, "ok")]
+    # what the killed sweep left (its run's log directory, its temporary file) is gone
+    assert list((tmp_path / "r").glob(".*.tmp")) == []
+    assert list((tmp_path / "r" / "logs").iterdir()) == []
 
 
 @pytest.mark.mpyc
