@@ -25,91 +25,103 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 #: shared the machine during the run (both missing in older files)
 SCHEMA_VERSION = 5
 
-#: identity of the measurement
-KEY_COLUMNS = [
-    "run_id",
-    "timestamp",
-    "case_id",
-    "framework",
-    #: what the backend declares itself: ``mpc``, ``plaintext`` or ``baseline``
-    "kind",
-    "model",
-    "dataset",
-    "parties",
-    #: the network the parties talked over (``none``: this machine's loopback)
-    "network",
-    "rank",
-    #: the party's roles: ``+``-joined sorted subset of ``data_owner``, ``model_owner``,
-    #: ``output``, or ``compute`` for a party with none; ``dealer`` for a dealer process
-    #: (ranks after the computing parties', e.g. CrypTen's TTP); missing at rank -1
-    "role",
-    "batch",
-    "images",
-    "repeat",
-    "is_warmup",
-    "phase",
-    "metric",
-    "value",
-    "unit",
-    "status",
-    "error",
-    #: what befell the run beyond its status, e.g. a party stopped after its result
-    #: (its results are complete: ``status`` stays ``ok``)
-    "note",
-    "comm_method",
-    #: ``measured`` in this run, or ``cached`` (a figure read from a cache, e.g. a
-    #: baseline's attack evaluation of its weights); missing on failed-run rows
-    "source",
-    #: the backend's resolved options as sorted ``k=v`` text (part of a cell's identity)
-    "config",
-]
+#: identity of the measurement: each column and what it holds (docs/results-columns.md is
+#: generated from these descriptions: ``make docs``)
+KEY = {
+    "run_id": "the run: its UTC start time and a random suffix, e.g. "
+              "`20261207T052501-3965c50e`",
+    "timestamp": "when the run's rows were made (UTC)",
+    "case_id": "the case, readable: `crypten/cnn(dataset=mnist,n=2,b=8)` (plus `net=`, the "
+               "roles when not party 0's, `steps=` for secure training)",
+    "framework": "the backend that ran: `plaintext`, `crypten`, `mpyc` or a baseline",
+    "kind": "what the backend declares itself: `mpc`, `plaintext` or `baseline`",
+    "model": "the model: `mlp`, `bnn`, `cnn`, `micro` (the sharing micro-benchmark) or a "
+             "baseline's own",
+    "dataset": "`mnist` or `fashion`",
+    "parties": "how many computing parties (a dealer process is not counted)",
+    "network": "the network the parties talked over: `none` (this machine's loopback) or "
+               "an emulated profile (`lan`, `wan`, ...)",
+    "rank": "the party (0-based); -1 for run-level metrics; `parties` (n) for a dealer "
+            "process",
+    "role": "the party's roles: `+`-joined sorted subset of `data_owner`, `model_owner`, "
+            "`output`, or `compute` for a party with none; `dealer` for a dealer process "
+            "(ranks after the computing parties', e.g. CrypTen's TTP); missing at rank -1",
+    "batch": "images per batch",
+    "images": "test images classified",
+    "repeat": "repeat index (for secure training: the step)",
+    "is_warmup": "a warm-up repeat: kept, but flagged and left out of statistics",
+    "phase": "`setup`, `share`, `infer`, `reveal`, `total`, nested spans such as "
+             "`share.model`; `process` (lifetime peak), `deal` (a dealer), `load` (micro), "
+             "`train_step` and `test` (secure training)",
+    "metric": "what was measured (the metric names are listed below)",
+    "value": "the measurement; missing (NaN) where not measured, never 0",
+    "unit": "the metric's unit: `s`, `B`, `count`, `ratio`, ...",
+    "status": "`ok`, `failed`, `timeout` or `skipped`",
+    "error": "the one-line reason of a run that is not `ok`",
+    "note": "what befell the run beyond its status, e.g. a party stopped after its result "
+            "(its results are complete: `status` stays `ok`)",
+    "comm_method": "how bytes were obtained: `counted` (on the connections), `estimated` "
+                   "(from tensor sizes) or `none`",
+    "source": "`measured` in this run, `cached` (a figure read from a cache, e.g. a "
+              "baseline's attack evaluation of its weights) or `extrapolated` (a secure "
+              "training run's time per epoch from fewer steps); missing on failed-run rows",
+    "config": "the backend's resolved options, every default filled in, as sorted `k=v` "
+              "text (part of a cell's identity)",
+}
 
 #: security model of the run
-SECURITY_COLUMNS = [
-    "protocol",
-    "threshold",
-    "provider",
-    "adversary",
-    #: ranks that held (and shared) the images, e.g. ``0,2``
-    "data_owners",
-    "model_owner",
-    #: who learnt the logits: ``owners`` (each data owner its own images') or one rank
-    "output",
-]
+SECURITY = {
+    "protocol": "the secret-sharing scheme, e.g. `Shamir secret sharing (MPyC)`",
+    "threshold": "how many colluding parties learn nothing: MPyC's Shamir t (0: no "
+                 "secrecy), CrypTen n - 1",
+    "provider": "who deals the correlated randomness: CrypTen `TFP` (party 0) or `TTP` (a "
+                "dealer process); MPyC `none (PRSS/Shamir, no dealer)`; else `none`",
+    "adversary": "the adversary the protocol is secure against, e.g. `semi-honest`",
+    "data_owners": "ranks that held (and shared) the images, e.g. `0,2`",
+    "model_owner": "the rank that held (and shared) the weights",
+    "output": "who learnt the logits: `owners` (each data owner its own images') or one "
+              "rank",
+}
 
 #: where and with what the run was made
-PROVENANCE_COLUMNS = [
-    "schema_version",
-    "mpcbench_version",
-    "python_version",
-    "torch_version",
-    "numpy_version",
-    #: JSON ``{package: version}`` of what the backend runs on, as it declares
-    "framework_versions",
-    "git_commit",
-    "git_dirty",
-    "hostname",
-    #: the host a party ran on (its rows; as the placement names it)
-    "host",
-    "os",
-    "cpu_model",
-    "cpu_cores",
-    "ram_bytes",
-    "threads_per_party",
-    "weights_sha256",
-    #: SHA-256 of the manifest of the secret-shared model files the run loaded (else NA)
-    "model_shares",
-    "case_fingerprint",
-    #: JSON of what the fingerprint hashes: case, config, weights, mpcbench, frameworks
-    "identity",
-    #: parties x threads per party on one host exceeded its cores (time-sliced)
-    "oversubscribed",
-    #: other measurements or other work used this machine's cores during the run
-    "contended",
-    "backend_config",
-]
+PROVENANCE = {
+    "schema_version": "the schema version the file was written with",
+    "mpcbench_version": "mpcbench's version",
+    "python_version": "Python's version",
+    "torch_version": "torch's version",
+    "numpy_version": "numpy's version",
+    "framework_versions": "JSON `{package: version}` of what the backend runs on, as it "
+                          "declares, e.g. `{\"crypten\": \"0.4.1\"}`",
+    "git_commit": "the mpcbench commit (missing outside a git checkout)",
+    "git_dirty": "the checkout had uncommitted changes",
+    "hostname": "the launcher's host",
+    "host": "the host a party ran on (its rows; as the placement names it)",
+    "os": "operating system and kernel release",
+    "cpu_model": "the launcher host's CPU",
+    "cpu_cores": "the launcher host's logical cores",
+    "ram_bytes": "the launcher host's memory",
+    "threads_per_party": "torch threads of each party",
+    "weights_sha256": "SHA-256 of the trained weights shared",
+    "model_shares": "SHA-256 of the manifest of the secret-shared model files the run "
+                    "loaded (else missing)",
+    "case_fingerprint": "hash of `identity`: runs with the same fingerprint are the same "
+                        "measurement",
+    "identity": "JSON of what the fingerprint hashes: case, config, weights, mpcbench, "
+                "frameworks",
+    "oversubscribed": "parties x threads per party on one host exceeded its cores "
+                      "(time-sliced)",
+    "contended": "other measurements or other work used this machine's cores during the "
+                 "run (missing for parties on other hosts)",
+    "backend_config": "JSON of the rest: security extras, range check, placement, "
+                      "network, liveness, contention, ...",
+}
 
+KEY_COLUMNS = list(KEY)
+SECURITY_COLUMNS = list(SECURITY)
+PROVENANCE_COLUMNS = list(PROVENANCE)
 COLUMNS = KEY_COLUMNS + SECURITY_COLUMNS + PROVENANCE_COLUMNS
+#: every column and what it holds
+DESCRIPTIONS = KEY | SECURITY | PROVENANCE
 
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
