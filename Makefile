@@ -8,7 +8,7 @@ REPORT  ?= report
 
 SUITES := crypten frameworks micro baselines network network_quick network16 emulator_overhead roles7 dealer training full
 
-.PHONY: install demo test test-deps clean $(addprefix bench-,$(SUITES))
+.PHONY: install demo test test-deps docs clean $(addprefix bench-,$(SUITES))
 
 # torch is the local CPU wheel; crypten goes in without its dependency pins (they pull
 # torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg.
@@ -39,6 +39,10 @@ test-deps:
 test: install test-deps
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# docs/results-columns.md from the results schema (tests/unit/test_docs.py checks it is current).
+docs: install
+	$(BIN)/python -m mpcbench.results.columns_doc
 
 # Benchmarks (not tests): one sweep each into results/<suite>, then its summary table.
 $(addprefix bench-,$(SUITES)): bench-%: install
