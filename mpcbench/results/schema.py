@@ -58,15 +58,16 @@ KEY = {
     "unit": "the metric's unit: `s`, `B`, `count`, `ratio`, ...",
     "status": "`ok`, `failed`, `timeout` or `skipped`",
     "error": "the one-line reason of a run that is not `ok`",
-    "note": "what befell the run beyond its status, e.g. a party stopped after its result "
-            "(its results are complete: `status` stays `ok`)",
+    "note": "what befell the run beyond its status, e.g. `party 1 of 2 did not exit within "
+            "5 s of its result and was stopped` (its results are complete: `status` stays "
+            "`ok`)",
     "comm_method": "how bytes were obtained: `counted` (on the connections), `estimated` "
                    "(from tensor sizes) or `none`",
     "source": "`measured` in this run, `cached` (a figure read from a cache, e.g. a "
               "baseline's attack evaluation of its weights) or `extrapolated` (a secure "
               "training run's time per epoch from fewer steps); missing on failed-run rows",
     "config": "the backend's resolved options, every default filled in, as sorted `k=v` "
-              "text (part of a cell's identity)",
+              "text (`bit_length=14, frac_bits=7, ...`; part of a cell's identity)",
 }
 
 #: security model of the run
