@@ -45,7 +45,7 @@ def _cli(tmp_path: Path, args: list[str], faults: list[tuple[str, int | str, str
     env = {**os.environ, injection.ENV: ",".join(injection.spec(*f) for f in faults),
            injection.LOG_ENV: str(log)}
     proc = subprocess.run([sys.executable, "-m", "mpcbench", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=100)
+                          capture_output=True, text=True, timeout=200)
     ended = time.time()
     met = log.read_text().splitlines() if log.exists() else []
     assert len(met) == len(faults), f"not every fault was met: {met} {proc.stderr}"
@@ -203,6 +203,7 @@ def _cells(tmp_path: Path) -> list[tuple[int, str]]:
 
 
 @pytest.mark.mpyc
+@pytest.mark.timeout(300)  # two sweeps of two cells
 @pytest.mark.parametrize("point", injection.LAUNCHER_POINTS)
 def test_a_sweep_killed_at_a_launcher_point_is_finished_by_the_next(tmp_path, point):
     """SIGKILL of the sweep with its parties started, or while it stores their results:

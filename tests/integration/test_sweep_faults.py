@@ -110,8 +110,8 @@ def test_a_full_disk_stops_the_sweep_with_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines[0].startswith("suite faults: 3 cases")
     assert len(lines) == 2, lines
-    assert lines[1].startswith("error: faulty/mlp(dataset=mnist,n=1,b=8): OSError: [Errno 28] "
-                               "No space left on device")
+    assert lines[1].startswith("error: faulty/mlp(dataset=mnist,n=1,b=8): run ")
+    assert "was measured but not stored (OSError: [Errno 28] No space left on device" in lines[1]
     assert lines[1].endswith("sweep stopped, as every next case would fail the same way")
     assert results.run_files(res) == []
     assert len(list((res / "logs").iterdir())) == 1  # only the first cell's parties ran
