@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -15,7 +16,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: progress and messages go to stderr; data (tables, csv, json) to stdout. Tables piped
-#: to a file keep full width instead of the 80 columns rich assumes off a terminal.
+
+def data_console() -> Console:
+    """The console of data on stdout: as wide as the terminal (or $COLUMNS); piped to a
+    file without $COLUMNS, 200 columns instead of the 80 rich assumes off a terminal."""
+    return Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
+
+
+#: progress and messages go to stderr; data (tables, csv, json) to stdout
 err = Console(stderr=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
+out = data_console()

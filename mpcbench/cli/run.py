@@ -21,6 +21,7 @@ from .common import (
     parse_options,
     stop_on_signals,
 )
+from .results import Columns, Wide, check_table, print_runs
 
 if TYPE_CHECKING:
     from ..launch.placement import Placer
@@ -144,8 +145,13 @@ def run(
         "--output", help="Who learns the logits: 'owners' (each data owner those of its "
                          "own images) or one data owner's rank (all of them).")] = "owners",
     options: Options = None,
+    wide: Wide = False,
+    columns: Columns = None,
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
+
+    Prints the time of each phase and the run as one line of the results table
+    (--wide: every column; --columns: those named).
 
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
@@ -156,6 +162,7 @@ def run(
     from ..results.summary import phases, runs
     from ..roles import Roles
 
+    check_table(wide, columns)
     backend = backends.get(framework)
     if model is None:  # a baseline runs its own model
         model = backend.model_module.NAME if hasattr(backend, "model_module") else "mlp"
@@ -179,7 +186,6 @@ def run(
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
                           place=place, save_shares=save_shares)
-    summary = runs(result.rows).iloc[0]
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     table = Table()
     table.add_column("phase")
@@ -187,13 +193,7 @@ def run(
     for _, row in phases(result.rows).iterrows():
         table.add_row(str(row["phase"]), f"{row['s_per_img']:.5f}")
     out.print(table)
-    out.print(
-        f"{summary['img_per_s']:.2f} img/s, accuracy {summary['accuracy']:.4f}, agreement with "
-        f"plaintext {summary['agreement']:.4f}, peak RSS {summary['peak_rss_mib']:.0f} MiB/party, "
-        f"{summary['mib_per_img']:.3f} MiB sent/img (all parties"
-        + (f"; offline, to and from the dealer: {summary['offline_mib_per_img']:.3f})"
-           if summary["offline_mib_per_img"] > 0 else ")"), highlight=False
-    )
+    print_runs(runs(result.rows), wide=wide, columns=columns)
     if model_shares is not None:
         out.print(f"model from shares {model_shares} (manifest sha256 "
                   f"{result.rows['model_shares'].iloc[0]})", highlight=False)
