@@ -1,20 +1,19 @@
-"""The typer application every command module registers with, and the consoles it prints to."""
+"""The typer application every command module registers with, the consoles it prints to,
+and how it ends: every error a user can cause or meet is one line on stderr."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's own click
+from typer.core import TyperGroup
 
-app = typer.Typer(
-    name="mpcbench",
-    help="Benchmark secure (MPC) inference with CrypTen and MPyC against plaintext PyTorch.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from ..errors import MpcbenchError
 
 
 def data_console() -> Console:
@@ -26,3 +25,37 @@ def data_console() -> Console:
 #: progress and messages go to stderr; data (tables, csv, json) to stdout
 err = Console(stderr=True)
 out = data_console()
+
+
+def fail(message: str, status: int) -> NoReturn:
+    """End the command with ``message`` as one line on stderr and exit ``status``."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(status)
+
+
+class Commands(TyperGroup):
+    """The command group. Whoever calls it (the ``mpcbench`` script, ``python -m``,
+    typer's test runner) gets a usage error (bad option, bad value) and a project error
+    (:class:`MpcbenchError`) as one line and their exit status."""
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        try:
+            status = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except NoArgsIsHelpError as exc:
+            sys.exit(exc.exit_code)  # the help is printed already
+        except ClickException as exc:
+            fail(f"{exc.format_message()} (see {exc.ctx.command_path} --help)"
+                 if getattr(exc, "ctx", None) else exc.format_message(), exc.exit_code)
+        except MpcbenchError as exc:
+            fail(str(exc), exc.exit_code)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+app = typer.Typer(
+    name="mpcbench",
+    help="Benchmark secure (MPC) inference with CrypTen and MPyC against plaintext PyTorch.",
+    cls=Commands,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)

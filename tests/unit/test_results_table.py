@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from mpcbench.cli import app
@@ -73,3 +74,18 @@ def test_csv_and_json_keep_every_column(monkeypatch):
     json = _results(monkeypatch, 100, "--format", "json")
     assert json.exit_code == 0
     assert json.stdout == expected.to_json(orient="records", indent=2, date_format="iso") + "\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--columns", "system,speed"], "no column 'speed'; the columns are run_id, timestamp"),
+    (["--columns", "1;;x"], "no column '1;;x'"),
+    (["--columns", ""], "no column ''"),
+    (["--wide", "--columns", "system"], "--wide shows every column, --columns the ones named"),
+    (["--format", "csv", "--wide"], "--format csv has every column"),
+])
+def test_bad_table_options_give_one_line_and_exit_2(monkeypatch, args, message):
+    res = _results(monkeypatch, 100, *args)
+    assert res.exit_code == 2, res.output
+    assert res.stdout == ""
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("error: ") and message in line
