@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's own click
 from typer.core import TyperGroup
 
-from ..errors import MpcbenchError
+from ..errors import MpcbenchError, SystemRefused
 
 
 def data_console() -> Console:
@@ -35,12 +35,16 @@ def fail(message: str, status: int) -> NoReturn:
 
 class Commands(TyperGroup):
     """The command group. Whoever calls it (the ``mpcbench`` script, ``python -m``,
-    typer's test runner) gets a usage error (bad option, bad value) and a project error
-    (:class:`MpcbenchError`) as one line and their exit status."""
+    typer's test runner) gets a usage error (bad option, bad value), a project error
+    (:class:`MpcbenchError`) and an error of the operating system (:class:`SystemRefused`)
+    as one line and their exit status."""
 
     def main(self, *args: Any, **kwargs: Any) -> NoReturn:
         try:
-            status = super().main(*args, **{**kwargs, "standalone_mode": False})
+            try:
+                status = super().main(*args, **{**kwargs, "standalone_mode": False})
+            except OSError as exc:
+                raise SystemRefused.wrap(exc) from exc
         except NoArgsIsHelpError as exc:
             sys.exit(exc.exit_code)  # the help is printed already
         except ClickException as exc:
