@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, ResultsDir
+from .common import DEFAULT_RESULTS, StoredResults, nonempty
 
 #: summary column -> short header shown in the terminal table; in this order, the
 #: ``--wide`` table
@@ -123,9 +123,10 @@ class Format(StrEnum):
 
 @app.command()
 def results(
-    results: ResultsDir = DEFAULT_RESULTS,
+    results: StoredResults = DEFAULT_RESULTS,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
-    framework: Annotated[str | None, typer.Option(help="Only this framework.")] = None,
+    framework: Annotated[str | None, typer.Option(help="Only this framework.",
+                                                  callback=nonempty)] = None,
     wide: Wide = False,
     columns: Columns = None,
 ) -> None:
@@ -149,6 +150,10 @@ def results(
         err.print(f"[red]error:[/red] {exc}; skipped", highlight=False, soft_wrap=True)
     status = 1 if unreadable else 0
     if framework:
+        stored = sorted(df["framework"].dropna().unique())
+        if framework not in stored:
+            raise InputError(f"no runs of {framework!r} in {results}; its frameworks: "
+                             f"{', '.join(stored) or 'none'}")
         df = df[df["framework"] == framework]
     if df.empty:
         err.print(f"no runs in {results}")

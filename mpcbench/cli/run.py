@@ -12,12 +12,17 @@ from rich.table import Table
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
+    MAX_REPEATS,
+    TEST_IMAGES,
     Dataset,
     Options,
+    OutDir,
+    PathCheck,
     Port,
     ResultsDir,
+    Threads,
     Timeout,
-    at_least,
+    nonempty,
     parse_options,
     stop_on_signals,
 )
@@ -90,27 +95,29 @@ def run(
     dataset: Dataset = "mnist",
     parties: Annotated[int | None, typer.Option(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
-        callback=at_least(1))] = None,
-    images: Annotated[int, typer.Option(help="Test images to classify.",
-                                        callback=at_least(1))] = 64,
-    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model).",
-                                              callback=at_least(1))] = None,
-    repeats: Annotated[int, typer.Option(help="Measured repeats.", callback=at_least(1))] = 1,
-    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).",
-                                        callback=at_least(0))] = 0,
+        min=1)] = None,
+    images: Annotated[int, typer.Option(help="Test images to classify.", min=1,
+                                        max=TEST_IMAGES)] = 64,
+    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model; at "
+                                              "most the images).", min=1,
+                                              max=TEST_IMAGES)] = None,
+    repeats: Annotated[int, typer.Option(help="Measured repeats.", min=1,
+                                         max=MAX_REPEATS)] = 1,
+    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).", min=0,
+                                        max=MAX_REPEATS)] = 0,
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Timeout = 600,
     port: Port = None,
-    threads: Annotated[int | None, typer.Option(help="Threads per party "
-                                                "(default: cores / parties).",
-                                                callback=at_least(1))] = None,
+    threads: Threads = None,
     dtype: Annotated[str, typer.Option(help="Input dtype before sharing: float32 or "
                                        "float64.")] = "float32",
     hosts: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="A hosts file (YAML, one entry per party: address, ssh, python, workdir, "
              "ports; parties started over ssh), or comma-separated hosts for --remote "
              "(party r on host r mod len(hosts)).")] = None,
     remote: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
              "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
              "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
@@ -118,26 +125,32 @@ def run(
         help="Fault to inject on an emulated network: cut the link between two ranks after "
              "some seconds, e.g. 0-1@5 (repeatable).")] = None,
     network: Annotated[str, typer.Option(
+        callback=nonempty,
         help="Network the parties talk over: none (loopback), an emulated profile (lan, "
              "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
              "file.")] = "none",
     cpus: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="Pin parties to cores: party r on set r mod n of 'SET;SET;...', e.g. '0;1' or "
              "'0,1;2-3' (parties on this machine).")] = None,
     memory: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="Memory cap per party (cgroup), e.g. 512MiB; a party over it fails the run "
              "naming the cap.")] = None,
     model_shares: Annotated[Path | None, typer.Option(
+        parser=str, callback=PathCheck(exists=True, kind="dir"),
         help="Run from a secret-shared model (a directory written by --save-shares): each "
              "party loads its own share file; no party reads the trained weights.")] = None,
     save_shares: Annotated[Path | None, typer.Option(
+        parser=str, callback=OutDir,
         help="After sharing the model, each party writes its shares to this directory "
              "(party-<rank>.npz) and the launcher a manifest.json.")] = None,
     print_commands: Annotated[bool, typer.Option(
         "--print-commands", help="Print the command of every party (to start them by hand) "
         "and the spec file they read, then exit without running.")] = False,
     model_owner: Annotated[int, typer.Option(
-        help="Rank that owns the model weights (the others learn only its shapes).")] = 0,
+        help="Rank that owns the model weights (the others learn only its shapes).",
+        min=0)] = 0,
     data_owners: Annotated[str, typer.Option(
         help="Ranks that own test images, e.g. 0,2-3: each batch is split among them and "
              "each shares only its slice.")] = "0",
