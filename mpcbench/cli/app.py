@@ -3,7 +3,6 @@ and how it ends: every error a user can cause or meet is one line on stderr."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, NoReturn
 
@@ -15,16 +14,11 @@ from typer.core import TyperGroup
 
 from ..errors import MpcbenchError, SystemRefused
 
-
-def data_console() -> Console:
-    """The console of data on stdout: as wide as the terminal (or $COLUMNS); piped to a
-    file without $COLUMNS, 200 columns instead of the 80 rich assumes off a terminal."""
-    return Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200)
-
-
-#: progress and messages go to stderr; data (tables, csv, json) to stdout
+#: progress and messages go to stderr; data (tables, csv, json) to stdout. Tables are as
+#: wide as the terminal (rich measures it); piped to a file, 200 columns instead of the
+#: 80 rich assumes off a terminal.
 err = Console(stderr=True)
-out = data_console()
+out = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def fail(message: str, status: int) -> NoReturn:

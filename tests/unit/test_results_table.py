@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from mpcbench.cli import app
 from mpcbench.cli import results as results_cli
-from mpcbench.cli.app import data_console
 from mpcbench.results import store, summary
 
 REAL = Path(__file__).parents[1] / "data" / "results-real"
@@ -20,9 +20,10 @@ COMPACT_HEADERS = ["system", "model", "n", "net", "s/img", "\N{MULTIPLICATION SI
 
 
 def _results(monkeypatch, columns: int, *args: str):
-    """``mpcbench results -r REAL ARGS`` in a terminal of ``columns`` ($COLUMNS)."""
+    """``mpcbench results -r REAL ARGS`` on a console as wide as a terminal of ``columns``
+    (rich measures $COLUMNS as it measures a terminal)."""
     monkeypatch.setenv("COLUMNS", str(columns))
-    monkeypatch.setattr(results_cli, "out", data_console())
+    monkeypatch.setattr(results_cli, "out", Console())
     return CliRunner().invoke(app, ["results", "-r", str(REAL), *args])
 
 
