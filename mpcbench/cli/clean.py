@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from .app import app, out
-from .common import DEFAULT_RESULTS, ResultsDir
+from .common import DEFAULT_RESULTS, PathCheck
 
 
 @app.command()
-def clean(results: ResultsDir = DEFAULT_RESULTS) -> None:
+def clean(results: Annotated[Path, typer.Option(
+        "--results", "-r", parser=str, callback=PathCheck(kind="dir"),
+        help="Results directory (need not exist).")] = DEFAULT_RESULTS) -> None:
     """Remove what runs whose launcher died (SIGKILL, a crash) left behind: their party,
     pulse and forwarder processes, network namespaces and cgroups on this machine, and in
     RESULTS their temporary files, claims and the log directories of runs that stored

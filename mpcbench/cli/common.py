@@ -1,23 +1,114 @@
-"""Options shared by several commands, their checks, and stopping a run on a signal."""
+"""Options shared by several commands, their checks where they enter (ranges, paths,
+names), and stopping a run on a signal."""
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
+from ..case import EPOCH_IMAGES
 from ..errors import InputError
 from .app import err
 
-ResultsDir = Annotated[
-    Path, typer.Option("--results", "-r", help="Results directory (append-only parquet files).")
-]
+#: the most images of a split of the vendored datasets (MNIST, Fashion-MNIST): counts
+#: beyond them are refused where they enter (the loader checks the exact size)
+TRAIN_IMAGES, TEST_IMAGES = EPOCH_IMAGES, 10_000
+#: the most threads a process may ask for
+MAX_THREADS = 1024
+#: the most repeats, warm-up or measured, of a run
+MAX_REPEATS = 1000
+#: the longest timeout: a week
+MAX_TIMEOUT_S = 7 * 24 * 3600
+#: the largest random seed (numpy's)
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    """Callback of a path option (given as text, ``parser=str``): refuses an empty path
+    (it would be "."), a missing one if it must ``exist``, one of the wrong ``kind``
+    (``"file"``; ``"dir"``: also a missing one below a file), and, if ``writable``, a
+    directory that cannot be created or written. That is tried, not asked: as root every
+    permission check passes, even where writing fails (under /proc). Nothing is left
+    behind."""
+
+    exists: bool = False
+    kind: str | None = None
+    writable: bool = False
+
+    def __call__(self, value: str | Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not str(value):
+            raise typer.BadParameter("empty path")
+        path = Path(value)
+        if self.exists and not path.exists():
+            raise typer.BadParameter(f"{path} does not exist")
+        if self.kind == "file" and path.exists() and not path.is_file():
+            raise typer.BadParameter(f"{path} is not a file")
+        if self.kind == "dir":
+            existing = next(p for p in (path, *path.parents) if p.exists())
+            if not existing.is_dir():
+                raise typer.BadParameter(f"{existing} is not a directory")
+            if self.writable:
+                self._check_writable(existing)
+        return path
+
+    @staticmethod
+    def _check_writable(directory: Path) -> None:
+        """:class:`typer.BadParameter` unless a file can be made in ``directory`` (an
+        unnamed one where the file system allows)."""
+        try:
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot write in {directory}: {exc.strerror}") from None
+
+
+def nonempty(value: str | None) -> str | None:
+    """Option callback: refuses an empty value (an unset variable, say), which would
+    silently mean the default."""
+    if value == "":
+        raise typer.BadParameter("must not be empty")
+    return value
+
+
+def dataset_name(value: str) -> str:
+    """``--dataset`` callback: a vendored dataset's name."""
+    from ..data import DATASETS
+
+    if value not in DATASETS:
+        raise typer.BadParameter(f"unknown dataset {value!r}; choose one of "
+                                 f"{', '.join(DATASETS)}")
+    return value
+
+
+def positive(value: float | None) -> float | None:
+    """Option callback: refuses 0 (``min=0`` refuses the rest)."""
+    if value == 0:
+        raise typer.BadParameter("must be more than 0")
+    return value
+
+
+#: where runs are appended (created if missing)
+ResultsDir = Annotated[Path, typer.Option(
+    "--results", "-r", parser=str, callback=PathCheck(kind="dir", writable=True),
+    help="Results directory (append-only parquet files).")]
+#: stored results to read: a results directory or one results file
+StoredResults = Annotated[Path, typer.Option(
+    "--results", "-r", parser=str, callback=PathCheck(exists=True),
+    help="Results directory (or one results file).")]
 DEFAULT_RESULTS = Path("results")
+#: callback of a directory a command writes files to (created if missing)
+OutDir = PathCheck(kind="dir", writable=True)
 
 Options = Annotated[
     list[str] | None,
@@ -42,32 +133,16 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def at_least(low: int) -> Callable[[typer.CallbackParam, Any], Any]:
-    """Option callback: :class:`InputError` for a value below ``low`` (None passes)."""
-
-    def check(param: typer.CallbackParam, value: Any) -> Any:
-        if value is not None and value < low:
-            raise InputError(f"{param.opts[0]} must be at least {low}, got {value:g}")
-        return value
-
-    return check
-
-
-def positive(param: typer.CallbackParam, value: Any) -> Any:
-    """Option callback: :class:`InputError` for a value that is not above zero."""
-    if value is not None and not value > 0:
-        raise InputError(f"{param.opts[0]} must be more than 0, got {value:g}")
-    return value
-
-
 #: options of every command that starts parties (each command gives its own default)
-Dataset = Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.")]
-PartyCount = Annotated[int, typer.Option("--parties", "-n", help="Number of parties.",
-                                         callback=at_least(1))]
+Dataset = Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.",
+                                      callback=dataset_name)]
+PartyCount = Annotated[int, typer.Option("--parties", "-n", help="Number of parties.", min=1)]
 Timeout = Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
-                                        callback=positive)]
+                                        min=1, max=MAX_TIMEOUT_S)]
 Port = Annotated[int | None, typer.Option(help="First port (default: any free ports).",
-                                          callback=at_least(1))]
+                                          min=1, max=65535)]
+Threads = Annotated[int | None, typer.Option(help="Threads per party (default: cores / "
+                                             "parties).", min=1, max=MAX_THREADS)]
 
 
 class Stopped(BaseException):

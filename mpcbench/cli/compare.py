@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -9,9 +10,22 @@ import typer
 from rich.table import Table
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, ResultsDir
+from .common import DEFAULT_RESULTS, PathCheck, nonempty
 
+#: the largest --factor taken
+MAX_FACTOR = 1000.0
 _STYLE = {"+": "bold red", "-": "green", "~": "dim", "x": "yellow", "!": "bold red", "": ""}
+
+
+def _metric_names(values: list[str] | None) -> list[str] | None:
+    """``--metric`` callback: each value a metric compare knows."""
+    from ..report.compare import METRICS
+
+    unknown = sorted(set(values or []) - set(METRICS))
+    if unknown:
+        raise typer.BadParameter(f"unknown metric(s) {', '.join(map(repr, unknown))}; choose "
+                                 f"from {', '.join(METRICS)}")
+    return values
 
 
 def _value(v: float, unit: str) -> str:
@@ -20,16 +34,23 @@ def _value(v: float, unit: str) -> str:
 
 @app.command()
 def compare(
-    a: Annotated[str, typer.Argument(help="Baseline: run id (in --results) or results directory.")],
-    b: Annotated[str, typer.Argument(help="Contender: run id or results directory.")],
-    results: ResultsDir = DEFAULT_RESULTS,
+    a: Annotated[str, typer.Argument(help="Baseline: run id (in --results) or results directory.",
+                                     callback=nonempty)],
+    b: Annotated[str, typer.Argument(help="Contender: run id or results directory.",
+                                     callback=nonempty)],
+    results: Annotated[Path, typer.Option(
+        "--results", "-r", parser=str, callback=PathCheck(kind="dir"),
+        help="Results directory the run ids are looked up in.")] = DEFAULT_RESULTS,
     factor: Annotated[float, typer.Option(
-        help="Ratio beyond which a change counts (B/A > factor or < 1/factor).")] = 1.1,
+        help="Ratio beyond which a change counts (B/A > factor or < 1/factor), more than "
+             "1.", min=1, max=MAX_FACTOR)] = 1.1,
     tolerance: Annotated[float, typer.Option(
-        help="Absolute change that counts for accuracy and agreement.")] = 0.01,
+        help="Absolute change that counts for accuracy and agreement.", min=0,
+        max=1)] = 0.01,
     metric: Annotated[list[str] | None, typer.Option(
-        "--metric", help="Only this metric (repeatable): s_per_img, img_per_s, peak_rss_mib, "
-        "mib_per_img, rounds_per_img, accuracy, agreement, max_abs_err.")] = None,
+        "--metric", callback=_metric_names,
+        help="Only this metric (repeatable): s_per_img, img_per_s, peak_rss_mib, "
+             "mib_per_img, rounds_per_img, accuracy, agreement, max_abs_err.")] = None,
     only_changed: Annotated[bool, typer.Option(
         "--only-changed", help="Hide unchanged and insignificant metrics.")] = False,
 ) -> None:

@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, ResultsDir
+from .common import DEFAULT_RESULTS, OutDir, StoredResults
 
 
 @app.command()
 def report(
-    results: ResultsDir = DEFAULT_RESULTS,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the report to.")]
+    results: StoredResults = DEFAULT_RESULTS,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", parser=str, callback=OutDir,
+                                          help="Directory to write the report to.")]
     = Path("report"),
 ) -> None:
     """Write index.html (figures embedded) plus every figure as PNG/SVG and table as CSV."""

@@ -12,15 +12,21 @@ from rich.table import Table
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
+    MAX_REPEATS,
+    TEST_IMAGES,
     Dataset,
     Options,
+    OutDir,
+    PathCheck,
     Port,
     ResultsDir,
+    Threads,
     Timeout,
-    at_least,
+    nonempty,
     parse_options,
     stop_on_signals,
 )
+from .results import Columns, Wide, check_table, print_runs
 
 if TYPE_CHECKING:
     from ..launch.placement import Placer
@@ -89,27 +95,29 @@ def run(
     dataset: Dataset = "mnist",
     parties: Annotated[int | None, typer.Option(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
-        callback=at_least(1))] = None,
-    images: Annotated[int, typer.Option(help="Test images to classify.",
-                                        callback=at_least(1))] = 64,
-    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model).",
-                                              callback=at_least(1))] = None,
-    repeats: Annotated[int, typer.Option(help="Measured repeats.", callback=at_least(1))] = 1,
-    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).",
-                                        callback=at_least(0))] = 0,
+        min=1)] = None,
+    images: Annotated[int, typer.Option(help="Test images to classify.", min=1,
+                                        max=TEST_IMAGES)] = 64,
+    batch: Annotated[int | None, typer.Option(help="Batch size (default: per model; at "
+                                              "most the images).", min=1,
+                                              max=TEST_IMAGES)] = None,
+    repeats: Annotated[int, typer.Option(help="Measured repeats.", min=1,
+                                         max=MAX_REPEATS)] = 1,
+    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).", min=0,
+                                        max=MAX_REPEATS)] = 0,
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Timeout = 600,
     port: Port = None,
-    threads: Annotated[int | None, typer.Option(help="Threads per party "
-                                                "(default: cores / parties).",
-                                                callback=at_least(1))] = None,
+    threads: Threads = None,
     dtype: Annotated[str, typer.Option(help="Input dtype before sharing: float32 or "
                                        "float64.")] = "float32",
     hosts: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="A hosts file (YAML, one entry per party: address, ssh, python, workdir, "
              "ports; parties started over ssh), or comma-separated hosts for --remote "
              "(party r on host r mod len(hosts)).")] = None,
     remote: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="Shell template starting a party on {host} (or $host); {worker} (or $worker) is "
              "the python arguments, e.g. 'ssh {host} \"cd mpcbench && .venv/bin/python "
              "{worker}\"'; other braces and $ reach the shell unchanged.")] = None,
@@ -117,26 +125,32 @@ def run(
         help="Fault to inject on an emulated network: cut the link between two ranks after "
              "some seconds, e.g. 0-1@5 (repeatable).")] = None,
     network: Annotated[str, typer.Option(
+        callback=nonempty,
         help="Network the parties talk over: none (loopback), an emulated profile (lan, "
              "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
              "file.")] = "none",
     cpus: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="Pin parties to cores: party r on set r mod n of 'SET;SET;...', e.g. '0;1' or "
              "'0,1;2-3' (parties on this machine).")] = None,
     memory: Annotated[str | None, typer.Option(
+        callback=nonempty,
         help="Memory cap per party (cgroup), e.g. 512MiB; a party over it fails the run "
              "naming the cap.")] = None,
     model_shares: Annotated[Path | None, typer.Option(
+        parser=str, callback=PathCheck(exists=True, kind="dir"),
         help="Run from a secret-shared model (a directory written by --save-shares): each "
              "party loads its own share file; no party reads the trained weights.")] = None,
     save_shares: Annotated[Path | None, typer.Option(
+        parser=str, callback=OutDir,
         help="After sharing the model, each party writes its shares to this directory "
              "(party-<rank>.npz) and the launcher a manifest.json.")] = None,
     print_commands: Annotated[bool, typer.Option(
         "--print-commands", help="Print the command of every party (to start them by hand) "
         "and the spec file they read, then exit without running.")] = False,
     model_owner: Annotated[int, typer.Option(
-        help="Rank that owns the model weights (the others learn only its shapes).")] = 0,
+        help="Rank that owns the model weights (the others learn only its shapes).",
+        min=0)] = 0,
     data_owners: Annotated[str, typer.Option(
         help="Ranks that own test images, e.g. 0,2-3: each batch is split among them and "
              "each shares only its slice.")] = "0",
@@ -144,8 +158,13 @@ def run(
         "--output", help="Who learns the logits: 'owners' (each data owner those of its "
                          "own images) or one data owner's rank (all of them).")] = "owners",
     options: Options = None,
+    wide: Wide = False,
+    columns: Columns = None,
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
+
+    Prints the time of each phase and the run as one line of the results table
+    (--wide: every column; --columns: those named).
 
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
@@ -156,6 +175,7 @@ def run(
     from ..results.summary import phases, runs
     from ..roles import Roles
 
+    check_table(wide, columns)
     backend = backends.get(framework)
     if model is None:  # a baseline runs its own model
         model = backend.model_module.NAME if hasattr(backend, "model_module") else "mlp"
@@ -179,7 +199,6 @@ def run(
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
                           place=place, save_shares=save_shares)
-    summary = runs(result.rows).iloc[0]
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     table = Table()
     table.add_column("phase")
@@ -187,13 +206,7 @@ def run(
     for _, row in phases(result.rows).iterrows():
         table.add_row(str(row["phase"]), f"{row['s_per_img']:.5f}")
     out.print(table)
-    out.print(
-        f"{summary['img_per_s']:.2f} img/s, accuracy {summary['accuracy']:.4f}, agreement with "
-        f"plaintext {summary['agreement']:.4f}, peak RSS {summary['peak_rss_mib']:.0f} MiB/party, "
-        f"{summary['mib_per_img']:.3f} MiB sent/img (all parties"
-        + (f"; offline, to and from the dealer: {summary['offline_mib_per_img']:.3f})"
-           if summary["offline_mib_per_img"] > 0 else ")"), highlight=False
-    )
+    print_runs(runs(result.rows), wide=wide, columns=columns)
     if model_shares is not None:
         out.print(f"model from shares {model_shares} (manifest sha256 "
                   f"{result.rows['model_shares'].iloc[0]})", highlight=False)

@@ -13,6 +13,7 @@ from .common import (
     DEFAULT_RESULTS,
     Dataset,
     Options,
+    OutDir,
     PartyCount,
     ResultsDir,
     Timeout,
@@ -29,7 +30,8 @@ def share_model(
     model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn.")] = "mlp",
     dataset: Dataset = "mnist",
     parties: PartyCount = 2,
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory of the share set (must "
+    out_dir: Annotated[Path, typer.Option("--out", parser=str, callback=OutDir,
+                                          help="Directory of the share set (must "
                                           "not hold one yet).")] = Path("shares"),
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Timeout = 600,

@@ -10,7 +10,14 @@ import typer
 from rich.progress import Progress
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, Options, ResultsDir, parse_options, stop_on_signals
+from .common import (
+    DEFAULT_RESULTS,
+    Options,
+    PathCheck,
+    ResultsDir,
+    parse_options,
+    stop_on_signals,
+)
 from .run import progress_bar
 
 if TYPE_CHECKING:
@@ -54,7 +61,9 @@ def _run(cell: Cell, claims: Claims, results: Path, rerun: bool, bar: Progress) 
 
 @app.command()
 def sweep(
-    suite: Annotated[Path, typer.Argument(help="Suite file, e.g. benchmarks/demo.yaml.")],
+    suite: Annotated[Path, typer.Argument(help="Suite file, e.g. benchmarks/demo.yaml.",
+                                          parser=str,
+                                          callback=PathCheck(exists=True, kind="file"))],
     results: ResultsDir = DEFAULT_RESULTS,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Only list the cases, and why each runs or is skipped.")] = False,

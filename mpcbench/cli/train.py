@@ -8,7 +8,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .app import app, err
-from .common import Dataset
+from .common import MAX_SEED, MAX_THREADS, TRAIN_IMAGES, Dataset
+
+#: the most epochs of a training run
+MAX_EPOCHS = 1000
 
 
 @app.command()
@@ -16,11 +19,15 @@ def train(
     model: Annotated[str, typer.Option("--model", "-m",
                                        help="Model to train (mlp, bnn, cnn, ...).")],
     dataset: Dataset = "mnist",
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default: per model).")] = None,
-    batch: Annotated[int, typer.Option(help="Training batch size.")] = 128,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    limit: Annotated[int | None, typer.Option(help="Train on the first N images only.")] = None,
-    threads: Annotated[int, typer.Option(help="Torch threads.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default: per model).", min=1,
+                                               max=MAX_EPOCHS)] = None,
+    batch: Annotated[int, typer.Option(help="Training batch size.", min=1,
+                                       max=TRAIN_IMAGES)] = 128,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0, max=MAX_SEED)] = 0,
+    limit: Annotated[int | None, typer.Option(help="Train on the first N images only.",
+                                              min=1, max=TRAIN_IMAGES)] = None,
+    threads: Annotated[int, typer.Option(help="Torch threads (0: torch's default).", min=0,
+                                         max=MAX_THREADS)] = 0,
 ) -> None:
     """Train MODEL on DATASET; weights and their checksum go to data/weights/."""
     import torch

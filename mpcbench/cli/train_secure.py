@@ -11,16 +11,25 @@ import typer
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
+    MAX_SEED,
+    TEST_IMAGES,
+    TRAIN_IMAGES,
     Dataset,
+    OutDir,
     PartyCount,
     Port,
     ResultsDir,
+    Threads,
     Timeout,
-    at_least,
     positive,
     stop_on_signals,
 )
 from .run import progress_bar
+
+#: the most SGD steps of a run (its batch plan is held in memory)
+MAX_STEPS = 1_000_000
+#: the largest learning rate taken (SGD diverges far below it)
+MAX_LR = 10.0
 
 
 @app.command("train-secure")
@@ -31,33 +40,34 @@ def train_secure(
     dataset: Dataset = "mnist",
     parties: PartyCount = 2,
     steps: Annotated[int, typer.Option(help="SGD steps (bounded run; the time per epoch is "
-                                       "extrapolated unless they cover one).",
-                                       callback=at_least(1))] = 10,
+                                       "extrapolated unless they cover one).", min=1,
+                                       max=MAX_STEPS)] = 10,
     batch: Annotated[int | None, typer.Option(
         help="Training batch size, also of the test images (default: 128, as plaintext "
-             "training).", callback=at_least(1))] = None,
-    lr: Annotated[float | None, typer.Option(help="SGD learning rate (default 0.05).",
+             "training).", min=1, max=TRAIN_IMAGES)] = None,
+    lr: Annotated[float | None, typer.Option(help="SGD learning rate, more than 0 (default "
+                                             "0.05).", min=0, max=MAX_LR,
                                              callback=positive)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the batch order "
-                                      "(the same as plaintext training's).")] = 0,
+                                      "(the same as plaintext training's).", min=0,
+                                      max=MAX_SEED)] = 0,
     variant: Annotated[str, typer.Option(help="stock (the framework's own code) or tuned "
                                          "(the project's speed-ups).")] = "stock",
     train_images: Annotated[int | None, typer.Option(
         help="Train on the first N training images (one epoch; default: all 60,000).",
-        callback=at_least(1))] = None,
+        min=1, max=TRAIN_IMAGES)] = None,
     test_images: Annotated[int, typer.Option(
         help="Test images the trained model is scored on (logits to the model owner only).",
-        callback=at_least(1))] = 64,
+        min=1, max=TEST_IMAGES)] = 64,
     save_shares: Annotated[Path | None, typer.Option(
+        parser=str, callback=OutDir,
         help="After the steps, each party writes its shares of the trained model to this "
              "directory (party-<rank>.npz) and the launcher a manifest.json; "
              "mpcbench run --model-shares runs inference from them.")] = None,
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Timeout = 1800,
     port: Port = None,
-    threads: Annotated[int | None, typer.Option(help="Threads per party "
-                                                "(default: cores / parties).",
-                                                callback=at_least(1))] = None,
+    threads: Threads = None,
 ) -> None:
     """Train MODEL for STEPS SGD steps under FRAMEWORK at N parties on secret-shared data.
 

@@ -63,12 +63,12 @@ def load_side(spec: str, results_dir: Path) -> pd.DataFrame:
         return df
     if not Path(results_dir).is_dir():
         raise InputError(f"{spec!r} is neither a results directory nor a run id in {results_dir}")
-    df = store.load(results_dir)
-    ids = pd.unique(df["run_id"].dropna())
-    matches = [i for i in ids if i == spec] or [i for i in ids if str(i).startswith(spec)]
+    ids = store.stored_run_ids(results_dir)  # from the file names: no file read yet
+    matches = [i for i in ids if i == spec] or [i for i in ids if i.startswith(spec)]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs"
         raise InputError(f"{what} in {results_dir} match {spec!r}; give a run id or a directory")
+    df = store.load(results_dir)
     return df[df["run_id"] == matches[0]]
 
 

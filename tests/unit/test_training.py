@@ -94,10 +94,10 @@ steps: 3
                                 "but no autograd"),
     (["-m", "bnn"], "crypten cannot train bnn: no encrypted training of Sign layers"),
     (["-m", "resnet"], "unknown model 'resnet'"),
-    (["--steps", "0"], "--steps must be at least 1"),
-    (["--lr", "0"], "--lr must be more than 0"),
+    (["--steps", "0"], "'--steps': Input should be greater than or equal to 1"),
+    (["--lr", "0"], "Invalid value for '--lr': must be more than 0"),
     (["--batch", "64", "--train-images", "32"], "batch 64 is larger than the 32 training"),
-    (["--test-images", "20000"], "mnist/test has 10000 images, 20000 requested"),
+    (["--test-images", "20000"], "'--test-images': Input should be less than or equal to 10000"),
     (["--variant", "fast"], "variant must be one of stock, tuned"),
     (["-n", "1"], "crypten runs with 2 to 16 parties"),
 ])
