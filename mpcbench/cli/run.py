@@ -150,9 +150,10 @@ def run(
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
     from .. import parties as backends
-    from ..case import MICRO, Case
+    from ..case import MICRO, Case, Inference
     from ..launch.catalog import default_batch
-    from ..launch.runner import check, run_case
+    from ..launch.checks import check
+    from ..launch.runner import run_case
     from ..results.summary import phases, runs
     from ..roles import Roles
 
@@ -163,14 +164,14 @@ def run(
     batch = min(batch or (images if model == MICRO else default_batch(model)), images)
     case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
                 parse_options(options), network, Roles.parse(model_owner, data_owners, output),
-                shares=None if model_shares is None else str(model_shares))
+                Inference(None if model_shares is None else str(model_shares)))
     from ..launch.resources import Resources, limited, parse_cpus, parse_size
 
     resources = Resources(parse_cpus(cpus) if cpus else (),
                           parse_size(memory) if memory else None)
     place = limited(placement(hosts, remote, port, network, cut), resources)
     if print_commands:
-        backend = check(case)
+        backend = check(case).backend
         with place(case.parties + backend.dealers(case)) as placed:
             _print_commands(case, placed, results, threads)
         return

@@ -78,7 +78,7 @@ def train_secure(
 
     spec = Training(steps, lr or DEFAULT_LR, seed, train_images or EPOCH_IMAGES)
     case = Case(framework, model, dataset, parties, test_images, batch or BATCH,
-                options={"variant": variant}, training=spec)
+                options={"variant": variant}, workload=spec)
     with stop_on_signals(), progress_bar("steps + test batches") as bar:
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,

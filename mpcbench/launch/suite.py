@@ -40,8 +40,8 @@ from ..errors import InputError
 from ..models.train import BATCH as TRAIN_BATCH
 from ..results import identity as ident
 from ..roles import OWNERS, Roles, format_ranks
-from . import catalog
-from .runner import code_identity, identity
+from . import catalog, checks
+from .record import code_identity, identity
 
 
 class SuiteError(InputError):
@@ -133,7 +133,7 @@ class Cell:
     """A planned case and the identity of its run: what a sweep runs once."""
 
     planned: PlannedCase
-    #: the run's identity (:func:`.runner.identity`); ``None`` if it cannot be resolved
+    #: the run's identity (:func:`.record.identity`); ``None`` if it cannot be resolved
     identity: dict[str, Any] | None
     #: the identity's fingerprint, or for an unresolved identity a hash of the case
     key: str
@@ -253,7 +253,7 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                                 grid.warmup, dtype,
                                 {**options, **variant, **provider, **(extra_options or {})},
                                 network, grid.roles(), training)
-                    backend.validate(case)
+                    checks.validate(case, backend)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned
 

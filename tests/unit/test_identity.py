@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mpcbench.case import Case
-from mpcbench.launch import runner
+from mpcbench.launch import record
 from mpcbench.results import identity as ident
 from mpcbench.results import store, summary
 from mpcbench.results.schema import conform
@@ -15,24 +15,24 @@ from tests.unit.report_data import _run
 
 def test_identity_covers_resolved_config_weights_code_and_versions():
     case = Case("mpyc", "cnn", parties=3)
-    found = runner.identity(case)
+    found = record.identity(case)
     assert found["config"]["weight_frac_bits"] == 10  # a default, not set in the case
     assert set(found["weights"]) == {"cnn-mnist"}
     assert found["mpcbench"]["commit"] and found["frameworks"]["mpyc"]
     # an option set to its default is the same run; any other value is not
     same = Case("mpyc", "cnn", parties=3, options={"weight_frac_bits": 10})
     other = Case("mpyc", "cnn", parties=3, options={"weight_frac_bits": 12})
-    assert runner.fingerprint(same) == runner.fingerprint(case) != runner.fingerprint(other)
-    assert runner.fingerprint(Case("mpyc", "cnn", parties=3, repeats=5)) == \
-        runner.fingerprint(case)
+    assert record.fingerprint(same) == record.fingerprint(case) != record.fingerprint(other)
+    assert record.fingerprint(Case("mpyc", "cnn", parties=3, repeats=5)) == \
+        record.fingerprint(case)
     code = {"version": "0.1.0", "commit": "26edd33" + "0" * 33}
-    assert runner.fingerprint(case, code) != runner.fingerprint(case)
+    assert record.fingerprint(case, code) != record.fingerprint(case)
 
 
 def test_baseline_identity_names_every_weights_file():
-    found = runner.identity(Case("complex", "complex", parties=2))
+    found = record.identity(Case("complex", "complex", parties=2))
     assert set(found["weights"]) == {"complex-mnist", "cnn-mnist"}
-    found = runner.identity(Case("feedback", "cnnf", parties=1))
+    found = record.identity(Case("feedback", "cnnf", parties=1))
     assert set(found["weights"]) == {"cnnf-mnist", "cnn-mnist"}
 
 
@@ -139,3 +139,4 @@ def test_compare_across_commits_is_comparable_but_not_across_weights():
     assert set(later["mark"]) == {"+"}  # slower at a new commit: a regression, comparable
     retrained = compare(a, side(2, "a" * 40, "w2", 3.0), metrics=["s_per_img"])
     assert set(retrained["mark"]) == {INCOMPARABLE}
+
