@@ -97,9 +97,9 @@ def case_columns(case: Case) -> dict[str, Any]:
     return {
         "case_id": case.case_id, "framework": case.framework,
         "kind": parties.get(case.framework).kind.value, "model": case.model,
-        "dataset": case.dataset, "parties": case.parties, "network": case.network,
-        "batch": case.batch, "images": case.images,
-        "data_owners": roles.format_ranks(case.roles.data_owners),
+        "workload": case.workload.kind, "dataset": case.dataset, "parties": case.parties,
+        "network": case.network, "batch": case.batch, "images": case.images,
+        "dtype": case.dtype, "data_owners": roles.format_ranks(case.roles.data_owners),
         "model_owner": case.roles.model_owner, "output": case.roles.output,
     }
 

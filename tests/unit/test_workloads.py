@@ -1,10 +1,13 @@
 """The workload of a case: one object per kind of run, found once by the launcher and the
-party program, which owns its checks."""
+party program, which owns its checks; the ``workload`` and ``dtype`` columns and their
+migration."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mpcbench import parties
@@ -13,6 +16,10 @@ from mpcbench.errors import InputError
 from mpcbench.launch import workloads
 from mpcbench.parties import workloads as party_workloads
 from mpcbench.parties.context import PartyContext, read_spec, spec_json
+from mpcbench.results import store, summary
+from tests.unit.report_data import _micro, _run
+
+DATA = Path(__file__).parents[1] / "data"
 
 
 def test_a_case_carries_exactly_one_workload():
@@ -63,3 +70,39 @@ def _two_owners():
     from mpcbench.roles import Roles
 
     return Roles.parse(0, "0,1", "owners")
+
+
+def test_new_rows_carry_workload_and_dtype(tmp_path):
+    rows = pd.concat([_run(1, "crypten", "mlp", 2), _micro(2, "crypten", "float64", 1.0)])
+    for _, run in rows.groupby("run_id"):
+        store.append(run, tmp_path)
+    back = store.load(tmp_path)
+    assert back.groupby("run_id")[["workload", "dtype"]].first().to_dict("index") == {
+        "run001": {"workload": "inference", "dtype": "float32"},
+        "run002": {"workload": "micro", "dtype": "float64"}}
+    runs = summary.runs(back).set_index("run_id")
+    assert runs.loc["run002", "dtype"] == "float64" and runs.loc["run001", "dtype"] == ""
+
+
+def test_version_5_files_get_workload_and_dtype_from_model_case_id_and_identity(tmp_path):
+    inference = _run(1, "crypten", "mlp", 2).assign(
+        identity=json.dumps({"case": {"dtype": "float64"}}))
+    micro = _micro(2, "crypten", "float64", 1.0)
+    trained = _run(3, "crypten", "mlp", 2,
+                   case_id="crypten/mlp(dataset=mnist,n=2,b=16,steps=4)")
+    for run in (inference, micro, trained):
+        path = store.append(run, tmp_path)
+        old = pd.read_parquet(path).drop(columns=["workload", "dtype"])
+        old.assign(schema_version=5).to_parquet(path, index=False)
+    back = store.load(tmp_path).groupby("run_id")[["workload", "dtype"]].first()
+    assert back.to_dict("index") == {
+        "run001": {"workload": "inference", "dtype": "float64"},  # from the identity
+        "run002": {"workload": "micro", "dtype": "float64"},  # from the case id
+        "run003": {"workload": "training", "dtype": "float32"}}  # the default
+
+
+def test_stored_runs_of_older_schemas_still_load_with_their_workload():
+    real, trained = store.load(DATA / "results-real"), store.load(DATA / "results-training")
+    assert set(real["workload"]) == {"inference"} and set(trained["workload"]) == {"training"}
+    assert set(real["dtype"]) == set(trained["dtype"]) == {"float32"}
+    assert summary.is_training(trained).all() and not summary.is_training(real).any()
