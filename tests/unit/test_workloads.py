@@ -1,6 +1,6 @@
 """The workload of a case: one object per kind of run, found once by the launcher and the
-party program, which owns its checks; the ``workload`` and ``dtype`` columns and their
-migration."""
+party program, which owns its checks; case defaults; the ``workload`` and ``dtype``
+columns and their migration."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from mpcbench import parties
 from mpcbench.case import MICRO, Case, Inference, Micro, Training
 from mpcbench.errors import InputError
-from mpcbench.launch import workloads
+from mpcbench.launch import catalog, defaults, workloads
+from mpcbench.models import ModelError
 from mpcbench.parties import workloads as party_workloads
 from mpcbench.parties.context import PartyContext, read_spec, spec_json
 from mpcbench.results import store, summary
@@ -48,6 +49,24 @@ def test_launcher_and_party_find_the_same_workload_once(case):
     party = party_workloads.of(case)
     assert run.kind == party.kind == case.workload.kind
     assert run.case is case
+
+
+def test_case_defaults_are_the_workloads():
+    # inference: the model's batch, at most the images; a baseline runs its own model
+    assert defaults.case("crypten", "cnn").batch == catalog.default_batch("cnn") < 64
+    assert defaults.case("crypten", "mlp", images=8).batch == 8
+    assert defaults.case("crypten", "mlp", batch=16).batch == 16
+    assert defaults.case("plaintext").parties == 1
+    feedback = defaults.case("feedback")
+    assert (feedback.model, feedback.parties) == ("cnnf", 1)
+    # the micro-benchmark shares every image at once
+    micro = defaults.case("crypten", MICRO, images=60000)
+    assert (micro.workload, micro.batch) == (Micro(), 60000)
+    # training: the training batch, not capped at the test images
+    trained = defaults.case("crypten", "mlp", images=16, workload=Training(3))
+    assert trained.batch == 128
+    with pytest.raises(ModelError, match="unknown model 'resnet'"):
+        defaults.case("crypten", "resnet", batch=8)
 
 
 def test_checks_belong_to_the_workload():
