@@ -1,15 +1,17 @@
 """The workload of a case: one object per kind of run, found once by the launcher and the
-party program, which owns its checks; case defaults; the ``workload`` and ``dtype``
-columns and their migration."""
+party program; case defaults; the ``workload`` and ``dtype`` columns and their migration;
+and no module outside the workloads asking what kind of run a case is."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import mpcbench
 from mpcbench import parties
 from mpcbench.case import MICRO, Case, Inference, Micro, Training
 from mpcbench.errors import InputError
@@ -21,6 +23,32 @@ from mpcbench.results import store, summary
 from tests.unit.report_data import _micro, _run
 
 DATA = Path(__file__).parents[1] / "data"
+PACKAGE = Path(mpcbench.__file__).parent
+
+#: what asks "what kind of run is this?" (the answer is the workload's to give)
+ASKING = {
+    "the micro-benchmark's model name": r"\bMICRO\b",
+    "the type of a workload": r"isinstance\([^)]*\b(Inference|Micro|Training)\b",
+    "a workload's kind compared": r"workload\.kind\s*(==|!=|in\b|not\s+in\b)"
+                                  r"|(==|!=)\s*[\w.]*workload\.kind",
+    "a workload's own fields": r"\.workload\.(shares|steps|lr|seed|train_images)\b",
+    "the case fields the workload replaced": r"\bcase\.(training|shares)\b"
+                                             r"|\btraining is (not )?None",
+}
+#: the modules that answer it: the case (which defines the workloads) and the workloads
+ANSWERING = ("case.py", "launch/workloads/", "parties/workloads/")
+
+
+def test_no_module_but_the_workloads_asks_what_kind_of_run_a_case_is():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(PACKAGE).as_posix()
+        if where.startswith(ANSWERING):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            found += [f"{where}:{number}: {what}: {line.strip()}"
+                      for what, pattern in ASKING.items() if re.search(pattern, line)]
+    assert not found, "\n".join(found)
 
 
 def test_a_case_carries_exactly_one_workload():
