@@ -63,22 +63,23 @@ def signal_party(proc: subprocess.Popen, marker: str, rank: int, sig: int) -> tu
 @pytest.fixture
 def revealed_logits(monkeypatch) -> list:
     """The logits the output party revealed, one entry per following run of the test
-    (captured where the runner scores them)."""
+    (captured where the launcher puts them together, before its workload scores them)."""
     return capture_logits(monkeypatch)
 
 
 def capture_logits(monkeypatch: pytest.MonkeyPatch) -> list:
     """A list that gets the logits revealed by every run while ``monkeypatch`` is active."""
-    from mpcbench.launch import runner
+    from mpcbench.launch import record
 
     seen: list = []
-    score = runner._run_metrics
+    assemble = record.assemble_logits
 
-    def capture(case, logits, backend, total_s):
+    def capture(outputs, images):
+        logits = assemble(outputs, images)
         seen.append(logits)
-        return score(case, logits, backend, total_s)
+        return logits
 
-    monkeypatch.setattr(runner, "_run_metrics", capture)
+    monkeypatch.setattr(record, "assemble_logits", capture)
     return seen
 
 

@@ -71,12 +71,11 @@ def _print_commands(case, place, results: Path, threads: int | None) -> None:
     import shlex
 
     from ..launch.placement import worker_args
-    from ..launch.runner import party_context
-    from ..parties.context import spec_json
+    from ..launch.runner import spec_text
 
     spec = Path(results) / "logs" / "manual" / f"{case.framework}-{case.model}-spec.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(spec_json(party_context(case, place, threads)) + "\n")
+    spec.write_text(spec_text(case, place, threads) + "\n")
     err.print(f"spec: {spec} (copy it to every host); one command per party:")
     for rank, (start, address) in enumerate(zip(place.starters, place.addresses, strict=True)):
         args = [a for a in worker_args(rank, str(spec)) if a != "--watch-stdin"]
@@ -168,29 +167,27 @@ def run(
 
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
-    from .. import parties as backends
-    from ..case import MICRO, Case
-    from ..launch.catalog import default_batch
-    from ..launch.runner import check, run_case
+    from ..case import Inference
+    from ..launch import defaults
+    from ..launch.checks import check
+    from ..launch.runner import run_case
     from ..results.summary import phases, runs
     from ..roles import Roles
 
     check_table(wide, columns)
-    backend = backends.get(framework)
-    if model is None:  # a baseline runs its own model
-        model = backend.model_module.NAME if hasattr(backend, "model_module") else "mlp"
-    n = parties if parties is not None else min(2, backend.max_parties)
-    batch = min(batch or (images if model == MICRO else default_batch(model)), images)
-    case = Case(framework, model, dataset, n, images, batch, repeats, warmup, dtype,
-                parse_options(options), network, Roles.parse(model_owner, data_owners, output),
-                shares=None if model_shares is None else str(model_shares))
+    case = defaults.case(
+        framework, model, parties=parties, images=images, batch=batch,
+        workload=None if model_shares is None else Inference(str(model_shares)),
+        dataset=dataset, repeats=repeats, warmup=warmup, dtype=dtype,
+        options=parse_options(options), network=network,
+        roles=Roles.parse(model_owner, data_owners, output))
     from ..launch.resources import Resources, limited, parse_cpus, parse_size
 
     resources = Resources(parse_cpus(cpus) if cpus else (),
                           parse_size(memory) if memory else None)
     place = limited(placement(hosts, remote, port, network, cut), resources)
     if print_commands:
-        backend = check(case)
+        backend = check(case).backend
         with place(case.parties + backend.dealers(case)) as placed:
             _print_commands(case, placed, results, threads)
         return

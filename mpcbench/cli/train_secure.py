@@ -81,14 +81,14 @@ def train_secure(
 
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
-    from ..case import DEFAULT_LR, EPOCH_IMAGES, Case, Training
+    from ..case import DEFAULT_LR, EPOCH_IMAGES, Training
+    from ..launch import defaults
     from ..launch.runner import run_case
-    from ..models.train import BATCH
     from ..results.summary import usable
 
     spec = Training(steps, lr or DEFAULT_LR, seed, train_images or EPOCH_IMAGES)
-    case = Case(framework, model, dataset, parties, test_images, batch or BATCH,
-                options={"variant": variant}, training=spec)
+    case = defaults.case(framework, model, parties=parties, images=test_images, batch=batch,
+                         workload=spec, dataset=dataset, options={"variant": variant})
     with stop_on_signals(), progress_bar("steps + test batches") as bar:
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,

@@ -18,13 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from .. import parties, roles
 from ..case import Case
 from ..errors import MpcbenchError, RunFailed
 from ..results import identity as ident
 from ..results import store
 from ..results.provenance import provenance
-from .runner import failure_row, new_run_id
+from .record import case_columns, failure_row, new_run_id
 
 #: file system errors that fail every write, hence every next cell
 FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -62,16 +61,8 @@ def _row(case: Case, error: str, identity: dict[str, Any] | None) -> pd.DataFram
         "framework_versions": json.dumps(identity["frameworks"], sort_keys=True),
         "weights_sha256": identity["weights"].get(f"{case.model}-{case.dataset}"),
     }
-    return failure_row({
-        "run_id": new_run_id(),
-        "timestamp": datetime.now(UTC), "case_id": case.case_id,
-        "framework": case.framework, "kind": parties.get(case.framework).kind.value,
-        "model": case.model, "dataset": case.dataset, "parties": case.parties,
-        "network": case.network, "batch": case.batch, "images": case.images,
-        "data_owners": roles.format_ranks(case.roles.data_owners),
-        "model_owner": case.roles.model_owner, "output": case.roles.output,
-        **provenance(), **known,
-    }, "failed", error)
+    return failure_row({"run_id": new_run_id(), "timestamp": datetime.now(UTC),
+                        **case_columns(case), **provenance(), **known}, "failed", error)
 
 
 def failed(case: Case, exc: Exception, results_dir: Path,

@@ -35,13 +35,12 @@ from pydantic import (
 )
 
 from .. import parties
-from ..case import DEFAULT_LR, EPOCH_IMAGES, MICRO, NO_NETWORK, Case, Training
+from ..case import DEFAULT_LR, EPOCH_IMAGES, NO_NETWORK, Case, Training
 from ..errors import InputError
-from ..models.train import BATCH as TRAIN_BATCH
 from ..results import identity as ident
 from ..roles import OWNERS, Roles, format_ranks
-from . import catalog
-from .runner import code_identity, identity
+from . import checks, defaults
+from .record import code_identity, identity
 
 
 class SuiteError(InputError):
@@ -133,7 +132,7 @@ class Cell:
     """A planned case and the identity of its run: what a sweep runs once."""
 
     planned: PlannedCase
-    #: the run's identity (:func:`.runner.identity`); ``None`` if it cannot be resolved
+    #: the run's identity (:func:`.record.identity`); ``None`` if it cannot be resolved
     identity: dict[str, Any] | None
     #: the identity's fingerprint, or for an unresolved identity a hash of the case
     key: str
@@ -202,12 +201,9 @@ def _apply(suite: Suite, grid: Grid, *keys: str) -> Grid:
     return grid
 
 
-def _batch_sizes(grid: Grid, model: str) -> tuple[int, ...]:
-    if grid.batch_sizes:
-        return grid.batch_sizes
-    if grid.task == "train":
-        return (TRAIN_BATCH,)
-    return (grid.images,) if model == MICRO else (catalog.default_batch(model),)
+def _batch_sizes(grid: Grid) -> tuple[int | None, ...]:
+    """The grid's batch sizes (``None``: the case's default, :mod:`.defaults`)."""
+    return grid.batch_sizes or (None,)
 
 
 def option_grid(options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -235,8 +231,6 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
         backend = parties.get(framework)
         framework_grid = _apply(suite, suite.grid, framework)  # may name its own models
         for model in framework_grid.models:
-            if model != MICRO:
-                catalog.model_module(model)
             grid = _apply(suite, framework_grid, model, f"{framework}/{model}")
             counts = (1,) if backend.max_parties == 1 else grid.parties
             networks = (NO_NETWORK,) if backend.max_parties == 1 else grid.networks
@@ -245,15 +239,15 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                          else [])
             for dataset in grid.datasets:
                 for n, batch, dtype, network, variant, provider, options in product(
-                        counts, _batch_sizes(grid, model), grid.dtypes, networks,
+                        counts, _batch_sizes(grid), grid.dtypes, networks,
                         variants or [{}], providers or [{}], option_grid(grid.options)):
-                    training = _training(grid)
-                    case = Case(framework, model, dataset, n, grid.images,
-                                batch if training else min(batch, grid.images), grid.repeats,
-                                grid.warmup, dtype,
-                                {**options, **variant, **provider, **(extra_options or {})},
-                                network, grid.roles(), training)
-                    backend.validate(case)
+                    case = defaults.case(
+                        framework, model, parties=n, images=grid.images, batch=batch,
+                        workload=_training(grid), dataset=dataset, repeats=grid.repeats,
+                        warmup=grid.warmup, dtype=dtype,
+                        options={**options, **variant, **provider, **(extra_options or {})},
+                        network=network, roles=grid.roles())
+                    checks.validate(case, backend)
                     planned.append(PlannedCase(case, grid.timeout_s))
     return planned
 

@@ -17,10 +17,9 @@ import torch
 from torch import nn
 
 from .. import models, roles
-from ..case import MICRO, Case
+from ..case import Case
 from ..errors import InputError
 from ..models.layers import Layer
-from . import shares
 from .context import PartyContext
 
 
@@ -101,13 +100,12 @@ class Backend(abc.ABC):
 
     @classmethod
     def weights(cls, case: Case) -> dict[str, str]:
-        """SHA-256 of every weights file a run of ``case`` uses, ``<model>-<dataset> ->
-        hash`` (part of the run's identity): the shared model's, if the backend runs the
-        layer description; the share set's manifest, for a model loaded from shares."""
-        if case.model == MICRO or not cls.uses_description:
+        """SHA-256 of every weights file an inference run of ``case`` uses,
+        ``<model>-<dataset> -> hash`` (part of the run's identity): the shared model's, if
+        the backend runs the layer description (a run from shares or of another workload
+        says its own: :meth:`mpcbench.launch.workloads.base.WorkloadRun.weights`)."""
+        if not cls.uses_description:
             return {}
-        if case.shares:
-            return {f"{case.model}-{case.dataset}-shares": shares.manifest_sha256(case.shares)}
         return {f"{case.model}-{case.dataset}": models.weights_info(case.model,
                                                                     case.dataset).sha256}
 
@@ -152,7 +150,8 @@ class Backend(abc.ABC):
 
     @classmethod
     def validate(cls, case: Case) -> None:
-        """Raise :class:`Unsupported` for a case this framework cannot run."""
+        """Raise :class:`Unsupported` for a case this framework cannot run (what its
+        workload asks of the backend, e.g. :meth:`cannot_train`, the workload checks)."""
         if not cls.min_parties <= case.parties <= cls.max_parties:
             span = (
                 f"exactly {cls.min_parties}"
@@ -164,11 +163,6 @@ class Backend(abc.ABC):
         if not cls.takes_roles and not case.roles.is_default:
             raise Unsupported(f"{cls.name} runs with party 0 as model owner, data owner and "
                               f"output party only, got {case.roles.label()}")
-        if case.training is not None and (why := cls.cannot_train(case)):
-            raise Unsupported(f"{cls.name} cannot train {case.model}: {why}")
-        if case.training is not None and len(case.roles.data_owners) > 1:
-            raise Unsupported("secure training takes its batches from one data owner, got "
-                              f"{case.roles.label()}")
 
     @classmethod
     def cannot_train(cls, case: Case) -> str | None:

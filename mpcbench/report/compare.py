@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .. import roles
-from ..case import MICRO
 from ..errors import InputError
 from ..results import identity as ident
 from ..results import store, summary
-from ..results.summary import CELL
+from ..results.summary import CELL, is_micro
 
 WORSE, BETTER, INSIGNIFICANT, INCOMPARABLE, FAILED, SAME = "+", "-", "~", "x", "!", ""
 
@@ -118,7 +117,7 @@ def _stats(df: pd.DataFrame) -> pd.DataFrame:
 
 def _cells(df: pd.DataFrame) -> pd.DataFrame:
     """Per cell: its case fingerprints and first error of a non-ok row (if any)."""
-    rows = df[df["model"].ne(MICRO).fillna(True)].copy()
+    rows = df[~is_micro(df)].copy()
     rows["cell"] = cell_label(rows)
     bad = rows["status"].fillna("ok").ne("ok")
     rows["error_text"] = rows["status"].where(bad).astype("string") + ": " + \

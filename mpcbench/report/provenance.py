@@ -11,9 +11,15 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from ..case import MICRO
 from ..results.identity import system_name
-from ..results.summary import is_mpc, kind_label, security_notes, usable, versions_label
+from ..results.summary import (
+    is_micro,
+    is_mpc,
+    kind_label,
+    security_notes,
+    usable,
+    versions_label,
+)
 
 GIB = 2**30
 
@@ -138,7 +144,7 @@ def coverage(df: pd.DataFrame, expected: dict[str, str] | None = None) -> pd.Dat
     expected = expected or {}
     frameworks = list(dict.fromkeys([*expected, *df["framework"].dropna().unique()]))
     ok = usable(df)
-    ok = ok[ok["model"].ne(MICRO).fillna(True)]
+    ok = ok[~is_micro(ok)]
     declared = {**expected, **df.dropna(subset=["kind"]).groupby("framework")["kind"].first()}
     cells = ok[["framework", "model", "dataset", "parties", "batch"]].drop_duplicates()
     cells = cells.groupby("framework").size()

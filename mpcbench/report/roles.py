@@ -8,7 +8,6 @@ import json
 
 import pandas as pd
 
-from ..case import MICRO
 from ..metrics import DEAL, DEALER
 from ..results import summary
 from ..roles import stored_label
@@ -55,7 +54,7 @@ def role_costs(df: pd.DataFrame) -> pd.DataFrame:
     rows = summary.usable(df)
     measured = rows["phase"].eq("total") | (rows["role"].eq(DEALER) & rows["phase"].eq(DEAL))
     rows = rows[summary.is_mpc(rows) & rows["rank"].ge(0).fillna(False)
-                & rows["model"].ne(MICRO).fillna(True) & measured.fillna(False)
+                & ~summary.is_micro(rows) & measured.fillna(False)
                 & rows["metric"].isin(_TOTALS)]
     columns = ["system", "model", "parties", "roles", "role", "ranks", "wall_s", "s_per_img",
                "cpu_s", "peak_rss_mib", "mib_sent_per_img", "mib_received_per_img"]

@@ -1,7 +1,7 @@
 """The report's secure-training section: time per epoch against the party count, the
 slowdown against plaintext SGD timed in the same run, the loss curves and the accuracy
 after the run's steps (rows of ``mpcbench train-secure``; see
-:mod:`mpcbench.launch.training`)."""
+:mod:`mpcbench.launch.workloads.training`)."""
 
 from __future__ import annotations
 

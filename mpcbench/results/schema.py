@@ -22,8 +22,11 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 #: 4: ``role`` (each party's roles), and ``data_owners`` (ranks as text, ``0,2``) and
 #: ``output`` (``owners`` or one rank) instead of the one ``data_owner`` and ``output_party``;
 #: 5: ``note``, what befell a run beyond its status, and ``contended``, whether other work
-#: shared the machine during the run (both missing in older files)
-SCHEMA_VERSION = 5
+#: shared the machine during the run (both missing in older files);
+#: 6: ``workload`` (``inference``, ``micro`` or ``training``: what the run did) and
+#: ``dtype`` (the input's before sharing), which older files kept only in ``case_id`` and
+#: ``identity``
+SCHEMA_VERSION = 6
 
 #: identity of the measurement: each column and what it holds (docs/results-columns.md is
 #: generated from these descriptions: ``make docs``)
@@ -37,6 +40,9 @@ KEY = {
     "kind": "what the backend declares itself: `mpc`, `plaintext` or `baseline`",
     "model": "the model: `mlp`, `bnn`, `cnn`, `micro` (the sharing micro-benchmark) or a "
              "baseline's own",
+    "workload": "what the run did: `inference` (secure inference, from trained weights or "
+                "shares), `micro` (the sharing micro-benchmark) or `training` (secure "
+                "training)",
     "dataset": "`mnist` or `fashion`",
     "parties": "how many computing parties (a dealer process is not counted)",
     "network": "the network the parties talked over: `none` (this machine's loopback) or "
@@ -48,6 +54,7 @@ KEY = {
             "(ranks after the computing parties', e.g. CrypTen's TTP); missing at rank -1",
     "batch": "images per batch",
     "images": "test images classified",
+    "dtype": "dtype of the plaintext input before sharing (`float32`, `float64`)",
     "repeat": "repeat index (for secure training: the step)",
     "is_warmup": "a warm-up repeat: kept, but flagged and left out of statistics",
     "phase": "`setup`, `share`, `infer`, `reveal`, `total`, nested spans such as "
@@ -161,6 +168,8 @@ def migrate(df: pd.DataFrame, version: int) -> pd.DataFrame:
         out = _migrate_2(out)
     if version < 4:
         out = _migrate_3(out)
+    if version < 6:
+        out = _migrate_5(out)
     return out
 
 
@@ -249,6 +258,40 @@ def _migrate_3(df: pd.DataFrame) -> pd.DataFrame:
          for d, o in zip(data, output, strict=True)], index=out.index, dtype="string")
     out["model_owner"] = model
     return out.drop(columns=[c for c in ("data_owner", "output_party") if c in out])
+
+
+#: the model name of the sharing micro-benchmark, and the case id's mark of a secure
+#: training run (``,steps=S``), in the files before version 6
+_V5_MICRO = "micro"
+_V5_STEPS = re.compile(r",steps=\d+\)$")
+
+
+def _case_dtype(identity: object, case_id: object) -> str:
+    """The dtype a version-5 run's identity names (every identity since version 3, and
+    those version 2 was migrated to), else its case id (``dtype=D``), else float32."""
+    if isinstance(identity, str) and identity:
+        found = json.loads(identity).get("case", {}).get("dtype")
+        if found:
+            return str(found)
+    named = re.search(r"dtype=(\w+)", case_id) if isinstance(case_id, str) else None
+    return named.group(1) if named else "float32"
+
+
+def _migrate_5(df: pd.DataFrame) -> pd.DataFrame:
+    """Before version 6 a run's workload showed in its model (the micro-benchmark's) and
+    its case id (a training run's steps), its dtype in its identity."""
+    out = df.copy()
+    case_id = out["case_id"].astype("string")
+    training = case_id.str.contains(_V5_STEPS).fillna(False).astype(bool)
+    micro = out["model"].astype("string").eq(_V5_MICRO).fillna(False).astype(bool)
+    out["workload"] = pd.Series("inference", index=out.index).where(~micro, "micro").where(
+        ~training, "training")
+    identity = out["identity"] if "identity" in out else pd.Series(None, index=out.index)
+    texts = [tuple(v if isinstance(v, str) else None for v in pair)
+             for pair in zip(identity, out["case_id"], strict=True)]
+    found = {pair: _case_dtype(*pair) for pair in set(texts)}  # one parse per run
+    out["dtype"] = [found[pair] for pair in texts]
+    return out
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:

@@ -32,14 +32,13 @@ Cells summarise observations with the median and the inter-quartile range.
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd
 
 from .. import roles
-from ..case import MICRO
-from ..metrics import DEAL, PHASES, RANK_METRICS, TRAIN_STEP
+from ..case import Inference, Micro, Training
+from ..metrics import DEAL, PHASES, RANK_METRICS
 from . import identity as ident
 from .identity import system_name
 
@@ -65,16 +64,27 @@ def usable(df: pd.DataFrame) -> pd.DataFrame:
     return df[ok & df["value"].notna()]
 
 
+def is_workload(df: pd.DataFrame, kind: str) -> pd.Series:
+    """Per row: is it of a run of workload ``kind`` (``inference``, ``micro``,
+    ``training``: the ``workload`` column; a row without one counts as inference)?"""
+    return df["workload"].fillna(Inference.kind).eq(kind).astype(bool)
+
+
 def is_training(df: pd.DataFrame) -> pd.Series:
-    """Rows of secure training runs (runs with a ``train_step`` phase; see
-    :mod:`mpcbench.report.training`), which inference statistics leave out."""
-    runs = df.loc[df["phase"].eq(TRAIN_STEP).fillna(False), "run_id"].unique()
-    return df["run_id"].isin(runs)
+    """Rows of secure training runs (see :mod:`mpcbench.report.training`), which
+    inference statistics leave out."""
+    return is_workload(df, Training.kind)
+
+
+def is_micro(df: pd.DataFrame) -> pd.Series:
+    """Rows of sharing micro-benchmark runs (see :func:`micro`), which inference
+    statistics leave out."""
+    return is_workload(df, Micro.kind)
 
 
 def _inference(df: pd.DataFrame) -> pd.DataFrame:
     rows = usable(df)
-    return rows[rows["model"].ne(MICRO).fillna(True) & ~is_training(rows)]
+    return rows[is_workload(rows, Inference.kind)]
 
 
 def is_dealer(df: pd.DataFrame) -> pd.Series:
@@ -393,21 +403,14 @@ def run_metrics(df: pd.DataFrame, frameworks: list[str]) -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
-_DTYPE = re.compile(r"dtype\s*=\s*(?:torch\.)?([A-Za-z]+\d*)")
-
-
-def micro_dtype(case_id: pd.Series) -> pd.Series:
-    """The dtype named in a micro-benchmark case id (``...(dtype=float32,...)``), else ``?``."""
-    return case_id.astype("string").str.extract(_DTYPE, expand=False).fillna("?").astype(str)
-
-
 def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
     """Sharing micro-benchmark: per run x repeat, the slowest party's ``load`` and ``share``
     time and the largest party's peak RSS over the micro-benchmark's phases."""
     rows = usable(df)
-    rows = rows[(rows["model"] == MICRO) & (rows["rank"] >= 0)
+    rows = rows[is_micro(rows) & (rows["rank"] >= 0)
                 & rows["phase"].isin(["load", "share", "total"])]
-    keys = ["framework", "case_id", "parties", "config", *_OBS]
+    rows = rows.assign(dtype=rows["dtype"].fillna("?").astype(str))
+    keys = ["framework", "dtype", "case_id", "parties", "config", *_OBS]
     rss = rows[rows["metric"] == "peak_rss_bytes"].groupby(keys, dropna=False)["value"].max()
     obs = pd.concat(
         {
@@ -418,7 +421,6 @@ def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
         axis=1,
     ).reset_index()
     obs = obs[obs["share_s"].notna()]
-    obs["dtype"] = micro_dtype(obs["case_id"])
     obs["system"] = [system_name(str(fw), cfg) for fw, cfg in
                      zip(obs["framework"], obs["config"], strict=True)]
     return obs
@@ -460,9 +462,10 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     of :func:`repeats`' figures (for a sharing micro-benchmark: of its ``share`` time), its
     run-level metrics, and its slowdown against the plaintext runs in the same table."""
     ident = df.groupby("run_id", sort=False)[
-        ["timestamp", "case_id", "framework", "kind", "model", "dataset", "parties", "network",
-         "batch", "images", "threshold", "provider", "config", "model_shares", "oversubscribed",
-         "contended", "status", "note", "error", "framework_versions"]
+        ["timestamp", "case_id", "framework", "kind", "model", "workload", "dataset",
+         "parties", "network", "batch", "images", "dtype", "threshold", "provider", "config",
+         "model_shares", "oversubscribed", "contended", "status", "note", "error",
+         "framework_versions"]
     ].first()
     ident["system"] = [system_name(fw, cfg) for fw, cfg in
                        zip(ident["framework"].astype(str), ident["config"], strict=True)]
@@ -486,7 +489,8 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
     metrics = run_rows.pivot_table(index="run_id", columns="metric", values="value",
                                    aggfunc="first")
     out = ident.join(obs).join(metrics.reindex(columns=list(RUN_AGG))).reset_index()
-    out["dtype"] = micro_dtype(out["case_id"]).where(out["model"] == MICRO, "")
+    micro_runs = is_micro(out)
+    out["dtype"] = out["dtype"].fillna("?").astype(str).where(micro_runs, "")
     # a micro-benchmark's ratio is share time over torch's load time (see :func:`micro`)
-    out["slowdown"] = (out["s_per_img"] / _plaintext_reference(out)).where(out["model"] != MICRO)
+    out["slowdown"] = (out["s_per_img"] / _plaintext_reference(out)).where(~micro_runs)
     return out.sort_values("timestamp", ignore_index=True)[RUN_COLUMNS]

@@ -11,7 +11,7 @@ import torch
 
 from mpcbench import data, models, results
 from mpcbench.case import Case
-from mpcbench.launch import runner
+from mpcbench.launch import record, runner
 from mpcbench.models import layers as L
 from mpcbench.roles import Roles
 from tests.conftest import run_cli
@@ -129,5 +129,5 @@ def test_logits_are_reassembled_in_image_order():
     outputs = [{"logit_images": [0, 1, 3], "logits": [[0.0], [1.0], [3.0]]},
                {"logit_images": [], "logits": None},
                {"logit_images": [2], "logits": [[2.0]]}]
-    np.testing.assert_array_equal(runner.assemble_logits(outputs, 4), [[0], [1], [2], [3]])
-    assert runner.assemble_logits(outputs, 5) is None  # image 4 reached no party
+    np.testing.assert_array_equal(record.assemble_logits(outputs, 4), [[0], [1], [2], [3]])
+    assert record.assemble_logits(outputs, 5) is None  # image 4 reached no party

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from mpcbench import models
-from mpcbench.case import Case
+from mpcbench.case import Case, Inference
 from mpcbench.launch.runner import run_case
 from mpcbench.models import layers as L
 from mpcbench.parties import shares
@@ -41,7 +41,7 @@ def _case(framework: str, parties: int, shares_dir: Path | None = None,
           variant: str = "stock") -> Case:
     return Case(framework, "mlp", parties=parties, images=IMAGES, batch=IMAGES,
                 options={"variant": variant},
-                shares=None if shares_dir is None else str(shares_dir))
+                workload=Inference(None if shares_dir is None else str(shares_dir)))
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,6 @@ import pytest
 from typer.testing import CliRunner
 
 from mpcbench.cli import app
-from mpcbench.launch import training
 from mpcbench.models import layers as L
 from mpcbench.parties import shares
 from mpcbench.parties.crypten.layers import plain_params
@@ -49,15 +48,8 @@ def trained_set(tmp_path_factory) -> tuple[Path, str, np.ndarray, Path]:
     """A ``train-secure --save-shares`` run: the share set, the run id, the test logits
     the model owner opened, and the results directory."""
     base = tmp_path_factory.mktemp("trained")
-    seen: list = []
-    score = training.run_metrics
-
-    def capture(case, per_rank, losses, logits, threads):
-        seen.append(logits)
-        return score(case, per_rank, losses, logits, threads)
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "run_metrics", capture)
+        seen = capture_logits(mp)
         res = CliRunner().invoke(app, [
             "train-secure", "-f", "crypten", "-m", "mlp", "-n", "2", "--steps", str(STEPS),
             "--batch", str(BATCH), "--lr", str(LR), "--seed", str(SEED),

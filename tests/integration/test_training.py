@@ -30,10 +30,9 @@ import torch
 
 from mpcbench import data, results
 from mpcbench.case import Case, Training
-from mpcbench.launch import training
 from mpcbench.launch.runner import run_case
 from mpcbench.models import build
-from tests.conftest import party_processes, run_cli
+from tests.conftest import capture_logits, party_processes, run_cli
 from tests.integration.test_lifeline import _gone_within, _start
 
 pytestmark = [pytest.mark.integration, pytest.mark.crypten]
@@ -71,20 +70,11 @@ def _plaintext(model: str) -> tuple[list[float], torch.Tensor]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows of one 2-party mlp training run and the test logits the model owner opened."""
-    seen = []
-    score = training.run_metrics
-
-    def capture(case, per_rank, losses, logits, threads):
-        seen.append(logits)
-        return score(case, per_rank, losses, logits, threads)
-
-    training.run_metrics = capture
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        seen = capture_logits(mp)
         case = Case("crypten", "mlp", parties=2, images=TEST_IMAGES, batch=BATCH,
-                    training=Training(STEPS, LR, SEED, train_images=BATCH))
+                    workload=Training(STEPS, LR, SEED, train_images=BATCH))
         rows = run_case(case, tmp_path_factory.mktemp("train"), timeout_s=240).rows
-    finally:
-        training.run_metrics = score
     return rows, seen[0]
 
 
@@ -175,7 +165,7 @@ def test_a_killed_party_stops_training_at_once(tmp_path):
 @pytest.mark.timeout(240)
 def test_tuned_variant_trains_along_the_same_path(tmp_path):
     case = Case("crypten", "mlp", parties=2, images=TEST_IMAGES, batch=BATCH,
-                options={"variant": "tuned"}, training=Training(2, LR, SEED, train_images=BATCH))
+                options={"variant": "tuned"}, workload=Training(2, LR, SEED, train_images=BATCH))
     rows = run_case(case, tmp_path, timeout_s=240).rows
     assert '"variant": "tuned"' in rows["identity"].iloc[0]
     assert np.allclose(_curve(rows, "loss"), _plaintext("mlp")[0][:2], atol=LOSS_TOL)

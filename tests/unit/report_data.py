@@ -87,8 +87,9 @@ def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
     return pd.DataFrame(rows).assign(
         network=network, backend_config=_placement(network),
         run_id=run_id, timestamp=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=seq),
-        case_id=cid, framework=framework, model=model, dataset="mnist", parties=parties,
-        batch=batch, images=images, status="ok", case_fingerprint=f"fp-{cid}",
+        case_id=cid, framework=framework, model=model, workload="inference", dataset="mnist",
+        parties=parties, batch=batch, images=images, dtype="float32", status="ok",
+        case_fingerprint=f"fp-{cid}",
         **OWNERS, **sec, **PROVENANCE,
     )
 
@@ -151,8 +152,8 @@ def _micro(seq: int, framework: str, dtype: str, speed: float) -> pd.DataFrame:
     cid = f"{framework}/micro(dataset=mnist,n={n},b=60000,dtype={dtype})"
     return pd.DataFrame(rows).assign(
         run_id=f"run{seq:03d}", timestamp=datetime(2025, 1, 4, tzinfo=UTC), case_id=cid,
-        framework=framework, model="micro", dataset="mnist", parties=n, batch=60000,
-        images=60000, status="ok", **SECURITY[framework],
+        framework=framework, model="micro", workload="micro", dataset="mnist", parties=n,
+        batch=60000, images=60000, dtype=dtype, status="ok", **SECURITY[framework],
         **({"threshold": 1} if framework == "crypten" else {}), **OWNERS, **PROVENANCE,
     )
 

@@ -4,35 +4,37 @@ never aggregated across configurations."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from mpcbench.case import Case
-from mpcbench.launch import runner
+from mpcbench.case import Case, Inference, Training
+from mpcbench.launch import record
 from mpcbench.results import identity as ident
 from mpcbench.results import store, summary
 from mpcbench.results.schema import conform
+from mpcbench.roles import Roles
 from tests.unit.report_data import _run
 
 
 def test_identity_covers_resolved_config_weights_code_and_versions():
     case = Case("mpyc", "cnn", parties=3)
-    found = runner.identity(case)
+    found = record.identity(case)
     assert found["config"]["weight_frac_bits"] == 10  # a default, not set in the case
     assert set(found["weights"]) == {"cnn-mnist"}
     assert found["mpcbench"]["commit"] and found["frameworks"]["mpyc"]
     # an option set to its default is the same run; any other value is not
     same = Case("mpyc", "cnn", parties=3, options={"weight_frac_bits": 10})
     other = Case("mpyc", "cnn", parties=3, options={"weight_frac_bits": 12})
-    assert runner.fingerprint(same) == runner.fingerprint(case) != runner.fingerprint(other)
-    assert runner.fingerprint(Case("mpyc", "cnn", parties=3, repeats=5)) == \
-        runner.fingerprint(case)
+    assert record.fingerprint(same) == record.fingerprint(case) != record.fingerprint(other)
+    assert record.fingerprint(Case("mpyc", "cnn", parties=3, repeats=5)) == \
+        record.fingerprint(case)
     code = {"version": "0.1.0", "commit": "26edd33" + "0" * 33}
-    assert runner.fingerprint(case, code) != runner.fingerprint(case)
+    assert record.fingerprint(case, code) != record.fingerprint(case)
 
 
 def test_baseline_identity_names_every_weights_file():
-    found = runner.identity(Case("complex", "complex", parties=2))
+    found = record.identity(Case("complex", "complex", parties=2))
     assert set(found["weights"]) == {"complex-mnist", "cnn-mnist"}
-    found = runner.identity(Case("feedback", "cnnf", parties=1))
+    found = record.identity(Case("feedback", "cnnf", parties=1))
     assert set(found["weights"]) == {"cnnf-mnist", "cnn-mnist"}
 
 
@@ -139,3 +141,57 @@ def test_compare_across_commits_is_comparable_but_not_across_weights():
     assert set(later["mark"]) == {"+"}  # slower at a new commit: a regression, comparable
     retrained = compare(a, side(2, "a" * 40, "w2", 3.0), metrics=["s_per_img"])
     assert set(retrained["mark"]) == {INCOMPARABLE}
+
+
+#: code identity of the pinned fingerprints below
+_CODE = {"version": "0.1.0", "commit": "c" * 40}
+#: a share set's manifest (only its bytes enter the identity)
+_MANIFEST = '{"format": 1, "x": 1}\n'
+#: cases of every workload with the case id and the fingerprint (of the identity with
+#: :data:`_CODE` and without framework versions, the environment's) they were stored with
+#: before the workload was an object of the case: stored runs are matched by them, so a
+#: sweep still skips its cells. A retrained weights file changes the inference ones.
+_STORED = {
+    "crypten-mlp": (dict(framework="crypten", model="mlp"),
+                    "crypten/mlp(dataset=mnist,n=2,b=64)", "3bf11e51debed42e"),
+    "crypten-cnn-float64": (dict(framework="crypten", model="cnn", dtype="float64",
+                                 batch=8, images=8),
+                            "crypten/cnn(dataset=mnist,n=2,b=8)", "2c74b27417aa845b"),
+    "mpyc-tuned": (dict(framework="mpyc", model="cnn", parties=3,
+                        options={"variant": "tuned"}),
+                   "mpyc/cnn(dataset=mnist,n=3,b=64)", "2dce87b609ffed83"),
+    "plaintext": (dict(framework="plaintext", model="mlp", parties=1, images=8, batch=8),
+                  "plaintext/mlp(dataset=mnist,n=1,b=8)", "aee4ddf60b33b94f"),
+    "feedback": (dict(framework="feedback", model="cnnf", parties=1),
+                 "feedback/cnnf(dataset=mnist,n=1,b=64)", "68abf79d64ea3b09"),
+    "roles": (dict(framework="crypten", model="mlp", parties=3,
+                   roles=Roles.parse(1, "0,2", "owners")),
+              "crypten/mlp(dataset=mnist,n=3,b=64,mo=1,do=0+2,out=owners)", "72df80d97e46dba0"),
+    "wan": (dict(framework="crypten", model="mlp", network="wan"),
+            "crypten/mlp(dataset=mnist,n=2,b=64,net=wan)", "07d5f31fff488f51"),
+    "micro": (dict(framework="crypten", model="micro", images=60000, batch=60000,
+                   dtype="float64"),
+              "crypten/micro(dataset=mnist,n=2,b=60000,dtype=float64)", "1028cc74d130cc0d"),
+    "micro-plaintext": (dict(framework="plaintext", model="micro", parties=1, images=60000,
+                             batch=60000),
+                        "plaintext/micro(dataset=mnist,n=1,b=60000,dtype=float32)",
+                        "c21390d04efd460c"),
+    "training": (dict(framework="crypten", model="mlp", parties=3, images=16, batch=32,
+                      workload=Training(5, 0.1, 2, 640)),
+                 "crypten/mlp(dataset=mnist,n=3,b=32,steps=5)", "77d275524e4eb8ae"),
+    # from a share set (in the test's directory) whose manifest is :data:`_MANIFEST`
+    "shares": (dict(framework="crypten", model="mlp"),
+               "crypten/mlp(dataset=mnist,n=2,b=64)", "7fc93f7a0051a305"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_STORED))
+def test_existing_cases_keep_their_case_id_and_fingerprint(tmp_path, name):
+    fields, case_id, fingerprint = _STORED[name]
+    if name == "shares":
+        (tmp_path / "manifest.json").write_text(_MANIFEST)
+        fields = {**fields, "workload": Inference(str(tmp_path))}
+    case = Case(**fields)
+    assert case.case_id == case_id
+    found = record.identity(case, _CODE)
+    assert ident.fingerprint({**found, "frameworks": {}}) == fingerprint, found

@@ -1,4 +1,5 @@
-"""The range check before secret sharing (plaintext pass, backend limits, runner)."""
+"""The range check before secret sharing (plaintext pass, backend limits, the inference
+workload's record, runner)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ import torch
 
 from mpcbench import data, models
 from mpcbench.case import Case
-from mpcbench.launch import runner
+from mpcbench.launch import runner, workloads
 from mpcbench.models import layers as L
 from mpcbench.models import ranges
 from mpcbench.parties import get
+
+
+def _range(case: Case) -> dict | None:
+    """The range check a run of ``case`` records (before its parties start)."""
+    return workloads.of(case, get(case.framework)).model_record()["range"]
 
 
 def test_peaks_cover_inputs_pre_activations_and_pool_differences():
@@ -43,14 +49,14 @@ def test_check_names_layer_value_and_limit():
 @pytest.mark.parametrize(("model", "images"), [("mlp", 64), ("cnn", 16)])
 def test_committed_models_pass_with_a_positive_margin(framework, model, images):
     case = Case(framework, model, images=images, batch=images, parties=3)
-    found = runner.check_range(case, get(framework))
+    found = _range(case)
     assert found["margin_bits"] > 0 and found["images"] == images
     if framework == "mpyc":
         assert found["limit"] == 64.0 and found["margin_bits"] < 2  # under two bits to spare
 
 
 def test_backends_without_a_limit_are_not_checked():
-    assert runner.check_range(Case("plaintext", "mlp", images=8, batch=8), get("plaintext")) is None
+    assert _range(Case("plaintext", "mlp", images=8, batch=8)) is None
 
 
 def test_scaled_model_stops_the_run_before_any_party_starts(tmp_path, monkeypatch):
@@ -75,7 +81,7 @@ def test_scaled_model_stops_the_run_before_any_party_starts(tmp_path, monkeypatc
         runner.run_case(case, tmp_path)
     assert not list(tmp_path.glob("**/*.parquet")) and not list(tmp_path.glob("**/*.csv"))
     # the same weights fit CrypTen's wider ring
-    assert runner.check_range(Case("crypten", "mlp", images=16, batch=16), get("crypten"))
+    assert _range(Case("crypten", "mlp", images=16, batch=16))
 
 
 def test_rewrites_are_named():

@@ -176,8 +176,6 @@ def test_micro_benchmark_table(synthetic):
     assert crypten["share_vs_torch_load"] == pytest.approx(crypten["share_s"] / 0.2)
     assert np.isnan(table.loc[("crypten", "float64"), "share_vs_torch_load"])  # no torch f64
     assert (table["repeats"] == 3).all()
-    weird = pd.Series(["crypten/micro(shape=3,dtype=torch.float64)", "x/micro()"])
-    assert list(summary.micro_dtype(weird)) == ["float64", "?"]
 
 
 def test_cli_report_without_micro_or_baselines(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from mpcbench import roles
 from mpcbench.case import Case
-from mpcbench.launch import runner
+from mpcbench.launch import record
 from mpcbench.launch.suite import SuiteError, expand, load_suite
 from mpcbench.parties.crypten.backend import CryptenBackend
 from mpcbench.parties.mpyc.backend import MpycBackend
@@ -85,10 +85,10 @@ def test_roles_change_case_id_and_fingerprint_only_when_not_default():
     moved = Case("mpyc", "mlp", parties=3, roles=Roles(1, (0, 2)))
     assert same.case_id == plain.case_id == "mpyc/mlp(dataset=mnist,n=3,b=64)"
     assert moved.case_id == "mpyc/mlp(dataset=mnist,n=3,b=64,mo=1,do=0+2,out=owners)"
-    assert "roles" not in runner.identity(plain)["case"]
-    assert runner.identity(moved)["case"]["roles"] == {
+    assert "roles" not in record.identity(plain)["case"]
+    assert record.identity(moved)["case"]["roles"] == {
         "model_owner": 1, "data_owners": [0, 2], "output": "owners"}
-    assert runner.fingerprint(same) == runner.fingerprint(plain) != runner.fingerprint(moved)
+    assert record.fingerprint(same) == record.fingerprint(plain) != record.fingerprint(moved)
 
 
 def test_crypten_security_says_whether_its_dealer_owns_inputs():

@@ -13,8 +13,9 @@ import torch
 
 from mpcbench.case import Case, Training
 from mpcbench.cli import main
-from mpcbench.launch import runner, training
+from mpcbench.launch import record
 from mpcbench.launch.suite import SuiteError, expand, load_suite
+from mpcbench.launch.workloads import training
 from mpcbench.models.train import sgd_plan
 from mpcbench.parties.base import Unsupported
 from mpcbench.parties.context import PartyContext, read_spec, spec_json
@@ -45,19 +46,19 @@ def test_epoch_time_is_measured_only_when_an_epoch_ran():
 
 def test_training_case_survives_the_spec_and_enters_the_identity():
     case = Case("crypten", "mlp", parties=3, images=16, batch=32,
-                training=Training(steps=5, lr=0.1, seed=2, train_images=640))
+                workload=Training(steps=5, lr=0.1, seed=2, train_images=640))
     ctx = PartyContext(rank=-1, parties=3, addresses=("a:1", "b:2", "c:3"), case=case)
     assert read_spec(spec_json(ctx), 1).case == case
     assert case.case_id == "crypten/mlp(dataset=mnist,n=3,b=32,steps=5)"
     code = {"version": "0", "commit": "x"}
-    ident = runner.identity(case, code)
+    ident = record.identity(case, code)
     assert ident["case"]["training"] == {"steps": 5, "lr": 0.1, "seed": 2, "train_images": 640}
     assert ident["weights"] == {}  # starts from the seed's weights, not a weights file
     other = Case("crypten", "mlp", parties=3, images=16, batch=32,
-                 training=Training(steps=5, lr=0.1, seed=3, train_images=640))
-    assert runner.fingerprint(case, code) != runner.fingerprint(other, code)
+                 workload=Training(steps=5, lr=0.1, seed=3, train_images=640))
+    assert record.fingerprint(case, code) != record.fingerprint(other, code)
     # an inference case's identity is what it was before training existed
-    assert "training" not in runner.identity(Case("crypten", "mlp"), code)["case"]
+    assert "training" not in record.identity(Case("crypten", "mlp"), code)["case"]
 
 
 def _suite(tmp_path, text):
@@ -78,7 +79,7 @@ steps: 3
     assert [c.case_id for c in cases] == [
         f"crypten/{m}(dataset=mnist,n={n},b=128,steps=3)" for m in ("mlp", "cnn")
         for n in (2, 3)]  # the training batch, not capped at the 16 test images
-    assert {c.training for c in cases} == {Training(3)}
+    assert {c.workload for c in cases} == {Training(3)}
     with pytest.raises(Unsupported, match=r"mpyc cannot train mlp: MPyC has .* no autograd"):
         expand(_suite(tmp_path, "frameworks: [mpyc]\nparties: [3]\ntask: train\n"))
     with pytest.raises(Unsupported, match="plaintext cannot train"):

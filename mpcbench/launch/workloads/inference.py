@@ -1,0 +1,118 @@
+"""The launcher's side of secure inference (:class:`mpcbench.case.Inference`): its
+checks, its model's record (range check, layer rewrites) and its scoring against
+plaintext inference of the same images with the same weights.
+
+The test images and the trained model are loaded once per run, when first needed, and
+serve the range check, the rewrite record and the plaintext reference alike. A model
+from shares has no plaintext weights: no range check and no plaintext reference.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ... import data, models
+from ...case import Inference
+from ...models import layers as L
+from ...models import ranges
+from ...parties import shares
+from ...parties.base import Unsupported
+from .. import catalog, share_sets
+from ..placement import Placement
+from .base import WorkloadRun, run_rows, throughput
+
+
+class InferenceRun(WorkloadRun):
+    """Secure inference of the case's test images, from trained weights or shares."""
+
+    kind = Inference.kind
+
+    @property
+    def shares(self) -> str | None:
+        """The directory of the share set the model comes from (``None``: its weights)."""
+        return self.case.workload.shares
+
+    @classmethod
+    def default_batch(cls, model: str, images: int) -> int:
+        return catalog.default_batch(model)
+
+    def check(self) -> None:
+        case = self.case
+        if self.shares:
+            share_sets.check_set(self.shares, case, self.share_encoding())
+        data.check_available(case.dataset, "test", case.images)  # also verifies checksums
+        if self.backend.uses_description:
+            models.module(case.model)
+            if not self.shares:
+                models.weights_info(case.model, case.dataset)
+        if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
+            raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
+
+    def check_placed(self, placement: Placement) -> None:
+        if self.shares and not placement.spec_on_stdin:  # parties on this file system
+            share_sets.check_set(self.shares, self.case, self.share_encoding(), files=True)
+
+    def weights(self) -> dict[str, str]:
+        if self.shares:
+            key = f"{self.case.model}-{self.case.dataset}-shares"
+            return {key: shares.manifest_sha256(self.shares)}
+        return self.backend.weights(self.case)
+
+    @cached_property
+    def _images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The run's test images and their labels."""
+        return data.load(self.case.dataset, "test", limit=self.case.images)
+
+    @cached_property
+    def _model(self) -> nn.Module:
+        """The shared model: trained, or its structure alone when it comes from shares."""
+        case = self.case
+        return models.build(case.model) if self.shares else models.load_trained(
+            case.model, case.dataset)
+
+    @cached_property
+    def _plain(self) -> list[L.Layer] | None:
+        """The layer description plaintext inference runs (``None`` from shares)."""
+        return None if self.shares else L.describe(self._model)
+
+    def model_record(self) -> dict[str, Any]:
+        if not self.backend.uses_description:
+            return super().model_record()
+        return {"range": self._range(), "layer_rewrites": L.rewrites(self._model)}
+
+    def _range(self) -> dict[str, Any] | None:
+        """Range check before secret sharing: a plaintext pass over the run's images.
+
+        :class:`~mpcbench.models.ranges.RangeError` (exit 2) naming the layer, the value
+        and the limit if a value would leave the backend's representable range
+        (:meth:`~mpcbench.parties.base.Backend.value_range`); else the tightest value and
+        its margin in bits (``None`` for a backend without a limit, or a model from
+        shares: no plaintext weights to check).
+        """
+        limit = self.backend.value_range(self.case)
+        if limit is None or self._plain is None:
+            return None
+        return ranges.check(self._plain, self._images[0], limit, self.case.framework)
+
+    def score(self, per_rank: pd.DataFrame, logits: np.ndarray | None,
+              outputs: list[dict], threads: int) -> list[dict]:
+        """Throughput; with every image's logits, accuracy, and (with plaintext weights)
+        plaintext's accuracy, the agreement and the largest logit difference."""
+        values = throughput(self.case, per_rank)
+        if logits is not None:
+            x, labels = self._images
+            secure = torch.from_numpy(logits)
+            pred = secure.argmax(1)
+            values["accuracy"] = float((pred == labels).double().mean())
+            if self.backend.uses_description and self._plain is not None:
+                plain = L.evaluate(self._plain, x)
+                values["plain_accuracy"] = float((plain.argmax(1) == labels).double().mean())
+                values["agreement"] = float((plain.argmax(1) == pred).double().mean())
+                values["max_abs_err"] = float((plain - secure).abs().max())
+        return run_rows(values)

@@ -1,0 +1,82 @@
+"""The party's side of secure inference (:class:`mpcbench.case.Inference`): per repeat,
+``share`` (the model, then each input batch from its data owners), ``infer`` and
+``reveal`` (each receiver's logits to it alone), all inside ``total``.
+
+The model comes from the model owner's trained weights (the other parties hold its
+structure with zero parameters) or, from a share set, from every party's own file of
+shares (no party reads the trained weights).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ... import data, injection, models, roles
+from ...case import Inference
+from ...models import layers as L
+from .. import shares
+from ..base import Backend
+from ..context import PartyContext
+from ..profiler import Profiler
+from .base import Learnt, Progress, WorkloadParty, save_shares
+
+
+class InferenceParty(WorkloadParty):
+    """Repeated secure inference of the case's test images."""
+
+    kind = Inference.kind
+
+    @classmethod
+    def run(cls, ctx: PartyContext, backend: Backend, prof: Profiler,
+            progress: Progress) -> Learnt:
+        """The logits this party learnt in the last repeat, by image index (and the
+        record of its share file, saved after the timed phases if the run saves them)."""
+        case, case_roles = ctx.case, ctx.case.roles
+        # Data and model loading happen outside the timed phases; a data owner keeps only
+        # its own images (the others' rows are zero) and shares only its slices of each
+        # batch.
+        x_all = None
+        if ctx.rank in case_roles.data_owners:
+            x_all = data.load(case.dataset, "test", limit=case.images)[0]
+            others = torch.ones(case.images, dtype=torch.bool)
+            others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
+            x_all[others] = 0
+        description = _layers(ctx) if backend.uses_description else None
+        directory = case.workload.shares
+        stored = (shares.load(directory, ctx.rank, shares.expected(
+            case, type(backend).share_encoding(case))) if directory else None)
+        logits: dict[int, np.ndarray] = {}
+        for rep in range(case.warmup + case.repeats):
+            logits.clear()
+            with prof.phase("total", rep):
+                with prof.phase("share", rep):
+                    model = (backend.share_model(description) if stored is None
+                             else backend.import_shares(stored, description))
+                for lo, hi in roles.batches(case.images, case.batch):
+                    with prof.phase("share", rep):
+                        x = backend.share_batch(
+                            x_all, roles.split(lo, hi, case_roles.data_owners), ctx.rank)
+                    with prof.phase("infer", rep):
+                        y = backend.infer(model, x)
+                    if rep == 0 and lo == 0:
+                        injection.at("infer", ctx.rank)
+                    with prof.phase("reveal", rep):
+                        learnt = backend.reveal_batch(y, roles.outputs(case_roles, lo, hi),
+                                                      (lo, hi))
+                    for s, out in learnt:
+                        rows = out.detach().double().cpu().numpy()
+                        logits.update(zip(range(s.lo, s.hi), rows, strict=True))
+                    progress(1)
+        saved = save_shares(ctx, backend, model) if ctx.save_shares else None
+        return Learnt(dict(logits), shares=saved)
+
+
+def _layers(ctx: PartyContext) -> list[L.Layer]:
+    """The layer description this party shares: the trained one at the model owner, its
+    structure with zero parameters elsewhere (and everywhere for a model from shares)."""
+    case = ctx.case
+    if case.workload.shares:  # the structure only: no party reads the trained weights
+        return shares.structure(case.model)
+    description = L.describe(models.load_trained(case.model, case.dataset))
+    return description if ctx.rank == case.roles.model_owner else L.blank(description)

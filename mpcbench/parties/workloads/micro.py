@@ -1,0 +1,36 @@
+"""The party's side of the sharing micro-benchmark (:class:`mpcbench.case.Micro`): per
+repeat, ``load`` (the data owners load ``images`` training images as the case's dtype)
+and ``share`` (they share them), inside ``total``; nothing is revealed."""
+
+from __future__ import annotations
+
+import torch
+
+from ... import data, roles
+from ...case import Micro
+from ..base import Backend
+from ..context import PartyContext
+from ..profiler import Profiler
+from .base import Learnt, Progress, WorkloadParty
+
+
+class MicroParty(WorkloadParty):
+    """Load and share ``images`` training images as ``dtype``."""
+
+    kind = Micro.kind
+
+    @classmethod
+    def run(cls, ctx: PartyContext, backend: Backend, prof: Profiler,
+            progress: Progress) -> Learnt:
+        case = ctx.case
+        dtype = getattr(torch, case.dtype)
+        for rep in range(case.warmup + case.repeats):
+            with prof.phase("total", rep):
+                with prof.phase("load", rep):
+                    x = (data.load(case.dataset, "train", limit=case.images)[0].to(dtype)
+                         if ctx.rank in case.roles.data_owners else None)
+                with prof.phase("share", rep):
+                    backend.share_batch(x, roles.split(0, case.images, case.roles.data_owners),
+                                        ctx.rank)
+            progress(len(roles.batches(case.images, case.batch)))
+        return Learnt()
