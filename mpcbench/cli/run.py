@@ -187,8 +187,7 @@ def run(
                           parse_size(memory) if memory else None)
     place = limited(placement(hosts, remote, port, network, cut), resources)
     if print_commands:
-        backend = check(case).backend
-        with place(case.parties + backend.dealers(case)) as placed:
+        with place(case.parties + check(case).dealers) as placed:
             _print_commands(case, placed, results, threads)
         return
     with stop_on_signals(), progress_bar() as bar:

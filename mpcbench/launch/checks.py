@@ -37,7 +37,7 @@ def check(case: Case, save_shares: Path | None = None) -> WorkloadRun:
     if case.network != NO_NETWORK:
         from .network import get_profile
 
-        get_profile(case.network).check(case.parties + backend.dealers(case))
+        get_profile(case.network).check(case.parties + work.dealers)
     if case.dtype not in DTYPES:
         raise Unsupported(f"dtype must be float32 or float64, got {case.dtype!r}")
     work.check()

@@ -122,7 +122,7 @@ def _place(stack: ExitStack, work: WorkloadRun, placer: Placer, threads: int | N
     that fails is stored as the run's failure."""
     case = work.case
     try:
-        return stack.enter_context(placer(case.parties + work.backend.dealers(case)))
+        return stack.enter_context(placer(case.parties + work.dealers))
     except RunFailed as exc:
         ctx = party_context(case, _NOWHERE, threads)
         record.store_failure(record.columns(work, ctx, run_id), exc, results_dir)

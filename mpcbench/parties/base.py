@@ -1,8 +1,10 @@
-"""The one small interface every framework implements.
+"""The core every framework implements: :class:`Backend`.
 
 The worker (``parties/worker.py``) drives a backend through its phases and times every
 call; a backend only computes. Methods are synchronous (an asyncio framework runs its
-own loop inside them) and must not import their framework at module import time.
+own loop inside them) and must not import their framework at module import time. What
+only some backends can do (secure training, share files, a dealer, a value range) is a
+capability of its own, in :mod:`.capabilities`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
-from torch import nn
 
 from .. import models, roles
 from ..case import Case
@@ -55,7 +55,12 @@ class CommCounters:
 
 
 class Backend(abc.ABC):
-    """One framework's way to run secure inference of a layer description."""
+    """One framework's way to run secure inference of a layer description.
+
+    Every backend declares :attr:`name` and :attr:`kind` and implements
+    :meth:`versions`, :meth:`security`, :meth:`setup`, :meth:`share_model`,
+    :meth:`share_input`, :meth:`infer` and :meth:`reveal`; the rest has defaults.
+    """
 
     #: framework id, equal to the module or subpackage name (``plaintext``, ``crypten``, ...)
     name: ClassVar[str]
@@ -75,6 +80,9 @@ class Backend(abc.ABC):
     #: values of the option ``provider`` (where correlated randomness comes from), the
     #: default first; empty: no such option
     providers: ClassVar[tuple[str, ...]] = ()
+    #: why the backend lacks a capability (:mod:`.capabilities` class -> reason), said
+    #: when a case needs it
+    lacks: ClassVar[dict[type, str]] = {}
 
     @classmethod
     def available(cls) -> str | None:
@@ -82,15 +90,15 @@ class Backend(abc.ABC):
         return None
 
     @classmethod
+    @abc.abstractmethod
     def versions(cls) -> dict[str, str]:
         """Versions of the packages this backend runs on (``package -> version``), stored
         with every run."""
-        return {}
 
     @classmethod
+    @abc.abstractmethod
     def security(cls, case: Case) -> dict[str, Any]:
         """Security model of ``case``: ``protocol, threshold, provider, adversary`` and extras."""
-        return {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"}
 
     @classmethod
     def resolve(cls, case: Case) -> dict[str, Any]:
@@ -108,20 +116,6 @@ class Backend(abc.ABC):
             return {}
         return {f"{case.model}-{case.dataset}": models.weights_info(case.model,
                                                                     case.dataset).sha256}
-
-    @classmethod
-    def dealers(cls, case: Case) -> int:
-        """How many dealer processes a run of ``case`` needs beside its computing parties
-        (ranks ``parties ..``; started, watched and stopped like parties; they run
-        :meth:`deal` instead of the inference phases)."""
-        return 0
-
-    @classmethod
-    def share_encoding(cls, case: Case) -> dict[str, Any] | None:
-        """How this backend's model shares for ``case`` encode values (fixed-point
-        precision, ring or field, ...): recorded in a share set's manifest, which a run
-        must match to load it (:mod:`.shares`); ``None``: no model shares to save or load."""
-        return None
 
     @classmethod
     def cached_metrics(cls, case: Case) -> frozenset[str]:
@@ -142,16 +136,9 @@ class Backend(abc.ABC):
         return str(value)
 
     @classmethod
-    def value_range(cls, case: Case) -> float | None:
-        """Largest magnitude every value of ``case`` (inputs, pre-activations, compared
-        differences) must stay below to be represented exactly; ``None``: no limit
-        worth checking (floating point)."""
-        return None
-
-    @classmethod
     def validate(cls, case: Case) -> None:
         """Raise :class:`Unsupported` for a case this framework cannot run (what its
-        workload asks of the backend, e.g. :meth:`cannot_train`, the workload checks)."""
+        workload asks of the backend, e.g. secure training, the workload checks)."""
         if not cls.min_parties <= case.parties <= cls.max_parties:
             span = (
                 f"exactly {cls.min_parties}"
@@ -163,12 +150,6 @@ class Backend(abc.ABC):
         if not cls.takes_roles and not case.roles.is_default:
             raise Unsupported(f"{cls.name} runs with party 0 as model owner, data owner and "
                               f"output party only, got {case.roles.label()}")
-
-    @classmethod
-    def cannot_train(cls, case: Case) -> str | None:
-        """Why this backend cannot run the secure training of ``case``; ``None`` if it can
-        (then it implements :meth:`share_trainable`, :meth:`train_step`, :meth:`predict`)."""
-        return "it has no secure training"
 
     @abc.abstractmethod
     def setup(self, ctx: PartyContext) -> None:
@@ -182,17 +163,6 @@ class Backend(abc.ABC):
         trained values (the others hold zeros, see :func:`mpcbench.models.layers.blank`).
         ``layers`` is ``None`` for a backend with ``uses_description = False``.
         """
-
-    def export_shares(self, model: Any) -> dict[str, np.ndarray]:
-        """This party's shares of a model from :meth:`share_model` or :meth:`import_shares`
-        (or of a trained one from :meth:`share_trainable`, in the same layout),
-        ``<layer index>.<weight|bias> -> array`` (saved by :func:`.shares.save`)."""
-        raise Unsupported(f"{self.name} cannot save model shares")
-
-    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[Layer]) -> Any:
-        """The shared model of ``layers`` (structure only, zero parameters) built from this
-        party's ``arrays`` (:meth:`export_shares`), without any communication."""
-        raise Unsupported(f"{self.name} cannot load model shares")
 
     @abc.abstractmethod
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
@@ -234,25 +204,6 @@ class Backend(abc.ABC):
             if out is not None:
                 learnt.append((s, out))
         return learnt
-
-    def deal(self) -> None:
-        """At a dealer, after :meth:`setup`: serve the computing parties until they are
-        done (only for a backend whose :meth:`dealers` is not 0)."""
-        raise NotImplementedError(f"{self.name} runs no dealer")
-
-    def share_trainable(self, model: nn.Module, lr: float) -> Any:
-        """Secret-share a torch model from the model owner for SGD at rate ``lr``
-        (``model`` holds the initial weights at the model owner, zeros elsewhere)."""
-        raise NotImplementedError(f"{self.name} has no secure training")
-
-    def train_step(self, model: Any, x: Any, y: Any) -> Any:
-        """One SGD step on the shared batch ``x`` with shared one-hot labels ``y``
-        (forward, cross-entropy, backward, update); returns the shared loss."""
-        raise NotImplementedError(f"{self.name} has no secure training")
-
-    def predict(self, model: Any, x: Any) -> Any:
-        """Shared logits of the shared trainable ``model`` on ``x`` (evaluation mode)."""
-        raise NotImplementedError(f"{self.name} has no secure training")
 
     def barrier(self) -> None:  # noqa: B027  optional: a backend without barriers
         """Wait for all parties (used to align phase boundaries)."""

@@ -18,7 +18,7 @@ class PartyContext:
     """Everything a party needs to join a run.
 
     Ranks ``0 .. parties-1`` are the computing parties; a backend that needs dealers
-    (:meth:`Backend.dealers`) gets them as the ranks after those, with addresses too.
+    (:class:`~.capabilities.Dealer`) gets them as the ranks after those, with addresses too.
     """
 
     rank: int

@@ -6,7 +6,7 @@ show the harness's own overhead.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ import torch
 from ..case import Case
 from ..models.layers import Layer, evaluate, map_params
 from .base import Backend, Kind
+from .capabilities import SecureTraining
 from .context import PartyContext
 
 
@@ -24,14 +25,17 @@ class PlaintextBackend(Backend):
     kind = Kind.PLAINTEXT
     min_parties = 1
     max_parties = 1
+    lacks: ClassVar[dict[type, str]] = {
+        SecureTraining: "plaintext SGD is trained and timed in every secure training run"}
 
     @classmethod
     def versions(cls) -> dict[str, str]:
         return {"torch": torch.__version__}
 
     @classmethod
-    def cannot_train(cls, case: Case) -> str | None:
-        return "plaintext SGD is trained and timed in every secure training run"
+    def security(cls, case: Case) -> dict[str, Any]:
+        """No protocol: every value is plain."""
+        return {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"}
 
     def setup(self, ctx: PartyContext) -> None:
         self.ctx = ctx

@@ -18,9 +18,10 @@ manifest against its case and its own file against the manifest (:func:`load`);
 :func:`check` checks a whole set before any party starts. On several hosts, each keeps
 its own file and a copy of the manifest (it holds no secret) in the same directory.
 Every refusal is a :class:`SharesError` (bad input: one line, exit code 2). The arrays a
-backend exports and imports (:meth:`~mpcbench.parties.base.Backend.export_shares`,
-:meth:`~mpcbench.parties.base.Backend.import_shares`) are this party's shares only;
-:func:`take` hands them over by name and shape.
+backend with the :class:`~.capabilities.ShareFiles` capability exports and imports
+(:meth:`~.capabilities.ShareFiles.export_shares`,
+:meth:`~.capabilities.ShareFiles.import_shares`) are this party's shares only; :func:`take`
+hands them over by name and shape.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def layer_shapes(layers: list[L.Layer]) -> list[dict[str, Any]]:
 
 def expected(case: Any, encoding: dict[str, Any]) -> dict[str, Any]:
     """What a share set for ``case`` must say: case fields, layer shapes and ``encoding``
-    (the backend's :meth:`~mpcbench.parties.base.Backend.share_encoding`)."""
+    (the backend's :meth:`~.capabilities.ShareFiles.share_encoding`)."""
     return {"framework": case.framework, "model": case.model, "dataset": case.dataset,
             "parties": case.parties, "layers": layer_shapes(structure(case.model)),
             "encoding": encoding}

@@ -22,11 +22,12 @@ import os
 from pathlib import Path
 
 from mpcbench import models
+from mpcbench.parties.capabilities import ValueRange
 from mpcbench.parties.plaintext import PlaintextBackend
 from mpcbench.results import store
 
 
-class FaultyBackend(PlaintextBackend):
+class FaultyBackend(PlaintextBackend, ValueRange):
     name = "faulty"
 
     @classmethod
@@ -37,10 +38,10 @@ class FaultyBackend(PlaintextBackend):
         return super().weights(case)
 
     @classmethod
-    def value_range(cls, case):  # before the parties start
+    def value_range(cls, case):  # asked before the parties start
         if case.options.get("fault") == "before":
             raise ZeroDivisionError("unforeseen, before the launch")
-        return None
+        return 2.0**62
 
     @classmethod
     def cached_metrics(cls, case):  # after the parties ended

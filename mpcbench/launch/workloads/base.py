@@ -20,6 +20,7 @@ import pandas as pd
 from ...case import Case
 from ...metrics import RUN_METRICS
 from ...parties.base import Backend, Unsupported
+from ...parties.capabilities import Dealer, ShareFiles
 from .. import catalog
 from ..placement import Placement
 
@@ -62,14 +63,20 @@ class WorkloadRun(abc.ABC):
     def check_placed(self, placement: Placement) -> None:  # noqa: B027  optional
         """Checks that need the parties' placement (before they start)."""
 
+    @property
+    def dealers(self) -> int:
+        """How many dealer processes the run needs beside its computing parties (those of
+        a backend with the :class:`~mpcbench.parties.capabilities.Dealer` capability)."""
+        return self.backend.dealers(self.case) if issubclass(self.backend, Dealer) else 0
+
     def share_encoding(self) -> dict[str, Any]:
         """How the run's model shares encode values, to save (or load) them:
-        :class:`Unsupported` for a run without model shares."""
-        encoding = self.backend.share_encoding(self.case) if self.backend.uses_description \
-            else None
-        if encoding is None:
+        :class:`Unsupported` for a backend without the
+        :class:`~mpcbench.parties.capabilities.ShareFiles` capability (or a run without
+        model shares)."""
+        if not issubclass(self.backend, ShareFiles):
             raise Unsupported(f"{self.case.framework} cannot save or load model shares")
-        return encoding
+        return self.backend.share_encoding(self.case)
 
     def share_source(self, run_id: str) -> dict[str, Any]:
         """Where the model of the shares that run ``run_id`` saved came from (its

@@ -23,6 +23,7 @@ from ...models import layers as L
 from ...models import ranges
 from ...parties import shares
 from ...parties.base import Unsupported
+from ...parties.capabilities import ValueRange
 from .. import catalog, share_sets
 from ..placement import Placement
 from .base import WorkloadRun, run_rows, throughput
@@ -91,14 +92,14 @@ class InferenceRun(WorkloadRun):
 
         :class:`~mpcbench.models.ranges.RangeError` (exit 2) naming the layer, the value
         and the limit if a value would leave the backend's representable range
-        (:meth:`~mpcbench.parties.base.Backend.value_range`); else the tightest value and
-        its margin in bits (``None`` for a backend without a limit, or a model from
+        (:class:`~mpcbench.parties.capabilities.ValueRange`); else the tightest value
+        and its margin in bits (``None`` for a backend without a limit, or a model from
         shares: no plaintext weights to check).
         """
-        limit = self.backend.value_range(self.case)
-        if limit is None or self._plain is None:
+        if not issubclass(self.backend, ValueRange) or self._plain is None:
             return None
-        return ranges.check(self._plain, self._images[0], limit, self.case.framework)
+        return ranges.check(self._plain, self._images[0],
+                            self.backend.value_range(self.case), self.case.framework)
 
     def score(self, per_rank: pd.DataFrame, logits: np.ndarray | None,
               outputs: list[dict], threads: int) -> list[dict]:

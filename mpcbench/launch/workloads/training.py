@@ -19,6 +19,7 @@ from ...case import Case, Training
 from ...metrics import RUN_METRICS, TRAIN_METRICS, TRAIN_STEP
 from ...models import train as plain
 from ...parties.base import Unsupported
+from ...parties.capabilities import SecureTraining
 from .base import WorkloadRun
 
 #: times plaintext SGD repeats the run's steps from the initial weights: its step times
@@ -48,7 +49,9 @@ class TrainingRun(WorkloadRun):
 
     def validate(self) -> None:
         case, backend = self.case, self.backend
-        if why := backend.cannot_train(case):
+        why = (backend.cannot_train(case) if issubclass(backend, SecureTraining)
+               else backend.lacks.get(SecureTraining, "it has no secure training"))
+        if why:
             raise Unsupported(f"{backend.name} cannot train {case.model}: {why}")
         if len(case.roles.data_owners) > 1:
             raise Unsupported("secure training takes its batches from one data owner, got "

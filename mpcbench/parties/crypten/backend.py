@@ -37,6 +37,7 @@ from ...case import Case
 from ...models import layers as L
 from .. import shares
 from ..base import Backend, CommCounters, Kind, Unsupported
+from ..capabilities import Dealer, SecureTraining, ShareFiles, ValueRange
 from ..context import PartyContext
 from ..tcp_counters import TcpCounters, established, local_endpoints, to_others
 from . import speedups, training
@@ -94,7 +95,7 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-class CryptenBackend(Backend):
+class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
     """Secure inference with CrypTen (``crypten.mpc``, gloo communicator)."""
 
     name = "crypten"

@@ -35,6 +35,7 @@ from ...models import layers as L
 from ...models.layers import Layer
 from .. import shares
 from ..base import Backend, CommCounters, Kind, Unsupported
+from ..capabilities import SecureTraining, ShareFiles, ValueRange
 from ..context import PartyContext
 from .fixedpoint import (
     PRSS_MAX_TERMS,
@@ -114,7 +115,7 @@ def _listening_on(loop, host: str):
         del loop.create_server
 
 
-class MpycBackend(Backend):
+class MpycBackend(Backend, ShareFiles, ValueRange):
     """Secure inference with MPyC (semi-honest, honest majority)."""
 
     name: ClassVar[str] = "mpyc"
@@ -126,6 +127,13 @@ class MpycBackend(Backend):
     )
     variants: ClassVar[tuple[str, ...]] = VARIANTS
     takes_roles: ClassVar[bool] = True
+    lacks: ClassVar[dict[type, str]] = {SecureTraining: (
+        "MPyC has secure fixed-point arrays but no autograd: training needs a "
+        "hand-written backward pass of every layer (ReLU masks from secure "
+        "comparisons kept from the forward pass, matrix products of the transposed "
+        "weights), a secure softmax (exponential and reciprocal approximations in "
+        "fixed point) and a truncation after every product of the update; none of "
+        "it is in MPyC or in this harness")}
 
     def __init__(self) -> None:
         self._mpc = None
@@ -205,15 +213,6 @@ class MpycBackend(Backend):
     @classmethod
     def value_range(cls, case: Case) -> float:
         return value_range(FixedPoint.of(case))
-
-    @classmethod
-    def cannot_train(cls, case: Case) -> str | None:
-        return ("MPyC has secure fixed-point arrays but no autograd: training needs a "
-                "hand-written backward pass of every layer (ReLU masks from secure "
-                "comparisons kept from the forward pass, matrix products of the transposed "
-                "weights), a secure softmax (exponential and reciprocal approximations in "
-                "fixed point) and a truncation after every product of the update; none of "
-                "it is in MPyC or in this harness")
 
     @classmethod
     def validate(cls, case: Case) -> None:

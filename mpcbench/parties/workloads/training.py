@@ -8,9 +8,11 @@ its one-hot labels from the data owner, forward, cross-entropy, backward, update
 opening the loss to the model owner), with the nested spans ``train_step.share`` and
 ``train_step.loss``; then ``test`` (sharing the test images, evaluation, opening the
 logits to the model owner only). With ``save_shares``, each party saves its shares of
-the trained model after the last step (:meth:`Backend.share_trainable` returns it: for
-CrypTen a :class:`mpcbench.parties.crypten.training.Trainable`, whose ``module.parameters()`` are
-encrypted tensors holding this party's ring shares with 16 fractional bits).
+the trained model after the last step (``share_trainable`` returns it: for CrypTen a
+:class:`mpcbench.parties.crypten.training.Trainable`, whose ``module.parameters()`` are
+encrypted tensors holding this party's ring shares with 16 fractional bits). The backend
+has the :class:`~mpcbench.parties.capabilities.SecureTraining` capability (the
+launcher's workload checked it).
 """
 
 from __future__ import annotations
