@@ -12,6 +12,7 @@ framework and ``mpcbench --help`` imports none.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 from functools import cache
@@ -41,14 +42,18 @@ def _backend_in(module: ModuleType, name: str) -> type[Backend] | None:
     return None
 
 
+def _names(package: str) -> list[str]:
+    """The modules and subpackages of backend package ``package``, listed without importing
+    it (a party imports no backend package but its own backend's)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ModuleNotFoundError(f"no backend package {package!r}", name=package)
+    return [info.name for info in pkgutil.iter_modules(spec.submodule_search_locations)
+            if not info.name.startswith("_")]
+
+
 def _find(package: str, name: str) -> type[Backend] | None:
-    try:
-        module = importlib.import_module(f"{package}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and f"{package}.{name}".startswith(exc.name):
-            return None  # no such module; a missing dependency inside it is re-raised
-        raise
-    return _backend_in(module, name)
+    return _backend_in(importlib.import_module(f"{package}.{name}"), name)
 
 
 @cache
@@ -56,9 +61,8 @@ def registry() -> dict[str, type[Backend]]:
     """Framework id -> backend class, for every backend of every backend package."""
     found: dict[str, type[Backend]] = {}
     for package in _packages():
-        pkg = importlib.import_module(package)
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if not info.name.startswith("_") and (cls := _find(package, info.name)):
+        for name in _names(package):
+            if cls := _find(package, name):
                 found.setdefault(cls.name, cls)
     return found
 
@@ -81,7 +85,7 @@ def get(framework: str) -> type[Backend]:
 
     if framework.isidentifier():
         for package in _packages():
-            if cls := _find(package, framework):
+            if framework in _names(package) and (cls := _find(package, framework)):
                 return cls
     raise Unsupported(f"unknown framework {framework!r}; choose one of {', '.join(names())}")
 
