@@ -1,4 +1,5 @@
-"""Shared fixtures: the repo's python, a CLI runner in a subprocess, process-leak checks."""
+"""Shared fixtures: the repo's python, a CLI runner in a subprocess, what a run's parties
+reported, and checks that nothing of a run is left (processes, emulated hosts)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,51 @@ def party_processes(marker: str) -> list[psutil.Process]:
     return found
 
 
+def _orphaned_pulses() -> list[psutil.Process]:
+    """Pulse processes whose party is gone (none may outlive its party)."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if any(c.endswith("parties/pulse.py") for c in cmd) and not psutil.pid_exists(
+                int(cmd[-1])):
+            found.append(p)
+    return found
+
+
+def nothing_left(marker: str, within_s: float = 5.0) -> float:
+    """Seconds until no party of the runs whose command lines mention ``marker``, and no
+    orphaned pulse, is left (at most ``within_s``)."""
+    start = time.monotonic()
+    while party_processes(marker) or _orphaned_pulses():
+        assert time.monotonic() - start < within_s, party_processes(marker)
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def _namespaces() -> list[str]:
+    """Emulated hosts left behind: namespaces whose owning process (``mpcb-<pid>x...``) is
+    gone (those of other live runs on this machine are theirs)."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    names = [ln.split()[0] for ln in out.splitlines() if ln.startswith("mpcb-")]
+    return [n for n in names if not psutil.pid_exists(int(n[5:].split("x")[0]))]
+
+
+def _tun_devices() -> list[str]:
+    """TUN devices of the emulator in this (the launcher's) network: there must be none."""
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if "mpcb" in ln]
+
+
+@pytest.fixture
+def no_emulated_hosts_left():
+    """After the test: no emulated host (namespace) or TUN device of its runs is left."""
+    yield
+    deadline = time.monotonic() + 10
+    while _namespaces() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _namespaces() and not _tun_devices()
+
+
 def signal_party(proc: subprocess.Popen, marker: str, rank: int, sig: int) -> tuple[float, str]:
     """Send ``sig`` to the live party process of ``rank`` (of the run whose command lines
     mention ``marker``) while the CLI ``proc`` runs; the seconds ``proc`` took to end after
@@ -58,6 +104,29 @@ def signal_party(proc: subprocess.Popen, marker: str, rank: int, sig: int) -> tu
         return time.monotonic() - sent_at, stderr
     finally:
         proc.kill()
+
+
+@pytest.fixture
+def party_results(monkeypatch) -> list:
+    """Each party's result line (rows, config, the logits it learnt), one list per run."""
+    return capture_results(monkeypatch)
+
+
+def capture_results(monkeypatch: pytest.MonkeyPatch) -> list:
+    """A list that gets every party's result line, one list per run, of every run while
+    ``monkeypatch`` is active."""
+    from mpcbench.launch import runner
+
+    seen: list = []
+    launch = runner.launch
+
+    def capture(*args, **kwargs):
+        outputs = launch(*args, **kwargs)
+        seen.append(outputs)
+        return outputs
+
+    monkeypatch.setattr(runner, "launch", capture)
+    return seen
 
 
 @pytest.fixture

@@ -19,30 +19,8 @@ from mpcbench.launch.network import Emulator
 from tests import sshd
 from tests.conftest import REPO, party_processes, run_cli
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-def _namespaces() -> list[str]:
-    """Emulated hosts left behind: namespaces whose owning process (``mpcb-<pid>x...``) is
-    gone (those of other live runs on this machine are theirs)."""
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    names = [ln.split()[0] for ln in out.splitlines() if ln.startswith("mpcb-")]
-    return [n for n in names if not psutil.pid_exists(int(n[5:].split("x")[0]))]
-
-
-def _tun_devices() -> list[str]:
-    """TUN devices of the emulator in this (the launcher's) network: there must be none."""
-    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if "mpcb" in ln]
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind():
-    yield
-    deadline = time.monotonic() + 10
-    while _namespaces() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _namespaces() and not _tun_devices()
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300),
+              pytest.mark.usefixtures("no_emulated_hosts_left")]
 
 
 def _run(res, framework, network, *extra, images="16", batch="16", parties="3"):

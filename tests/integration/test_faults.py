@@ -19,12 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from mpcbench import injection, results
 from mpcbench.launch.local import EXIT_S
-from tests.conftest import REPO, party_processes
+from tests.conftest import REPO, nothing_left
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -61,26 +60,6 @@ def _inject(tmp_path: Path, framework: str, faults: list[tuple[str, int, str]],
                 faults)
 
 
-def _orphaned_pulses() -> list[psutil.Process]:
-    """Pulse processes whose party is gone (none may outlive its party)."""
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
-        if any(c.endswith("parties/pulse.py") for c in cmd) and not psutil.pid_exists(
-                int(cmd[-1])):
-            found.append(p)
-    return found
-
-
-def _nothing_left(tmp_path: Path, within_s: float = 5.0) -> float:
-    """Seconds until no party or pulse of the test's runs is left (at most ``within_s``)."""
-    start = time.monotonic()
-    while party_processes(str(tmp_path)) or _orphaned_pulses():
-        assert time.monotonic() - start < within_s, party_processes(str(tmp_path))
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
 def _failed(tmp_path: Path, proc: subprocess.CompletedProcess, took: float, label: str,
             fault: str) -> None:
     """A fault before the party's result: the run failed, the party named in time."""
@@ -100,7 +79,7 @@ def _failed(tmp_path: Path, proc: subprocess.CompletedProcess, took: float, labe
         assert f"{label} " in line and named in line, line
         assert stored["status"].tolist() == ["failed"]
         assert took < 10
-    _nothing_left(tmp_path)
+    nothing_left(str(tmp_path))
 
 
 def _kept(tmp_path: Path, proc: subprocess.CompletedProcess, took: float,
@@ -119,7 +98,7 @@ def _kept(tmp_path: Path, proc: subprocess.CompletedProcess, took: float,
                 "hang": f"{label} did not exit within {EXIT_S:g} s of its result"}[fault]
         assert note in stored["note"].iloc[0]
     assert took < EXIT_S + 5
-    _nothing_left(tmp_path)
+    nothing_left(str(tmp_path))
 
 
 #: what befalls a party (a full disk is an error like any other there)
@@ -153,7 +132,7 @@ def test_a_remote_party_stopped_before_its_imports_is_named_from_its_pulse(tmp_p
     assert ("party 1 of 2 (mpyc) is stopped: the kernel of host 127.0.0.1 reports it "
             "stopped by a signal (state T)") in line, line
     assert took < 10
-    _nothing_left(tmp_path)
+    nothing_left(str(tmp_path))
 
 
 @pytest.mark.mpyc
@@ -211,7 +190,7 @@ def test_a_sweep_killed_at_a_launcher_point_is_finished_by_the_next(tmp_path, po
     the next sweep takes over the dead sweep's cell and runs each cell once."""
     proc, _ = _sweep(tmp_path, [(point, injection.LAUNCHER, "crash")])
     assert proc.returncode == -9
-    gone = _nothing_left(tmp_path)
+    gone = nothing_left(str(tmp_path))
     print(f"launcher: crash at {point}: its parties gone {gone:.2f} s after it")
     assert results.load(tmp_path / "r").empty
     again, _ = _sweep(tmp_path)
@@ -232,7 +211,7 @@ def test_an_error_while_storing_fails_that_cell_only_and_says_where_its_results_
     failed = results.load(tmp_path / "r").query("status == 'failed'")
     logs = Path(failed["error"].iloc[0].split("results are in ")[1])
     assert "@mpcbench result " in (logs / "party0.log").read_text()  # the measurement kept
-    _nothing_left(tmp_path)
+    nothing_left(str(tmp_path))
 
 
 @pytest.mark.mpyc
@@ -245,7 +224,7 @@ def test_a_full_disk_while_storing_stops_the_sweep_with_one_line(tmp_path):
     assert results.run_files(tmp_path / "r") == []
     assert [p.name for p in (tmp_path / "r").iterdir() if p.suffix == ".tmp"] == []
     assert took < 5
-    _nothing_left(tmp_path)
+    nothing_left(str(tmp_path))
 
 
 @pytest.mark.mpyc
@@ -254,4 +233,4 @@ def test_an_error_of_the_launcher_with_its_parties_running_stops_them(tmp_path):
     assert proc.returncode == 1
     assert "Injected: fault injected at launch of launcher" in proc.stderr
     assert took < 5
-    _nothing_left(tmp_path)
+    nothing_left(str(tmp_path))

@@ -25,21 +25,6 @@ LOGIT_TOL = {"crypten": 0.05, "mpyc": 0.5}
 OWN_IMAGES = {0: [0, 1, 3, 4], 1: [], 2: [2, 5]}
 
 
-@pytest.fixture
-def party_results(monkeypatch) -> list:
-    """Each party's result line (rows, config, the logits it learnt), one list per run."""
-    seen: list = []
-    launch = runner.launch
-
-    def capture(*args, **kwargs):
-        outputs = launch(*args, **kwargs)
-        seen.append(outputs)
-        return outputs
-
-    monkeypatch.setattr(runner, "launch", capture)
-    return seen
-
-
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("framework", [pytest.param("crypten", marks=pytest.mark.crypten),
                                        pytest.param("mpyc", marks=pytest.mark.mpyc)])
