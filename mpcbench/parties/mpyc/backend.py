@@ -22,7 +22,6 @@ import contextlib
 import functools
 import importlib.metadata
 import importlib.util
-import math
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,11 +36,12 @@ from .. import shares
 from ..base import Backend, CommCounters, Kind, Unsupported
 from ..context import PartyContext
 from .fixedpoint import (
-    PRSS_MAX_TERMS,
     VARIANTS,
     FixedPoint,
     field_prime,
+    fused_truncation,
     prss,
+    prss_terms,
     threshold,
     value_range,
     variant,
@@ -182,12 +182,10 @@ class MpycBackend(Backend):
     @staticmethod
     def _tuned_changes(case: Case) -> list[str]:
         """What ``variant=tuned`` changes in the protocol and messages of ``case``."""
-        m, t = case.parties, threshold(case)
-        terms = math.comb(m, t)
-        fused = prss(case) and terms <= PRSS_MAX_TERMS
+        terms = prss_terms(case)
         changes = ["products: float64 limb-split BLAS products of the shares (exact, local; "
                    "same values as MPyC's object-array product)"]
-        if fused:
+        if fused_truncation(case):
             changes.append(
                 f"truncation: the degree-2t product is masked with PRSS values ({terms} "
                 "terms) and opened once, one round instead of MPyC's resharing plus "
@@ -264,9 +262,8 @@ class MpycBackend(Backend):
         variant (stock holds weights in MPyC's integral encoding, tuned as plain ints)."""
         fmt = FixedPoint.of(case)
         t = threshold(case)
-        terms = math.comb(case.parties, t)
-        fused = variant(case) == "tuned" and prss(case) and terms <= PRSS_MAX_TERMS
-        return {"scheme": "Shamir", "field": str(field_prime(fmt, terms if fused else 1)),
+        terms = prss_terms(case) if variant(case) == "tuned" and fused_truncation(case) else 1
+        return {"scheme": "Shamir", "field": str(field_prime(fmt, terms)),
                 "threshold": t, "bit_length": fmt.bit_length, "frac_bits": fmt.frac_bits,
                 "weight_frac_bits": fmt.weight_frac_bits, "variant": variant(case)}
 
