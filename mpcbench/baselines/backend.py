@@ -15,7 +15,7 @@ from .. import models
 from ..case import Case
 from ..parties.base import Backend, Kind, Unsupported
 from ..parties.context import PartyContext
-from .cache import REFERENCE_MODEL, load_evaluation
+from .cache import REFERENCE_MODEL, EvaluationCode, load_evaluation
 
 
 class BaselineBackend(Backend):
@@ -31,6 +31,10 @@ class BaselineBackend(Backend):
     options: ClassVar[frozenset[str]] = frozenset()
     #: evaluation figures the backend reports (cached unless ``measure_attack``)
     evaluation_metrics: ClassVar[frozenset[str]] = frozenset()
+    #: the code computing the cached figures: weights name (the model's ``NAME``, or
+    #: trained weights of it computed by other modules) -> the modules whose source is its
+    #: version, part of the cache key (:func:`.cache.code_version`)
+    evaluation_code: ClassVar[EvaluationCode] = {}
 
     @staticmethod
     def measures_attack(case: Case) -> bool:
@@ -80,7 +84,8 @@ class BaselineBackend(Backend):
         #: cached figures of exactly these inputs (``None`` until ``python -m
         #: mpcbench.baselines`` computed them, or when the run measures its own)
         self.evaluation = (None if self.measures_attack(ctx.case)
-                           else load_evaluation(self.weights_name(ctx.case), ctx.case.dataset))
+                           else load_evaluation(self.weights_name(ctx.case), ctx.case.dataset,
+                                                code=self.evaluation_code))
         self.repeat = -1
 
     def share_model(self, layers: None) -> nn.Module:

@@ -46,7 +46,7 @@ def _column_names(value: str | None) -> list[str] | None:
     """``--columns`` callback: ``a,b`` -> ``["a", "b"]``, each a column of the runs table."""
     if value is None:
         return None
-    from ..results.summary import RUN_COLUMNS
+    from ..results.runs import RUN_COLUMNS
 
     names = [name.strip() for name in value.split(",")]
     unknown = [name for name in names if name not in RUN_COLUMNS]
@@ -72,7 +72,7 @@ def check_table(wide: bool, columns: list[str] | None) -> None:
 
 def print_runs(summary: pd.DataFrame, title: str | None = None, wide: bool = False,
                columns: list[str] | None = None) -> None:
-    """Print the runs of ``summary`` (:func:`~mpcbench.results.summary.runs`) as a table:
+    """Print the runs of ``summary`` (:func:`~mpcbench.results.runs.runs`) as a table:
     the :data:`COMPACT` columns that fit the terminal (those left out are named under
     it), every column (``wide``) or ``columns``."""
     if wide:
@@ -138,7 +138,7 @@ def results(
     still shown; the exit status is then 1.
     """
     from ..results import ResultsError, load
-    from ..results.summary import runs
+    from ..results.runs import runs
 
     check_table(wide, columns)
     if fmt is not Format.table and (wide or columns):

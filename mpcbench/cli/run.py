@@ -171,7 +171,8 @@ def run(
     from ..launch import defaults
     from ..launch.checks import check
     from ..launch.runner import run_case
-    from ..results.summary import phases, runs
+    from ..results.runs import runs
+    from ..results.summary import phases
     from ..roles import Roles
 
     check_table(wide, columns)

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import roles
 from ..errors import InputError
 from ..results import identity as ident
 from ..results import store, summary
-from ..results.summary import CELL, is_micro
+from ..results.labels import cell_label
+from ..results.summary import is_micro
 
 WORSE, BETTER, INSIGNIFICANT, INCOMPARABLE, FAILED, SAME = "+", "-", "~", "x", "!", ""
 
@@ -71,37 +71,12 @@ def load_side(spec: str, results_dir: Path) -> pd.DataFrame:
     return df[df["run_id"] == matches[0]]
 
 
-def cell_label(frame: pd.DataFrame) -> pd.Series:
-    """Readable cell id, e.g. ``crypten+tuned/mlp mnist n=2 b=16 [TFP t=1]``, with the
-    configuration's other settings in braces (``{bit_length=16, ...}``) and `` @wan`` for an
-    emulated network: cells configured differently never share a label."""
-
-    def one(row: pd.Series) -> str:
-        provider = "" if pd.isna(row["provider"]) else str(row["provider"])
-        sec = [] if provider.startswith("none") or not provider else [provider]
-        sec += [] if pd.isna(row["threshold"]) else [f"t={row['threshold']}"]
-        tail = f" [{' '.join(sec)}]" if sec else ""
-        config = None if pd.isna(row["config"]) else row["config"]
-        rest = ident.settings(config)
-        tail += f" {{{rest}}}" if rest else ""
-        network = row["network"]
-        tail += "" if pd.isna(network) or network == "none" else f" @{network}"
-        held = roles.stored_label(row["model_owner"], row["data_owners"], row["output"])
-        tail += f" <{held}>" if held else ""
-        return (f"{ident.system_name(str(row['framework']), config)}/{row['model']} "
-                f"{row['dataset']} n={row['parties']} b={row['batch']}{tail}")
-
-    if frame.empty:
-        return pd.Series(dtype=object)
-    return frame[CELL].apply(one, axis=1)
-
-
 def _stats(df: pd.DataFrame) -> pd.DataFrame:
     """Long table of one side: cell, metric, value (as in the summary), q25, q75, n."""
     table = summary.summary(df)
-    table["cell"] = cell_label(table)
+    table["cell"] = cell_label(table, self_contained=True)
     obs = summary.repeats(df)
-    obs["cell"] = cell_label(obs)
+    obs["cell"] = cell_label(obs, self_contained=True)
     parts = []
     for metric in METRICS:
         part = table[["cell", metric]].rename(columns={metric: "value"}).assign(metric=metric)
@@ -118,7 +93,7 @@ def _stats(df: pd.DataFrame) -> pd.DataFrame:
 def _cells(df: pd.DataFrame) -> pd.DataFrame:
     """Per cell: its case fingerprints and first error of a non-ok row (if any)."""
     rows = df[~is_micro(df)].copy()
-    rows["cell"] = cell_label(rows)
+    rows["cell"] = cell_label(rows, self_contained=True)
     bad = rows["status"].fillna("ok").ne("ok")
     rows["error_text"] = rows["status"].where(bad).astype("string") + ": " + \
         rows["error"].fillna("").astype("string")

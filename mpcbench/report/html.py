@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..results import network, store, summary
+from ..results import micro, network, store, summary
 from . import dealer, figures, privacy, provenance, robustness, roles, training
 from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
 
@@ -218,7 +218,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     cells = roles.mark_dealers(summary.summary(df), df)
     phases = summary.phases(df)
-    micro = summary.micro(df)
+    sharing = micro.micro(df)
     coverage = provenance.coverage(df, expected)
     security = provenance.security(df)
     baseline_fws = sorted(coverage.loc[coverage["kind"] == "baseline", "framework"])
@@ -264,8 +264,8 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         _plain_table("robustness_vae", "Robustness: VAE Lipschitz certificate",
                      robustness.vae_table(df), robustness.VAE_NOTE),
     ]
-    if not micro.empty:
-        tables.append(_micro_table(micro))
+    if not sharing.empty:
+        tables.append(_micro_table(sharing))
     trained = training.runs(df)
     if not trained.empty:
         tables.append(_training_table(trained))
@@ -274,10 +274,10 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     figures.theme()
     repeats, run_rows = summary.repeats(df), summary.run_level(df)
     colours = figures.palette(pd.concat([repeats["system"], phases["system"], run_rows["system"]]))
-    inputs = Tables(repeats, cells, phases, run_rows, summary.micro_repeats(df), per_network,
+    inputs = Tables(repeats, cells, phases, run_rows, micro.micro_repeats(df), per_network,
                     colours)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
-    micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not micro.empty else None
+    micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not sharing.empty else None
     reconstructions = privacy.copy_reconstruction_figures(df, out_dir)
     training_figs = [] if trained.empty else [
         _draw(spec, inputs, out_dir) for spec in training.figure_specs(trained, df)]

@@ -12,14 +12,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..results.identity import system_name
-from ..results.summary import (
-    is_micro,
-    is_mpc,
-    kind_label,
-    security_notes,
-    usable,
-    versions_label,
-)
+from ..results.labels import kind_label, versions_label
+from ..results.summary import is_micro, is_mpc, security_notes, usable
 
 GIB = 2**30
 

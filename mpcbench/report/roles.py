@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..metrics import DEAL, DEALER
 from ..results import summary
+from ..results.labels import cell_label
 from ..roles import stored_label
 
 #: the per-role cost table groups party rows by these (a cell of the summary, then a role)
@@ -79,7 +80,7 @@ def role_costs(df: pd.DataFrame) -> pd.DataFrame:
         peak_rss_mib=("peak_rss_bytes", "max"), mib_sent_per_img=("sent", "median"),
         mib_received_per_img=("received", "median")).reset_index()
     table["peak_rss_mib"] = table["peak_rss_mib"] / summary.MIB
-    table["system"] = summary.add_labels(table)["system"]
+    table["system"] = cell_label(table)
     table["roles"] = [stored_label(*v) or "party 0 holds all" for v in
                       zip(table["model_owner"], table["data_owners"], table["output"],
                           strict=True)]

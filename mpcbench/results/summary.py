@@ -26,27 +26,25 @@ one repeat of one run of a cell:
 ``dealer``, e.g. CrypTen's TTP) enters only the offline bytes (seen from the parties'
 side) and its own columns.
 
-Cells summarise observations with the median and the inter-quartile range.
+Cells summarise observations with the median and the inter-quartile range. Labels come
+from :mod:`.labels`; the sharing micro-benchmark has its own statistics (:mod:`.micro`),
+and :mod:`.runs` puts one line per stored run.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from .. import roles
 from ..case import Inference, Micro, Training
 from ..metrics import DEAL, PHASES, RANK_METRICS
-from . import identity as ident
-from .identity import system_name
+from .labels import add_labels, kind_label
 
 #: identity of a cell (one line of the summary table)
 CELL = ["framework", "model", "dataset", "parties", "network", "batch", "provider",
         "threshold", "config", "model_owner", "data_owners", "output"]
-#: the ``kind`` a backend declares (stored on its rows) -> the label tables show
-KIND_LABELS = {"mpc": "MPC", "plaintext": "plaintext", "baseline": "baseline"}
 #: run-level metrics aggregated per cell, and how
 RUN_AGG = {"accuracy": "mean", "plain_accuracy": "mean", "agreement": "mean", "max_abs_err": "max"}
 #: the four timed phases of a repeat, in order
@@ -55,7 +53,8 @@ PHASE_ORDER = [p for p in PHASES if p != "total"]
 TFP_NOTE = "TFP: party 0 deals all correlated randomness"
 ZERO_NOTE = "t=0: no privacy against a single corrupt party"
 MIB = 2**20
-_OBS = ["run_id", "repeat"]
+#: what tells the observations of a cell apart: one repeat of one run
+OBS = ["run_id", "repeat"]
 
 
 def usable(df: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +76,7 @@ def is_training(df: pd.DataFrame) -> pd.Series:
 
 
 def is_micro(df: pd.DataFrame) -> pd.Series:
-    """Rows of sharing micro-benchmark runs (see :func:`micro`), which inference
+    """Rows of sharing micro-benchmark runs (see :mod:`.micro`), which inference
     statistics leave out."""
     return is_workload(df, Micro.kind)
 
@@ -97,7 +96,9 @@ def _parties(df: pd.DataFrame) -> pd.DataFrame:
     return df[(df["rank"] >= 0).fillna(False).astype(bool) & ~is_dealer(df)]
 
 
-def _per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
+def per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
+    """Per group of ``keys``: the computing parties' ``metric`` of ``phase``, aggregated
+    over ranks by ``how`` (``max``, ``sum``)."""
     party = _parties(df)
     sel = party[(party["phase"] == phase) & (party["metric"] == metric)]
     return sel.groupby(keys, dropna=False)["value"].agg(how)
@@ -129,76 +130,6 @@ def is_mpc(df: pd.DataFrame) -> pd.Series:
     return df["kind"].astype("string").str.lower().eq("mpc").fillna(False).astype(bool)
 
 
-def versions_label(versions: pd.Series) -> pd.Series:
-    """``{"crypten": "0.4.1"}`` (JSON text, as stored) -> ``crypten 0.4.1``."""
-    def label(text: object) -> str:
-        if not isinstance(text, str) or not text:
-            return ""
-        return ", ".join(f"{pkg} {ver}" for pkg, ver in sorted(json.loads(text).items()))
-
-    return versions.map(label)
-
-
-def kind_label(kind: pd.Series) -> pd.Series:
-    """Table label of a declared kind (``mpc`` -> ``MPC``); unknown kinds as they are."""
-    return kind.astype("string").map(lambda k: KIND_LABELS.get(k, k)).fillna("?").astype(str)
-
-
-def varying_settings(cells: pd.DataFrame) -> pd.Series:
-    """Per row, the options of its configuration whose value differs between rows of the
-    same system (``bit_length=16``); options shown elsewhere (variant, provider,
-    threshold) are left out. Empty where nothing varies."""
-    base = [ident.system_name(fw, cfg) for fw, cfg in
-            zip(cells["framework"], cells["config"], strict=True)]
-    parsed = [ident.parse_config(c) for c in cells["config"]]
-    out = pd.Series("", index=cells.index, dtype=object)
-    for name in set(base):
-        idx = [i for i, b in enumerate(base) if b == name]
-        keys = set().union(*(parsed[i] for i in idx)) - ident.LABELLED_OPTIONS
-        varying = {k for k in keys if len({parsed[i].get(k) for i in idx}) > 1}
-        for i in idx:
-            out.iloc[i] = ident.settings(cells["config"].iloc[i], varying)
-    return out
-
-
-def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
-    """Add ``system``, the legend label of a cell, and ``settings``.
-
-    The label is the framework with its variant (``crypten+tuned``; a stock run is the
-    bare framework), suffixed with the provider when a framework was run with several,
-    with ``t=0`` for threshold-0 runs of a framework also run with t > 0, with the
-    configuration settings that differ between its cells (``settings``, e.g.
-    ``{bit_length=16}``), so no two configurations share a label, then with
-    ``@network`` for runs over an emulated network, and last with the roles when they are
-    not party 0's (``<mo=1,do=0+2,out=owners>``).
-    """
-    out = cells.copy()
-    if "config" not in out:
-        out["config"] = pd.NA
-    label = pd.Series([ident.system_name(fw, cfg) for fw, cfg in
-                       zip(out["framework"].astype(str), out["config"], strict=True)],
-                      index=out.index, dtype=object)
-    for fw, grp in out.groupby("framework"):
-        sel = out["framework"] == fw
-        if grp["provider"].nunique() > 1:
-            label[sel] = label[sel] + " [" + out.loc[sel, "provider"].fillna("?").astype(str) + "]"
-        if (grp["threshold"] == 0).any() and (grp["threshold"] != 0).any():
-            zero = sel & out["threshold"].eq(0).fillna(False)
-            label[zero] = label[zero] + " (t=0)"
-    out["settings"] = varying_settings(out)
-    has = out["settings"].ne("")
-    label[has] = label[has] + " {" + out.loc[has, "settings"] + "}"
-    if "network" in out:
-        remote = out["network"].fillna("none").astype(str).ne("none")
-        label[remote] = label[remote] + " @" + out.loc[remote, "network"].astype(str)
-    if {"model_owner", "data_owners", "output"} <= set(out):
-        held = [roles.stored_label(*v) for v in
-                zip(out["model_owner"], out["data_owners"], out["output"], strict=True)]
-        label = label + pd.Series([f" <{h}>" if h else "" for h in held], index=out.index)
-    out["system"] = label
-    return out
-
-
 def repeats(df: pd.DataFrame) -> pd.DataFrame:
     """One row per cell x run x repeat with time, throughput, memory and traffic per image.
 
@@ -206,16 +137,16 @@ def repeats(df: pd.DataFrame) -> pd.DataFrame:
     their run-level time per image.
     """
     rows = _inference(df)
-    keys = CELL + _OBS
+    keys = CELL + OBS
     obs = pd.concat(
         {
-            "total_s": _per_rank(rows, "total", "wall_s", "max", keys),
-            "peak_rss_bytes": _per_rank(rows, "total", "peak_rss_bytes", "max", keys),
-            "bytes_sent": _per_rank(rows, "total", "bytes_sent", "sum", keys),
-            "offline_sent": _per_rank(rows, "total", "bytes_sent_offline", "sum", keys),
-            "offline_received": _per_rank(rows, "total", "bytes_received_offline", "sum",
+            "total_s": per_rank(rows, "total", "wall_s", "max", keys),
+            "peak_rss_bytes": per_rank(rows, "total", "peak_rss_bytes", "max", keys),
+            "bytes_sent": per_rank(rows, "total", "bytes_sent", "sum", keys),
+            "offline_sent": per_rank(rows, "total", "bytes_sent_offline", "sum", keys),
+            "offline_received": per_rank(rows, "total", "bytes_received_offline", "sum",
                                           keys),
-            "rounds": _per_rank(rows, "total", "rounds", "max", keys),
+            "rounds": per_rank(rows, "total", "rounds", "max", keys),
         },
         axis=1,
     )
@@ -256,12 +187,13 @@ def run_level(df: pd.DataFrame) -> pd.DataFrame:
     return add_labels(_with_kind(rows[rows["rank"] < 0], rows))
 
 
-def _q(p: float):
-    def quantile(s: pd.Series) -> float:
+def quantile(p: float) -> Callable[[pd.Series], float]:
+    """Aggregation function: the ``p`` quantile of a group (named ``q25`` for 0.25)."""
+    def of(s: pd.Series) -> float:
         return s.quantile(p)
 
-    quantile.__name__ = f"q{int(p * 100)}"
-    return quantile
+    of.__name__ = f"q{int(p * 100)}"
+    return of
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -287,8 +219,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         repeats=("total_s", "count"),
         images=("images", "max"),
         s_per_img=("s_per_img", "median"),
-        s_per_img_q25=("s_per_img", _q(0.25)),
-        s_per_img_q75=("s_per_img", _q(0.75)),
+        s_per_img_q25=("s_per_img", quantile(0.25)),
+        s_per_img_q75=("s_per_img", quantile(0.75)),
         img_per_s=("img_per_s", "median"),
         total_s=("total_s", "median"),
         peak_rss_mib=("peak_rss_mib", "max"),
@@ -305,7 +237,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         for m, how in RUN_AGG.items()
     }
     table = table.join(pd.DataFrame(per_metric), how="left").reset_index()
-    table["slowdown"] = table["s_per_img"] / _plaintext_reference(table)
+    table["slowdown"] = table["s_per_img"] / plaintext_reference(table)
     table["eff"] = table["total_s"] / table["accuracy"]
     security = (
         rows.groupby(CELL, dropna=False)[["protocol", "adversary"]].first().reset_index()
@@ -344,7 +276,7 @@ def oversubscription(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out.drop(columns=["_cores", "_threads", "_parties"]).reset_index()
 
 
-def _plaintext_reference(table: pd.DataFrame) -> pd.Series:
+def plaintext_reference(table: pd.DataFrame) -> pd.Series:
     """Median plaintext time per image of each row's model, dataset (and batch if measured)."""
     plain = table[table["framework"] == "plaintext"]
     same_batch = plain.groupby(["model", "dataset", "batch"])["s_per_img"].min()
@@ -369,7 +301,7 @@ def phases(df: pd.DataFrame) -> pd.DataFrame:
     Setup happens once per run; it is divided by the images of one repeat like the others.
     """
     rows = _inference(df)
-    keys = CELL + _OBS + ["phase"]
+    keys = CELL + OBS + ["phase"]
     party = _parties(rows)
     sel = party[(party["metric"] == "wall_s") & party["phase"].isin(PHASE_ORDER)]
     per_obs = sel.groupby(keys, dropna=False).agg(wall_s=("value", "max"), images=("images", "max"))
@@ -401,96 +333,3 @@ def run_metrics(df: pd.DataFrame, frameworks: list[str]) -> pd.DataFrame:
         ~cached, rows["metric"].astype(str) + CACHED_SUFFIX))
     wide = rows.groupby([*keys, "metric"], dropna=False)["value"].mean().unstack("metric")
     return wide.reset_index().rename_axis(columns=None)
-
-
-def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
-    """Sharing micro-benchmark: per run x repeat, the slowest party's ``load`` and ``share``
-    time and the largest party's peak RSS over the micro-benchmark's phases."""
-    rows = usable(df)
-    rows = rows[is_micro(rows) & (rows["rank"] >= 0)
-                & rows["phase"].isin(["load", "share", "total"])]
-    rows = rows.assign(dtype=rows["dtype"].fillna("?").astype(str))
-    keys = ["framework", "dtype", "case_id", "parties", "config", *_OBS]
-    rss = rows[rows["metric"] == "peak_rss_bytes"].groupby(keys, dropna=False)["value"].max()
-    obs = pd.concat(
-        {
-            "load_s": _per_rank(rows, "load", "wall_s", "max", keys),
-            "share_s": _per_rank(rows, "share", "wall_s", "max", keys),
-            "peak_rss_mib": rss / MIB,
-        },
-        axis=1,
-    ).reset_index()
-    obs = obs[obs["share_s"].notna()]
-    obs["system"] = [system_name(str(fw), cfg) for fw, cfg in
-                     zip(obs["framework"], obs["config"], strict=True)]
-    return obs
-
-
-def micro(df: pd.DataFrame) -> pd.DataFrame:
-    """Sharing micro-benchmark table per framework and dtype: median load and share time
-    (share with IQR), peak RSS, and share time over torch's load time (plaintext ``load``)."""
-    obs = micro_repeats(df)
-    if obs.empty:
-        return pd.DataFrame(columns=["framework", "system", "dtype", "case_id", "share_s",
-                                     "peak_rss_mib"])
-    table = obs.groupby(["framework", "system", "dtype", "case_id", "parties", "config"],
-                        dropna=False).agg(
-        repeats=("share_s", "count"),
-        load_s=("load_s", "median"),
-        share_s=("share_s", "median"),
-        share_s_q25=("share_s", _q(0.25)),
-        share_s_q75=("share_s", _q(0.75)),
-        peak_rss_mib=("peak_rss_mib", "max"),
-    ).reset_index()
-    torch_load = table[table["framework"] == "plaintext"].groupby("dtype")["load_s"].min()
-    table["share_vs_torch_load"] = table["share_s"] / table["dtype"].map(torch_load)
-    return table.sort_values(["dtype", "framework", "parties"], ignore_index=True)
-
-
-#: columns of :func:`runs`, in display order
-RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "dataset",
-               "parties", "network", "batch", "images", "dtype", "status", "s_per_img",
-               "img_per_s", "slowdown", "accuracy", "agreement", "max_abs_err", "peak_rss_mib",
-               "mib_per_img", "online_mib_per_img", "offline_mib_per_img", "dealer_rss_mib",
-               "rounds_per_img", "threshold", "provider", "config",
-               "model_shares", "oversubscribed", "contended", "cached", "versions", "note",
-               "error"]
-
-
-def runs(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per stored run, failed ones included: the median over its measured repeats
-    of :func:`repeats`' figures (for a sharing micro-benchmark: of its ``share`` time), its
-    run-level metrics, and its slowdown against the plaintext runs in the same table."""
-    ident = df.groupby("run_id", sort=False)[
-        ["timestamp", "case_id", "framework", "kind", "model", "workload", "dataset",
-         "parties", "network", "batch", "images", "dtype", "threshold", "provider", "config",
-         "model_shares", "oversubscribed", "contended", "status", "note", "error",
-         "framework_versions"]
-    ].first()
-    ident["system"] = [system_name(fw, cfg) for fw, cfg in
-                       zip(ident["framework"].astype(str), ident["config"], strict=True)]
-    cached = df[df["source"].eq("cached").fillna(False)].groupby("run_id")["metric"].agg(
-        lambda m: ", ".join(sorted(set(m))))
-    ident["cached"] = cached.reindex(ident.index).fillna("")
-    ident["kind"] = kind_label(ident["kind"])
-    ident["versions"] = versions_label(ident.pop("framework_versions"))
-    micro_obs = micro_repeats(df).join(ident["images"], on="run_id")
-    micro_obs = micro_obs.assign(s_per_img=micro_obs["share_s"] / micro_obs["images"],
-                                 img_per_s=micro_obs["images"] / micro_obs["share_s"])
-    obs = pd.concat([repeats(df), micro_obs]).groupby("run_id").agg(
-        s_per_img=("s_per_img", "median"), img_per_s=("img_per_s", "median"),
-        peak_rss_mib=("peak_rss_mib", "max"), mib_per_img=("mib_per_img", "median"),
-        online_mib_per_img=("online_mib_per_img", "median"),
-        offline_mib_per_img=("offline_mib_per_img", "median"),
-        dealer_rss_mib=("dealer_rss_mib", "max"),
-        rounds_per_img=("rounds_per_img", "median"),
-    )
-    run_rows = usable(df)[lambda d: (d["rank"] < 0) & d["metric"].isin(list(RUN_AGG))]
-    metrics = run_rows.pivot_table(index="run_id", columns="metric", values="value",
-                                   aggfunc="first")
-    out = ident.join(obs).join(metrics.reindex(columns=list(RUN_AGG))).reset_index()
-    micro_runs = is_micro(out)
-    out["dtype"] = out["dtype"].fillna("?").astype(str).where(micro_runs, "")
-    # a micro-benchmark's ratio is share time over torch's load time (see :func:`micro`)
-    out["slowdown"] = (out["s_per_img"] / _plaintext_reference(out)).where(~micro_runs)
-    return out.sort_values("timestamp", ignore_index=True)[RUN_COLUMNS]

@@ -185,20 +185,28 @@ def test_cached_evaluation_belongs_to_all_its_inputs(tmp_path):
 
 
 def test_code_version_follows_the_evaluation_source(monkeypatch, tmp_path):
+    from mpcbench.baselines.feedback import robustness
+
     before = code_version("cnnf")
     assert before == code_version("cnnf") and before != code_version("complex")
     fake = tmp_path / "robustness.py"
     fake.write_text("# changed\n")
-    real = cache.importlib.util.find_spec
-
-    def find_spec(name):
-        spec = real(name)
-        if name.endswith("feedback.robustness"):
-            spec.origin = str(fake)
-        return spec
-
-    monkeypatch.setattr(cache.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(robustness, "__file__", str(fake))
     assert code_version("cnnf") != before
+
+
+def test_the_cached_evaluation_code_is_what_the_registry_s_baselines_declare():
+    from mpcbench.baselines.complex import adversarial
+    from mpcbench.baselines.feedback.backend import FeedbackBackend
+    from mpcbench.parties import registry
+    from mpcbench.parties.base import Kind
+
+    baselines = [cls for cls in registry().values() if cls.kind is Kind.BASELINE]
+    assert {cls.model_module.NAME for cls in baselines} <= set(cache.evaluation_code())
+    assert adversarial.WEIGHTS_NAME in cache.evaluation_code()
+    # a party reads its own backend's declaration: the same version as the registry's
+    assert code_version("cnnf", FeedbackBackend.evaluation_code) == code_version("cnnf")
+    assert code_version("split-dp0.5") == code_version("split")
 
 
 def test_baselines_declare_which_figures_come_from_the_cache():

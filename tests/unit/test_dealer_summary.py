@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mpcbench.report import dealer
-from mpcbench.results import summary
+from mpcbench.results import runs, summary
 from mpcbench.results.schema import conform
 
 from .report_data import _run
@@ -57,7 +57,7 @@ def test_the_dealer_is_not_a_computing_party_and_its_links_are_offline():
     assert cell["mib_per_img"] == pytest.approx(plain["mib_per_img"] + 0.75)
     assert cell["dealer_rss_mib"] == 300
     assert cell["dealer_cpu_s_per_img"] == pytest.approx(6.4 / (32 * 2))  # 2 repeats served
-    run = summary.runs(rows).iloc[0]
+    run = runs.runs(rows).iloc[0]
     assert run["dealer_rss_mib"] == 300 and run["offline_mib_per_img"] == pytest.approx(1.0)
 
 

@@ -9,7 +9,7 @@ import pytest
 from mpcbench.case import Case, Inference, Training
 from mpcbench.launch import record
 from mpcbench.results import identity as ident
-from mpcbench.results import store, summary
+from mpcbench.results import runs, store, summary
 from mpcbench.results.schema import conform
 from mpcbench.roles import Roles
 from tests.unit.report_data import _run
@@ -89,8 +89,8 @@ def test_runs_differing_in_any_option_are_two_rows_with_the_setting_shown():
     table = summary.summary(df)
     assert sorted(table["settings"]) == ["knob=1", "knob=2"]
     assert sorted(table["system"]) == ["crypten {knob=1}", "crypten {knob=2}"]
-    runs = summary.runs(df)
-    assert sorted(runs["config"]) == ["knob=1, provider=TFP", "knob=2, provider=TFP"]
+    per_run = runs.runs(df)
+    assert sorted(per_run["config"]) == ["knob=1, provider=TFP", "knob=2, provider=TFP"]
     phases = summary.phases(df)
     assert set(phases["system"]) == {"crypten {knob=1}", "crypten {knob=2}"}
 

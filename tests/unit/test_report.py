@@ -19,7 +19,7 @@ from mpcbench.cli import app
 from mpcbench.errors import InputError
 from mpcbench.report import build
 from mpcbench.report.figures import FIGURES, MICRO_FIGURE
-from mpcbench.results import store, summary
+from mpcbench.results import micro, runs, store, summary
 from tests.unit import report_data
 
 REAL = Path(__file__).parents[1] / "data" / "results-real"
@@ -121,7 +121,7 @@ def test_threshold_zero_and_tfp_are_separate_and_marked(synthetic):
     table = summary.summary(store.load(synthetic))
     mpyc = table[table["framework"] == "mpyc"].set_index("threshold")
     assert set(mpyc.index) == {0, 1}
-    assert mpyc.loc[0, "system"] == "mpyc (t=0)"
+    assert mpyc.loc[0, "system"] == "mpyc [t=0]"
     assert "t=0" in mpyc.loc[0, "security_note"] and mpyc.loc[1, "security_note"] == ""
     assert table.loc[table["framework"] == "crypten", "security_note"].str.contains("TFP").all()
     assert (table.loc[table["framework"] == "plaintext", "security_note"] == "").all()
@@ -166,7 +166,7 @@ def test_failed_run_and_security_marks_in_page(built):
 
 
 def test_micro_benchmark_table(synthetic):
-    table = summary.micro(store.load(synthetic)).set_index(["framework", "dtype"])
+    table = micro.micro(store.load(synthetic)).set_index(["framework", "dtype"])
     assert set(table.index) == {("plaintext", "float32"), ("crypten", "float32"),
                                 ("crypten", "float64")}
     crypten = table.loc[("crypten", "float32")]
@@ -273,18 +273,18 @@ def test_renders_in_headless_chromium(built, tmp_path):
 
 
 def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path):
-    runs = report_data.synthetic()
-    for i, run in enumerate(runs):
+    stored = report_data.synthetic()
+    for i, run in enumerate(stored):
         fw, parties = run["framework"].iloc[0], run["parties"].iloc[0]
         if fw == "mpyc":  # MPyC counts no rounds: missing, not 0; another sweep ran beside
-            runs[i] = run.assign(value=run["value"].where(run["metric"] != "rounds"),
+            stored[i] = run.assign(value=run["value"].where(run["metric"] != "rounds"),
                                  contended=True)
         if fw == "crypten" and parties == 3:
-            runs[i] = run.assign(oversubscribed=True)
+            stored[i] = run.assign(oversubscribed=True)
         if fw == "feedback":
             cached = run["metric"].isin(["accuracy_fgsm", "accuracy_pgd"])
-            runs[i] = run.assign(source=np.where(cached, "cached", "measured"))
-    for run in runs:
+            stored[i] = run.assign(source=np.where(cached, "cached", "measured"))
+    for run in stored:
         store.append(run, tmp_path / "r")
     df = store.load(tmp_path / "r")
     table = summary.summary(df)
@@ -296,7 +296,7 @@ def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path
     shared = table[table["contended"]]
     assert set(shared["framework"]) == {"mpyc"}
     assert shared["oversubscription"].str.endswith("other work shared the machine").all()
-    runs_table = summary.runs(df)
+    runs_table = runs.runs(df)
     assert set(runs_table.loc[runs_table["framework"] == "feedback", "cached"]) == {
         "accuracy_fgsm, accuracy_pgd"}
     index = build(tmp_path / "r", tmp_path / "report")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mpcbench.cli import app
 from mpcbench.cli import results as results_cli
-from mpcbench.results import store, summary
+from mpcbench.results import runs, store
 
 REAL = Path(__file__).parents[1] / "data" / "results-real"
 RUNS = 5  # runs stored in REAL
@@ -69,7 +69,7 @@ def test_wide_and_columns(monkeypatch):
 
 
 def test_csv_and_json_keep_every_column(monkeypatch):
-    expected = summary.runs(store.load(REAL))
+    expected = runs.runs(store.load(REAL))
     csv = _results(monkeypatch, 100, "--format", "csv")
     assert csv.exit_code == 0 and csv.stdout == expected.to_csv(index=False)
     json = _results(monkeypatch, 100, "--format", "json")

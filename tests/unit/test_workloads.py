@@ -19,7 +19,7 @@ from mpcbench.launch import catalog, defaults, workloads
 from mpcbench.models import ModelError
 from mpcbench.parties import workloads as party_workloads
 from mpcbench.parties.context import PartyContext, read_spec, spec_json
-from mpcbench.results import store, summary
+from mpcbench.results import runs, store, summary
 from tests.unit.report_data import _micro, _run
 
 DATA = Path(__file__).parents[1] / "data"
@@ -127,8 +127,8 @@ def test_new_rows_carry_workload_and_dtype(tmp_path):
     assert back.groupby("run_id")[["workload", "dtype"]].first().to_dict("index") == {
         "run001": {"workload": "inference", "dtype": "float32"},
         "run002": {"workload": "micro", "dtype": "float64"}}
-    runs = summary.runs(back).set_index("run_id")
-    assert runs.loc["run002", "dtype"] == "float64" and runs.loc["run001", "dtype"] == ""
+    per_run = runs.runs(back).set_index("run_id")
+    assert per_run.loc["run002", "dtype"] == "float64" and per_run.loc["run001", "dtype"] == ""
 
 
 def test_version_5_files_get_workload_and_dtype_from_model_case_id_and_identity(tmp_path):

@@ -10,16 +10,20 @@ the bytes the split would send are estimated from the feature tensors. Option ``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ... import models
 from ...case import Case
+from ...models import cnn, train
 from ...parties.base import Unsupported
+from .. import inversion as feature_inversion
+from .. import perturb
+from ..cache import EvaluationCode
 from ..client_server import ClientServerBackend
-from . import adversarial, model
+from . import adversarial, evaluation, inversion, mean_phase, model
 from .evaluation import (
     ATTACK_K,
     ATTACK_KS,
@@ -45,6 +49,11 @@ class ComplexBackend(ClientServerBackend):
     evaluation_metrics = frozenset({"attack_mse", "attack_mse_phase", "attack_mse_mean_phase",
                                     "cnn_attack_mse",
                                     *(f"attack_mse_k{k}" for k in REPORTED_KS)})
+    evaluation_code: ClassVar[EvaluationCode] = {
+        model.NAME: (evaluation, inversion, model, perturb, train, cnn),
+        adversarial.WEIGHTS_NAME: (adversarial, mean_phase, inversion, model, feature_inversion,
+                                   perturb),
+    }
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:

@@ -6,14 +6,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from ...case import Case
+from ...models import cnn, train
 from ...parties.context import PartyContext
+from .. import perturb
 from ..backend import BaselineBackend
-from . import model
+from ..cache import EvaluationCode
+from . import evaluation, model, robustness
 from .evaluation import RUN_IMAGES, run_figures
 
 #: cached robustness figures -> metric names (CNN-F's own and the plain cnn's beside them)
@@ -27,6 +30,8 @@ class FeedbackBackend(BaselineBackend):
     model_module = model
     options = frozenset({"cycles", "residual"})
     evaluation_metrics = frozenset({f"{p}{name}" for p in ("", "cnn_") for name in _FIGURES})
+    evaluation_code: ClassVar[EvaluationCode] = {
+        model.NAME: (evaluation, robustness, model, perturb, train, cnn)}
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:

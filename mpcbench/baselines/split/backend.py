@@ -12,7 +12,7 @@ the run from the training record) and the inversion attacker's ``attack_mse`` an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -20,8 +20,10 @@ from torch import nn
 from ...case import Case
 from ...models import read_manifest, weights_path
 from ...parties.base import Unsupported
+from .. import inversion, perturb
+from ..cache import EvaluationCode
 from ..client_server import ClientServerBackend
-from . import model
+from . import evaluation, model
 from .evaluation import (
     RUN_ATTACK_IMAGES,
     RUN_ATTACKER_EPOCHS,
@@ -43,6 +45,8 @@ class SplitBackend(ClientServerBackend):
     model_module = model
     options = frozenset({"noise_multiplier"})
     evaluation_metrics = frozenset({"attack_mse", "attack_mse_cross_data"})
+    evaluation_code: ClassVar[EvaluationCode] = {
+        model.NAME: (evaluation, inversion, model, perturb)}
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:

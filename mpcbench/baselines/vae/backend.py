@@ -17,7 +17,7 @@ radii) — cached, or measured with ``measure_attack=true``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -25,9 +25,10 @@ from torch import nn
 from ...case import Case
 from ...models import INPUT_SHAPE
 from ...parties.base import Unsupported
+from ..cache import EvaluationCode
 from ..client_server import ClientServerBackend
 from ..perturb import to_pixels
-from . import lipschitz, model
+from . import attack, evaluation, lipschitz, model
 from .evaluation import RADII, TOLERANCE, run_figures
 
 
@@ -40,6 +41,8 @@ class VaeBackend(ClientServerBackend):
     evaluation_metrics = frozenset({
         "certificate_held", "certificate_looseness",
         *(f"attack_damage{m}_r{r:g}" for r in RADII for m in ("", "_max"))})
+    evaluation_code: ClassVar[EvaluationCode] = {
+        model.NAME: (evaluation, attack, lipschitz, model)}
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:

@@ -4,14 +4,14 @@ MPyC configures itself from ``sys.argv`` when ``mpyc`` is first imported, so not
 here imports it at module import time: :meth:`MpycBackend.setup` builds MPyC's own
 command line for this party (``-M m -I rank -P host:port ... -T t``), installs it as
 ``sys.argv`` for the import, then starts the runtime. The evaluation itself lives in
-:mod:`.network`.
+:mod:`.network` (what both variants share) and one module per variant.
 
 Case options: ``threshold`` (default MPyC's ``(m-1)//2``; 0 at two parties, which
 means no secrecy), ``bit_length`` (bits of every compared value, default 14),
 ``frac_bits`` (fractional bits of activations, default 7), ``weight_frac_bits``
 (fractional bits of weights, default 10), ``variant`` (``stock``, the default: MPyC's
-own secure array operations; ``tuned``: the project's products, truncation and local
-code, see :mod:`.network` and :mod:`.speedups`) and ``prss``
+own secure array operations, :mod:`.stock`; ``tuned``: the project's products,
+truncation and local code, :mod:`.tuned` and :mod:`.speedups`) and ``prss``
 (pseudorandom secret sharing; default true up to :data:`.fixedpoint.PRSS_MAX_KEYS` keys per
 party, i.e. up to 7 parties at the default threshold).
 """
@@ -22,9 +22,8 @@ import contextlib
 import functools
 import importlib.metadata
 import importlib.util
-import math
 import sys
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,15 +37,19 @@ from ..base import Backend, CommCounters, Kind, Unsupported
 from ..capabilities import SecureTraining, ShareFiles, ValueRange
 from ..context import PartyContext
 from .fixedpoint import (
-    PRSS_MAX_TERMS,
     VARIANTS,
     FixedPoint,
     field_prime,
+    fused_truncation,
     prss,
+    prss_terms,
     threshold,
     value_range,
     variant,
 )
+
+if TYPE_CHECKING:  # imports MPyC, which reads sys.argv: only inside setup
+    from .network import SecureNet
 
 
 def mpyc_argv(ctx: PartyContext, fmt: FixedPoint, program: str = "mpcbench") -> list[str]:
@@ -81,6 +84,14 @@ def _speedups_enabled() -> bool:
     from . import speedups
 
     return speedups.enabled()
+
+
+def _evaluator(name: str) -> type[SecureNet]:
+    """The secure evaluation of variant ``name`` (imports MPyC)."""
+    from .stock import StockNet
+    from .tuned import TunedNet
+
+    return {cls.variant: cls for cls in (StockNet, TunedNet)}[name]
 
 
 def _to_words(values: np.ndarray, words: int) -> np.ndarray:
@@ -179,12 +190,10 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
     @staticmethod
     def _tuned_changes(case: Case) -> list[str]:
         """What ``variant=tuned`` changes in the protocol and messages of ``case``."""
-        m, t = case.parties, threshold(case)
-        terms = math.comb(m, t)
-        fused = prss(case) and terms <= PRSS_MAX_TERMS
+        terms = prss_terms(case)
         changes = ["products: float64 limb-split BLAS products of the shares (exact, local; "
                    "same values as MPyC's object-array product)"]
-        if fused:
+        if fused_truncation(case):
             changes.append(
                 f"truncation: the degree-2t product is masked with PRSS values ({terms} "
                 "terms) and opened once, one round instead of MPyC's resharing plus "
@@ -233,19 +242,15 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
     def setup(self, ctx: PartyContext) -> None:
         fmt = FixedPoint.of(ctx.case)
         mpc = _runtime(mpyc_argv(ctx, fmt, sys.argv[0] if sys.argv else "mpcbench"))
-        from . import speedups, transport
-        from .network import SecureNet
+        from . import transport
 
         transport.install()
-        tuned = variant(ctx.case) == "tuned"
-        if tuned:
-            speedups.enable()
-        else:
-            speedups.disable()
+        evaluator = _evaluator(variant(ctx.case))
+        evaluator.install()
         with _listening_on(mpc._loop, ctx.addresses[ctx.rank].rsplit(":", 1)[0]):
             mpc.run(mpc.start())
         self._mpc, self._ctx = mpc, ctx
-        self._net = SecureNet(mpc, fmt, tuned=tuned)
+        self._net = evaluator(mpc, fmt)
 
     def share_model(self, layers: list[Layer]) -> Any:
         return self._net.share_model(layers, self._ctx.case.roles.model_owner)
@@ -256,9 +261,8 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
         variant (stock holds weights in MPyC's integral encoding, tuned as plain ints)."""
         fmt = FixedPoint.of(case)
         t = threshold(case)
-        terms = math.comb(case.parties, t)
-        fused = variant(case) == "tuned" and prss(case) and terms <= PRSS_MAX_TERMS
-        return {"scheme": "Shamir", "field": str(field_prime(fmt, terms if fused else 1)),
+        terms = prss_terms(case) if variant(case) == "tuned" and fused_truncation(case) else 1
+        return {"scheme": "Shamir", "field": str(field_prime(fmt, terms)),
                 "threshold": t, "bit_length": fmt.bit_length, "frac_bits": fmt.frac_bits,
                 "weight_frac_bits": fmt.weight_frac_bits, "variant": variant(case)}
 
@@ -350,15 +354,10 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
             "prss": not mpc.options.no_prss,
             "prss_terms": net.prss_terms,
             "gmpy2": "gmpy2" in self.versions(),
-            "variant": "tuned" if net.tuned else "stock",
+            "variant": net.variant,
             "speedups": _speedups_enabled(),
-            "products": ("float64 limb-split BLAS (project)" if net.tuned
-                         else "MPyC np_matmul (object arrays)"),
-            "truncation": (
-                "PRSS probabilistic, fused with degree reduction"
-                if net.fused
-                else "MPyC resharing, then np_trunc (random bits)"
-            ),
+            "products": net.products,
+            "truncation": net.truncation,
         }
 
     def teardown(self) -> None:

@@ -96,3 +96,14 @@ def prss(case: Case) -> bool:
     """PRSS unless asked otherwise or a party holds more than :data:`PRSS_MAX_KEYS` keys."""
     default = math.comb(case.parties - 1, threshold(case)) <= PRSS_MAX_KEYS
     return case.options.get("prss", default)
+
+
+def prss_terms(case: Case) -> int:
+    """Terms of a PRSS value of ``case``: the sets of m - t parties."""
+    return math.comb(case.parties, threshold(case))
+
+
+def fused_truncation(case: Case) -> bool:
+    """Whether the tuned variant truncates the products of ``case`` with PRSS masks
+    (:mod:`.tuned`): with PRSS and at most :data:`PRSS_MAX_TERMS` terms."""
+    return bool(prss(case)) and prss_terms(case) <= PRSS_MAX_TERMS
