@@ -1,58 +1,49 @@
-"""The layout's promises, checked on real processes: a party imports only its own
-framework, and a framework added outside the source tree (a plugin package) shows up in
-``mpcbench results`` and the report with the kind and versions it declares."""
+"""The layout's promises, checked on real processes: a framework added outside the source
+tree (a plugin package) runs the conformance battery as it is and shows up in ``mpcbench
+results`` and the report with the kind and versions it declares. (That a party imports
+only its own framework is a case of the battery, for every framework.)"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from mpcbench import results
+from mpcbench.parties import PLUGINS_ENV
 from tests.conftest import REPO, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-#: runs the party program like ``python -m``, then writes the modules it had imported (as
-#: it ends: a party that has reported ends with ``os._exit``, past any ``atexit``)
-_WRAPPER = """
-import os, runpy, sys
-out = sys.argv[1]
-end = os._exit
-os._exit = lambda code: (open(out, "w").write("\\n".join(sorted(sys.modules))), end(code))
-sys.argv = [sys.argv[3], *sys.argv[4:]]
-runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-"""
-
-FOREIGN = {
-    "crypten": ("mpyc", "mpcbench.parties.mpyc", "mpcbench.parties.plaintext"),
-    "mpyc": ("crypten", "mpcbench.parties.crypten", "mpcbench.parties.plaintext"),
-}
-ALWAYS_FOREIGN = ("mpcbench.baselines", "mpcbench.report", "mpcbench.results",
-                  "mpcbench.launch", "mpcbench.cli", "pandas", "seaborn")
+#: the conformance battery
+BATTERY = Path(__file__).with_name("test_conformance.py")
 
 
-@pytest.mark.parametrize("framework", ["crypten", "mpyc"])
-def test_a_party_imports_only_its_own_framework(tmp_path, framework):
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(_WRAPPER)
-    template = (f"cd {REPO} && {sys.executable} {wrapper} {tmp_path}/modules-{{host}}-$$ "
-                f"{{worker}}")
-    proc = run_cli("run", "-f", framework, "-m", "mlp", "-n", "3", "--images", "8",
-                   "--batch", "8", "--hosts", "127.0.0.1", "--remote", template,
-                   "-r", str(tmp_path / "r"))
-    assert proc.returncode == 0, proc.stderr
-    dumps = sorted(tmp_path.glob("modules-*"))
-    assert len(dumps) == 3
-    for dump in dumps:
-        loaded = set(dump.read_text().split())
-        assert f"mpcbench.parties.{framework}" in loaded and framework in loaded
-        for name in (*FOREIGN[framework], *ALWAYS_FOREIGN):
-            assert name not in loaded, f"a {framework} party imported {name}"
+@pytest.mark.timeout(300)
+def test_a_plugin_framework_runs_the_conformance_battery():
+    """``tests/plugins/toympc.py``, a framework outside mpcbench, registered through
+    ``MPCBENCH_PLUGINS``: the battery draws it from the registry and every case of it
+    passes, no test edited (those of a capability it lacks, share files, and of more
+    parties than it declares are not drawn)."""
+    env = {**os.environ, PLUGINS_ENV: "tests.plugins", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "-k", "toympc",
+         str(BATTERY)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    outcomes = [line.split()[0] for line in proc.stdout.splitlines() if "::test_" in line]
+    ran = {line.split("::")[1].split("[")[0] for line in proc.stdout.splitlines()
+           if line.startswith("PASSED ") and "[toympc" in line}
+    assert set(outcomes) == {"PASSED"}
+    assert ran == set(re.findall(r"^def (test_\w+)", BATTERY.read_text(), re.M)) - {
+        "test_saved_shares_reload_in_new_parties_to_the_same_logits",
+        "test_sixteen_parties_complete_and_agree_with_plaintext"}
 
 
 _PLUGIN = '''
