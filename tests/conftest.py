@@ -91,21 +91,6 @@ def no_emulated_hosts_left():
     assert not _namespaces() and not _tun_devices()
 
 
-def signal_party(proc: subprocess.Popen, marker: str, rank: int, sig: int) -> tuple[float, str]:
-    """Send ``sig`` to the live party process of ``rank`` (of the run whose command lines
-    mention ``marker``) while the CLI ``proc`` runs; the seconds ``proc`` took to end after
-    it, and its stderr. ``proc`` is killed in any case."""
-    try:
-        victim = next(p for p in party_processes(marker)
-                      if p.cmdline()[p.cmdline().index("--rank") + 1] == str(rank))
-        victim.send_signal(sig)
-        sent_at = time.monotonic()
-        _, stderr = proc.communicate(timeout=30)
-        return time.monotonic() - sent_at, stderr
-    finally:
-        proc.kill()
-
-
 @pytest.fixture
 def party_results(monkeypatch) -> list:
     """Each party's result line (rows, config, the logits it learnt), one list per run."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 import pytest
 
 from mpcbench import results
-from tests.conftest import REPO, party_processes, run_cli, signal_party
+from tests.conftest import REPO, party_processes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -37,37 +36,6 @@ def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
     assert run["agreement"] == 1.0 and run["max_abs_err"] < 1e-4  # float32 vs float64
     assert run["accuracy"] > 0.9 and run["img_per_s"] > 0
     assert df["git_commit"].notna().all() and (df["cpu_cores"] > 0).all()
-
-
-# (MPyC's killed parties, and every other fault at every point: tests/integration/test_faults.py)
-@pytest.mark.parametrize(
-    ("framework", "model", "parties"),
-    [pytest.param("crypten", "cnn", 2, marks=pytest.mark.crypten)],
-)
-def test_killed_party_fails_the_run_fast_and_leaves_nothing(tmp_path, framework, model, parties):
-    marker = str(tmp_path)
-    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", framework, "-m", model,
-           "-n", str(parties), "--images", "4000", "--batch", "8", "-r", marker]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 90
-        while not any("@mpcbench progress" in log.read_text()  # parties are computing
-                      for log in tmp_path.glob("logs/*/party0.log")):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "run never started"
-            time.sleep(0.2)
-        elapsed, stderr = signal_party(proc, marker, 1, signal.SIGKILL)
-    finally:
-        proc.kill()
-    assert proc.returncode == 1
-    assert elapsed < 10, f"took {elapsed:.1f} s to notice"
-    line = _one_line_error(subprocess.CompletedProcess(cmd, 1, "", stderr))
-    assert f"party 1 of {parties} ({framework}) was killed by SIGKILL" in line
-    time.sleep(0.5)
-    assert party_processes(marker) == []
-    failed = results.load(tmp_path)
-    assert failed["status"].tolist() == ["failed"] and "party 1" in failed["error"].iloc[0]
 
 
 @pytest.mark.crypten

@@ -7,7 +7,7 @@ SGD steps on the first BATCH training images, TEST_IMAGES test images).
 
 Tolerances, and why:
 
-* ``LOGIT_TOL = 2e-3`` (as in :mod:`tests.integration.test_shares`): the loading run holds
+* ``LOGIT_TOL = 2e-3``: the loading run holds
   the very shares the training run ended with and evaluates the same products, but with
   fresh input shares, Beaver triples and share-dependent truncations; measured here
   1-2 units of 2**-16 (1.5e-5 to 3.1e-5, two runs) on the 16 images.
