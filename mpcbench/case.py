@@ -24,6 +24,13 @@ from .roles import Roles
 MICRO = "micro"
 #: network of a case whose parties share this machine's loopback
 NO_NETWORK = "none"
+#: the values a case takes unless told otherwise, here for the command line's options and
+#: :class:`Case`'s fields (the rules that pick them, per framework and workload, are
+#: :mod:`mpcbench.launch.defaults`'): the model of a framework that runs the shared
+#: models, the parties and the test images
+DEFAULT_MODEL = "mlp"
+DEFAULT_PARTIES = 2
+DEFAULT_IMAGES = 64
 #: images in the vendored training sets (MNIST, Fashion-MNIST): one epoch
 EPOCH_IMAGES = 60_000
 #: SGD learning rate of secure training unless told otherwise (plaintext training's Adam
@@ -98,8 +105,8 @@ class Case:
     framework: str
     model: str
     dataset: str = "mnist"
-    parties: int = 2
-    images: int = 64
+    parties: int = DEFAULT_PARTIES
+    images: int = DEFAULT_IMAGES
     batch: int = 64
     repeats: int = 1
     warmup: int = 0

@@ -19,9 +19,9 @@ def report(
     = Path("report"),
 ) -> None:
     """Write index.html (figures embedded) plus every figure as PNG/SVG and table as CSV."""
-    from .. import parties
+    from ..launch.catalog import framework_kinds
     from ..report import build
 
     with err.status(f"building the report of {results} ..."):
-        index = build(results, out_dir, expected=parties.kinds())
+        index = build(results, out_dir, expected=framework_kinds())
     out.print(str(index.resolve()), highlight=False, soft_wrap=True)

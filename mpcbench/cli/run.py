@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..case import DEFAULT_IMAGES
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
@@ -96,7 +97,7 @@ def run(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
         min=1)] = None,
     images: Annotated[int, typer.Option(help="Test images to classify.", min=1,
-                                        max=TEST_IMAGES)] = 64,
+                                        max=TEST_IMAGES)] = DEFAULT_IMAGES,
     batch: Annotated[int | None, typer.Option(help="Batch size (default: per model; at "
                                               "most the images).", min=1,
                                               max=TEST_IMAGES)] = None,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..case import DEFAULT_MODEL, DEFAULT_PARTIES
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
@@ -27,9 +28,9 @@ from .run import progress_bar
 def share_model(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="crypten or mpyc.")] = "crypten",
-    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn.")] = "mlp",
+    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn.")] = DEFAULT_MODEL,
     dataset: Dataset = "mnist",
-    parties: PartyCount = 2,
+    parties: PartyCount = DEFAULT_PARTIES,
     out_dir: Annotated[Path, typer.Option("--out", parser=str, callback=OutDir,
                                           help="Directory of the share set (must "
                                           "not hold one yet).")] = Path("shares"),
@@ -44,11 +45,11 @@ def share_model(
     Runs from the set must use the encoding it was made with (MPyC: the same threshold,
     bit lengths and variant via --set).
     """
-    from ..case import Case
+    from ..launch import defaults
     from ..launch.runner import run_case
 
-    case = Case(framework, model, dataset, parties, images=1, batch=1,
-                options=parse_options(options))
+    case = defaults.case(framework, model, parties=parties, images=1, batch=1,
+                         dataset=dataset, options=parse_options(options))
     with stop_on_signals(), progress_bar() as bar:
         task = bar.add_task(f"sharing {case.case_id}", total=None)
         result = run_case(case, results, timeout, save_shares=out_dir,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..case import DEFAULT_IMAGES, DEFAULT_MODEL, DEFAULT_PARTIES
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
@@ -36,9 +37,9 @@ MAX_LR = 10.0
 def train_secure(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="MPC framework: crypten.")] = "crypten",
-    model: Annotated[str, typer.Option("--model", "-m", help="mlp or cnn.")] = "mlp",
+    model: Annotated[str, typer.Option("--model", "-m", help="mlp or cnn.")] = DEFAULT_MODEL,
     dataset: Dataset = "mnist",
-    parties: PartyCount = 2,
+    parties: PartyCount = DEFAULT_PARTIES,
     steps: Annotated[int, typer.Option(help="SGD steps (bounded run; the time per epoch is "
                                        "extrapolated unless they cover one).", min=1,
                                        max=MAX_STEPS)] = 10,
@@ -58,7 +59,7 @@ def train_secure(
         min=1, max=TRAIN_IMAGES)] = None,
     test_images: Annotated[int, typer.Option(
         help="Test images the trained model is scored on (logits to the model owner only).",
-        min=1, max=TEST_IMAGES)] = 64,
+        min=1, max=TEST_IMAGES)] = DEFAULT_IMAGES,
     save_shares: Annotated[Path | None, typer.Option(
         parser=str, callback=OutDir,
         help="After the steps, each party writes its shares of the trained model to this "

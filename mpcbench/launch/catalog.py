@@ -1,11 +1,12 @@
 """Every model a case can name: the shared MPC models of :mod:`mpcbench.models` and the
-baselines' own models (:func:`mpcbench.baselines.model_modules`)."""
+baselines' own models (:func:`mpcbench.baselines.model_modules`); and every framework,
+from the backend registry (:mod:`mpcbench.parties`)."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from .. import baselines, models
+from .. import baselines, models, parties
 
 
 def model_names() -> list[str]:
@@ -27,3 +28,9 @@ def model_module(name: str) -> ModuleType:
 def default_batch(name: str) -> int:
     """The batch size a run uses for model ``name`` unless told otherwise."""
     return int(model_module(name).DEFAULT_BATCH)
+
+
+def framework_kinds() -> dict[str, str]:
+    """Every framework a case can name -> what it is (``mpc``, ``plaintext``,
+    ``baseline``), as its backend declares."""
+    return parties.kinds()

@@ -1,20 +1,18 @@
 """Case defaults, in one place for the command line and suites: what a case does not
 say is filled in here (the model a framework runs, the party count, the workload its
-model name makes and that workload's batch)."""
+model name makes and that workload's batch). The plain values are
+:mod:`mpcbench.case`'s (:data:`~mpcbench.case.DEFAULT_MODEL`,
+:data:`~mpcbench.case.DEFAULT_PARTIES`, :data:`~mpcbench.case.DEFAULT_IMAGES`), where the
+command line reads them without importing a backend."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .. import parties as backends
-from ..case import Case, Workload, workload_of
+from ..case import DEFAULT_IMAGES, DEFAULT_MODEL, DEFAULT_PARTIES, Case, Workload, workload_of
 from ..parties.base import Backend
 from . import workloads
-
-#: model of a framework that runs the shared models
-DEFAULT_MODEL = "mlp"
-#: parties of a case unless told otherwise (at most what the framework runs with)
-DEFAULT_PARTIES = 2
 
 
 def default_model(backend: type[Backend]) -> str:
@@ -30,7 +28,7 @@ def default_parties(backend: type[Backend]) -> int:
 
 
 def case(framework: str, model: str | None = None, *, parties: int | None = None,
-         images: int = 64, batch: int | None = None, workload: Workload | None = None,
+         images: int = DEFAULT_IMAGES, batch: int | None = None, workload: Workload | None = None,
          **fields: Any) -> Case:
     """A case of ``framework`` with what is not given filled in: the model
     (:func:`default_model`), the parties (:func:`default_parties`), the workload (for

@@ -35,7 +35,16 @@ from pydantic import (
 )
 
 from .. import parties
-from ..case import DEFAULT_LR, EPOCH_IMAGES, NO_NETWORK, Case, Training
+from ..case import (
+    DEFAULT_IMAGES,
+    DEFAULT_LR,
+    DEFAULT_MODEL,
+    DEFAULT_PARTIES,
+    EPOCH_IMAGES,
+    NO_NETWORK,
+    Case,
+    Training,
+)
 from ..errors import InputError
 from ..results import identity as ident
 from ..roles import OWNERS, Roles, format_ranks
@@ -53,9 +62,9 @@ class Grid(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     frameworks: tuple[str, ...] = ("plaintext", "crypten")
-    models: tuple[str, ...] = ("mlp",)
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
     datasets: tuple[str, ...] = ("mnist",)
-    parties: tuple[PositiveInt, ...] = (2,)
+    parties: tuple[PositiveInt, ...] = (DEFAULT_PARTIES,)
     batch_sizes: tuple[PositiveInt, ...] = ()  # empty: the model's default batch
     dtypes: tuple[str, ...] = ("float32",)
     #: networks the parties talk over (see :class:`mpcbench.case.Case`)
@@ -64,7 +73,7 @@ class Grid(BaseModel):
     variants: tuple[str, ...] = ()
     #: empty: the backend's default; else each backend that has the option runs each
     providers: tuple[str, ...] = ()
-    images: PositiveInt = 64
+    images: PositiveInt = DEFAULT_IMAGES
     repeats: PositiveInt = 1
     warmup: NonNegativeInt = 0
     timeout_s: PositiveFloat = 600.0

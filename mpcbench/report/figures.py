@@ -309,7 +309,7 @@ FIGURES = [
                accuracy),
 ]
 
-MICRO_FIGURE = FigureSpec(
+SHARING_FIGURE = FigureSpec(
     "micro_share", "Time and memory to share the image tensor",
     "Loading the images as a torch tensor and secret-sharing / encrypting it, per framework "
     "and dtype: median time over repeats (error bars: IQR) and peak RSS of the largest party.",

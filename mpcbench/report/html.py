@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import InputError
 from ..results import micro, network, store, summary
 from . import dealer, figures, privacy, provenance, robustness, roles, training
-from .figures import FIGURES, MICRO_FIGURE, FigureSpec, Tables
+from .figures import FIGURES, SHARING_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
 _TIMES = "\N{MULTIPLICATION SIGN}"
@@ -277,7 +277,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     inputs = Tables(repeats, cells, phases, run_rows, micro.micro_repeats(df), per_network,
                     colours)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
-    micro_fig = _draw(MICRO_FIGURE, inputs, out_dir) if not sharing.empty else None
+    micro_fig = _draw(SHARING_FIGURE, inputs, out_dir) if not sharing.empty else None
     reconstructions = privacy.copy_reconstruction_figures(df, out_dir)
     training_figs = [] if trained.empty else [
         _draw(spec, inputs, out_dir) for spec in training.figure_specs(trained, df)]

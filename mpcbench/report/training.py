@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..metrics import TRAIN_STEP
-from ..results.identity import system_name
+from ..results.labels import cell_label
 from ..results.summary import is_training, usable
 from .figures import FigureSpec
 
@@ -30,8 +30,7 @@ STUDY_MLP_EPOCH_S = (30 * 60.0, 60 * 60.0)
 def _training(df: pd.DataFrame) -> pd.DataFrame:
     rows = usable(df)
     rows = rows[is_training(rows)].copy()
-    rows["system"] = [system_name(fw, cfg) for fw, cfg in
-                      zip(rows["framework"].astype(str), rows["config"], strict=True)]
+    rows["system"] = cell_label(rows)
     return rows
 
 

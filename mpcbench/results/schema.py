@@ -262,7 +262,7 @@ def _migrate_3(df: pd.DataFrame) -> pd.DataFrame:
 
 #: the model name of the sharing micro-benchmark, and the case id's mark of a secure
 #: training run (``,steps=S``), in the files before version 6
-_V5_MICRO = "micro"
+_V5_SHARING_MODEL = "micro"
 _V5_STEPS = re.compile(r",steps=\d+\)$")
 
 
@@ -283,7 +283,7 @@ def _migrate_5(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     case_id = out["case_id"].astype("string")
     training = case_id.str.contains(_V5_STEPS).fillna(False).astype(bool)
-    micro = out["model"].astype("string").eq(_V5_MICRO).fillna(False).astype(bool)
+    micro = out["model"].astype("string").eq(_V5_SHARING_MODEL).fillna(False).astype(bool)
     out["workload"] = pd.Series("inference", index=out.index).where(~micro, "micro").where(
         ~training, "training")
     identity = out["identity"] if "identity" in out else pd.Series(None, index=out.index)

@@ -18,7 +18,7 @@ from mpcbench import parties
 from mpcbench.cli import app
 from mpcbench.errors import InputError
 from mpcbench.report import build
-from mpcbench.report.figures import FIGURES, MICRO_FIGURE
+from mpcbench.report.figures import FIGURES, SHARING_FIGURE
 from mpcbench.results import micro, runs, store, summary
 from tests.unit import report_data
 
@@ -129,14 +129,14 @@ def test_threshold_zero_and_tfp_are_separate_and_marked(synthetic):
 
 def test_every_figure_and_table_is_written(built):
     out = built.parent
-    for spec in [*FIGURES, MICRO_FIGURE]:
+    for spec in [*FIGURES, SHARING_FIGURE]:
         for ext in ("png", "svg"):
             assert (out / f"{spec.name}.{ext}").stat().st_size > 5000, spec.name
     for name in [*TABLES, "micro"]:
         assert (out / f"{name}.csv").exists(), name
     page = built.read_text()
     embedded = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
-    assert sorted(embedded) == sorted(spec.title for spec in [*FIGURES, MICRO_FIGURE])
+    assert sorted(embedded) == sorted(spec.title for spec in [*FIGURES, SHARING_FIGURE])
     assert "No data for this figure" not in page
     for name in [*TABLES, "micro"]:
         assert f'id="table-{name}"' in page, name
@@ -199,7 +199,7 @@ def test_report_of_micro_benchmark_only(tmp_path):
         store.append(run, tmp_path / "r")
     page = build(tmp_path / "r", tmp_path / "out").read_text()
     assert page.count("No data for this figure") == len(FIGURES)
-    assert f'alt="{MICRO_FIGURE.title}"' in page and 'id="table-micro"' in page
+    assert f'alt="{SHARING_FIGURE.title}"' in page and 'id="table-micro"' in page
     assert pd.read_csv(tmp_path / "out" / "summary.csv").empty
 
 

@@ -178,3 +178,13 @@ def test_trained_parameters_line_up_with_the_description_or_are_refused():
                 k: a.shape for k, a in plain_params(lay).items()}
     with pytest.raises(Unsupported, match="do not line up"):
         ct.layer_params(rebuilt("mlp"), L.describe(models.build("cnn")))
+
+
+def test_training_runs_carry_the_cell_label_of_the_results_table():
+    df = store.load(TRAINED)
+    first = df["run_id"].eq(df["run_id"].iloc[0])
+    df.loc[first, "provider"] = "TTP"  # the same runs, as if the first had a dealer
+    table = report_training.runs(df).set_index("run_id")
+    assert table["system"].to_dict() == {
+        df["run_id"].iloc[0]: "crypten [TTP]",
+        df.loc[~first, "run_id"].iloc[0]: "crypten [TFP]"}
