@@ -2,7 +2,8 @@
 processes over loopback sockets: it agrees with plaintext, its rows are there (rank
 ``parties``, role ``dealer``) with the traffic it carried, its bytes are the parties'
 offline bytes, and a killed dealer fails the run fast, named, with nothing left behind.
-Runs without a dealer (TFP, MPyC's PRSS) show no offline traffic.
+(That runs without a dealer show no offline traffic is a case of the conformance battery,
+``tests/integration/test_conformance.py``, for every framework.)
 """
 
 from __future__ import annotations
@@ -91,25 +92,6 @@ def test_on_an_emulated_network_the_dealer_is_a_host_of_its_own(tmp_path):
     placement = json.loads(rows["backend_config"].iloc[0])["placement"]
     assert placement["kind"] == "emulated" and placement["hosts"] == list(hosts)
     assert _metric(rows, "total", "bytes_received_offline")[0] > 0
-
-
-@pytest.mark.parametrize(
-    ("framework", "parties", "options"),
-    [pytest.param("crypten", 2, {"provider": "TFP"}, marks=pytest.mark.crypten),
-     pytest.param("mpyc", 3, {}, marks=pytest.mark.mpyc)],
-)
-def test_runs_without_a_dealer_have_no_offline_traffic(tmp_path, framework, parties, options):
-    case = Case(framework, "mlp", parties=parties, images=4, batch=4, options=options)
-    rows = run_case(case, tmp_path, timeout_s=150).rows
-    party = rows[rows["rank"] >= 0]
-    assert not party["role"].eq("dealer").fillna(False).any()
-    assert set(party["rank"]) == set(range(parties))
-    counted = party[party["metric"].isin(OFFLINE) & party["phase"].ne("process")]
-    assert len(counted) > 0 and (counted["value"] == 0).all()  # no dealer: measured 0
-    assert (_metric(rows, "total", "bytes_sent") > 0).all()
-    cell = summary(rows).iloc[0]
-    assert cell["offline_mib_per_img"] == 0 and pd.isna(cell["dealer_rss_mib"])
-    assert cell["online_mib_per_img"] == cell["mib_per_img"] > 0
 
 
 def _start_long_ttp_run(tmp_path) -> subprocess.Popen:
