@@ -220,7 +220,6 @@ def test_every_phase_sends_what_it_receives(battery_run, framework, n):
     phase, and are credited to the phase it closes next."""
     run = battery_run(framework, n)
     sent, received = run.per_phase("bytes_sent"), run.per_phase("bytes_received")
-    assert (sent.xs("infer", level="phase") > 0).all()
     pd.testing.assert_series_equal(sent.xs("total", level="phase"),
                                    received.xs("total", level="phase"), check_names=False)
     assert ((sent - received).abs() <= CONTROL_BYTES * n * (n - 1)).all(), (sent, received)
