@@ -5,6 +5,7 @@ with no namespace, TUN device or party process left."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,17 +18,20 @@ import yaml
 from mpcbench import results
 from mpcbench.launch.network import Emulator
 from tests import sshd
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import REPO, invoke, party_processes
+from tests.integration.conftest import CRYPTEN_MLP_2
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def _namespaces() -> list[str]:
     """Emulated hosts left behind: namespaces whose owning process (``mpcb-<pid>x...``) is
-    gone (those of other live runs on this machine are theirs)."""
+    gone, or is this one, whose runs (in-process launchers) have ended (those of other live
+    runs on this machine are theirs)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     names = [ln.split()[0] for ln in out.splitlines() if ln.startswith("mpcb-")]
-    return [n for n in names if not psutil.pid_exists(int(n[5:].split("x")[0]))]
+    owners = {n: int(n[5:].split("x")[0]) for n in names}
+    return [n for n, pid in owners.items() if pid == os.getpid() or not psutil.pid_exists(pid)]
 
 
 def _tun_devices() -> list[str]:
@@ -46,8 +50,8 @@ def nothing_left_behind():
 
 
 def _run(res, framework, network, *extra, images="16", batch="16", parties="3"):
-    proc = run_cli("run", "-f", framework, "-m", "mlp", "-n", parties, "--images", images,
-                   "--batch", batch, "--network", network, *extra, "-r", str(res))
+    proc = invoke("run", "-f", framework, "-m", "mlp", "-n", parties, "--images", images,
+                  "--batch", batch, "--network", network, *extra, "-r", str(res))
     assert proc.returncode == 0, proc.stderr
     return results.load(res)
 
@@ -68,9 +72,11 @@ def test_three_emulated_hosts_agree_with_plaintext(tmp_path, framework):
 
 
 @pytest.mark.crypten
-def test_wan_costs_at_least_the_counted_rounds_times_rtt(tmp_path):
-    near = _run(tmp_path / "none", "crypten", "none", parties="2")
-    far = _run(tmp_path / "wan", "crypten", "wan", parties="2")
+def test_wan_costs_at_least_the_counted_rounds_times_rtt(tmp_path, shared_run):
+    """The same run on loopback (the one other files assert on) and on the WAN."""
+    near = shared_run(CRYPTEN_MLP_2).rows
+    far = _run(tmp_path, "crypten", "wan", images=str(CRYPTEN_MLP_2.images),
+               batch=str(CRYPTEN_MLP_2.batch), parties=str(CRYPTEN_MLP_2.parties))
 
     def infer(df, metric):
         sel = df[(df["rank"] >= 0) & (df["phase"] == "infer") & (df["metric"] == metric)]
