@@ -10,7 +10,7 @@ import pytest
 
 from mpcbench import results
 from mpcbench.launch.liveness import SILENT_S
-from tests.conftest import party_processes, run_cli
+from tests.conftest import invoke, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300
 @pytest.mark.parametrize("framework", [pytest.param("crypten", marks=pytest.mark.crypten),
                                        pytest.param("mpyc", marks=pytest.mark.mpyc)])
 def test_sixteen_parties_complete_and_agree_with_plaintext(tmp_path, framework):
-    proc = run_cli("run", "-f", framework, "-m", "mlp", "-n", "16", "--images", "2",
-                   "--batch", "2", "-r", str(tmp_path), timeout=280)
+    proc = invoke("run", "-f", framework, "-m", "mlp", "-n", "16", "--images", "2",
+                  "--batch", "2", "-r", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path)
     assert df["status"].unique().tolist() == ["ok"]
