@@ -1,5 +1,6 @@
-"""Shared fixtures: the repo's python, a CLI runner in a subprocess, what a run's parties
-reported, and checks that nothing of a run is left (processes, emulated hosts)."""
+"""Shared fixtures: the repo's python, the CLI in a subprocess or in this process, what a
+run's parties reported, and checks that nothing of a run is left (processes, emulated
+hosts)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProce
                           text=True, timeout=timeout, cwd=REPO, **kw)
 
 
+def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``mpcbench ARGS`` in this process and capture its output like :func:`run_cli`.
+
+    It goes through the same command group as the ``mpcbench`` script (typer's test
+    runner; see tests/unit/test_bad_input.py), so the exit status and the one line of an
+    error are the script's; the parties of a run are real processes all the same. For
+    tests of what a command says, stores and starts, not of its own process (signals to
+    it, its death): those use :func:`run_cli`. ``env`` holds variables set while the
+    command runs. An exception the command group lets through is raised here.
+    """
+    from typer.testing import CliRunner
+
+    from mpcbench.cli import app
+
+    res = CliRunner().invoke(app, list(args), env=env)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return subprocess.CompletedProcess(["mpcbench", *args], res.exit_code, res.stdout,
+                                       res.stderr)
+
+
 def plugin_env(tmp_path: Path, package: str, modules: dict[str, str],
                **extra: str) -> dict[str, str]:
     """Environment for :func:`run_cli` in which backend package ``package`` (written under
@@ -34,6 +56,32 @@ def plugin_env(tmp_path: Path, package: str, modules: dict[str, str],
         (pkg / f"{name}.py").write_text(textwrap.dedent(source))
     return {**os.environ, "MPCBENCH_PLUGINS": package, **extra,
             "PYTHONPATH": os.pathsep.join([str(tmp_path / "plugins"), str(REPO)])}
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    """``plugins(package, modules, **extra)``: backend package ``package`` (as for
+    :func:`plugin_env`) registered in this process, for :func:`invoke`, and in the
+    environment the parties it starts inherit, plus the variables ``extra``; forgotten
+    (registry, modules) after the test."""
+    from mpcbench import parties
+
+    packages: list[str] = []
+
+    def register(package: str, modules: dict[str, str], **extra: str) -> None:
+        env = plugin_env(tmp_path, package, modules, **extra)
+        for name in ("MPCBENCH_PLUGINS", "PYTHONPATH", *extra):
+            monkeypatch.setenv(name, env[name])
+        monkeypatch.syspath_prepend(str(tmp_path / "plugins"))
+        packages.append(package)
+        parties.registry.cache_clear()
+        parties.get.cache_clear()
+
+    yield register
+    for name in [m for m in sys.modules if m.split(".")[0] in packages]:
+        del sys.modules[name]
+    parties.registry.cache_clear()
+    parties.get.cache_clear()
 
 
 def party_processes(marker: str) -> list[psutil.Process]:

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +17,7 @@ import pytest
 
 from mpcbench import results
 from mpcbench.parties import PLUGINS_ENV
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 #: the conformance battery
@@ -64,29 +63,23 @@ class ToyBackend(PlaintextBackend):
 '''
 
 
-def test_a_plugin_framework_appears_in_results_and_report(tmp_path):
-    pkg = tmp_path / "plugins" / "toy_frameworks"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "toy.py").write_text(textwrap.dedent(_PLUGIN))
-    env = {**os.environ, "MPCBENCH_PLUGINS": "toy_frameworks",
-           "PYTHONPATH": os.pathsep.join([str(tmp_path / "plugins"), str(REPO)])}
+def test_a_plugin_framework_appears_in_results_and_report(tmp_path, plugins):
+    plugins("toy_frameworks", {"toy": _PLUGIN})
     res = tmp_path / "r"
-    proc = run_cli("run", "-f", "toy", "-m", "mlp", "-n", "2", "--images", "16",
-                   "-r", str(res), env=env)
+    proc = invoke("run", "-f", "toy", "-m", "mlp", "-n", "2", "--images", "16", "-r", str(res))
     assert proc.returncode == 0, proc.stderr
     rows = results.load(res)
     assert set(rows["kind"]) == {"mpc"}
     assert {json.loads(v)["toylib"] for v in rows["framework_versions"]} == {"9.9.1"}
 
-    listed = run_cli("results", "-r", str(res), "--format", "csv", env=env)
+    listed = invoke("results", "-r", str(res), "--format", "csv")
     assert listed.returncode == 0, listed.stderr
     table = pd.read_csv(pd.io.common.StringIO(listed.stdout))
     assert table[["framework", "kind", "versions"]].values.tolist() == [
         ["toy", "MPC", "toylib 9.9.1"]]
 
     out = tmp_path / "report"
-    built = run_cli("report", "-r", str(res), "--out", str(out), env=env)
+    built = invoke("report", "-r", str(res), "--out", str(out))
     assert built.returncode == 0, built.stderr
     summary = pd.read_csv(out / "summary.csv")
     assert summary[["framework", "kind"]].values.tolist() == [["toy", "MPC"]]

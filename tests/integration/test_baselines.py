@@ -1,7 +1,10 @@
 """The non-MPC baselines through the real launcher: their rows land in the results table.
 
 The evaluation figures (attack MSE, robustness) are measured in the run
-(``measure_attack=true``: a small attacker, a few images), not read from the cache."""
+(``measure_attack=true``: a small attacker, a few images), not read from the cache. The
+commands run in this process (:func:`~tests.conftest.invoke`), their parties as real
+processes; the split and VAE runs are made once for the test of their rows and for the
+report's sections."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import pandas as pd
 import pytest
 
 from mpcbench import models, results
-from tests.conftest import run_cli
+from mpcbench.results import store
+from tests.conftest import invoke
+from tests.integration.conftest import CRYPTEN_MLP_2
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -20,8 +25,8 @@ FEATURE_BYTES = (32 * 26 * 26 + 64 * 12 * 12) * 8
 
 def _run(tmp_path, framework, model, parties, *options):
     sets = [arg for opt in ("measure_attack=true", *options) for arg in ("-s", opt)]
-    proc = run_cli("run", "-f", framework, "-m", model, "-n", str(parties), "--threads", "1",
-                   "--images", str(IMAGES), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
+    proc = invoke("run", "-f", framework, "-m", model, "-n", str(parties), "--threads", "1",
+                  "--images", str(IMAGES), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path)
     assert set(df["source"]) == {"measured"}  # nothing from the cache
@@ -57,9 +62,9 @@ def test_feedback_run_reports_robustness(tmp_path):
 
 
 def test_baselines_refuse_other_models_and_parties(tmp_path):
-    proc = run_cli("run", "-f", "complex", "-m", "cnn", "-n", "1", "-r", str(tmp_path))
+    proc = invoke("run", "-f", "complex", "-m", "cnn", "-n", "1", "-r", str(tmp_path))
     assert proc.returncode == 2 and "complex runs model complex" in proc.stderr
-    proc = run_cli("run", "-f", "feedback", "-m", "cnnf", "-n", "2", "-r", str(tmp_path))
+    proc = invoke("run", "-f", "feedback", "-m", "cnnf", "-n", "2", "-r", str(tmp_path))
     assert proc.returncode == 2 and "exactly 1" in proc.stderr
 
 
@@ -68,10 +73,30 @@ def _baseline_run(tmp_path, framework, parties, *options, model=None, images=IMA
     own model); the rows."""
     sets = [arg for opt in options for arg in ("-s", opt)]
     chosen = ["-m", model] if model else []
-    proc = run_cli("run", "-f", framework, *chosen, "-n", str(parties), "--threads", "1",
-                   "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
+    proc = invoke("run", "-f", framework, *chosen, "-n", str(parties), "--threads", "1",
+                  "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
     assert proc.returncode == 0, proc.stderr
     return results.load(tmp_path)
+
+
+#: the noise of the split run's DP-SGD weights
+SPLIT_NOISE = 0.7
+#: the VAE run's encoder noise
+VAE_SIGMA = 0.1
+
+
+@pytest.fixture(scope="module")
+def split_rows(tmp_path_factory):
+    """Rows of a 2-party split run with its attack measured."""
+    return _baseline_run(tmp_path_factory.mktemp("split"), "split", 2, "measure_attack=true",
+                         f"noise_multiplier={SPLIT_NOISE}")
+
+
+@pytest.fixture(scope="module")
+def vae_rows(tmp_path_factory):
+    """Rows of a 2-party VAE run with its attack measured."""
+    return _baseline_run(tmp_path_factory.mktemp("vae"), "vae", 2, "measure_attack=true",
+                         f"sigma_enc={VAE_SIGMA}")
 
 
 def _party(df, rank=0):
@@ -79,10 +104,10 @@ def _party(df, rank=0):
     return rows.set_index("metric")["value"], rows.set_index("metric")["source"]
 
 
-def test_split_run_sends_the_activation_and_measures_the_attack(tmp_path):
-    df = _baseline_run(tmp_path, "split", 2, "measure_attack=true", "noise_multiplier=0.5")
+def test_split_run_sends_the_activation_and_measures_the_attack(split_rows):
+    df = split_rows
     assert set(df["source"]) == {"measured"}
-    assert df["config"].str.contains("noise_multiplier=0.5").all()
+    assert df["config"].str.contains(f"noise_multiplier={SPLIT_NOISE}").all()
     client, _ = _party(df, 0)
     server, _ = _party(df, 1)
     activation = 4 * 32 * 26 * 26
@@ -91,11 +116,11 @@ def test_split_run_sends_the_activation_and_measures_the_attack(tmp_path):
     assert server["bytes_sent"] == IMAGES * 10 * 4  # float32 logits back
     assert client["client_s_per_img"] > 0 and server["server_s_per_img"] > 0
     # epsilon of these weights' DP-SGD training, recomputed by the accountant
-    manifest = models.read_manifest()["split-dp0.5-mnist.pt"]
+    manifest = models.read_manifest()[f"split-dp{SPLIT_NOISE}-mnist.pt"]
     assert client["epsilon"] == pytest.approx(manifest["epsilon"])
     assert 0 < client["attack_mse"] < 0.2 and 0 < client["attack_mse_cross_data"] < 0.2
     run = df[df["rank"] == -1].set_index("metric")["value"]
-    assert run["accuracy"] == pytest.approx(_split_accuracy(0.5))
+    assert run["accuracy"] == pytest.approx(_split_accuracy(SPLIT_NOISE))
 
 
 def _split_accuracy(noise):
@@ -124,7 +149,7 @@ def test_split_run_reads_cached_figures_as_cached(tmp_path):
     assert client["epsilon"] == float("inf") and source["epsilon"] == "measured"
     assert client["bytes_per_img"] == 4 * 32 * 26 * 26 + 4 * 10  # estimated in one process
     assert set(df.loc[df["rank"] == 0, "comm_method"]) == {"estimated"}
-    proc = run_cli("report", "-r", str(tmp_path), "-o", str(tmp_path / "report"))
+    proc = invoke("report", "-r", str(tmp_path), "-o", str(tmp_path / "report"))
     assert proc.returncode == 0, proc.stderr
     figure = tmp_path / "report" / "reconstructions-0.png"  # the cache's, embedded too
     assert figure.read_bytes() == evaluation.figure_path("mnist").read_bytes()
@@ -144,9 +169,10 @@ def test_complex_adversarial_encoder_is_an_option(tmp_path):
     assert run["accuracy"] > 0.7
 
 
-def test_vae_run_certifies_and_attacks(tmp_path):
-    df = _baseline_run(tmp_path, "vae", 2, "measure_attack=true", "sigma_enc=0.1")
+def test_vae_run_certifies_and_attacks(vae_rows):
+    df = vae_rows
     assert set(df["source"]) == {"measured"}
+    assert df["config"].str.contains(f"sigma_enc={VAE_SIGMA}").all()
     client, _ = _party(df, 0)
     server, _ = _party(df, 1)
     assert client["bytes_sent"] == IMAGES * 64 * 4 == server["bytes_received"]
@@ -166,19 +192,21 @@ def test_baseline_options_are_checked_before_launch(tmp_path):
             ("split", "noise_multiplier=0.9", "noise_multiplier must be one of"),
             ("vae", "sigma_enc=0.3", "must be one of"),
             ("complex", "encoder=other", "encoder must be one of")):
-        proc = run_cli("run", "-f", framework, "-m", framework, "-n", "1", "-s", option,
-                       "-r", str(tmp_path))
+        proc = invoke("run", "-f", framework, "-m", framework, "-n", "1", "-s", option,
+                      "-r", str(tmp_path))
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not list(tmp_path.glob("*.parquet"))
 
 
-def test_privacy_and_robustness_sections_render_from_real_rows(tmp_path):
+def test_privacy_and_robustness_sections_render_from_real_rows(tmp_path, split_rows, vae_rows,
+                                                              shared_run):
+    """From the split and VAE runs above, a plaintext run and a CrypTen run (the one other
+    files assert on), stored in one results directory."""
     res, out = tmp_path / "res", tmp_path / "report"
-    _baseline_run(res, "split", 2, "measure_attack=true", "noise_multiplier=0.7")
-    _baseline_run(res, "vae", 1, "measure_attack=true")
+    for rows in (split_rows, vae_rows, shared_run(CRYPTEN_MLP_2).rows):
+        store.append(rows, res)
     _baseline_run(res, "plaintext", 1, model="mlp")  # in neither section
-    _baseline_run(res, "crypten", 2, model="mlp", images=BATCH)
-    proc = run_cli("report", "-r", str(res), "-o", str(out))
+    proc = invoke("report", "-r", str(res), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     privacy = pd.read_csv(out / "privacy.csv")
     assert list(privacy["system"]) == ["crypten", "split", "split"]
@@ -187,10 +215,10 @@ def test_privacy_and_robustness_sections_render_from_real_rows(tmp_path):
     assert (split["source"] == "measured").all()
     assert pd.to_numeric(split["attack_mse"]).between(0, 1).all()
     assert split["epsilon"].iloc[0] == pytest.approx(
-        models.read_manifest()["split-dp0.7-mnist.pt"]["epsilon"])
+        models.read_manifest()[f"split-dp{SPLIT_NOISE}-mnist.pt"]["epsilon"])
     assert (split["bytes_per_img"] > 4 * 32 * 26 * 26).all()
     vae = pd.read_csv(out / "robustness_vae.csv")
-    assert list(vae["sigma_enc"]) == [0.5] and list(vae["certificate held"]) == ["yes"]
+    assert list(vae["sigma_enc"]) == [VAE_SIGMA] and list(vae["certificate held"]) == ["yes"]
     assert vae["verdict"].iloc[0].startswith("held on every image")
     page = (out / "index.html").read_text()
     assert "Privacy: what an attacker on the wire recovers" in page

@@ -16,7 +16,7 @@ from mpcbench.launch.suite import cells, expand, load_suite
 from mpcbench.owner import Owner
 from mpcbench.results import summary
 from mpcbench.results.claims import CLAIMS_DIR
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -53,7 +53,7 @@ def _sleeper() -> tuple[subprocess.Popen, Owner]:
 def test_a_value_listed_twice_is_one_cell(tmp_path):
     suite = tmp_path / "four.yaml"
     suite.write_text(_SUITE)
-    proc = run_cli("sweep", str(suite), "-r", str(tmp_path / "r"), "--dry-run")
+    proc = invoke("sweep", str(suite), "-r", str(tmp_path / "r"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "4 cases (5 duplicates left out)" in proc.stderr
     listed = [line.split()[1] for line in proc.stdout.splitlines()]
@@ -94,7 +94,7 @@ def test_a_dead_sweeps_claim_is_taken_over_and_a_live_ones_respected(tmp_path):
     live, live_owner = _sleeper()
     try:
         _claim(res, fashion, live_owner)
-        proc = run_cli("sweep", str(suite), "-r", str(res), "--rerun")
+        proc = invoke("sweep", str(suite), "-r", str(res), "--rerun")
         assert proc.returncode == 0, proc.stderr
         assert "ok    plaintext/mlp(dataset=mnist,n=1,b=8)  run" in proc.stderr
         assert (f"skip  plaintext/mlp(dataset=fashion,n=1,b=8)  running in sweep pid "

@@ -4,7 +4,8 @@ Every run goes through the launcher (one OS process per party, gloo over TCP) on
 first MNIST test images and is scored against the plaintext evaluation of the same
 layer description. Tolerance: CrypTen encodes with 16 fractional bits and truncates
 after every product, so logits differ from float64 by about 1e-3 here; ``LOGIT_TOL``
-leaves an order of magnitude of headroom.
+leaves an order of magnitude of headroom. A stock run is made once for all the tests
+that assert on it (``shared_run``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from mpcbench.launch.runner import run_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.crypten]
 
-IMAGES = 16
 LOGIT_TOL = 0.02
-BATCH = {"mlp": 16, "bnn": 16, "cnn": 8}
+#: one batch of each model's images (the cnn's are the slow ones)
+IMAGES = {"mlp": 16, "bnn": 16, "cnn": 8}
+
+
+def _case(model: str, parties: int, **options) -> Case:
+    return Case("crypten", model, parties=parties, images=IMAGES[model], batch=IMAGES[model],
+                options=options)
 
 
 def _run(tmp_path, model: str, parties: int, **options) -> pd.DataFrame:
-    case = Case("crypten", model, parties=parties, images=IMAGES, batch=BATCH[model],
-                options=options)
-    return run_case(case, tmp_path, timeout_s=240).rows
+    return run_case(_case(model, parties, **options), tmp_path, timeout_s=240).rows
 
 
 def assert_traffic_balanced(rows: pd.DataFrame) -> None:
@@ -54,8 +58,8 @@ def _party_metric(rows: pd.DataFrame, phase: str, metric: str) -> pd.Series:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("parties", [2, 3])
 @pytest.mark.parametrize("model", ["mlp", "bnn", "cnn"])
-def test_secure_inference_matches_plaintext(tmp_path, model, parties):
-    rows = _run(tmp_path, model, parties)
+def test_secure_inference_matches_plaintext(shared_run, model, parties):
+    rows = shared_run(_case(model, parties)).rows
     assert (rows["status"] == "ok").all()
     run = _run_metrics(rows)
     assert run["agreement"] >= 0.99
@@ -70,7 +74,7 @@ def test_secure_inference_matches_plaintext(tmp_path, model, parties):
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
-def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits, model):
+def test_stock_and_tuned_reveal_the_same_results(tmp_path, shared_run, revealed_logits, model):
     """2 parties: ``variant=stock`` (CrypTen's own code, its max_pool2d) and ``tuned``
     reveal the same argmax and logits within the fixed-point tolerance.
 
@@ -79,9 +83,10 @@ def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits, mode
     into fewer messages). On the cnn CrypTen's ``max_pool2d`` also computes a one-hot
     argmax (for training), so stock sends more than the tuned max-pool tree.
     """
-    stock = _run(tmp_path / "stock", model, 2)
-    tuned = _run(tmp_path / "tuned", model, 2, variant="tuned")
-    stock_logits, tuned_logits = revealed_logits
+    shared = shared_run(_case(model, 2))
+    stock, stock_logits = shared.rows, shared.logits
+    tuned = _run(tmp_path, model, 2, variant="tuned")
+    tuned_logits = revealed_logits[-1]  # (the stock run, if it ran now, came first)
     for rows, variant in ((stock, "stock"), (tuned, "tuned")):
         config = json.loads(rows["backend_config"].iloc[0])
         assert config["variant"] == variant and config["security"]["variant"] == variant
@@ -107,9 +112,9 @@ def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits, mode
 
 
 @pytest.mark.timeout(90)
-def test_tuned_three_parties_sends_the_same_payload_as_stock(tmp_path):
-    stock = _run(tmp_path / "stock", "mlp", 3)
-    tuned = _run(tmp_path / "tuned", "mlp", 3, variant="tuned")
+def test_tuned_three_parties_sends_the_same_payload_as_stock(tmp_path, shared_run):
+    stock = shared_run(_case("mlp", 3)).rows
+    tuned = _run(tmp_path, "mlp", 3, variant="tuned")
     assert _run_metrics(tuned)["agreement"] >= 0.99
     rounds = [_party_metric(df, "infer", "rounds") for df in (stock, tuned)]
     assert rounds[0].equals(rounds[1])

@@ -17,23 +17,26 @@ import yaml
 from mpcbench import results
 from mpcbench.launch.network import Emulator
 from tests import sshd
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import REPO, invoke, party_processes
+from tests.integration.conftest import CRYPTEN_MLP_2
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300),
               pytest.mark.usefixtures("no_emulated_hosts_left")]
 
 
 def _run(res, framework, network, *extra, images="16", batch="16", parties="3"):
-    proc = run_cli("run", "-f", framework, "-m", "mlp", "-n", parties, "--images", images,
-                   "--batch", batch, "--network", network, *extra, "-r", str(res))
+    proc = invoke("run", "-f", framework, "-m", "mlp", "-n", parties, "--images", images,
+                  "--batch", batch, "--network", network, *extra, "-r", str(res))
     assert proc.returncode == 0, proc.stderr
     return results.load(res)
 
 
 @pytest.mark.crypten
-def test_wan_costs_at_least_the_counted_rounds_times_rtt(tmp_path):
-    near = _run(tmp_path / "none", "crypten", "none", parties="2")
-    far = _run(tmp_path / "wan", "crypten", "wan", parties="2")
+def test_wan_costs_at_least_the_counted_rounds_times_rtt(tmp_path, shared_run):
+    """The same run on loopback (the one other files assert on) and on the WAN."""
+    near = shared_run(CRYPTEN_MLP_2).rows
+    far = _run(tmp_path, "crypten", "wan", images=str(CRYPTEN_MLP_2.images),
+               batch=str(CRYPTEN_MLP_2.batch), parties=str(CRYPTEN_MLP_2.parties))
 
     def infer(df, metric):
         sel = df[(df["rank"] >= 0) & (df["phase"] == "infer") & (df["metric"] == metric)]

@@ -9,6 +9,13 @@ in part, the cell of a killed sweep run by the next one. Before its result
 a fault fails the run, named within 10 s (a hang — alive, idle, like a deadlock — at the
 run's timeout, with each party's batch count and kernel state); after its result the
 run is stored ``ok`` with a note, within EXIT_S + 5 s.
+
+A party's faults are met under a launcher in this process (:func:`~tests.conftest.invoke`:
+the parties inherit the faults from its environment). The launcher's own faults are met
+with plaintext cases, whose one party is all they need: what the launcher does at its
+points does not depend on the framework (parties that die with a SIGKILLed launcher at
+2 and 3 parties: tests/integration/test_lifeline.py). A crash of the launcher, and an
+error it does not handle, are met by the ``mpcbench`` script in a process of its own.
 """
 
 from __future__ import annotations
@@ -23,41 +30,48 @@ import pytest
 
 from mpcbench import injection, results
 from mpcbench.launch.local import EXIT_S
-from tests.conftest import REPO, nothing_left
+from tests.conftest import REPO, invoke, nothing_left
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-#: a short run with two batches, so that every point comes before its end
-RUN = ["-m", "mlp", "-n", "2", "--images", "8", "--batch", "4"]
+#: a short run with two batches, so that every point comes before its end (at the
+#: framework's default party count: 2, or 1 for plaintext)
+RUN = ["-m", "mlp", "--images", "8", "--batch", "4"]
 #: the points after a party's result line
 AFTER_RESULT = ("result", "exit")
 #: the run timeout of the hang cases (a hung party is alive: only the timeout ends it)
 HANG_TIMEOUT_S = 12
 
 
-def _cli(tmp_path: Path, args: list[str], faults: list[tuple[str, int | str, str]]
-         ) -> tuple[subprocess.CompletedProcess, float]:
-    """``mpcbench ARGS`` with each ``(point, who, fault)`` of ``faults``; the CLI's result
-    and the seconds from the last fault to the CLI's end."""
+def _cli(tmp_path: Path, args: list[str], faults: list[tuple[str, int | str, str]],
+         own_process: bool = False) -> tuple[subprocess.CompletedProcess, float]:
+    """``mpcbench ARGS`` with each ``(point, who, fault)`` of ``faults``, in this process
+    or (``own_process``) the script in its own; the CLI's result and the seconds from the
+    last fault to the CLI's end."""
     log = tmp_path / "injected"
     log.unlink(missing_ok=True)  # (of an earlier command)
-    env = {**os.environ, injection.ENV: ",".join(injection.spec(*f) for f in faults),
+    env = {injection.ENV: ",".join(injection.spec(*f) for f in faults),
            injection.LOG_ENV: str(log)}
-    proc = subprocess.run([sys.executable, "-m", "mpcbench", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=200)
+    if own_process:
+        proc = subprocess.run([sys.executable, "-m", "mpcbench", *args], cwd=REPO,
+                              env={**os.environ, **env}, capture_output=True, text=True,
+                              timeout=200)
+    else:
+        injection._met.clear()  # this process's launcher meets each fault anew
+        proc = invoke(*args, env=env)
     ended = time.time()
     met = log.read_text().splitlines() if log.exists() else []
     assert len(met) == len(faults), f"not every fault was met: {met} {proc.stderr}"
     return proc, ended - max((float(line.split()[-1]) for line in met), default=ended)
 
 
-def _inject(tmp_path: Path, framework: str, faults: list[tuple[str, int, str]],
-            *extra: str) -> tuple[subprocess.CompletedProcess, float]:
+def _inject(tmp_path: Path, framework: str, faults: list[tuple[str, int | str, str]],
+            *extra: str, own_process: bool = False) -> tuple[subprocess.CompletedProcess, float]:
     """``mpcbench run`` of ``framework`` with ``faults`` (see :func:`_cli`)."""
     hangs = any(f == "hang" and p not in AFTER_RESULT for p, _, f in faults)
     return _cli(tmp_path, ["run", "-f", framework, *RUN, *extra, "--timeout",
                            str(HANG_TIMEOUT_S if hangs else 60), "-r", str(tmp_path / "r")],
-                faults)
+                faults, own_process)
 
 
 def _failed(tmp_path: Path, proc: subprocess.CompletedProcess, took: float, label: str,
@@ -160,7 +174,7 @@ def test_a_fault_of_the_dealer(tmp_path, point, fault):
 #: two cells, so that a sweep goes on (or not) after the first
 SUITE = """
 name: two
-frameworks: [mpyc]
+frameworks: [plaintext]
 models: [mlp]
 images: 8
 batch_sizes: [4, 8]
@@ -168,11 +182,12 @@ timeout_s: 60
 """
 
 
-def _sweep(tmp_path: Path, faults: list[tuple[str, str, str]] = ()
+def _sweep(tmp_path: Path, faults: list[tuple[str, str, str]] = (), own_process: bool = False
            ) -> tuple[subprocess.CompletedProcess, float]:
     suite = tmp_path / "two.yaml"
     suite.write_text(SUITE)
-    return _cli(tmp_path, ["sweep", str(suite), "-r", str(tmp_path / "r")], list(faults))
+    return _cli(tmp_path, ["sweep", str(suite), "-r", str(tmp_path / "r")], list(faults),
+                own_process)
 
 
 def _cells(tmp_path: Path) -> list[tuple[int, str]]:
@@ -181,14 +196,13 @@ def _cells(tmp_path: Path) -> list[tuple[int, str]]:
     return sorted(zip(runs["batch"], runs["status"], strict=True))
 
 
-@pytest.mark.mpyc
 @pytest.mark.timeout(300)  # two sweeps of two cells
 @pytest.mark.parametrize("point", injection.LAUNCHER_POINTS)
 def test_a_sweep_killed_at_a_launcher_point_is_finished_by_the_next(tmp_path, point):
     """SIGKILL of the sweep with its parties started, or while it stores their results:
     its parties are gone within 5 s, nothing of that run is stored (not even in part), and
     the next sweep takes over the dead sweep's cell and runs each cell once."""
-    proc, _ = _sweep(tmp_path, [(point, injection.LAUNCHER, "crash")])
+    proc, _ = _sweep(tmp_path, [(point, injection.LAUNCHER, "crash")], own_process=True)
     assert proc.returncode == -9
     gone = nothing_left(str(tmp_path))
     print(f"launcher: crash at {point}: its parties gone {gone:.2f} s after it")
@@ -201,7 +215,6 @@ def test_a_sweep_killed_at_a_launcher_point_is_finished_by_the_next(tmp_path, po
     assert list((tmp_path / "r" / "logs").iterdir()) == []
 
 
-@pytest.mark.mpyc
 def test_an_error_while_storing_fails_that_cell_only_and_says_where_its_results_are(tmp_path):
     proc, _ = _sweep(tmp_path, [("store", injection.LAUNCHER, "error")])
     assert proc.returncode == 1, proc.stderr
@@ -214,7 +227,6 @@ def test_an_error_while_storing_fails_that_cell_only_and_says_where_its_results_
     nothing_left(str(tmp_path))
 
 
-@pytest.mark.mpyc
 def test_a_full_disk_while_storing_stops_the_sweep_with_one_line(tmp_path):
     proc, took = _sweep(tmp_path, [("store", injection.LAUNCHER, "full")])
     assert proc.returncode == 1, proc.stderr
@@ -227,9 +239,10 @@ def test_a_full_disk_while_storing_stops_the_sweep_with_one_line(tmp_path):
     nothing_left(str(tmp_path))
 
 
-@pytest.mark.mpyc
 def test_an_error_of_the_launcher_with_its_parties_running_stops_them(tmp_path):
-    proc, took = _inject(tmp_path, "mpyc", [("launch", injection.LAUNCHER, "error")])
+    """(An error the launcher does not handle: the script's traceback and exit 1.)"""
+    proc, took = _inject(tmp_path, "plaintext", [("launch", injection.LAUNCHER, "error")],
+                         own_process=True)
     assert proc.returncode == 1
     assert "Injected: fault injected at launch of launcher" in proc.stderr
     assert took < 5

@@ -1,4 +1,7 @@
-"""The launcher and CLI with real party processes: runs, failures, timeouts and bad input."""
+"""The launcher and CLI with real party processes: runs, failures, timeouts and bad input.
+
+Commands run in this process (:func:`~tests.conftest.invoke`) unless the test is about the
+``mpcbench`` process itself (a party killed under it; the script's own one-line refusal)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import time
 import pytest
 
 from mpcbench import results
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import REPO, invoke, party_processes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -24,8 +27,8 @@ def _one_line_error(proc: subprocess.CompletedProcess) -> str:
 
 
 def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
-    proc = run_cli("run", "-f", "plaintext", "-m", "mlp", "--images", "64", "--batch", "16",
-                   "--repeats", "2", "--warmup", "1", "-r", str(tmp_path))
+    proc = invoke("run", "-f", "plaintext", "-m", "mlp", "--images", "64", "--batch", "16",
+                  "--repeats", "2", "--warmup", "1", "-r", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path)
     party = df[df["rank"] == 0]
@@ -41,8 +44,8 @@ def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
 @pytest.mark.crypten
 def test_timeout_stops_all_parties(tmp_path):
     start = time.monotonic()
-    proc = run_cli("run", "-f", "crypten", "-m", "cnn", "-n", "2", "--images", "2000",
-                   "--batch", "8", "--timeout", "8", "-r", str(tmp_path))
+    proc = invoke("run", "-f", "crypten", "-m", "cnn", "-n", "2", "--images", "2000",
+                  "--batch", "8", "--timeout", "8", "-r", str(tmp_path))
     assert proc.returncode == 1
     line = _one_line_error(proc)
     assert "timed out after 8 s; parties still running: 0, 1 (batches done: party 0: " in line
@@ -74,7 +77,7 @@ def test_timeout_stops_all_parties(tmp_path):
 )
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, message):
     store = tmp_path / "results"
-    proc = run_cli("run", "-f", "plaintext", *args, "-r", str(store), timeout=60)
+    proc = invoke("run", "-f", "plaintext", *args, "-r", str(store))
     assert proc.returncode == 2, proc.stderr
     assert message in _one_line_error(proc)
     assert not store.exists()  # nothing stored, not even a log directory
@@ -83,7 +86,7 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, message):
 def test_wrongly_typed_suite_value_gives_one_line_and_exit_2(tmp_path):
     suite = tmp_path / "bad.yaml"
     suite.write_text("frameworks: [plaintext]\nimages: '64'\n")
-    proc = run_cli("sweep", str(suite), "-r", str(tmp_path / "results"), timeout=60)
+    proc = invoke("sweep", str(suite), "-r", str(tmp_path / "results"))
     assert proc.returncode == 2, proc.stderr
     assert (f"suite file {suite}: images: input should be a valid integer, got '64'"
             in _one_line_error(proc))
@@ -95,8 +98,7 @@ def test_busy_port_is_named(tmp_path):
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        proc = run_cli("run", "-f", "plaintext", "--port", str(port), "-r", str(tmp_path),
-                       timeout=60)
+        proc = invoke("run", "-f", "plaintext", "--port", str(port), "-r", str(tmp_path))
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is busy" in _one_line_error(proc)
 
@@ -105,15 +107,15 @@ def test_corrupt_results_file_is_named_and_the_others_still_count(tmp_path):
     suite = tmp_path / "one.yaml"
     suite.write_text("frameworks: [plaintext]\nimages: 8\n")
     store = tmp_path / "results"
-    assert run_cli("sweep", str(suite), "-r", str(store)).returncode == 0
+    assert invoke("sweep", str(suite), "-r", str(store)).returncode == 0
     good = results.run_files(store)[0]
     (store / "0002-broken.parquet").write_bytes(b"garbage")
-    proc = run_cli("results", "-r", str(store), timeout=60)
+    proc = invoke("results", "-r", str(store))
     assert proc.returncode == 1
     assert "0002-broken.parquet is corrupt" in _one_line_error(proc)
     assert "1 runs in" in proc.stdout and "plaintext" in proc.stdout  # the rest is shown
     assert results.load(good)["status"].eq("ok").all()
-    proc = run_cli("sweep", str(suite), "-r", str(store), "--dry-run", timeout=60)
+    proc = invoke("sweep", str(suite), "-r", str(store), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "0002-broken.parquet is corrupt" in proc.stderr
     assert "1 cases, 1 already in" in proc.stderr  # the damaged file hides no stored cell
@@ -126,8 +128,8 @@ def test_parties_started_through_a_remote_template(tmp_path):
     seen = tmp_path / "hosts.txt"
     template = (f'MPCBENCH_TEST_HOST={{host}}; echo "$MPCBENCH_TEST_HOST ${{host}} ${{HOME}} '
                 f'$$" >> {seen}; cd {REPO} && {sys.executable} $worker')
-    proc = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "32",
-                   "--hosts", "127.0.0.1,localhost", "--remote", template, "-r", str(tmp_path))
+    proc = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "32",
+                  "--hosts", "127.0.0.1,localhost", "--remote", template, "-r", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     lines = sorted(line.split() for line in seen.read_text().splitlines())
     assert [line[:3] for line in lines] == [["127.0.0.1", "127.0.0.1", os.environ["HOME"]],
@@ -141,6 +143,7 @@ def test_parties_started_through_a_remote_template(tmp_path):
 
 
 def test_hosts_without_remote_is_refused(tmp_path):
+    """(Through the ``mpcbench`` script: its refusal is one line and exit 2 too.)"""
     proc = run_cli("run", "-f", "plaintext", "--hosts", "h1", "-r", str(tmp_path), timeout=60)
     assert proc.returncode == 2
     assert "--hosts needs --remote" in _one_line_error(proc)

@@ -1,4 +1,5 @@
-"""MPyC parties as real processes over loopback sockets, through the launcher."""
+"""MPyC parties as real processes over loopback sockets, through the launcher. The stock
+3-party mlp run is made once for the tests that assert on it (``shared_run``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from mpcbench import results
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
+from tests.integration.conftest import MPYC_MLP_3
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc]
 
@@ -18,13 +20,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.mpyc]
 LOGIT_TOL = 0.5
 
 
+def _scored(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """A run's rows, all ``ok``, and its run metrics."""
+    assert (df["status"] == "ok").all()
+    return df, df[df["rank"] == -1].set_index("metric")["value"]
+
+
 def _run(tmp_path, model: str, parties: int, images: int, batch: int, timeout_s: float = 240,
          **options):
     case = Case("mpyc", model, parties=parties, images=images, batch=batch, options=options)
     run_case(case, tmp_path, timeout_s=timeout_s)
-    df = results.load(tmp_path)
-    assert (df["status"] == "ok").all()
-    return df, df[df["rank"] == -1].set_index("metric")["value"]
+    return _scored(results.load(tmp_path))
 
 
 def _assert_traffic_balanced(df) -> None:
@@ -36,8 +42,8 @@ def _assert_traffic_balanced(df) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_mlp_three_parties_agrees_with_plaintext(tmp_path):
-    df, run = _run(tmp_path, "mlp", 3, images=64, batch=32)
+def test_mlp_three_parties_agrees_with_plaintext(shared_run):
+    df, run = _scored(shared_run(MPYC_MLP_3).rows)
     assert run["agreement"] >= 0.99
     assert run["max_abs_err"] <= LOGIT_TOL
     assert (df["threshold"] == 1).all()
@@ -56,14 +62,16 @@ def test_mlp_three_parties_agrees_with_plaintext(tmp_path):
 
 
 @pytest.mark.timeout(240)
-def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits):
+def test_stock_and_tuned_reveal_the_same_results(tmp_path, shared_run, revealed_logits):
     """3 parties, threshold 1: MPyC's own operations and the tuned code agree."""
-    stock_df, stock = _run(tmp_path / "stock", "mlp", 3, images=32, batch=32)
-    tuned_df, tuned = _run(tmp_path / "tuned", "mlp", 3, images=32, batch=32, variant="tuned")
+    shared = shared_run(MPYC_MLP_3)
+    stock_df, stock = _scored(shared.rows)
+    tuned_df, tuned = _run(tmp_path, "mlp", 3, images=32, batch=32, variant="tuned")
     df = pd.concat([stock_df, tuned_df])
     assert (df["threshold"] == 1).all()
     assert stock["agreement"] >= 0.99 and tuned["agreement"] >= 0.99
-    stock_logits, tuned_logits = revealed_logits
+    stock_logits = shared.logits
+    tuned_logits = revealed_logits[-1]  # (the stock run, if it ran now, came first)
     assert (stock_logits.argmax(1) == tuned_logits.argmax(1)).all()
     # each within LOGIT_TOL of float64 (tuned rounds within ~T/2 units, stock within one)
     assert np.abs(stock_logits - tuned_logits).max() <= 2 * LOGIT_TOL
@@ -77,9 +85,10 @@ def test_stock_and_tuned_reveal_the_same_results(tmp_path, revealed_logits):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_cnn_stock_and_tuned_agree_with_plaintext_and_each_other(tmp_path, revealed_logits):
-    # stock takes about 12 s per image at 3 parties, tuned about 5: two images
-    stock_df, stock = _run(tmp_path / "stock", "cnn", 3, images=2, batch=2, timeout_s=420)
-    tuned_df, tuned = _run(tmp_path / "tuned", "cnn", 3, images=2, batch=2, timeout_s=420,
+    # stock takes about 12 s per image at 3 parties, tuned about 5: one image (it goes
+    # through every layer)
+    stock_df, stock = _run(tmp_path / "stock", "cnn", 3, images=1, batch=1, timeout_s=420)
+    tuned_df, tuned = _run(tmp_path / "tuned", "cnn", 3, images=1, batch=1, timeout_s=420,
                            variant="tuned")
     df = pd.concat([stock_df, tuned_df])
     assert stock["max_abs_err"] <= LOGIT_TOL and tuned["max_abs_err"] <= LOGIT_TOL

@@ -13,7 +13,7 @@ import pytest
 
 from mpcbench import results
 from mpcbench.launch.resources import MEMORY_ROOT
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import REPO, invoke, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -26,7 +26,7 @@ def _groups() -> list:
 def test_parties_are_pinned_and_the_pinning_is_recorded(tmp_path):
     res = tmp_path / "r"
     cli = psutil.Popen([sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp",
-                        "-n", "2", "--images", "3000", "--batch", "32", "--cpus", "1;0",
+                        "-n", "2", "--images", "256", "--batch", "32", "--cpus", "1;0",
                         "--memory", "2GiB", "-r", str(res)], cwd=REPO, stdout=-1, stderr=-1,
                        text=True)
     seen: dict[int, list[int]] = {}
@@ -53,8 +53,8 @@ def test_parties_are_pinned_and_the_pinning_is_recorded(tmp_path):
 @pytest.mark.crypten
 def test_a_party_over_its_memory_cap_fails_the_run_naming_the_cap(tmp_path):
     res = tmp_path / "r"
-    proc = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "64",
-                   "--memory", "100MiB", "-r", str(res), timeout=120)
+    proc = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "64",
+                  "--memory", "100MiB", "-r", str(res))
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert "went over its memory cap of 100 MiB" in line and "party" in line
@@ -70,7 +70,6 @@ def test_a_party_over_its_memory_cap_fails_the_run_naming_the_cap(tmp_path):
     (["--memory", "1MiB"], "below 32 MiB"),
 ])
 def test_bad_resources_are_refused(tmp_path, args, message):
-    proc = run_cli("run", "-f", "plaintext", "-m", "mlp", *args, "-r", str(tmp_path / "r"),
-                   timeout=60)
+    proc = invoke("run", "-f", "plaintext", "-m", "mlp", *args, "-r", str(tmp_path / "r"))
     assert proc.returncode == 2 and message in proc.stderr
     assert not (tmp_path / "r").exists()

@@ -14,7 +14,7 @@ from mpcbench import results
 from mpcbench.case import Case
 from mpcbench.launch import record, runner
 from mpcbench.roles import Roles
-from tests.conftest import run_cli
+from tests.conftest import invoke
 
 pytestmark = [pytest.mark.integration]
 
@@ -63,8 +63,8 @@ def _one_line_error(proc: subprocess.CompletedProcess) -> str:
 )
 def test_invalid_roles_give_one_line_and_exit_2(tmp_path, args, message):
     store = tmp_path / "results"
-    proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "6", *args,
-                   "-r", str(store), timeout=60)
+    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "6", *args,
+                  "-r", str(store))
     assert proc.returncode == 2, proc.stderr
     assert message in _one_line_error(proc)
     assert not store.exists()  # nothing stored, not even a log directory

@@ -9,7 +9,6 @@ with share files.)
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
 from mpcbench.models import layers as L
 from mpcbench.parties import shares
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import REPO, invoke, party_processes
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +116,7 @@ def test_no_process_of_a_run_from_shares_opens_the_weights_file(tmp_path):
     for rank in range(2):
         assert str(directory / shares.file_name(rank)) in trace
     assert WEIGHTS.name not in trace
-    table = run_cli("results", "-r", results, "--format", "csv").stdout
+    table = invoke("results", "-r", results, "--format", "csv").stdout
     assert shares.sha256(directory / shares.MANIFEST) in table  # its row names the set
 
 
@@ -193,9 +192,9 @@ def test_bad_share_sets_are_refused_before_any_party_starts(tmp_path, saved, why
     if damage:
         damage(directory)
     results = tmp_path / "results"
-    proc = run_cli("run", "-f", framework, "-m", "mlp", "-n", str(parties), "--images",
-                   str(IMAGES), "--results", str(results), "--model-shares", str(directory),
-                   *args, timeout=120)
+    proc = invoke("run", "-f", framework, "-m", "mlp", "-n", str(parties), "--images",
+                  str(IMAGES), "--results", str(results), "--model-shares", str(directory),
+                  *args)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
@@ -208,9 +207,8 @@ def test_saving_refuses_a_directory_with_a_share_set_and_a_backend_without_share
     directory = saved("crypten", 2)
     for args, message in [(["-f", "crypten", "-n", "2"], "already holds a share set"),
                           (["-f", "plaintext", "-n", "1"], "plaintext cannot save")]:
-        proc = run_cli("run", *args, "-m", "mlp", "--images", str(IMAGES), "--results",
-                       str(tmp_path / "results"), "--save-shares", str(directory),
-                       timeout=120)
+        proc = invoke("run", *args, "-m", "mlp", "--images", str(IMAGES), "--results",
+                      str(tmp_path / "results"), "--save-shares", str(directory))
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "results").exists()
 
@@ -241,28 +239,27 @@ def _per_host(saved, tmp_path: Path, hosts: list[str]) -> Path:
     return tmp_path / "launcher"
 
 
-def _run_on_hosts(cwd: Path, tmp_path: Path, hosts: list[str]) -> subprocess.CompletedProcess:
-    """``run --model-shares set`` (relative: each party reads its host's copy) with every
-    party started in its host's directory through a remote template."""
+def _run_on_hosts(tmp_path: Path, hosts: list[str]) -> subprocess.CompletedProcess:
+    """``run --model-shares set`` (relative: each party reads its host's copy, the
+    launcher its working directory's) with every party started in its host's directory
+    through a remote template."""
     template = f"cd {tmp_path}/{{host}} && PYTHONPATH={REPO} {sys.executable} {{worker}}"
-    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
-           "--images", str(IMAGES), "--hosts", ",".join(hosts), "--remote", template,
-           "--results", str(tmp_path / "results"), "--model-shares", "set"]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", str(IMAGES),
+                  "--hosts", ",".join(hosts), "--remote", template,
+                  "--results", str(tmp_path / "results"), "--model-shares", "set")
 
 
 @pytest.mark.timeout(300)
-def test_each_host_keeps_only_its_own_share_file(tmp_path, saved):
+def test_each_host_keeps_only_its_own_share_file(tmp_path, saved, monkeypatch):
     """Parties started through ``--remote`` each see a directory with the manifest and
     their own file only; they run, and a party whose own file is damaged fails the run
     naming it."""
     hosts = ["127.0.0.1", "localhost"]
-    launcher = _per_host(saved, tmp_path, hosts)
-    proc = _run_on_hosts(launcher, tmp_path, hosts)
+    monkeypatch.chdir(_per_host(saved, tmp_path, hosts))  # the launcher's host
+    proc = _run_on_hosts(tmp_path, hosts)
     assert proc.returncode == 0, proc.stderr
     _corrupt_file(tmp_path / hosts[1] / "set" / shares.file_name(1))
-    proc = _run_on_hosts(launcher, tmp_path, hosts)
+    proc = _run_on_hosts(tmp_path, hosts)
     assert proc.returncode == 1
     assert "party-1.npz of party 1 is corrupt" in proc.stderr
     assert not party_processes(str(tmp_path))

@@ -14,7 +14,7 @@ import yaml
 
 from mpcbench import results
 from tests import sshd
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -49,8 +49,8 @@ def _hosts_file(tmp_path, servers, **override) -> str:
 @pytest.mark.mpyc
 def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers)
-    proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "16", "--batch",
-                   "16", "--hosts", hosts, "-r", str(tmp_path / "r"))
+    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "16", "--batch",
+                  "16", "--hosts", hosts, "-r", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path / "r")
     run = df[df["rank"] == -1].set_index("metric")["value"]
@@ -66,8 +66,8 @@ def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers):
 def test_a_ttp_dealer_on_the_host_after_the_parties(tmp_path, servers):
     """CrypTen TTP at 2 parties: the hosts file's third host runs the dealer (rank 2)."""
     hosts = _hosts_file(tmp_path, servers)
-    proc = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "8", "--batch",
-                   "4", "--set", "provider=TTP", "--hosts", hosts, "-r", str(tmp_path / "r"))
+    proc = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "8", "--batch",
+                  "4", "--set", "provider=TTP", "--hosts", hosts, "-r", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path / "r")
     assert df[df["rank"] == -1].set_index("metric")["value"]["agreement"] == 1.0
@@ -81,8 +81,8 @@ def test_a_ttp_dealer_on_the_host_after_the_parties(tmp_path, servers):
 
 def test_print_commands_names_every_party(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers)
-    proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,
-                   "--print-commands", "-r", str(tmp_path / "r"))
+    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,
+                  "--print-commands", "-r", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ssh ")]
     assert len(lines) == 3
@@ -95,8 +95,8 @@ def test_unreachable_host_fails_naming_party_and_host(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers, r2={"ssh": "root@127.0.0.9",
                                                "address": "127.0.0.9"})
     start = time.monotonic()
-    proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,
-                   "-r", str(tmp_path / "r"))
+    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,
+                  "-r", str(tmp_path / "r"))
     assert time.monotonic() - start < 30
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
@@ -107,8 +107,8 @@ def test_unreachable_host_fails_naming_party_and_host(tmp_path, servers):
 
 def test_wrong_number_of_hosts_is_refused(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers)
-    proc = run_cli("run", "-f", "mpyc", "-m", "mlp", "-n", "5", "--hosts", hosts,
-                   "-r", str(tmp_path / "r"))
+    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "5", "--hosts", hosts,
+                  "-r", str(tmp_path / "r"))
     assert proc.returncode == 2
     assert "lists 3 hosts for 5 parties" in proc.stderr
     assert not (tmp_path / "r").exists()

@@ -1,5 +1,6 @@
 """``sweep`` skips a cell only when the stored run is the same measurement: a changed
-backend default re-runs it, and ``--dry-run`` says what changed."""
+backend default re-runs it, and ``--dry-run`` says what changed. The commands run in this
+process (:func:`~tests.conftest.invoke`); the two cells that run start real parties."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mpcbench import results
-from tests.conftest import plugin_env, run_cli
+from tests.conftest import invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -37,16 +38,14 @@ images: 16
 """
 
 
-def _env(tmp_path, default):
-    return plugin_env(tmp_path, "knob_frameworks", {"knob": _PLUGIN}, KNOB_DEFAULT=str(default))
-
-
-def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path):
+def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path, plugins):
     suite, res = tmp_path / "knob.yaml", tmp_path / "r"
     suite.write_text(_SUITE)
+    plugins("knob_frameworks", {"knob": _PLUGIN})
 
     def sweep(default, *args):
-        proc = run_cli("sweep", str(suite), "-r", str(res), *args, env=_env(tmp_path, default))
+        proc = invoke("sweep", str(suite), "-r", str(res), *args,
+                      env={"KNOB_DEFAULT": str(default)})
         assert proc.returncode == 0, proc.stderr
         return proc
 
@@ -68,7 +67,7 @@ def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path):
     assert stored["run_id"].nunique() == 2 and set(stored["config"]) == {"knob=12", "knob=10"}
     # the two configurations are two cells of the summary, each named with its setting
     out = tmp_path / "report"
-    built = run_cli("report", "-r", str(res), "--out", str(out), env=_env(tmp_path, 10))
+    built = invoke("report", "-r", str(res), "--out", str(out), env={"KNOB_DEFAULT": "10"})
     assert built.returncode == 0, built.stderr
     summary = pd.read_csv(out / "summary.csv")
     assert sorted(summary["settings"]) == ["knob=10", "knob=12"]

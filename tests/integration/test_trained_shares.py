@@ -32,7 +32,7 @@ from mpcbench.cli import app
 from mpcbench.models import layers as L
 from mpcbench.parties import shares
 from mpcbench.parties.crypten.layers import plain_params
-from tests.conftest import capture_logits, party_processes, run_cli
+from tests.conftest import capture_logits, invoke, party_processes
 from tests.integration.test_shares import _opened
 from tests.integration.test_training import BATCH, LR, SEED, STEPS, TEST_IMAGES, plain_sgd
 
@@ -110,8 +110,8 @@ def test_files_hold_the_trained_weights_not_the_initial_ones(trained_set):
 @pytest.mark.timeout(120)
 def test_trained_shares_are_refused_for_another_party_count(trained_set, tmp_path):
     directory = trained_set[0]
-    done = run_cli("run", "-f", "crypten", "-m", "mlp", "-n", "3", "--images", "4",
-                   "--model-shares", str(directory), "--results", str(tmp_path))
+    done = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "3", "--images", "4",
+                  "--model-shares", str(directory), "--results", str(tmp_path))
     assert done.returncode == 2
     assert "holds shares of 2 parties, the run needs shares of 3 parties" in done.stderr
     assert not list(tmp_path.rglob("*.parquet"))  # nothing ran, nothing stored

@@ -32,7 +32,7 @@ from mpcbench import data, results
 from mpcbench.case import Case, Training
 from mpcbench.launch.runner import run_case
 from mpcbench.models import build
-from tests.conftest import capture_logits, party_processes, run_cli
+from tests.conftest import capture_logits, invoke, party_processes
 from tests.integration.test_lifeline import _gone_within, _start
 
 pytestmark = [pytest.mark.integration, pytest.mark.crypten]
@@ -123,12 +123,12 @@ def test_every_step_is_measured_in_every_party(trained):
 @pytest.mark.timeout(300)
 def test_cli_trains_and_the_report_shows_it(tmp_path):
     res = tmp_path / "results"
-    done = run_cli("train-secure", "--model", "mlp", "--parties", "2", "--steps", "2",
-                   "--batch", "16", "--test-images", "16", "--results", str(res))
+    done = invoke("train-secure", "--model", "mlp", "--parties", "2", "--steps", "2",
+                  "--batch", "16", "--test-images", "16", "--results", str(res))
     assert done.returncode == 0, done.stderr
     assert "s/epoch of 60000 images (extrapolated)" in done.stdout
     assert not party_processes(str(res))
-    report = run_cli("report", "--results", str(res), "--out", str(tmp_path / "report"))
+    report = invoke("report", "--results", str(res), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "report" / "index.html").read_text()
     assert 'id="training"' in html and "Not measured: no secure training" not in html
