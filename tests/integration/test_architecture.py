@@ -31,6 +31,7 @@ def test_a_plugin_framework_runs_the_conformance_battery():
     passes, no test edited (those of a capability it lacks, share files, and of more
     parties than it declares are not drawn)."""
     env = {**os.environ, PLUGINS_ENV: "tests.plugins", "PYTHONPATH": str(REPO)}
+    env.pop("PYTEST_ADDOPTS", None)  # its report is read line by line below
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "-k", "toympc",
          str(BATTERY)],
