@@ -250,7 +250,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
         with _listening_on(mpc._loop, ctx.addresses[ctx.rank].rsplit(":", 1)[0]):
             mpc.run(mpc.start())
         self._mpc, self._ctx = mpc, ctx
-        self._net = evaluator(mpc, fmt)
+        self._net = evaluator(mpc, ctx.case)
 
     def share_model(self, layers: list[Layer]) -> Any:
         return self._net.share_model(layers, self._ctx.case.roles.model_owner)
@@ -261,7 +261,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
         variant (stock holds weights in MPyC's integral encoding, tuned as plain ints)."""
         fmt = FixedPoint.of(case)
         t = threshold(case)
-        terms = prss_terms(case) if variant(case) == "tuned" and fused_truncation(case) else 1
+        terms = prss_terms(case) if fused_truncation(case) else 1
         return {"scheme": "Shamir", "field": str(field_prime(fmt, terms)),
                 "threshold": t, "bit_length": fmt.bit_length, "frac_bits": fmt.frac_bits,
                 "weight_frac_bits": fmt.weight_frac_bits, "variant": variant(case)}

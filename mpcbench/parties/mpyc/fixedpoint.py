@@ -104,6 +104,6 @@ def prss_terms(case: Case) -> int:
 
 
 def fused_truncation(case: Case) -> bool:
-    """Whether the tuned variant truncates the products of ``case`` with PRSS masks
-    (:mod:`.tuned`): with PRSS and at most :data:`PRSS_MAX_TERMS` terms."""
-    return bool(prss(case)) and prss_terms(case) <= PRSS_MAX_TERMS
+    """Whether the products of ``case`` are truncated with PRSS masks: in the tuned
+    variant (:mod:`.tuned`), with PRSS and at most :data:`PRSS_MAX_TERMS` terms."""
+    return variant(case) == "tuned" and bool(prss(case)) and prss_terms(case) <= PRSS_MAX_TERMS

@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from mpyc import asyncoro
 
+from ...case import Case
 from ...models import layers as L
 from . import speedups
-from .fixedpoint import FixedPoint, field_prime
+from .fixedpoint import FixedPoint, field_prime, fused_truncation, prss_terms
 
 #: integers secret-shared per input round when sharing a model or a batch
 _SHARE_CHUNK = 1 << 16
@@ -84,13 +85,14 @@ class SecureNet(abc.ABC):
     #: how matrix products are computed (recorded with the run)
     products: ClassVar[str]
 
-    def __init__(self, mpc: Any, fmt: FixedPoint) -> None:
+    def __init__(self, mpc: Any, case: Case) -> None:
+        """The evaluator of ``case`` on the runtime ``mpc`` (started from that case)."""
         self.mpc = mpc
-        self.fmt = fmt
+        self.fmt = fmt = FixedPoint.of(case)
         #: PRSS sums one pseudorandom value per set of m - t parties
-        self.prss_terms = math.comb(len(mpc.parties), mpc.threshold)
+        self.prss_terms = prss_terms(case)
         #: truncate with PRSS masks (the field then has room for their sum)
-        self.fused = self._fuses_truncation()
+        self.fused = fused_truncation(case)
         prime = field_prime(fmt, self.prss_terms if self.fused else 1, mpc.options.sec_param)
         self.stype = mpc.SecFxp(fmt.bit_length, fmt.frac_bits, p=prime)
         self.field = self.stype.field
@@ -99,10 +101,6 @@ class SecureNet(abc.ABC):
     def install(cls) -> None:
         """Put MPyC's own local code in place (a variant with its own installs that)."""
         speedups.disable()
-
-    def _fuses_truncation(self) -> bool:
-        """Whether products are truncated with PRSS masks (see :mod:`.tuned`)."""
-        return False
 
     @property
     def truncation(self) -> str:

@@ -25,9 +25,10 @@ import torch
 from mpyc import asyncoro, thresha
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ...case import Case
 from ...models import layers as L
 from . import modmat, speedups
-from .fixedpoint import PRODUCT_HEADROOM, PRSS_MAX_TERMS, FixedPoint
+from .fixedpoint import PRODUCT_HEADROOM
 from .network import SecureNet, strided, weight_matrix
 
 #: outputs of a matrix product truncated at a time (bounds a party's memory)
@@ -57,18 +58,15 @@ class TunedNet(SecureNet):
     variant = "tuned"
     products = "float64 limb-split BLAS (project)"
 
-    def __init__(self, mpc: Any, fmt: FixedPoint) -> None:
-        super().__init__(mpc, fmt)
+    def __init__(self, mpc: Any, case: Case) -> None:
+        super().__init__(mpc, case)
         #: bits of a product before truncation
-        self.product_bits = fmt.bit_length + fmt.weight_frac_bits + PRODUCT_HEADROOM
+        self.product_bits = self.fmt.bit_length + self.fmt.weight_frac_bits + PRODUCT_HEADROOM
 
     @classmethod
     def install(cls) -> None:
         """Put the project's local code in place of MPyC's (:mod:`.speedups`)."""
         speedups.enable()
-
-    def _fuses_truncation(self) -> bool:
-        return not self.mpc.options.no_prss and self.prss_terms <= PRSS_MAX_TERMS
 
     @property
     def truncation(self) -> str:
