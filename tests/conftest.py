@@ -145,21 +145,27 @@ def party_results(monkeypatch) -> list:
     return capture_results(monkeypatch)
 
 
+def _returns(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list:
+    """A list that gets what ``owner.name`` returns, call by call, while ``monkeypatch``
+    is active (the function itself still runs and returns it)."""
+    seen: list = []
+    function = getattr(owner, name)
+
+    def capture(*args, **kwargs):
+        value = function(*args, **kwargs)
+        seen.append(value)
+        return value
+
+    monkeypatch.setattr(owner, name, capture)
+    return seen
+
+
 def capture_results(monkeypatch: pytest.MonkeyPatch) -> list:
     """A list that gets every party's result line, one list per run, of every run while
     ``monkeypatch`` is active."""
     from mpcbench.launch import runner
 
-    seen: list = []
-    launch = runner.launch
-
-    def capture(*args, **kwargs):
-        outputs = launch(*args, **kwargs)
-        seen.append(outputs)
-        return outputs
-
-    monkeypatch.setattr(runner, "launch", capture)
-    return seen
+    return _returns(monkeypatch, runner, "launch")
 
 
 @pytest.fixture
@@ -173,16 +179,7 @@ def capture_logits(monkeypatch: pytest.MonkeyPatch) -> list:
     """A list that gets the logits revealed by every run while ``monkeypatch`` is active."""
     from mpcbench.launch import record
 
-    seen: list = []
-    assemble = record.assemble_logits
-
-    def capture(outputs, images):
-        logits = assemble(outputs, images)
-        seen.append(logits)
-        return logits
-
-    monkeypatch.setattr(record, "assemble_logits", capture)
-    return seen
+    return _returns(monkeypatch, record, "assemble_logits")
 
 
 @pytest.fixture
