@@ -45,6 +45,7 @@ from mpcbench.parties.capabilities import ShareFiles, ValueRange
 from mpcbench.results.summary import summary
 from mpcbench.roles import Roles, owned
 from tests.conftest import REPO, capture_results, nothing_left, party_processes, run_cli
+from tests.integration.conftest import once
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -179,21 +180,8 @@ def _measure(base: Path, framework: str, n: int) -> Run:
 def battery_run(tmp_path_factory) -> Callable[[str, int], Run]:
     """``(framework, parties) ->`` the battery's run of them (one for the whole module;
     a run that failed fails every case that reads it, without running again)."""
-    made: dict[tuple[str, int], Run | Exception] = {}
-
-    def get(framework: str, n: int) -> Run:
-        if (framework, n) not in made:
-            try:
-                made[framework, n] = _measure(tmp_path_factory.mktemp(f"{framework}{n}"),
-                                              framework, n)
-            except Exception as exc:  # (a skip is no Exception: not kept)
-                made[framework, n] = exc
-        found = made[framework, n]
-        if isinstance(found, Exception):
-            raise found
-        return found
-
-    return get
+    return once(lambda framework, n: _measure(tmp_path_factory.mktemp(f"{framework}{n}"),
+                                              framework, n))
 
 
 @pytest.mark.parametrize(("framework", "n"), _runs())
