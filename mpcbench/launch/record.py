@@ -66,7 +66,7 @@ def _identity(work: WorkloadRun, code: dict[str, object] | None) -> dict[str, ob
     held = {} if case.roles.is_default else {"roles": case.roles.record()}
     return {
         "case": {**{k: spec[k] for k in IDENTITY_CASE}, **work.identity_case(), **held},
-        "config": backend.resolve(case),
+        "config": work.configuration(),
         "weights": work.weights(),
         "mpcbench": code or code_identity(),
         "frameworks": backend.versions(),

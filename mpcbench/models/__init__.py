@@ -1,8 +1,10 @@
 """The shared models every secure framework runs (one module per model) and their trained
-weights; the layer description (:mod:`.layers`) and plaintext training (:mod:`.train`).
+weights; the layer graph (:mod:`.layers`) every backend evaluates, imported from the
+torch module (:mod:`.importer`), and plaintext training (:mod:`.train`).
 
-A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH``; it is found by
-convention, so adding a model is adding one file. (Baselines keep their own models in
+A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH`` (and ``INPUT_SHAPE``
+when its images are not 1x28x28); it is found by convention, so adding a model is adding
+one file. (Baselines keep their own models in
 their packages and use the weights functions here.) Weights live in ``data/weights`` with a
 manifest that records their SHA-256 and plaintext test accuracy.
 """
@@ -23,6 +25,7 @@ from torch import nn
 
 from ..data import DATA_DIR
 from ..errors import InputError
+from . import layers as L
 
 WEIGHTS_DIR = DATA_DIR / "weights"
 INPUT_SHAPE = (1, 28, 28)
@@ -138,3 +141,23 @@ def load_weights(model: nn.Module, name: str, dataset: str,
 def load_trained(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
     """Shared model ``name`` with its trained weights for ``dataset``, in eval mode."""
     return load_weights(build(name), name, dataset, weights_dir)
+
+
+def input_shape(name: str) -> tuple[int, ...]:
+    """The shape of one image model ``name`` takes."""
+    return tuple(getattr(module(name), "INPUT_SHAPE", INPUT_SHAPE))
+
+
+def graph(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> L.Graph:
+    """The layer graph of shared model ``name`` with its trained weights for ``dataset``."""
+    from .importer import from_torch
+
+    return from_torch(load_trained(name, dataset, weights_dir), input_shape(name))
+
+
+def structure(name: str) -> L.Graph:
+    """The layer graph of model ``name`` with zero parameters, from its code alone (no
+    weights file is read)."""
+    from .importer import from_torch
+
+    return L.blank(from_torch(build(name), input_shape(name)))

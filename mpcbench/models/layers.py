@@ -1,25 +1,36 @@
-"""Backend-neutral description of a trained model: a flat list of layer records.
+"""Backend-neutral description of a network: a graph of layer records.
 
-Every MPC backend evaluates this one description instead of converting the torch module
-itself, so the same weights and layer order reach CrypTen and MPyC without ONNX and
-without a hand port per network. :func:`describe` walks a torch module;
-:func:`evaluate` runs a description in plain torch (the reference the backends match).
+A :class:`Graph` holds its nodes in topological order; a node applies one operation
+record (:class:`Linear`, :class:`Conv2d`, :class:`ReLU`, ...) to the outputs of earlier
+nodes or to the graph's input (:data:`INPUT`), and the last node's output is the
+network's. Every backend evaluates this one graph (:meth:`Graph.run` walks it), so the
+same weights and operations reach every framework without a hand port per network;
+:mod:`.importer` builds it from a torch module, :func:`evaluate` runs it in plain torch
+(the reference the backends match).
+
+Pooling takes a kernel, a stride and a padding (windows may overlap); average pooling
+divides by the whole window (zero padding included, torch's default), max pooling pads
+with ``-inf`` (:func:`windows` gives backends an equivalent padding they can compute).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, get_args
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 from ..errors import InputError
 
+#: the index :attr:`Node.inputs` names the graph's input by
+INPUT = -1
+
 
 class UnsupportedLayer(InputError, TypeError):
-    """The exporter has no translation for a torch layer type."""
+    """An operation the graph, or a backend, cannot evaluate."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +43,7 @@ class Linear:
 
 @dataclass(frozen=True, eq=False)
 class Conv2d:
-    """2-D convolution; weight is [out, in, kh, kw]."""
+    """2-D convolution (groups 1, no dilation); weight is [out, in, kh, kw]."""
 
     weight: np.ndarray
     bias: np.ndarray
@@ -52,9 +63,33 @@ class Sign:
 
 @dataclass(frozen=True)
 class MaxPool2d:
-    """Non-overlapping max pooling with a square ``kernel``."""
+    """Max over ``kernel`` x ``kernel`` windows ``stride`` apart (default: ``kernel``,
+    no overlap), the input padded by ``padding`` on every side."""
 
     kernel: int
+    stride: int = 0
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stride", self.stride or self.kernel)
+
+
+@dataclass(frozen=True)
+class AvgPool2d:
+    """Mean over ``kernel`` x ``kernel`` windows ``stride`` apart (default: ``kernel``),
+    zero padding included in every window's count."""
+
+    kernel: int
+    stride: int = 0
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stride", self.stride or self.kernel)
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool:
+    """Mean over height and width: [N, C, H, W] -> [N, C, 1, 1]."""
 
 
 @dataclass(frozen=True)
@@ -62,132 +97,194 @@ class Flatten:
     """[N, ...] -> [N, prod(...)]."""
 
 
-Layer = Linear | Conv2d | ReLU | Sign | MaxPool2d | Flatten
+@dataclass(frozen=True)
+class Add:
+    """The sum of its two inputs (a residual connection)."""
 
 
-def _single(v: int | tuple[int, ...], what: str, mod: nn.Module) -> int:
-    vals = (v,) if isinstance(v, int) else tuple(v)
-    if len(set(vals)) != 1:
-        raise UnsupportedLayer(f"{type(mod).__name__} with non-square {what} {v}")
-    return int(vals[0])
+Layer = Linear | Conv2d | ReLU | Sign | MaxPool2d | AvgPool2d | GlobalAvgPool | Flatten | Add
+#: every operation a graph may hold
+OPERATIONS: tuple[type, ...] = get_args(Layer)
+#: operations with parameters (weights shared by the model owner)
+Affine = Linear | Conv2d
+#: operations that take the outputs of two nodes
+BINARY = (Add,)
 
 
-def _numpy(t: torch.Tensor | None, shape: int) -> np.ndarray:
-    if t is None:
-        return np.zeros(shape, dtype=np.float64)
-    return t.detach().cpu().double().numpy().copy()
+def describe_op(op: Layer) -> str:
+    """``Linear(784->128)``, ``Conv2d(1->5, 2x2, s2)``, ``MaxPool2d(3, s2)``, ``ReLU`` ..."""
+    if isinstance(op, Linear):
+        out, inp = op.weight.shape
+        return f"Linear({inp}->{out})"
+    if isinstance(op, Conv2d):
+        o, c, kh, kw = op.weight.shape
+        extra = (f", s{op.stride}" if op.stride != 1 else "") + (
+            f", p{op.padding}" if op.padding else "")
+        return f"Conv2d({c}->{o}, {kh}x{kw}{extra})"
+    if isinstance(op, MaxPool2d | AvgPool2d):
+        extra = (f", s{op.stride}" if op.stride != op.kernel else "") + (
+            f", p{op.padding}" if op.padding else "")
+        return f"{type(op).__name__}({op.kernel}{extra})"
+    return type(op).__name__
 
 
-def _translate(mod: nn.Module) -> list[Layer]:
-    # Local import: bnn imports this package's siblings, keep the walk cycle-free.
-    from .bnn import Sign as TorchSign
+@dataclass(frozen=True)
+class Node:
+    """One operation of a graph and the nodes it reads (:data:`INPUT`: the graph's input)."""
 
-    if isinstance(mod, nn.Sequential):
-        return [lay for child in mod for lay in _translate(child)]
-    if isinstance(mod, nn.Linear):
-        return [Linear(_numpy(mod.weight, 0), _numpy(mod.bias, mod.out_features))]
-    if isinstance(mod, nn.Conv2d):
-        if mod.groups != 1 or _single(mod.dilation, "dilation", mod) != 1:
-            raise UnsupportedLayer("Conv2d with groups or dilation")
-        return [
-            Conv2d(
-                _numpy(mod.weight, 0),
-                _numpy(mod.bias, mod.out_channels),
-                _single(mod.stride, "stride", mod),
-                _single(mod.padding, "padding", mod),
-            )
-        ]
-    if isinstance(mod, nn.ReLU):
-        return [ReLU()]
-    if isinstance(mod, TorchSign):
-        return [Sign()]
-    if isinstance(mod, nn.MaxPool2d):
-        k = _single(mod.kernel_size, "kernel", mod)
-        if _single(mod.stride if mod.stride is not None else k, "stride", mod) != k or mod.padding:
-            raise UnsupportedLayer("MaxPool2d with overlap or padding")
-        return [MaxPool2d(k)]
-    if isinstance(mod, nn.Flatten):
-        return [Flatten()]
-    if isinstance(mod, nn.Dropout | nn.Identity):
-        return []  # identity at inference
-    raise UnsupportedLayer(f"cannot export layer type {type(mod).__name__}")
+    #: where it comes from (the torch module path or ONNX node name), for messages
+    name: str
+    op: Layer
+    inputs: tuple[int, ...]
 
 
-def describe(model: nn.Module, pool_before_relu: bool = True) -> list[Layer]:
-    """Flatten ``model`` into layer records (dropout removed).
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """A network as nodes in topological order; the last node's output is the logits."""
 
-    With ``pool_before_relu``, ``ReLU, MaxPool2d`` becomes ``MaxPool2d, ReLU``: the same
-    function (max is monotone), with a quarter of the secure comparisons for ReLU.
-    """
-    layers = _translate(model)
-    if pool_before_relu:
-        _pool_before_relu(layers)
-    return layers
+    nodes: tuple[Node, ...]
+    #: shape of one input image, e.g. ``(1, 28, 28)``
+    input_shape: tuple[int, ...]
+    #: what building the graph changed, e.g. batch norm folded into a convolution
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for i, node in enumerate(self.nodes):
+            arity = 2 if isinstance(node.op, BINARY) else 1
+            if len(node.inputs) != arity or not all(INPUT <= j < i for j in node.inputs):
+                raise UnsupportedLayer(f"node {i} ({node.name}) must read {arity} earlier "
+                                       f"node(s), reads {node.inputs}")
+
+    @classmethod
+    def chain(cls, ops: Sequence[Layer], input_shape: tuple[int, ...],
+              notes: tuple[str, ...] = ()) -> Graph:
+        """The graph applying ``ops`` one after the other."""
+        return cls(tuple(Node(f"{i}", op, (i - 1,)) for i, op in enumerate(ops)),
+                   tuple(input_shape), notes)
+
+    @property
+    def ops(self) -> list[Layer]:
+        """The operation of every node, in order (a node's index is its op's index)."""
+        return [node.op for node in self.nodes]
+
+    def with_ops(self, ops: Sequence[Layer]) -> Graph:
+        """The same graph with node ``i`` applying ``ops[i]``."""
+        return replace(self, nodes=tuple(replace(n, op=op)
+                                         for n, op in zip(self.nodes, ops, strict=True)))
+
+    def run(self, x: Any, step: Callable[[int, Node, list[Any]], Any]) -> Any:
+        """The last node's output, each node's computed by ``step(index, node, inputs)``
+        from ``x`` (any tensor type); a value is dropped after its last reader."""
+        last = {INPUT: len(self.nodes)}
+        for i, node in enumerate(self.nodes):
+            for j in node.inputs:
+                last[j] = i
+        values: dict[int, Any] = {INPUT: x}
+        for i, node in enumerate(self.nodes):
+            values[i] = step(i, node, [values[j] for j in node.inputs])
+            for j in set(node.inputs):
+                if last.get(j) == i and j != INPUT:
+                    del values[j]
+        return values[len(self.nodes) - 1]
+
+    def readers(self, index: int) -> list[int]:
+        """The nodes that read node ``index``'s output."""
+        return [i for i, n in enumerate(self.nodes) if index in n.inputs]
 
 
-def _pool_before_relu(layers: list[Layer]) -> list[str]:
-    """Swap every ``ReLU, MaxPool2d`` pair in place; one note per swap."""
-    notes = []
-    for i in range(len(layers) - 1):
-        if isinstance(layers[i], ReLU) and isinstance(layers[i + 1], MaxPool2d):
-            layers[i], layers[i + 1] = layers[i + 1], layers[i]
-            notes.append(f"layers {i}-{i + 1}: ReLU, MaxPool2d({layers[i].kernel}) -> "
-                         f"MaxPool2d({layers[i].kernel}), ReLU (same function, max is monotone)")
-    return notes
+def map_params(graph: Graph, fn: Callable[[np.ndarray], np.ndarray]) -> Graph:
+    """The same graph with ``fn`` applied to every weight and bias."""
+    return graph.with_ops([replace(op, weight=fn(op.weight), bias=fn(op.bias))
+                           if isinstance(op, Affine) else op for op in graph.ops])
 
 
-def rewrites(model: nn.Module) -> list[str]:
-    """What :func:`describe` changes in ``model``'s layer order (recorded with a run)."""
-    return _pool_before_relu(_translate(model))
+def blank(graph: Graph) -> Graph:
+    """The same graph with every weight and bias zeroed (what non-owners hold)."""
+    return map_params(graph, np.zeros_like)
 
 
-def map_params(layers: list[Layer], fn: Callable[[np.ndarray], np.ndarray]) -> list[Layer]:
-    """The same structure with ``fn`` applied to every weight and bias."""
-    return [
-        replace(lay, weight=fn(lay.weight), bias=fn(lay.bias))
-        if isinstance(lay, Linear | Conv2d) else lay
-        for lay in layers
-    ]
+def out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a window of ``kernel`` moved by ``stride`` over ``size`` padded by
+    ``padding`` on each side (windows that do not fit are dropped, as torch does)."""
+    return (size + 2 * padding - kernel) // stride + 1
 
 
-def blank(layers: list[Layer]) -> list[Layer]:
-    """The same structure with every weight and bias zeroed (what non-owners hold)."""
-    return map_params(layers, np.zeros_like)
+def windows(x: Any, op: MaxPool2d | AvgPool2d, pad: Callable[[Any, int, int], Any],
+            axis: int) -> list[Any]:
+    """The ``op.kernel`` strided slices of ``x`` along ``axis`` (2: rows, 3: columns)
+    that a separable pooling combines: ``x`` padded by ``pad(x, axis, op.padding)``, then
+    ``x[..., i : i + stride * (out - 1) + 1 : stride, ...]`` for ``i < kernel``. Max
+    pooling gives the same maxima with its edge repeated as with ``-inf`` padding (torch
+    keeps padding below half a window, so every window holds a real element)."""
+    if op.padding:
+        x = pad(x, axis, op.padding)
+    n = out_size(x.shape[axis], op.kernel, op.stride, 0)
+    key = [slice(None)] * len(x.shape)
+    parts = []
+    for i in range(op.kernel):
+        key[axis] = slice(i, i + op.stride * (n - 1) + 1, op.stride)
+        parts.append(x[tuple(key)])
+    return parts
 
 
-def evaluate(layers: list[Layer], x: torch.Tensor, dtype: torch.dtype = torch.float64
-             ) -> torch.Tensor:
-    """Run a description in plain torch (float64 unless told otherwise)."""
-    import torch.nn.functional as F
+def apply(op: Layer, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """One operation in plain torch, in the inputs' dtype."""
+    x = inputs[0]
 
     def t(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a).to(dtype)
+        return torch.from_numpy(a).to(x.dtype)
 
-    y = x.to(dtype)
-    for lay in layers:
-        if isinstance(lay, Linear):
-            y = F.linear(y, t(lay.weight), t(lay.bias))
-        elif isinstance(lay, Conv2d):
-            y = F.conv2d(y, t(lay.weight), t(lay.bias), lay.stride, lay.padding)
-        elif isinstance(lay, ReLU):
-            y = y.clamp_min(0)
-        elif isinstance(lay, Sign):
-            y = torch.where(y >= 0, 1.0, -1.0).to(dtype)
-        elif isinstance(lay, MaxPool2d):
-            y = F.max_pool2d(y, lay.kernel)
-        elif isinstance(lay, Flatten):
-            y = y.flatten(1)
-    return y
+    if isinstance(op, Linear):
+        return F.linear(x, t(op.weight), t(op.bias))
+    if isinstance(op, Conv2d):
+        return F.conv2d(x, t(op.weight), t(op.bias), op.stride, op.padding)
+    if isinstance(op, ReLU):
+        return x.clamp_min(0)
+    if isinstance(op, Sign):
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+    if isinstance(op, MaxPool2d):
+        return F.max_pool2d(x, op.kernel, op.stride, op.padding)
+    if isinstance(op, AvgPool2d):
+        return F.avg_pool2d(x, op.kernel, op.stride, op.padding)
+    if isinstance(op, GlobalAvgPool):
+        return x.mean((2, 3), keepdim=True)
+    if isinstance(op, Flatten):
+        return x.flatten(1)
+    if isinstance(op, Add):
+        return x + inputs[1]
+    raise UnsupportedLayer(f"no plain evaluation of {type(op).__name__}")
 
 
-def count_comparisons(layers: list[Layer], input_shape: tuple[int, ...]) -> int:
-    """Secure comparisons one image needs (ReLU/Sign elements plus max-pool pairs)."""
-    y = torch.zeros((1, *input_shape), dtype=torch.float64)
+def evaluate(graph: Graph, x: torch.Tensor, dtype: torch.dtype = torch.float64
+             ) -> torch.Tensor:
+    """Run a graph in plain torch (float64 unless told otherwise)."""
+    return graph.run(x.to(dtype), lambda _i, node, ins: apply(node.op, ins))
+
+
+def shapes(graph: Graph) -> list[tuple[int, ...]]:
+    """The shape of every node's output for one image."""
+    out: list[tuple[int, ...]] = []
+
+    def step(_i: int, node: Node, ins: list[torch.Tensor]) -> torch.Tensor:
+        y = apply(node.op, ins)
+        out.append(tuple(y.shape[1:]))
+        return y
+
+    graph.run(torch.zeros((1, *graph.input_shape), dtype=torch.float64), step)
+    return out
+
+
+def count_comparisons(graph: Graph) -> int:
+    """Secure comparisons one image needs: ReLU/Sign elements, and per max-pool output
+    ``kernel - 1`` along rows plus ``kernel - 1`` along columns (separable pooling)."""
+    sizes = shapes(graph)
     total = 0
-    for lay in layers:
-        if isinstance(lay, ReLU | Sign):
-            total += y.numel()
-        elif isinstance(lay, MaxPool2d):
-            total += y.numel() - y.numel() // (lay.kernel**2)
-        y = evaluate([lay], y)
+    for i, node in enumerate(graph.nodes):
+        op = node.op
+        if isinstance(op, ReLU | Sign):
+            total += int(np.prod(sizes[i]))
+        elif isinstance(op, MaxPool2d):
+            c, _, w = sizes[node.inputs[0]] if node.inputs[0] != INPUT else graph.input_shape
+            oh, ow = sizes[i][1:]
+            total += c * (op.kernel - 1) * (oh * (w + 2 * op.padding) + oh * ow)
     return total

@@ -1,12 +1,12 @@
 """Range check before secret sharing: the largest magnitude every value reaches.
 
 A fixed-point secure evaluation represents values in a bounded range; a value beyond it
-wraps around silently and flips comparisons. :func:`largest` runs a layer description in
-plain torch (float32) over the run's images and records, per layer, the largest
-magnitude of what a secure evaluation must represent: the inputs, every Linear/Conv2d
-output (pre-activations, and the logits), and for max pooling the differences it
-compares (the window's largest minus its smallest element bounds every pairwise
-difference).
+wraps around silently and flips comparisons. :func:`largest` runs a layer graph in
+plain torch (float32) over the run's images and records, per node, the largest
+magnitude of what a secure evaluation must represent: the inputs, every node's output
+(pre-activations, sums, pooled values and the logits), and for max pooling the
+differences it compares (the window's largest minus its smallest element bounds every
+pairwise difference).
 :func:`check` compares them with a backend's limit. Imports no secure framework.
 """
 
@@ -30,27 +30,16 @@ class RangeError(InputError):
 class Peak:
     """The largest magnitude of one kind of value at one layer."""
 
-    #: index in the layer description (-1: the input)
+    #: index of the node in the layer graph (-1: the input)
     index: int
     #: ``Linear(784->28)``, ``MaxPool2d(2)``, ``input`` ...
     layer: str
-    #: ``input``, ``pre-activation`` or ``max-pool difference``
+    #: ``input``, ``pre-activation`` (of Linear, Conv2d), ``output`` (of pooling or a sum)
+    #: or ``max-pool difference``
     what: str
     value: float
     #: first image (0-based, in the run's order) where it is reached
     image: int
-
-
-def _name(lay: L.Layer) -> str:
-    if isinstance(lay, L.Linear):
-        out, inp = lay.weight.shape
-        return f"Linear({inp}->{out})"
-    if isinstance(lay, L.Conv2d):
-        o, c, kh, kw = lay.weight.shape
-        return f"Conv2d({c}->{o}, {kh}x{kw})"
-    if isinstance(lay, L.MaxPool2d):
-        return f"MaxPool2d({lay.kernel})"
-    return type(lay).__name__
 
 
 def _peak(index: int, layer: str, what: str, values: torch.Tensor) -> Peak:
@@ -59,9 +48,9 @@ def _peak(index: int, layer: str, what: str, values: torch.Tensor) -> Peak:
     return Peak(index, layer, what, float(per_image[image]), image)
 
 
-def largest(layers: list[L.Layer], x: torch.Tensor, batch: int = 256,
+def largest(graph: L.Graph, x: torch.Tensor, batch: int = 256,
             dtype: torch.dtype = torch.float32) -> list[Peak]:
-    """Per layer, the largest magnitude over the images ``x`` (batches of ``batch``).
+    """Per node, the largest magnitude over the images ``x`` (batches of ``batch``).
 
     float32 by default: twice as fast as float64 on the launcher's pass over thousands
     of images, and its relative error (~1e-6) is far below any margin worth keeping.
@@ -77,13 +66,20 @@ def largest(layers: list[L.Layer], x: torch.Tensor, batch: int = 256,
     for lo in range(0, x.shape[0], batch):
         y = x[lo : lo + batch].to(dtype)
         keep(_peak(-1, "input", "input", y), lo)
-        for i, lay in enumerate(layers):
-            if isinstance(lay, L.MaxPool2d):
-                spread = F.max_pool2d(y, lay.kernel) + F.max_pool2d(-y, lay.kernel)
-                keep(_peak(i, _name(lay), "max-pool difference", spread), lo)
-            y = L.evaluate([lay], y, dtype)
-            if isinstance(lay, L.Linear | L.Conv2d):
-                keep(_peak(i, _name(lay), "pre-activation", y), lo)
+
+        def step(i: int, node: L.Node, ins: list[torch.Tensor], lo: int = lo) -> torch.Tensor:
+            op, name = node.op, L.describe_op(node.op)
+            if isinstance(op, L.MaxPool2d):
+                spread = (F.max_pool2d(ins[0], op.kernel, op.stride, op.padding)
+                          + F.max_pool2d(-ins[0], op.kernel, op.stride, op.padding))
+                keep(_peak(i, name, "max-pool difference", spread), lo)
+            out = L.apply(op, ins)
+            if not isinstance(op, L.ReLU | L.Sign | L.Flatten):  # no larger than their input
+                what = "pre-activation" if isinstance(op, L.Affine) else "output"
+                keep(_peak(i, name, what, out), lo)
+            return out
+
+        graph.run(y, step)
     return sorted(peaks.values(), key=lambda p: (p.index, p.what))
 
 
@@ -92,14 +88,14 @@ def margin_bits(value: float, limit: float) -> float:
     return math.inf if value == 0 else math.log2(limit / value)
 
 
-def check(layers: list[L.Layer], x: torch.Tensor, limit: float | None,
+def check(graph: L.Graph, x: torch.Tensor, limit: float | None,
           what: str = "the backend") -> dict | None:
-    """:class:`RangeError` (one line: the first layer whose value reaches ``limit``, the
+    """:class:`RangeError` (one line: the first node whose value reaches ``limit``, the
     value, the limit); else the tightest peak and its margin, as stored with the run
     (``None``: no limit)."""
     if limit is None:
         return None
-    peaks = largest(layers, x)
+    peaks = largest(graph, x)
     over = [p for p in peaks if p.value >= limit]
     if over:
         first = over[0]

@@ -19,7 +19,9 @@ import torch
 from .. import models, roles
 from ..case import Case
 from ..errors import InputError
-from ..models.layers import Layer
+from ..models import layers as L
+from ..models import rewrites
+from ..models.layers import Graph
 from .context import PartyContext
 
 
@@ -55,7 +57,7 @@ class CommCounters:
 
 
 class Backend(abc.ABC):
-    """One framework's way to run secure inference of a layer description.
+    """One framework's way to run secure inference of a layer graph.
 
     Every backend declares :attr:`name` and :attr:`kind` and implements
     :meth:`versions`, :meth:`security`, :meth:`setup`, :meth:`share_model`,
@@ -70,8 +72,11 @@ class Backend(abc.ABC):
     min_parties: ClassVar[int] = 2
     #: largest party count the framework runs with
     max_parties: ClassVar[int] = 16
-    #: whether :meth:`share_model` takes the layer description (baselines load their own)
+    #: whether :meth:`share_model` takes the layer graph (baselines load their own)
     uses_description: ClassVar[bool] = True
+    #: the operations of the layer graph the backend evaluates (others are refused
+    #: before launch, :meth:`check_graph`)
+    operations: ClassVar[tuple[type, ...]] = L.OPERATIONS
     #: values of the option ``variant``, the default first (``stock``: the framework's own
     #: code paths; ``tuned``: the project's speed-ups); empty: no such option
     variants: ClassVar[tuple[str, ...]] = ()
@@ -105,6 +110,21 @@ class Backend(abc.ABC):
         """Every option of ``case`` with the backend's defaults filled in: what a run of
         ``case`` is configured with (part of the run's identity)."""
         return dict(case.options)
+
+    @classmethod
+    def check_graph(cls, graph: Graph) -> None:
+        """:class:`Unsupported` naming the first node of ``graph`` whose operation this
+        backend does not evaluate (:attr:`operations`)."""
+        for i, node in enumerate(graph.nodes):
+            if not isinstance(node.op, cls.operations):
+                raise Unsupported(f"{cls.name} cannot evaluate node {i} ({node.name}): "
+                                  f"{L.describe_op(node.op)}")
+
+    @classmethod
+    def own_options(cls, case: Case) -> set[str]:
+        """The options of ``case`` the framework itself must know (all but ``rewrite``,
+        which the inference workload applies to the layer graph of every framework)."""
+        return set(case.options) - {rewrites.OPTION}
 
     @classmethod
     def weights(cls, case: Case) -> dict[str, str]:
@@ -156,12 +176,12 @@ class Backend(abc.ABC):
         """Connect to the other parties."""
 
     @abc.abstractmethod
-    def share_model(self, layers: list[Layer] | None) -> Any:
+    def share_model(self, graph: Graph | None) -> Any:
         """Secret-share the model from the model owner.
 
-        Every party gets the layer structure; only the model owner's copy holds the
-        trained values (the others hold zeros, see :func:`mpcbench.models.layers.blank`).
-        ``layers`` is ``None`` for a backend with ``uses_description = False``.
+        Every party gets the layer graph; only the model owner's copy holds the trained
+        values (the others hold zeros, see :func:`mpcbench.models.layers.blank`).
+        ``graph`` is ``None`` for a backend with ``uses_description = False``.
         """
 
     @abc.abstractmethod

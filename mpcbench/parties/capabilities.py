@@ -20,7 +20,7 @@ import numpy as np
 from torch import nn
 
 from ..case import Case
-from ..models.layers import Layer
+from ..models.layers import Graph
 
 
 class SecureTraining(abc.ABC):
@@ -64,8 +64,8 @@ class ShareFiles(abc.ABC):
         layout), ``<layer index>.<weight|bias> -> array`` (saved by :func:`.shares.save`)."""
 
     @abc.abstractmethod
-    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[Layer]) -> Any:
-        """The shared model of ``layers`` (structure only, zero parameters) built from this
+    def import_shares(self, arrays: dict[str, np.ndarray], graph: Graph) -> Any:
+        """The shared model of ``graph`` (structure only, zero parameters) built from this
         party's ``arrays`` (:meth:`export_shares`), without any communication."""
 
 

@@ -1,4 +1,4 @@
-"""``plaintext``: the reference backend, plain float32 torch on the layer description.
+"""``plaintext``: the reference backend, plain float32 torch on the layer graph.
 
 Its outputs define accuracy and agreement for every other backend, and its timings
 show the harness's own overhead.
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..case import Case
-from ..models.layers import Layer, evaluate, map_params
+from ..models.layers import Graph, evaluate, map_params
 from .base import Backend, Kind
 from .capabilities import SecureTraining
 from .context import PartyContext
@@ -40,14 +40,14 @@ class PlaintextBackend(Backend):
     def setup(self, ctx: PartyContext) -> None:
         self.ctx = ctx
 
-    def share_model(self, layers: list[Layer]) -> list[Layer]:
-        return map_params(layers, lambda a: a.astype(np.float32))
+    def share_model(self, graph: Graph) -> Graph:
+        return map_params(graph, lambda a: a.astype(np.float32))
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
                     owner: int) -> torch.Tensor:
         return x if x is not None else torch.zeros(shape)
 
-    def infer(self, model: list[Layer], x: torch.Tensor) -> torch.Tensor:
+    def infer(self, model: Graph, x: torch.Tensor) -> torch.Tensor:
         return evaluate(model, x, torch.float32)
 
     def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:

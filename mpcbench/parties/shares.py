@@ -61,16 +61,10 @@ def file_name(rank: int) -> str:
     return f"party-{rank}.npz"
 
 
-def structure(model: str) -> list[L.Layer]:
-    """The layer structure of ``model`` with zero parameters, built from its code alone
-    (what a party loading shares needs; no weights file is read)."""
-    return L.blank(L.describe(models.build(model)))
-
-
-def layer_shapes(layers: list[L.Layer]) -> list[dict[str, Any]]:
-    """Type and parameter shapes of every layer, as the manifest records them."""
+def layer_shapes(graph: L.Graph) -> list[dict[str, Any]]:
+    """Type and parameter shapes of every node, as the manifest records them."""
     out = []
-    for i, lay in enumerate(layers):
+    for i, lay in enumerate(graph.ops):
         entry: dict[str, Any] = {"index": i, "type": type(lay).__name__}
         if isinstance(lay, L.Linear | L.Conv2d):
             entry |= {"weight": list(lay.weight.shape), "bias": list(lay.bias.shape)}
@@ -82,7 +76,7 @@ def expected(case: Any, encoding: dict[str, Any]) -> dict[str, Any]:
     """What a share set for ``case`` must say: case fields, layer shapes and ``encoding``
     (the backend's :meth:`~.capabilities.ShareFiles.share_encoding`)."""
     return {"framework": case.framework, "model": case.model, "dataset": case.dataset,
-            "parties": case.parties, "layers": layer_shapes(structure(case.model)),
+            "parties": case.parties, "layers": layer_shapes(models.structure(case.model)),
             "encoding": encoding}
 
 

@@ -25,7 +25,7 @@ from typing import Any
 #: identity components in display order
 COMPONENTS = ("case", "config", "weights", "mpcbench", "frameworks")
 #: options shown in the system name or in their own columns, not among a cell's settings
-LABELLED_OPTIONS = frozenset({"variant", "tuned", "provider", "threshold"})
+LABELLED_OPTIONS = frozenset({"variant", "tuned", "provider", "threshold", "rewrite"})
 _ARROW = "\N{RIGHTWARDS ARROW}"
 _NONE = "\N{EM DASH}"
 
@@ -64,10 +64,13 @@ def variant(config: object) -> str:
 
 
 def system_name(framework: str, config: object) -> str:
-    """``crypten``, ``crypten+tuned``, ``mpyc``, ``mpyc+tuned``: the framework, suffixed with
-    its variant unless that is ``stock``."""
+    """``crypten``, ``crypten+tuned``, ``mpyc+pool_before_relu``: the framework, suffixed
+    with its variant unless that is ``stock`` and with its graph rewrite unless that is
+    ``none`` (or unrecorded)."""
     v = variant(config)
-    return framework if v == "stock" else f"{framework}+{v}"
+    rewrite = parse_config(config).get("rewrite", "none")
+    return framework + ("" if v == "stock" else f"+{v}") + (
+        "" if rewrite == "none" else f"+{rewrite}")
 
 
 def settings(config: object, keys: set[str] | None = None) -> str:

@@ -123,7 +123,7 @@ def _owners_roles(n: int) -> Roles:
 def _plain() -> torch.Tensor:
     """Plaintext logits of the battery's images."""
     x, _ = data.load("mnist", "test", limit=IMAGES)
-    return L.evaluate(L.describe(models.load_trained("mlp", "mnist")), x)
+    return L.evaluate(models.graph("mlp", "mnist"), x)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Every run goes through the launcher (one OS process per party, gloo over TCP) on the
 first MNIST test images and is scored against the plaintext evaluation of the same
-layer description. Tolerance: CrypTen encodes with 16 fractional bits and truncates
+layer graph. Tolerance: CrypTen encodes with 16 fractional bits and truncates
 after every product, so logits differ from float64 by about 1e-3 here; ``LOGIT_TOL``
 leaves an order of magnitude of headroom. A stock run is made once for all the tests
 that assert on it (``shared_run``).
@@ -72,6 +72,25 @@ def test_secure_inference_matches_plaintext(shared_run, model, parties):
     assert set(rows.loc[rows["rank"] >= 0, "comm_method"]) == {"counted"}
 
 
+@pytest.mark.timeout(240)
+def test_pool_before_relu_is_a_named_rewrite_that_saves_traffic(tmp_path, shared_run):
+    """``rewrite=pool_before_relu`` runs ``MaxPool, ReLU`` for the cnn's ``ReLU, MaxPool``:
+    recorded, labelled, the same logits, and fewer bytes than the network as given."""
+    from mpcbench.results.labels import cell_label
+
+    given = shared_run(_case("cnn", 2)).rows
+    rewritten = _run(tmp_path, "cnn", 2, rewrite="pool_before_relu")
+    config = json.loads(rewritten["backend_config"].iloc[0])
+    (note,) = config["layer_rewrites"]
+    assert note.startswith("nodes 3-4: ReLU, MaxPool2d(2) -> MaxPool2d(2), ReLU")
+    assert "rewrite=pool_before_relu" in rewritten["config"].iloc[0]
+    assert set(cell_label(rewritten)) == {"crypten+pool_before_relu"}
+    assert set(cell_label(given)) == {"crypten"}
+    assert _run_metrics(rewritten)["agreement"] >= 0.99
+    sent = [_party_metric(rows, "infer", "bytes_sent").sum() for rows in (given, rewritten)]
+    assert sent[1] < 0.9 * sent[0], sent
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_stock_and_tuned_reveal_the_same_results(tmp_path, shared_run, revealed_logits, model):
@@ -92,7 +111,8 @@ def test_stock_and_tuned_reveal_the_same_results(tmp_path, shared_run, revealed_
         assert config["variant"] == variant and config["security"]["variant"] == variant
         assert config["speedups"] == (variant == "tuned")
         assert config["range"]["margin_bits"] > 0
-        assert bool(config["layer_rewrites"]) == (model == "cnn")
+        assert config["layer_rewrites"] == []  # the network as given
+        assert "rewrite=none" in rows["config"].iloc[0]
         assert _run_metrics(rows)["agreement"] >= 0.99
         assert_traffic_balanced(rows)
     assert (stock_logits.argmax(1) == tuned_logits.argmax(1)).all()

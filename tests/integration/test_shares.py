@@ -20,7 +20,6 @@ import pytest
 from mpcbench import models
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
-from mpcbench.models import layers as L
 from mpcbench.parties import shares
 from tests.conftest import REPO, invoke, party_processes
 
@@ -80,7 +79,7 @@ def test_files_are_shares_of_the_fixed_point_weights(saved, framework):
     the backend's fixed-point grid, exactly (CrypTen: 16 bits; MPyC stock: MPyC's
     integral encoding of ``round(W * 2**10)``, i.e. times ``2**7``)."""
     directory = saved(framework, 3)
-    weight = L.describe(models.load_trained("mlp", "mnist"))[1].weight.T
+    weight = models.graph("mlp", "mnist").ops[1].weight.T
     scale = 2**16 if framework == "crypten" else 2**10
     want = np.rint(weight * scale).astype(np.int64) * (1 if framework == "crypten" else 2**7)
     np.testing.assert_array_equal(_opened(framework, directory, "1.weight"), want)

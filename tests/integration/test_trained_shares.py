@@ -28,8 +28,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from mpcbench import models
 from mpcbench.cli import app
-from mpcbench.models import layers as L
+from mpcbench.models.importer import from_torch
 from mpcbench.parties import shares
 from mpcbench.parties.crypten.layers import plain_params
 from tests.conftest import capture_logits, invoke, party_processes
@@ -92,10 +93,11 @@ def test_files_hold_the_trained_weights_not_the_initial_ones(trained_set):
     """Opened by the test: the ring sum of both files, as fixed point, is plaintext SGD's
     model after the same steps, and not the untrained model the run started from."""
     directory = trained_set[0]
-    trained, initial = (L.describe(plain_sgd("mlp", steps)[0]) for steps in (STEPS, 0))
+    trained, initial = (from_torch(plain_sgd("mlp", steps)[0], models.input_shape("mlp"))
+                        for steps in (STEPS, 0))
     worst = moved = 0.0
     names = 0
-    for i, (lay, start) in enumerate(zip(trained, initial, strict=True)):
+    for i, (lay, start) in enumerate(zip(trained.ops, initial.ops, strict=True)):
         for name, want in plain_params(lay).items():
             got = _opened("crypten", directory, f"{i}.{name}") / SCALE
             worst = max(worst, float(np.abs(got - want).max()))

@@ -70,8 +70,9 @@ class ToympcBackend(Backend):
     @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
-        if case.options:
-            raise Unsupported(f"unknown toympc options {sorted(case.options)}; known: []")
+        if cls.own_options(case):
+            raise Unsupported(f"unknown toympc options {sorted(cls.own_options(case))}; "
+                              "known: []")
 
     def setup(self, ctx: PartyContext) -> None:
         """A connection to every other party: to each before it, from each after it."""
@@ -107,13 +108,13 @@ class ToympcBackend(Backend):
                 total = total + theirs
         return total
 
-    def share_model(self, layers: list[L.Layer]) -> list[L.Layer]:
+    def share_model(self, graph: L.Graph) -> L.Graph:
         owner = self.ctx.case.roles.model_owner
         if self.ctx.rank != owner:
             return self._recv(owner)
         for rank in self.peers:
-            self._send(rank, layers)
-        return layers
+            self._send(rank, graph)
+        return graph
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
                     owner: int) -> torch.Tensor:
@@ -129,17 +130,19 @@ class ToympcBackend(Backend):
     def join(self, parts: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(parts)
 
-    def infer(self, model: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
+    def infer(self, model: L.Graph, x: torch.Tensor) -> torch.Tensor:
         first = self.ctx.rank == 0
-        for layer in model:
-            if isinstance(layer, L.Linear | L.Conv2d) and not first:
-                x = L.evaluate([replace(layer, bias=np.zeros_like(layer.bias))], x)
-            elif isinstance(layer, L.Linear | L.Conv2d | L.Flatten):
-                x = L.evaluate([layer], x)
-            else:
-                x = L.evaluate([layer], self._open(x))
-                x = x if first else torch.zeros_like(x)
-        return x
+
+        def step(_i: int, node: L.Node, ins: list[torch.Tensor]) -> torch.Tensor:
+            op = node.op
+            if isinstance(op, L.Affine) and not first:  # the bias is party 0's
+                return L.apply(replace(op, bias=np.zeros_like(op.bias)), ins)
+            if isinstance(op, L.Affine | L.Flatten | L.Add | L.AvgPool2d | L.GlobalAvgPool):
+                return L.apply(op, ins)  # linear: on the shares
+            y = L.apply(op, [self._open(v) for v in ins])
+            return y if first else torch.zeros_like(y)
+
+        return model.run(x, step)
 
     def reveal(self, y: torch.Tensor, receiver: int) -> torch.Tensor | None:
         if self.ctx.rank != receiver:

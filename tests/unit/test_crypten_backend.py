@@ -94,7 +94,8 @@ def test_max_pool_step_is_crypten_own_unless_tuned(crypten_one_party, tree):
 def test_tree_max_pool_matches_torch(crypten_one_party, shape, k):
     torch.manual_seed(0)
     x = torch.randn(shape)
-    out = backend_module.max_pool(crypten_one_party, crypten_one_party.cryptensor(x), k)
+    out = backend_module.max_pool(crypten_one_party, crypten_one_party.cryptensor(x),
+                                  L.MaxPool2d(k))
     assert torch.allclose(out.get_plain_text(), F.max_pool2d(x, k), atol=1e-4)
 
 
@@ -104,18 +105,28 @@ def test_sign_maps_zero_to_plus_one(crypten_one_party):
     assert step(x).get_plain_text().tolist() == [-1, -1, 1, 1, 1]
 
 
+def _secure_steps(crypten, graph: L.Graph, x: torch.Tensor, tree: bool) -> np.ndarray:
+    """``graph`` on ``x`` through the backend's steps, on one party."""
+    steps = [backend_module.layer_step(
+        crypten, lay, backend_module.share_params(crypten, lay, 0, 16), tree)
+        for lay in graph.ops]
+    y = graph.run(crypten.cryptensor(x), lambda i, _node, ins: steps[i](*ins))
+    return y.get_plain_text().double()
+
+
 @pytest.mark.parametrize("tree", [False, True])
 @pytest.mark.parametrize("name", ["mlp", "bnn", "cnn"])
-def test_description_steps_match_plaintext(crypten_one_party, name, tree):
+def test_graph_steps_match_plaintext(crypten_one_party, name, tree):
     """Every layer translation on one party against :func:`layers.evaluate`."""
     torch.manual_seed(1)
-    description = L.describe(models.build(name).eval())
-    steps = [backend_module.layer_step(
-        crypten_one_party, lay, backend_module.share_params(crypten_one_party, lay, 0, 16), tree)
-        for lay in description]
-    x = torch.randn(2, *models.INPUT_SHAPE)
-    y = crypten_one_party.cryptensor(x)
-    for step in steps:
-        y = step(y)
-    expected = L.evaluate(description, x)
-    np.testing.assert_allclose(y.get_plain_text().double(), expected, atol=2e-2)
+    graph = models.graph(name, "mnist")
+    x = torch.randn(2, *graph.input_shape)
+    np.testing.assert_allclose(_secure_steps(crypten_one_party, graph, x, tree),
+                               L.evaluate(graph, x), atol=2e-2)
+
+
+@pytest.mark.parametrize("tree", [False, True])
+def test_pooling_and_residual_sums_match_plaintext(crypten_one_party, branching_graph, tree):
+    x = torch.randn(2, *branching_graph.input_shape)
+    np.testing.assert_allclose(_secure_steps(crypten_one_party, branching_graph, x, tree),
+                               L.evaluate(branching_graph, x), atol=2e-3)

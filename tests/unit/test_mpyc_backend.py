@@ -59,8 +59,17 @@ def speedups_on(backend):
         speedups.disable()
 
 
+def _chain(layers: list[L.Layer], x: torch.Tensor) -> L.Graph:
+    """The graph applying ``layers`` in turn to images like ``x``."""
+    return L.Graph.chain(layers, tuple(x.shape[1:]))
+
+
+def _plain(layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
+    return L.evaluate(_chain(layers, x), x)
+
+
 def _secure(backend: MpycBackend, layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
-    model = backend.share_model(layers)
+    model = backend.share_model(_chain(layers, x))
     y = backend.infer(model, backend.share_input(x, tuple(x.shape), 0))
     return backend.reveal(y, 0)
 
@@ -177,7 +186,7 @@ def test_linear_matches_plaintext(backend):
     rng = np.random.default_rng(1)
     layers = [L.Flatten(), _linear(rng, 12, 5)]
     x = torch.from_numpy(rng.normal(0, 1, (3, 1, 3, 4)))
-    want = L.evaluate(layers, x)
+    want = _plain(layers, x)
     got = _secure(backend, layers, x)
     # inputs round to half a unit, weights to 2**-11, the product once more to a unit
     assert torch.allclose(got, want, atol=12 * ULP)
@@ -188,7 +197,7 @@ def test_conv2d_matches_plaintext(backend, stride, padding):
     rng = np.random.default_rng(stride + 10 * padding)
     layers = [_conv(rng, 2, 3, 3, stride, padding)]
     x = torch.from_numpy(rng.normal(0, 1, (2, 2, 7, 6)))
-    want = L.evaluate(layers, x)
+    want = _plain(layers, x)
     got = _secure(backend, layers, x)
     assert got.shape == want.shape
     assert torch.allclose(got, want, atol=24 * ULP)
@@ -200,7 +209,7 @@ def test_relu_sign_and_maxpool_match_plaintext(backend):
     x = torch.from_numpy(rng.integers(-600, 600, (2, 3, 5, 7)) * ULP)
     for layers in ([L.ReLU()], [L.Sign()], [L.MaxPool2d(2)], [L.MaxPool2d(3)],
                    [L.MaxPool2d(2), L.ReLU(), L.Flatten()]):
-        want = L.evaluate(layers, x)
+        want = _plain(layers, x)
         got = _secure(backend, layers, x)
         assert got.shape == want.shape, layers
         assert torch.equal(got, want), layers
@@ -217,7 +226,7 @@ def test_small_network_end_to_end(backend):
     layers = [_conv(rng, 1, 4, 3), L.MaxPool2d(2), L.ReLU(), L.Flatten(),
               _linear(rng, 4 * 3 * 3, 6), L.ReLU(), _linear(rng, 6, 3)]
     x = torch.from_numpy(rng.normal(0, 1, (4, 1, 8, 8)))
-    want = L.evaluate(layers, x)
+    want = _plain(layers, x)
     got = _secure(backend, layers, x)
     assert torch.allclose(got, want, atol=0.05)
 
@@ -230,7 +239,7 @@ def test_without_prss_mpycs_own_truncation_matches_plaintext():
         rng = np.random.default_rng(4)
         layers = [L.Flatten(), _linear(rng, 12, 5), L.ReLU(), _linear(rng, 5, 3)]
         x = torch.from_numpy(rng.normal(0, 1, (3, 1, 3, 4)))
-        assert torch.allclose(_secure(other, layers, x), L.evaluate(layers, x), atol=16 * ULP)
+        assert torch.allclose(_secure(other, layers, x), _plain(layers, x), atol=16 * ULP)
     finally:
         other.teardown()
 
@@ -243,15 +252,25 @@ def test_large_batches_run_in_groups_of_images(backend, monkeypatch):
     rng = np.random.default_rng(5)
     layers = [_conv(rng, 1, 2, 3), L.MaxPool2d(2), L.ReLU(), L.Flatten(), _linear(rng, 8, 3)]
     x = torch.from_numpy(rng.normal(0, 1, (3, 1, 6, 6)))
-    assert torch.allclose(_secure(backend, layers, x), L.evaluate(layers, x), atol=0.05)
+    assert torch.allclose(_secure(backend, layers, x), _plain(layers, x), atol=0.05)
+
+
+def test_pooling_and_residual_sums_match_plaintext(backend, branching_graph):
+    x = torch.from_numpy(np.random.default_rng(6).normal(0, 1, (2, 2, 7, 7)))
+    model = backend.share_model(branching_graph)
+    got = backend.reveal(backend.infer(model, backend.share_input(x, tuple(x.shape), 0)), 0)
+    assert torch.allclose(got, L.evaluate(branching_graph, x), atol=16 * ULP)
 
 
 def test_unknown_layer_is_named(backend):
     class Softmax:
         pass
 
+    graph = _chain([L.Flatten(), Softmax()], torch.zeros(1, 4))
+    with pytest.raises(Unsupported, match=r"mpyc cannot evaluate node 1 \(1\): Softmax"):
+        MpycBackend.check_graph(graph)
     with pytest.raises(L.UnsupportedLayer, match="Softmax"):
-        backend.share_model([L.Flatten(), Softmax()])
+        backend.infer(backend.share_model(graph), backend.share_input(torch.ones(1, 4), (1, 4), 0))
 
 
 def test_setup_again_in_the_same_process_gets_a_fresh_runtime(backend):

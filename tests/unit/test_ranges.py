@@ -22,19 +22,22 @@ def _range(case: Case) -> dict | None:
 
 def test_peaks_cover_inputs_pre_activations_and_pool_differences():
     lin = L.Linear(np.array([[2.0, -1.0]]), np.array([0.5]))
-    layers = [L.Flatten(), lin, L.ReLU()]
+    graph = L.Graph.chain([L.Flatten(), lin, L.ReLU()], (1, 1, 2))
     x = torch.tensor([[[[1.0, -3.0]]], [[[-4.0, 1.0]]]])
-    peaks = {p.what: p for p in ranges.largest(layers, x)}
+    peaks = {p.what: p for p in ranges.largest(graph, x)}
     assert peaks["input"].value == 4.0 and peaks["input"].image == 1
     # 2 * -4 - 1 + 0.5 = -8.5 on image 1 (5.5 on image 0)
     assert peaks["pre-activation"].value == 8.5 and peaks["pre-activation"].image == 1
     assert peaks["pre-activation"].layer == "Linear(2->1)" and peaks["pre-activation"].index == 1
-    pool = ranges.largest([L.MaxPool2d(2)], torch.tensor([[[[1.0, -5.0], [0.0, 2.0]]]]))
-    assert [(p.what, p.value) for p in pool] == [("input", 5.0), ("max-pool difference", 7.0)]
+    pool = ranges.largest(L.Graph.chain([L.MaxPool2d(2)], (1, 2, 2)),
+                          torch.tensor([[[[1.0, -5.0], [0.0, 2.0]]]]))
+    assert [(p.what, p.value) for p in pool] == [
+        ("input", 5.0), ("max-pool difference", 7.0), ("output", 2.0)]
 
 
 def test_check_names_layer_value_and_limit():
-    layers = [L.Flatten(), L.Linear(np.array([[10.0]]), np.array([0.0]))]
+    layers = L.Graph.chain([L.Flatten(), L.Linear(np.array([[10.0]]), np.array([0.0]))],
+                           (1, 1, 1))
     x = torch.full((3, 1, 1, 1), 7.0)
     with pytest.raises(ranges.RangeError, match=r"layer 1 Linear\(1->1\) pre-activation "
                        r"reaches 70 \(image 0\), not below mpyc's limit 64") as exc:
@@ -84,10 +87,14 @@ def test_scaled_model_stops_the_run_before_any_party_starts(tmp_path, monkeypatc
     assert _range(Case("crypten", "mlp", images=16, batch=16))
 
 
-def test_rewrites_are_named():
-    assert L.rewrites(models.load_trained("mlp", "mnist")) == []
-    (note,) = L.rewrites(models.load_trained("cnn", "mnist"))
-    assert note.startswith("layers 3-4: ReLU, MaxPool2d(2) -> MaxPool2d(2), ReLU")
+def test_the_record_says_what_the_rewrite_changed():
+    def record(**options):
+        case = Case("crypten", "cnn", images=4, batch=4, options=options)
+        return workloads.of(case, get("crypten")).model_record()
+
+    assert record()["layer_rewrites"] == []
+    (note,) = record(rewrite="pool_before_relu")["layer_rewrites"]
+    assert note.startswith("nodes 3-4: ReLU, MaxPool2d(2) -> MaxPool2d(2), ReLU")
 
 
 def test_data_is_the_runs_images():

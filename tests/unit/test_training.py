@@ -157,7 +157,6 @@ def test_trained_parameters_line_up_with_the_description_or_are_refused():
     records in the layout :meth:`CryptenBackend.import_shares` expects (unencrypted here:
     the mapping is the same on encrypted tensors); a rebuild of another model is refused."""
     from mpcbench import models
-    from mpcbench.models import layers as L
     from mpcbench.parties.crypten import training as ct
     from mpcbench.parties.crypten.compat import import_crypten
     from mpcbench.parties.crypten.layers import plain_params
@@ -170,14 +169,14 @@ def test_trained_parameters_line_up_with_the_description_or_are_refused():
         return ct.Trainable(module, None, None)
 
     for name in ("mlp", "cnn"):
-        layers = L.describe(models.build(name))
-        params = ct.layer_params(rebuilt(name), layers)
-        assert len(params) == len(layers)
-        for lay, p in zip(layers, params, strict=True):
+        graph = models.structure(name)
+        params = ct.layer_params(rebuilt(name), graph)
+        assert len(params) == len(graph.nodes)
+        for lay, p in zip(graph.ops, params, strict=True):
             assert {k: tuple(v.size()) for k, v in p.items()} == {
                 k: a.shape for k, a in plain_params(lay).items()}
     with pytest.raises(Unsupported, match="do not line up"):
-        ct.layer_params(rebuilt("mlp"), L.describe(models.build("cnn")))
+        ct.layer_params(rebuilt("mlp"), models.structure("cnn"))
 
 
 def test_training_runs_carry_the_cell_label_of_the_results_table():

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ...case import Case
 from ...metrics import RUN_METRICS
+from ...models import rewrites
 from ...parties.base import Backend, Unsupported
 from ...parties.capabilities import Dealer, ShareFiles
 from .. import catalog
@@ -51,9 +52,13 @@ class WorkloadRun(abc.ABC):
         shared model or a baseline's own; see :mod:`..catalog`)."""
         catalog.model_module(model)
 
-    def validate(self) -> None:  # noqa: B027  optional: no constraint beyond the backend's
+    def validate(self) -> None:
         """:class:`Unsupported` for what the backend cannot do with this workload; reads
-        no file (suites call it for every case they expand)."""
+        no file (suites call it for every case they expand). Only inference of the
+        layer graph takes a rewrite of it."""
+        if rewrites.OPTION in self.case.options:
+            raise Unsupported(f"option {rewrites.OPTION} applies to inference of the layer "
+                              f"graph, not to {self.case.framework} {self.kind}")
 
     @abc.abstractmethod
     def check(self) -> None:
@@ -83,6 +88,11 @@ class WorkloadRun(abc.ABC):
         manifest's ``source``): by default the plaintext weights it shared."""
         return {"weights": self.backend.weights(self.case)}
 
+    def configuration(self) -> dict[str, Any]:
+        """The run's configuration (the ``config`` component of its identity): the
+        backend's options with their defaults (:meth:`Backend.resolve`)."""
+        return self.backend.resolve(self.case)
+
     def identity_case(self) -> dict[str, Any]:
         """What the workload adds to the ``case`` component of the run's identity."""
         return {}
@@ -95,7 +105,7 @@ class WorkloadRun(abc.ABC):
     def model_record(self) -> dict[str, Any]:
         """What the run's ``backend_config`` records of the model it shares: the range
         check (:func:`mpcbench.models.ranges.check`; ``None``: not checked) and what the
-        layer description changes in it; a range error stops the run here."""
+        layer graph's rewrite changes in it; a range error stops the run here."""
         return {"range": None, "layer_rewrites": []}
 
     @abc.abstractmethod

@@ -1,9 +1,10 @@
 """The launcher's side of secure inference (:class:`mpcbench.case.Inference`): its
-checks, its model's record (range check, layer rewrites) and its scoring against
-plaintext inference of the same images with the same weights.
+checks, its model's record (range check, what importing and rewriting the layer graph
+changed) and its scoring against plaintext inference of the same images with the same
+weights.
 
-The test images and the trained model are loaded once per run, when first needed, and
-serve the range check, the rewrite record and the plaintext reference alike. A model
+The test images and the trained model's graph are loaded once per run, when first
+needed, and serve the range check, the record and the plaintext reference alike. A model
 from shares has no plaintext weights: no range check and no plaintext reference.
 """
 
@@ -15,12 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from ... import data, models
 from ...case import Inference
 from ...models import layers as L
-from ...models import ranges
+from ...models import ranges, rewrites
 from ...parties import shares
 from ...parties.base import Unsupported
 from ...parties.capabilities import ValueRange
@@ -43,6 +43,22 @@ class InferenceRun(WorkloadRun):
     def default_batch(cls, model: str, images: int) -> int:
         return catalog.default_batch(model)
 
+    def validate(self) -> None:
+        """The rewrite asked for exists, and only a backend that runs the layer graph is
+        asked for one."""
+        name = rewrites.requested(self.case.options)
+        if name != rewrites.NONE and not self.backend.uses_description:
+            raise Unsupported(f"{self.backend.name} does not run the layer graph: option "
+                              f"{rewrites.OPTION} does not apply")
+
+    def configuration(self) -> dict[str, Any]:
+        """The backend's options and, for a backend that runs the layer graph, its
+        rewrite (``none``: the network as imported)."""
+        config = super().configuration()
+        if self.backend.uses_description:
+            config[rewrites.OPTION] = rewrites.requested(self.case.options)
+        return config
+
     def check(self) -> None:
         case = self.case
         if self.shares:
@@ -52,6 +68,7 @@ class InferenceRun(WorkloadRun):
             models.module(case.model)
             if not self.shares:
                 models.weights_info(case.model, case.dataset)
+            self.backend.check_graph(self._graph[0])
         if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
             raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
 
@@ -71,21 +88,25 @@ class InferenceRun(WorkloadRun):
         return data.load(self.case.dataset, "test", limit=self.case.images)
 
     @cached_property
-    def _model(self) -> nn.Module:
-        """The shared model: trained, or its structure alone when it comes from shares."""
+    def _graph(self) -> tuple[L.Graph, list[str]]:
+        """The layer graph the parties run (trained, or its structure alone when the
+        model comes from shares), with the case's rewrite, and what that changed."""
         case = self.case
-        return models.build(case.model) if self.shares else models.load_trained(
+        graph = models.structure(case.model) if self.shares else models.graph(
             case.model, case.dataset)
+        return rewrites.rewrite(graph, rewrites.requested(case.options))
 
-    @cached_property
-    def _plain(self) -> list[L.Layer] | None:
-        """The layer description plaintext inference runs (``None`` from shares)."""
-        return None if self.shares else L.describe(self._model)
+    @property
+    def _plain(self) -> L.Graph | None:
+        """The layer graph plaintext inference runs (``None`` from shares)."""
+        return None if self.shares else self._graph[0]
 
     def model_record(self) -> dict[str, Any]:
         if not self.backend.uses_description:
             return super().model_record()
-        return {"range": self._range(), "layer_rewrites": L.rewrites(self._model)}
+        graph, changed = self._graph
+        return {"range": self._range(), "layer_rewrites": changed,
+                "imported": [n for n in graph.notes if n not in changed]}
 
     def _range(self) -> dict[str, Any] | None:
         """Range check before secret sharing: a plaintext pass over the run's images.

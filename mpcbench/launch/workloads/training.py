@@ -48,6 +48,7 @@ class TrainingRun(WorkloadRun):
         return plain.BATCH
 
     def validate(self) -> None:
+        super().validate()
         case, backend = self.case, self.backend
         why = (backend.cannot_train(case) if issubclass(backend, SecureTraining)
                else backend.lacks.get(SecureTraining, "it has no secure training"))

@@ -1,9 +1,9 @@
 """CrypTen backend: additive secret sharing over the 64-bit ring, one process per party.
 
-The model is shared from the layer description (:mod:`mpcbench.models.layers`), not
-through ``crypten.nn.from_pytorch`` (whose ONNX path refuses Sign): every weight and
-bias becomes one encrypted tensor from the model owner, and each record becomes a step
-of CrypTen tensor operations (:mod:`.layers`).
+The model is shared from the layer graph (:mod:`mpcbench.models.layers`), not through
+``crypten.nn.from_pytorch`` (whose ONNX path refuses Sign): every weight and bias
+becomes one encrypted tensor from the model owner, and each node becomes a step of
+CrypTen tensor operations (:mod:`.layers`).
 
 Option ``variant``: ``stock`` (default) runs CrypTen's own code only (its tensor
 operations, its ``max_pool2d``, its TFP provider, its generators and communicator);
@@ -65,9 +65,10 @@ TUNED_CHANGES = (
 
 @dataclass(frozen=True, eq=False)
 class SharedModel:
-    """The shared model: one step per layer, and the encrypted parameters of each layer
-    (what :meth:`CryptenBackend.export_shares` saves)."""
+    """The shared model: its graph, one step per node, and the encrypted parameters of
+    each node (what :meth:`CryptenBackend.export_shares` saves)."""
 
+    graph: L.Graph
     steps: list[Step]
     params: list[dict[str, Any]]
 
@@ -185,7 +186,7 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
         provider = cls._provider(case)
         if provider not in PROVIDERS:
             raise Unsupported(f"unknown crypten provider {provider!r}; use one of {PROVIDERS}")
-        unknown = set(case.options) - set(OPTIONS)
+        unknown = cls.own_options(case) - set(OPTIONS)
         if unknown:
             raise Unsupported(
                 f"unknown crypten options {sorted(unknown)}; known: {sorted(OPTIONS)}")
@@ -274,16 +275,16 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
             warnings.simplefilter("ignore", RuntimeWarning)
             TTPServer()
 
-    def share_model(self, layers: list[L.Layer]) -> SharedModel:
+    def share_model(self, graph: L.Graph) -> SharedModel:
         bits = self._ct.cfg.encoder.precision_bits
         owner = self._ctx.case.roles.model_owner
-        params = [share_params(self._ct, lay, owner, bits) for lay in layers]
-        return self._model(layers, params)
+        params = [share_params(self._ct, lay, owner, bits) for lay in graph.ops]
+        return self._model(graph, params)
 
-    def _model(self, layers: list[L.Layer], params: list[dict[str, Any]]) -> SharedModel:
+    def _model(self, graph: L.Graph, params: list[dict[str, Any]]) -> SharedModel:
         tree = self._tuned(self._ctx.case)
-        return SharedModel([layer_step(self._ct, lay, p, tree)
-                            for lay, p in zip(layers, params, strict=True)], params)
+        return SharedModel(graph, [layer_step(self._ct, lay, p, tree)
+                                   for lay, p in zip(graph.ops, params, strict=True)], params)
 
     @classmethod
     def share_encoding(cls, case: Case) -> dict[str, Any]:
@@ -295,12 +296,12 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
         """This party's int64 ring shares of every parameter (layout of
         :func:`.layers.plain_params`), of a shared model or of a trained one
         (:func:`.training.layer_params`)."""
-        params = (training.layer_params(model, shares.structure(self._ctx.case.model))
+        params = (training.layer_params(model, models.structure(self._ctx.case.model))
                   if isinstance(model, training.Trainable) else model.params)
         return {f"{i}.{name}": t.share.numpy().copy()
                 for i, p in enumerate(params) for name, t in p.items()}
 
-    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[L.Layer]) -> SharedModel:
+    def import_shares(self, arrays: dict[str, np.ndarray], graph: L.Graph) -> SharedModel:
         """``MPCTensor.from_shares`` of this party's ring shares of every parameter."""
         bits = self._ct.cfg.encoder.precision_bits
         if bits != PRECISION_BITS:
@@ -311,8 +312,8 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
                        shares.take(arrays, f"{i}.{name}", a.shape).astype(np.int64)),
                        precision=bits)
                    for name, a in plain_params(lay).items()}
-                  for i, lay in enumerate(layers)]
-        return self._model(layers, params)
+                  for i, lay in enumerate(graph.ops)]
+        return self._model(graph, params)
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
         plain = torch.zeros(shape) if x is None else x
@@ -323,9 +324,7 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
 
     def infer(self, model: SharedModel, x: Any) -> Any:
         with self._ct.no_grad():
-            for step in model.steps:
-                x = step(x)
-        return x
+            return model.graph.run(x, lambda i, _node, ins: model.steps[i](*ins))
 
     def share_trainable(self, model: nn.Module, lr: float) -> training.Trainable:
         return training.share(self._ct, model, self._ctx.case.roles.model_owner, lr)

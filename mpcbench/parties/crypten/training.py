@@ -77,17 +77,18 @@ def share(crypten: ModuleType, model: nn.Module, src: int, lr: float) -> Trainab
                      crypten.nn.CrossEntropyLoss())
 
 
-def layer_params(t: Trainable, layers: list[L.Layer]) -> list[dict[str, Any]]:
-    """The encrypted parameters of the trained ``t`` for every record of ``layers`` (the
-    model's description): its Linear and Conv2d modules in order, in the layout of
+def layer_params(t: Trainable, graph: L.Graph) -> list[dict[str, Any]]:
+    """The encrypted parameters of the trained ``t`` for every node of ``graph`` (the
+    model's layer graph): its Linear and Conv2d modules in order, in the layout of
     :func:`.layers.plain_params` (Linear weight transposed, Conv2d bias ``(1, C, 1, 1)``;
     share-local, nothing is opened). :class:`Unsupported` if they do not line up."""
+    layers = graph.ops
     modules = [m for m in t.module.children() if hasattr(m, "weight")]
     slots = [i for i, lay in enumerate(layers) if isinstance(lay, L.Linear | L.Conv2d)]
     kinds = [type(m).__name__ for m in modules]
     if kinds != [type(layers[i]).__name__ for i in slots]:
         raise Unsupported(f"the trained model's layers {kinds} do not line up with the "
-                          "model's description")
+                          "model's layer graph")
     params: list[dict[str, Any]] = [{} for _ in layers]
     for i, m in zip(slots, modules, strict=True):
         if getattr(m, "bias", None) is None:

@@ -31,7 +31,6 @@ import torch
 from ... import roles
 from ...case import Case
 from ...models import layers as L
-from ...models.layers import Layer
 from .. import shares
 from ..base import Backend, CommCounters, Kind, Unsupported
 from ..capabilities import SecureTraining, ShareFiles, ValueRange
@@ -226,7 +225,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
     @classmethod
     def validate(cls, case: Case) -> None:
         super().validate(case)
-        unknown = set(case.options) - cls.options
+        unknown = cls.own_options(case) - cls.options
         if unknown:
             raise Unsupported(
                 f"unknown mpyc options {sorted(unknown)}; known: {sorted(cls.options)}"
@@ -252,8 +251,8 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
         self._mpc, self._ctx = mpc, ctx
         self._net = evaluator(mpc, ctx.case)
 
-    def share_model(self, layers: list[Layer]) -> Any:
-        return self._net.share_model(layers, self._ctx.case.roles.model_owner)
+    def share_model(self, graph: L.Graph) -> Any:
+        return self._net.share_model(graph, self._ctx.case.roles.model_owner)
 
     @classmethod
     def share_encoding(cls, case: Case) -> dict[str, Any]:
@@ -274,7 +273,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
         return {name: _to_words(values, self._words())
                 for name, values in self._net.model_shares(model).items()}
 
-    def import_shares(self, arrays: dict[str, np.ndarray], layers: list[Layer]) -> Any:
+    def import_shares(self, arrays: dict[str, np.ndarray], graph: L.Graph) -> Any:
         """Secure arrays of this party's field shares (no communication)."""
         from .network import weight_shape
 
@@ -283,8 +282,8 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
             raise Unsupported(f"this run's field (modulus {modulus}) is not the field its "
                               "shares were checked against")
         ints = {}
-        for i, lay in enumerate(layers):
-            if isinstance(lay, L.Linear | L.Conv2d):
+        for i, lay in enumerate(graph.ops):
+            if isinstance(lay, L.Affine):
                 for name, shape in (("weight", weight_shape(lay)), ("bias", lay.bias.shape)):
                     key = f"{i}.{name}"
                     values = _from_words(shares.take(arrays, key, (*shape, words)))
@@ -292,7 +291,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
                         raise shares.SharesError(f"share array {key} holds values outside "
                                                  f"the field of modulus {modulus}")
                     ints[key] = values
-        return self._net.from_shares(layers, ints)
+        return self._net.from_shares(graph, ints)
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
         return self._net.share_input(x, shape, owner)

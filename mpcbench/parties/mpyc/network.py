@@ -1,10 +1,12 @@
-"""Secure evaluation of a layer description on MPyC secure fixed-point arrays: what both
+"""Secure evaluation of a layer graph on MPyC secure fixed-point arrays: what both
 variants share.
 
 Activations are MPyC ``SecFxp(l, f)`` arrays; weights are shared once as integers
 ``round(W * 2**fw)`` (``fw`` fractional bits). :class:`SecureNet` shares a model and its
-inputs, walks the layers and opens the logits; a variant says how a layer is held and
-evaluated:
+inputs, walks the graph and opens the logits; residual sums, average pooling (sums of
+the windows' slices times a public ``1 / k**2``) and reshaping are MPyC's own array
+operations in both variants; a variant says how an affine layer is held and evaluated
+and how it compares:
 
 * :class:`.stock.StockNet` (``variant=stock``, the default): MPyC's own array operations,
   as an MPyC user writes them;
@@ -22,6 +24,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,19 +43,14 @@ _GROUP_COMPARISONS = 1 << 13
 #: elements per secure comparison call (bounds a party's memory, see ``_chunked``)
 _COMPARE_CHUNK = 1 << 13
 
-#: per layer of a shared model: the variant's shared parameters (``None``: no parameters)
-SharedModel = list[tuple[L.Layer, Any]]
 
 
-def _unsupported(lay: object) -> L.UnsupportedLayer:
-    return L.UnsupportedLayer(f"mpyc backend cannot evaluate layer type {type(lay).__name__}")
+@dataclass(frozen=True, eq=False)
+class SharedModel:
+    """A layer graph and, per node, the variant's shared parameters (``None``: none)."""
 
-
-def _unparametrised(lay: L.Layer) -> L.Layer:
-    """``lay``, a layer without parameters this backend evaluates (else the error)."""
-    if not isinstance(lay, L.ReLU | L.Sign | L.MaxPool2d | L.Flatten):
-        raise _unsupported(lay)
-    return lay
+    graph: L.Graph
+    params: list[Any]
 
 
 def weight_matrix(lay: L.Linear | L.Conv2d) -> np.ndarray:
@@ -63,18 +61,6 @@ def weight_matrix(lay: L.Linear | L.Conv2d) -> np.ndarray:
 def weight_shape(lay: L.Linear | L.Conv2d) -> tuple[int, int]:
     """Shape of the layer's weight matrix as the backend holds it ([in, out])."""
     return weight_matrix(lay).shape
-
-
-def strided(x: Any, axis: int, k: int) -> list[Any]:
-    """The ``k`` strided slices of ``x`` along ``axis`` that a non-overlapping ``k``-wide
-    pooling compares (``x[..., i::k, ...]``, cut to whole windows)."""
-    n = x.shape[axis] // k
-    key = [slice(None)] * len(x.shape)
-    parts = []
-    for i in range(k):
-        key[axis] = slice(i, i + n * k, k)
-        parts.append(x[tuple(key)])
-    return parts
 
 
 class SecureNet(abc.ABC):
@@ -141,8 +127,8 @@ class SecureNet(abc.ABC):
         """``+1`` where ``x >= 0``, else ``-1``."""
 
     @abc.abstractmethod
-    def _maxpool(self, x: Any, k: int) -> Any:
-        """Non-overlapping ``k`` x ``k`` max pooling."""
+    def _maxpool(self, x: Any, op: L.MaxPool2d) -> Any:
+        """Max pooling (windows of :func:`mpcbench.models.layers.windows`)."""
 
     # -- sharing --------------------------------------------------------------------
 
@@ -161,27 +147,27 @@ class SecureNet(abc.ABC):
                                   senders=sender)
             yield self.mpc.run(self.mpc.gather(part)).value
 
-    def share_model(self, layers: list[L.Layer], owner: int) -> SharedModel:
+    def share_model(self, graph: L.Graph, owner: int) -> SharedModel:
         """Share every weight and bias from ``owner``."""
-        return [(lay, self._share_affine(lay, owner)) if isinstance(lay, L.Linear | L.Conv2d)
-                else (_unparametrised(lay), None) for lay in layers]
+        return SharedModel(graph, [self._share_affine(lay, owner)
+                                   if isinstance(lay, L.Affine) else None for lay in graph.ops])
 
     def model_shares(self, model: SharedModel) -> dict[str, np.ndarray]:
         """This party's field shares (object ints) of every weight matrix
         (:func:`weight_shape`) and bias, ``<layer index>.<weight|bias>`` (each variant's
         encoding, see its ``shares``)."""
         out = {}
-        for i, (_, params) in enumerate(model):
+        for i, params in enumerate(model.params):
             if params is not None:
                 out[f"{i}.weight"], out[f"{i}.bias"] = params.shares()
         return out
 
-    def from_shares(self, layers: list[L.Layer], arrays: dict[str, np.ndarray]) -> SharedModel:
-        """The shared model of ``layers`` from this party's :meth:`model_shares` (no
+    def from_shares(self, graph: L.Graph, arrays: dict[str, np.ndarray]) -> SharedModel:
+        """The shared model of ``graph`` from this party's :meth:`model_shares` (no
         communication)."""
-        return [(lay, self._affine_of(lay, arrays[f"{i}.weight"], arrays[f"{i}.bias"]))
-                if isinstance(lay, L.Linear | L.Conv2d) else (_unparametrised(lay), None)
-                for i, lay in enumerate(layers)]
+        return SharedModel(graph, [
+            self._affine_of(lay, arrays[f"{i}.weight"], arrays[f"{i}.bias"])
+            if isinstance(lay, L.Affine) else None for i, lay in enumerate(graph.ops)])
 
     def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
         """Share a batch from ``owner`` (in chunks of images); waits for this party's shares."""
@@ -202,8 +188,7 @@ class SecureNet(abc.ABC):
         A batch whose comparisons exceed :data:`_GROUP_COMPARISONS` is evaluated in groups
         of images, one group after the other, to bound memory.
         """
-        layers = [lay for lay, _ in model]
-        per_image = max(1, L.count_comparisons(layers, tuple(x.shape[1:])))
+        per_image = max(1, L.count_comparisons(model.graph))
         size = max(1, _GROUP_COMPARISONS // per_image)
         outs = []
         for lo in range(0, x.shape[0], size):
@@ -213,20 +198,44 @@ class SecureNet(abc.ABC):
         return outs[0] if len(outs) == 1 else self.mpc.np_concatenate(outs)
 
     def _forward(self, model: SharedModel, x: Any) -> Any:
-        for lay, params in model:
-            if params is not None:
-                x = self._affine(x, params)
-            elif isinstance(lay, L.ReLU):
-                x = self._relu(x)
-            elif isinstance(lay, L.Sign):
-                x = self._sign(x)
-            elif isinstance(lay, L.MaxPool2d):
-                x = self._maxpool(x, lay.kernel)
-            elif isinstance(lay, L.Flatten):
-                x = x.reshape(x.shape[0], -1)
-            else:
-                raise _unsupported(lay)
-        return x
+        def step(i: int, node: L.Node, ins: list[Any]) -> Any:
+            op, x = node.op, ins[0]
+            if model.params[i] is not None:
+                return self._affine(x, model.params[i])
+            if isinstance(op, L.ReLU):
+                return self._relu(x)
+            if isinstance(op, L.Sign):
+                return self._sign(x)
+            if isinstance(op, L.MaxPool2d):
+                return self._maxpool(x, op)
+            if isinstance(op, L.AvgPool2d):
+                for axis in (2, 3):
+                    first, *rest = L.windows(x, op, self._zero_pad, axis)
+                    x = sum(rest, start=first)
+                return x * (1 / op.kernel**2)
+            if isinstance(op, L.GlobalAvgPool):
+                return x.sum(axis=(2, 3), keepdims=True) * (1 / (x.shape[2] * x.shape[3]))
+            if isinstance(op, L.Flatten):
+                return x.reshape(x.shape[0], -1)
+            if isinstance(op, L.Add):
+                return x + ins[1]
+            raise L.UnsupportedLayer(f"mpyc backend cannot evaluate {type(op).__name__}")
+
+        return model.graph.run(x, step)
+
+    def _edge_pad(self, x: Any, axis: int, pad: int) -> Any:
+        """``x`` with its first and last row (``axis`` 2) or column (3) repeated ``pad``
+        times (max pooling's padding, :func:`mpcbench.models.layers.windows`)."""
+        first = x[:, :, :1] if axis == 2 else x[:, :, :, :1]
+        last = x[:, :, -1:] if axis == 2 else x[:, :, :, -1:]
+        return np.concatenate([first] * pad + [x] + [last] * pad, axis=axis)
+
+    def _zero_pad(self, x: Any, axis: int, pad: int) -> Any:
+        """``x`` with ``pad`` zero rows (``axis`` 2) or columns (3) on both sides."""
+        shape = list(x.shape)
+        shape[axis] = pad
+        zeros = self.stype.array(np.zeros(shape), integral=False)
+        return np.concatenate([zeros, x, zeros], axis=axis)
 
     def _chunked(self, op: Callable[..., Any], integral: bool, *arrays: Any) -> Any:
         """``op(*arrays)`` (elementwise, same shapes) on flat slices of at most

@@ -6,8 +6,8 @@ Linear is ``x @ W``, Conv2d is im2col by slicing, ``np.stack``, ``transpose`` an
 ``reshape`` of the secure array, then ``cols @ W``: MPyC's matrix product (local product,
 its shift of the integral operand, its resharing), then MPyC's ``np_trunc`` by ``fw``
 bits (``f`` random bits per element; rounding within one unit of ``2**-f``). ReLU is
-``(x >= 0) * x``, Sign ``2 * (x >= 0) - 1``, max pooling ``np.maximum`` of strided
-slices, row pairs then column pairs (MPyC's ``np_maximum``: ``a + (a < b) (b - a)``),
+``(x >= 0) * x``, Sign ``2 * (x >= 0) - 1``, max pooling ``np.maximum`` of the
+windows' strided slices, rows then columns (MPyC's ``np_maximum``: ``a + (a < b) (b - a)``),
 every comparison MPyC's ``np_sgn`` on ``l`` bits.
 
 Import only after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
@@ -23,7 +23,7 @@ import torch
 
 from ...models import layers as L
 from .fixedpoint import PRODUCT_HEADROOM
-from .network import SecureNet, strided, weight_matrix
+from .network import SecureNet, weight_matrix
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,10 +84,10 @@ class StockNet(SecureNet):
     def _sign(self, x: Any) -> Any:
         return 2 * self._nonnegative(x) - 1
 
-    def _maxpool(self, x: Any, k: int) -> Any:
-        """``np.maximum`` of the ``k`` strided slices along rows, then along columns."""
+    def _maxpool(self, x: Any, op: L.MaxPool2d) -> Any:
+        """``np.maximum`` of the windows' strided slices along rows, then along columns."""
         for axis in (2, 3):
-            best, *rest = strided(x, axis, k)
+            best, *rest = L.windows(x, op, self._edge_pad, axis)
             for part in rest:
                 best = self._chunked(np.maximum, best.integral and part.integral, best, part)
             x = best
@@ -103,7 +103,7 @@ class StockNet(SecureNet):
             o, _, kh, kw = lay.weight.shape
             s, pad = lay.stride, lay.padding
             if pad:
-                x = self._zero_pad(x, pad)
+                x = self._zero_pad(self._zero_pad(x, 2, pad), 3, pad)
             n, c, h, w = x.shape
             oh, ow = (h - kh) // s + 1, (w - kw) // s + 1
             patches = [x[:, :, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s]
@@ -114,11 +114,3 @@ class StockNet(SecureNet):
         y = self.mpc.np_trunc(y, f=self.fmt.weight_frac_bits,
                               l=self.fmt.bit_length + PRODUCT_HEADROOM)
         return y + params.bias
-
-    def _zero_pad(self, x: Any, pad: int) -> Any:
-        """``x`` with ``pad`` zero rows and columns on every side (MPyC's concatenation)."""
-        n, c, h, w = x.shape
-        zeros = self.stype.array(np.zeros((n, c, pad, w)), integral=False)
-        x = np.concatenate([zeros, x, zeros], axis=2)
-        zeros = self.stype.array(np.zeros((n, c, h + 2 * pad, pad)), integral=False)
-        return np.concatenate([zeros, x, zeros], axis=3)

@@ -9,8 +9,8 @@ degree t (one round, no separate resharing; rounding within about T/2 units, T =
 terms). With more PRSS terms (sets of m - t parties) than ``PRSS_MAX_TERMS`` or without
 PRSS, MPyC's own resharing and ``np_trunc`` follow the limb product. Comparisons are
 MPyC's ``np_sgn`` on ``l`` bits (``[a < 0]``): ReLU is ``x - [x < 0] x``, Sign
-``1 - 2 [x < 0]``, max pooling pairwise maxima ``a + [a - b < 0] (b - a)`` of the strided
-slices, rows then columns.
+``1 - 2 [x < 0]``, max pooling pairwise maxima ``a + [a - b < 0] (b - a)`` of the windows'
+strided slices, rows then columns.
 
 Import only after the MPyC runtime is set up: importing ``mpyc`` parses ``sys.argv``.
 """
@@ -29,7 +29,7 @@ from ...case import Case
 from ...models import layers as L
 from . import modmat, speedups
 from .fixedpoint import PRODUCT_HEADROOM
-from .network import SecureNet, strided, weight_matrix
+from .network import SecureNet, weight_matrix
 
 #: outputs of a matrix product truncated at a time (bounds a party's memory)
 _AFFINE_CHUNK = 1 << 15
@@ -115,10 +115,10 @@ class TunedNet(SecureNet):
     def _sign(self, x: Any) -> Any:
         return 1 - 2 * self._negative(x)
 
-    def _maxpool(self, x: Any, k: int) -> Any:
-        """Pairwise maxima of the ``k`` strided slices along rows, then along columns."""
+    def _maxpool(self, x: Any, op: L.MaxPool2d) -> Any:
+        """Pairwise maxima of the windows' strided slices along rows, then along columns."""
         for axis in (2, 3):
-            parts = strided(x, axis, k)
+            parts = L.windows(x, op, self._edge_pad, axis)
             while len(parts) > 1:
                 odd = parts[-1:] if len(parts) % 2 else []
                 pairs = zip(parts[0::2], parts[1::2], strict=False)

@@ -15,6 +15,7 @@ import torch
 from ... import data, injection, models, roles
 from ...case import Inference
 from ...models import layers as L
+from ...models import rewrites
 from .. import shares
 from ..base import Backend
 from ..context import PartyContext
@@ -42,7 +43,7 @@ class InferenceParty(WorkloadParty):
             others = torch.ones(case.images, dtype=torch.bool)
             others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
             x_all[others] = 0
-        description = _layers(ctx) if backend.uses_description else None
+        graph = _graph(ctx) if backend.uses_description else None
         directory = case.workload.shares
         stored = (shares.load(directory, ctx.rank, shares.expected(
             case, type(backend).share_encoding(case))) if directory else None)
@@ -51,8 +52,8 @@ class InferenceParty(WorkloadParty):
             logits.clear()
             with prof.phase("total", rep):
                 with prof.phase("share", rep):
-                    model = (backend.share_model(description) if stored is None
-                             else backend.import_shares(stored, description))
+                    model = (backend.share_model(graph) if stored is None
+                             else backend.import_shares(stored, graph))
                 for lo, hi in roles.batches(case.images, case.batch):
                     with prof.phase("share", rep):
                         x = backend.share_batch(
@@ -72,11 +73,13 @@ class InferenceParty(WorkloadParty):
         return Learnt(dict(logits), shares=saved)
 
 
-def _layers(ctx: PartyContext) -> list[L.Layer]:
-    """The layer description this party shares: the trained one at the model owner, its
-    structure with zero parameters elsewhere (and everywhere for a model from shares)."""
+def _graph(ctx: PartyContext) -> L.Graph:
+    """The layer graph this party shares (with the case's rewrite): the trained one at
+    the model owner, its structure with zero parameters elsewhere (and everywhere for a
+    model from shares: no party reads the trained weights)."""
     case = ctx.case
-    if case.workload.shares:  # the structure only: no party reads the trained weights
-        return shares.structure(case.model)
-    description = L.describe(models.load_trained(case.model, case.dataset))
-    return description if ctx.rank == case.roles.model_owner else L.blank(description)
+    if case.workload.shares or ctx.rank != case.roles.model_owner:
+        graph = models.structure(case.model)
+    else:
+        graph = models.graph(case.model, case.dataset)
+    return rewrites.rewrite(graph, rewrites.requested(case.options))[0]
