@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from functools import cache
 
 import numpy as np
 import torch
@@ -51,7 +50,6 @@ SOURCE = ("github.com/f7ed/hmmpc-public@c271a732efa25bcb0f9f82a722801b39b2d75ef1
           "Inference/{folder} (Falcon's weights: files/preload of snwagh/falcon-public)")
 
 
-@cache
 def _checksums() -> dict[str, str]:
     lines = (ZOO_DIR / "SHA256SUMS").read_text().splitlines()
     return {name: digest for digest, name in (line.split() for line in lines)}
