@@ -44,7 +44,7 @@ def _ours_hardware(row: pd.Series) -> str:
     if pd.isna(row.get("cpu_model")) or not row.get("cpu_model"):
         return "this machine"
     cores = "" if pd.isna(row.get("cpu_cores")) else f", {int(row['cpu_cores'])} cores"
-    return f"{row['hostname']}: {row['cpu_model']}{cores}, all parties on one host"
+    return f"{row['hostname']} (the launcher's host): {row['cpu_model']}{cores}"
 
 
 def _ours_protocol(row: pd.Series) -> str:
@@ -89,7 +89,8 @@ def table(cells: pd.DataFrame, df: pd.DataFrame, lit: Literature) -> pd.DataFram
                 "hardware": f"published: {source.hardware}; ours: {_ours_hardware(ours)}",
                 "protocol": f"{system.name}: {system.protocol}; {system.security}; "
                             f"ours: {_ours_protocol(ours)}",
-                "counted": f"published: {system.counted}",
+                "counted": f"published: {system.counted}; ours: the slowest party's share "
+                           f"+ infer + reveal, median of {int(ours['repeats'])} repeats",
             })
     columns = ["network", "parties", "batch", "setting", "published", "published_s_per_img",
                "published_mb_per_party", "ours", "our_dataset", "our_s_per_img",

@@ -139,7 +139,10 @@ def test_report_puts_published_beside_ours(with_secureml, tmp_path):
     assert falcon["setting"] == "falcon-lan (RTT 0.26 ms)"
     assert "Tables/Comparison-with-Falcon.xlsx@c271a73, cells F14, F13, H14, H13" in \
         falcon["source"]
-    assert "ours: bench-host: Example CPU @ 2.0GHz, 2 cores" in falcon["hardware"]
+    assert "ours: bench-host (the launcher's host): Example CPU @ 2.0GHz, 2 cores" in \
+        falcon["hardware"]
+    assert falcon["counted"].endswith("ours: the slowest party's share + infer + reveal, "
+                                      "median of 3 repeats")
     assert "ours: arithmetic secret sharing, t=2" in falcon["protocol"]
     ratio = f"{ours['s_per_img'].iloc[0] / 0.009:.3g}\N{MULTIPLICATION SIGN}"
     assert 'id="table-literature"' in page and ratio in page
