@@ -47,8 +47,17 @@ def _ours_hardware(row: pd.Series) -> str:
     return f"{row['hostname']} (the launcher's host): {row['cpu_model']}{cores}"
 
 
+def _published(fig: Figure, lit: Literature) -> str:
+    """``Falcon (total)``; an online figure also names its offline phase where published."""
+    offline = [f"{fig.offline_s_per_img:g} s" if fig.offline_s_per_img else "",
+               f"{fig.offline_mb_per_party:g} MB / party" if fig.offline_mb_per_party else ""]
+    said = ", ".join(o for o in offline if o)
+    return f"{lit.systems[fig.system].name} ({fig.phase}" + (
+        f"; offline {said})" if said else ")")
+
+
 def _ours_protocol(row: pd.Series) -> str:
-    said = [str(row["protocol"])]
+    said = [str(row["protocol"]) if pd.notna(row.get("protocol")) else "protocol not recorded"]
     if pd.notna(row.get("threshold")):
         said.append(f"t={int(row['threshold'])}")
     if pd.notna(row.get("provider")) and str(row["provider"]) not in ("", "none"):
@@ -79,7 +88,7 @@ def table(cells: pd.DataFrame, df: pd.DataFrame, lit: Literature) -> pd.DataFram
             rows.append({
                 "network": fig.model, "parties": fig.parties, "batch": fig.batch,
                 "setting": _setting(fig.link, lit),
-                "published": f"{system.name} ({fig.phase})",
+                "published": _published(fig, lit),
                 "published_s_per_img": fig.s_per_img,
                 "published_mb_per_party": fig.mb_per_party,
                 "ours": ours["system"], "our_dataset": ours["dataset"],
