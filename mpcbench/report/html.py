@@ -14,7 +14,8 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..results import micro, network, store, summary
-from . import dealer, figures, privacy, provenance, robustness, roles, training
+from ..results.literature import load as load_literature
+from . import dealer, figures, literature, privacy, provenance, robustness, roles, training
 from .figures import FIGURES, SHARING_FIGURE, FigureSpec, Tables
 
 _DASH = "\N{EM DASH}"
@@ -224,6 +225,8 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     baseline_fws = sorted(coverage.loc[coverage["kind"] == "baseline", "framework"])
     per_network = network.by_network(df)
     traffic = dealer.table(cells, df)
+    published = load_literature()
+    against = literature.table(cells, df, published)
     tables = [
         _summary_table(cells),
         _coverage_table(coverage),
@@ -233,6 +236,12 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
                      "Median seconds per image of each phase, max over parties."),
         Table("dealer", dealer.TITLE, traffic, _view(traffic, dealer.HEADERS),
               [""] * len(traffic), dealer.NOTE),
+        Table("literature", literature.TITLE, against, _view(against, literature.HEADERS),
+              [""] * len(against), literature.NOTE),
+        _plain_table("literature_pending", "Published figures not yet beside ours",
+                     literature.pending(cells, published),
+                     "Per network, parties, batch and link setting: who published figures "
+                     "and the command that measures ours (an emulated network needs root)."),
         _plain_table("effective_rounds", "Effective vs counted rounds",
                      network.effective_rounds(per_network),
                      "Effective rounds per batch: the slope of the median time per batch "

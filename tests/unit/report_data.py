@@ -95,7 +95,8 @@ def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
 
 
 #: emulated networks of the synthetic runs: one-way delay (s) and rate (bit/s)
-NETWORKS = {"none": (0.0, None), "lan1g": (0.25e-3, 1e9), "wan": (35e-3, 320e6)}
+NETWORKS = {"none": (0.0, None), "lan1g": (0.25e-3, 1e9), "wan": (35e-3, 320e6),
+            "falcon-lan": (0.13e-3, None)}
 
 
 def _placement(network: str) -> str:
@@ -105,7 +106,8 @@ def _placement(network: str) -> str:
     delay, rate = NETWORKS[network]
     link = {"delay_s": delay, "jitter_s": 0.0, "rate_bps": rate, "loss": 0.0}
     probe = [{"src": 0, "dst": 1, "requested_rtt_s": 2 * delay,
-              "measured_rtt_s": 2 * delay * 1.02 + 2e-5, "measured_rate_bps": rate * 0.97}]
+              "measured_rtt_s": 2 * delay * 1.02 + 2e-5,
+              "measured_rate_bps": None if rate is None else rate * 0.97}]
     return json.dumps({"placement": {"kind": "emulated", "network": {
         "profile": {"name": network, "default": link}}, "probe": {"links": probe}}})
 

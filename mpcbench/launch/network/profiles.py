@@ -117,8 +117,21 @@ NAMED: dict[str, Profile] = {
     "lan1g": Profile("lan1g", Link(delay_s=0.25 * _MS, rate_bps=1000 * _MBIT)),
     "wan": Profile("wan", Link(delay_s=35 * _MS, rate_bps=320 * _MBIT)),
     "wan100": Profile("wan100", Link(delay_s=50 * _MS, rate_bps=100 * _MBIT)),
+    "falcon-lan": Profile("falcon-lan", Link(delay_s=0.13 * _MS)),
+    "falcon-wan": Profile("falcon-wan", Link(delay_s=20 * _MS, rate_bps=100 * _MBIT)),
 }
-"""Named profiles; ``zero`` is an emulated network with ideal links (the emulator's cost)."""
+"""Named profiles; ``zero`` is an emulated network with ideal links (the emulator's cost).
+
+``falcon-lan`` and ``falcon-wan`` are the settings under which Liu et al. (USENIX Security
+'24, repository f7ed/hmmpc-public, README "Traffic Control to Simulate LAN and WAN")
+measured their protocols and Falcon: ``tc qdisc add dev lo root netem delay 0.13ms`` and
+``netem delay 20ms rate 100mbit`` on the loopback and on each server's NIC. netem delays a
+packet when it leaves an interface, and a request and its answer each leave one (the
+loopback once per direction, each server's NIC on its way out), so every direction waits
+the stated delay once: one-way 0.13 ms and 20 ms here, a round trip of 0.26 ms and 40 ms.
+One netem qdisc on the loopback shapes all parties' traffic on that host together to
+100 Mbit/s; here every direction of every pair has its own 100 Mbit/s.
+"""
 
 
 class _LinkSpec(BaseModel):
