@@ -43,7 +43,8 @@ KEY = {
     "workload": "what the run did: `inference` (secure inference, from trained weights or "
                 "shares), `micro` (the sharing micro-benchmark) or `training` (secure "
                 "training)",
-    "dataset": "`mnist` or `fashion`",
+    "dataset": "`mnist`, `fashion` or `synthetic` (seeded random images and labels: "
+               "`accuracy` and `plain_accuracy` missing)",
     "parties": "how many computing parties (a dealer process is not counted)",
     "network": "the network the parties talked over: `none` (this machine's loopback) or "
                "an emulated profile (`lan`, `wan`, ...)",
