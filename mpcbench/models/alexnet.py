@@ -14,8 +14,8 @@ fc layer too (kept: the logits are non-negative). Falcon puts a batch normalisat
 after each of the first two ReLUs; they are left out: at inference with fresh
 statistics (mean 0, variance 1, scale 1, shift 0) they are the identity, as they are for
 the seeded weights this model runs with, and Falcon itself runs the network without
-them (``WITH_NORMALIZATION = false``; its comment counts 18 layers without them, these
-18).
+them (``WITH_NORMALIZATION = false``; its comment counts 18 layers without them: the
+18 here, besides the flatten).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from mpcbench import data, models, parties
 from mpcbench.case import Case
 from mpcbench.cli import app
 from mpcbench.launch import checks, workloads
+from mpcbench.parties.base import Kind, Unsupported
 
 ZOO = {"alexnet": (3, 33, 33), "vgg16": (3, 32, 32), "resnet18": (3, 32, 32)}
 
@@ -65,6 +66,15 @@ def test_a_model_on_images_of_another_shape_is_refused_before_its_run():
                           batch=1))
     checks.check(Case("plaintext", "alexnet", dataset=data.SYNTHETIC, parties=1, images=2,
                       batch=1))
+
+
+@pytest.mark.parametrize("baseline", sorted(
+    name for name, kind in parties.kinds().items() if kind == Kind.BASELINE))
+def test_baselines_refuse_the_synthetic_dataset(baseline):
+    backend = parties.get(baseline)
+    with pytest.raises(Unsupported, match=f"{baseline} runs on mnist or fashion, not synthetic"):
+        checks.validate(Case(baseline, backend.model_module.NAME, dataset=data.SYNTHETIC,
+                             parties=1), backend)
 
 
 @pytest.mark.parametrize("name", ["alexnet", "resnet18"])
