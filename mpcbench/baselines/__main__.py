@@ -108,13 +108,13 @@ def report(dataset: str, figures: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Evaluate the baselines on the given datasets and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", action="append", choices=sorted(data.DATASETS),
+    parser.add_argument("--dataset", action="append", choices=sorted(data.VENDORED),
                         help="dataset (repeatable; default: all)")
     parser.add_argument("--refresh", action="store_true",
                         help="recompute figures even if cached for the current weights")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    for dataset in args.dataset or sorted(data.DATASETS):
+    for dataset in args.dataset or sorted(data.VENDORED):
         print(report(dataset, evaluate_all(dataset, args.refresh)), flush=True)
 
 

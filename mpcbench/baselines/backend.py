@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .. import models
+from .. import data, models
 from ..case import Case
 from ..parties.base import Backend, Kind, Unsupported
 from ..parties.context import PartyContext
@@ -76,6 +76,9 @@ class BaselineBackend(Backend):
             raise Unsupported("measure_attack must be true or false")
         if unknown:
             raise Unsupported(f"{cls.name} has no option {', '.join(sorted(unknown))}")
+        if case.dataset not in data.VENDORED:
+            raise Unsupported(f"{cls.name} runs on {' or '.join(data.VENDORED)}, not "
+                              f"{case.dataset}")
         models.weights_info(cls.weights_name(case), case.dataset)
 
     def setup(self, ctx: PartyContext) -> None:

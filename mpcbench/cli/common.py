@@ -82,7 +82,7 @@ def nonempty(value: str | None) -> str | None:
 
 
 def dataset_name(value: str) -> str:
-    """``--dataset`` callback: a vendored dataset's name."""
+    """``--dataset`` callback: a dataset's name (vendored, or ``synthetic``)."""
     from ..data import DATASETS
 
     if value not in DATASETS:
@@ -134,8 +134,10 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 
 #: options of every command that starts parties (each command gives its own default)
-Dataset = Annotated[str, typer.Option("--dataset", "-d", help="mnist or fashion.",
-                                      callback=dataset_name)]
+Dataset = Annotated[str, typer.Option(
+    "--dataset", "-d", callback=dataset_name,
+    help="mnist, fashion, or synthetic (seeded random images of the model's input shape, "
+         "random labels: no accuracy; seeded weights).")]
 PartyCount = Annotated[int, typer.Option("--parties", "-n", help="Number of parties.", min=1)]
 Timeout = Annotated[float, typer.Option(help="Seconds before all parties are stopped.",
                                         min=1, max=MAX_TIMEOUT_S)]

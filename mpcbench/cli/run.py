@@ -90,7 +90,8 @@ def run(
     framework: Annotated[str, typer.Option("--framework", "-f",
                                            help="plaintext, crypten, mpyc, ...")] = "crypten",
     model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="mlp, bnn, cnn (or micro: the sharing micro-benchmark); "
+        "--model", "-m", help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
+        "micro-benchmark); "
         "default: a baseline's own model, else mlp.")] = None,
     dataset: Dataset = "mnist",
     parties: Annotated[int | None, typer.Option(

@@ -2,11 +2,12 @@
 weights; the layer graph (:mod:`.layers`) every backend evaluates, imported from the
 torch module (:mod:`.importer`), and plaintext training (:mod:`.train`).
 
-A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH`` (and ``INPUT_SHAPE``
-when its images are not 1x28x28); it is found by convention, so adding a model is adding
-one file. (Baselines keep their own models in
-their packages and use the weights functions here.) Weights live in ``data/weights`` with a
-manifest that records their SHA-256 and plaintext test accuracy.
+A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH``, and may define
+``INPUT_SHAPE`` (the shape of one image; default :data:`INPUT_SHAPE`); it is found by
+convention, so adding a model is adding one file. (Baselines keep their own models in
+their packages and use the weights functions here.) Trained weights live in
+``data/weights`` with a manifest that records their SHA-256 and plaintext test accuracy;
+the weights of the synthetic dataset are seeded, not trained (:func:`seeded`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from ..data import DATA_DIR
+from ..data import DATA_DIR, SYNTHETIC, VENDORED_SHAPE
 from ..errors import InputError
 from . import layers as L
 
 WEIGHTS_DIR = DATA_DIR / "weights"
-INPUT_SHAPE = (1, 28, 28)
+#: the shape of one image of a model whose module does not say (the vendored images')
+INPUT_SHAPE = VENDORED_SHAPE
+#: seed of the weights of every model on the synthetic dataset
+WEIGHTS_SEED = 0
 
 
 class ModelError(InputError):
@@ -68,11 +72,17 @@ def default_batch(name: str) -> int:
     return int(module(name).DEFAULT_BATCH)
 
 
+def input_shape(name: str) -> tuple[int, ...]:
+    """The shape of one input image of model ``name`` (channels, height, width)."""
+    return tuple(getattr(module(name), "INPUT_SHAPE", INPUT_SHAPE))
+
+
 @dataclass(frozen=True)
 class WeightsInfo:
-    """Where a trained model's weights are and what they scored."""
+    """Where a model's weights are, their checksum and what they scored."""
 
-    path: Path
+    #: the file of trained weights (``None``: seeded weights, see :func:`seeded`)
+    path: Path | None
     sha256: str
     test_accuracy: float | None
 
@@ -115,8 +125,35 @@ def save_weights(
     return WeightsInfo(path, digest, meta.get("test_accuracy"))
 
 
+def seeded(name: str, seed: int = WEIGHTS_SEED) -> nn.Module:
+    """Model ``name`` with torch's default initialisation under ``seed``, in eval mode:
+    its weights on the synthetic dataset, whose random labels leave nothing to learn
+    (the global random state is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(name).eval()
+
+
+def state_sha256(model: nn.Module) -> str:
+    """Hex SHA-256 of ``model``'s parameters and buffers: each entry's name, dtype, shape
+    and raw bytes in state-dict order (a pickle's bytes could change with the pickler)."""
+    digest = hashlib.sha256()
+    for key, value in model.state_dict().items():
+        digest.update(f"{key}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@cache
+def _seeded_sha256(name: str) -> str:
+    return state_sha256(seeded(name))
+
+
 def weights_info(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> WeightsInfo:
-    """Checked location of trained weights; :class:`ModelError` if missing or corrupt."""
+    """Checked location of trained weights; :class:`ModelError` if missing or corrupt.
+    On the synthetic dataset: the seeded weights' checksum, with no file and no accuracy."""
+    if dataset == SYNTHETIC:
+        return WeightsInfo(None, _seeded_sha256(name), None)
     path = weights_path(name, dataset, weights_dir)
     if not path.exists():
         raise ModelError(
@@ -139,13 +176,11 @@ def load_weights(model: nn.Module, name: str, dataset: str,
 
 
 def load_trained(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
-    """Shared model ``name`` with its trained weights for ``dataset``, in eval mode."""
+    """Shared model ``name`` with its trained weights for ``dataset`` (its seeded weights
+    on the synthetic dataset), in eval mode."""
+    if dataset == SYNTHETIC:
+        return seeded(name)
     return load_weights(build(name), name, dataset, weights_dir)
-
-
-def input_shape(name: str) -> tuple[int, ...]:
-    """The shape of one image model ``name`` takes."""
-    return tuple(getattr(module(name), "INPUT_SHAPE", INPUT_SHAPE))
 
 
 def graph(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> L.Graph:

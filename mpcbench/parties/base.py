@@ -196,12 +196,12 @@ class Backend(abc.ABC):
         return parts[0]
 
     def share_batch(self, x: torch.Tensor | None, slices: list[roles.Slice],
-                    rank: int) -> Any:
-        """Share batch ``slices`` (:func:`mpcbench.roles.split`), each from its owner, and
-        join them; ``x`` holds the case's images at a data owner (``None`` elsewhere), of
-        which a party passes only the slices it owns."""
+                    rank: int, image: tuple[int, ...]) -> Any:
+        """Share batch ``slices`` (:func:`mpcbench.roles.split`) of images of shape
+        ``image``, each from its owner, and join them; ``x`` holds the case's images at a
+        data owner (``None`` elsewhere), of which a party passes only the slices it owns."""
         parts = [self.share_input(x[s.lo:s.hi] if s.owner == rank else None,
-                                  (s.hi - s.lo, *models.INPUT_SHAPE), s.owner) for s in slices]
+                                  (s.hi - s.lo, *image), s.owner) for s in slices]
         return self.join(parts)
 
     @abc.abstractmethod

@@ -38,12 +38,14 @@ KEY = {
                "roles when not party 0's, `steps=` for secure training)",
     "framework": "the backend that ran: `plaintext`, `crypten`, `mpyc` or a baseline",
     "kind": "what the backend declares itself: `mpc`, `plaintext` or `baseline`",
-    "model": "the model: `mlp`, `bnn`, `cnn`, `micro` (the sharing micro-benchmark) or a "
+    "model": "the model: `mlp`, `bnn`, `cnn` (MNIST-shaped), `alexnet`, `vgg16`, "
+             "`resnet18` (CIFAR-10-shaped), `micro` (the sharing micro-benchmark) or a "
              "baseline's own",
     "workload": "what the run did: `inference` (secure inference, from trained weights or "
                 "shares), `micro` (the sharing micro-benchmark) or `training` (secure "
                 "training)",
-    "dataset": "`mnist` or `fashion`",
+    "dataset": "`mnist`, `fashion` or `synthetic` (seeded random images and labels: "
+               "`accuracy` and `plain_accuracy` missing)",
     "parties": "how many computing parties (a dealer process is not counted)",
     "network": "the network the parties talked over: `none` (this machine's loopback) or "
                "an emulated profile (`lan`, `wan`, ...)",

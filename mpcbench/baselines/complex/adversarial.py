@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     import json
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--dataset", default="mnist", choices=sorted(data.DATASETS))
+    parser.add_argument("--dataset", default="mnist", choices=sorted(data.VENDORED))
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
     parser.add_argument("--adv-weight", type=float, default=ADV_WEIGHT)

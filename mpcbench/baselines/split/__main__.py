@@ -44,7 +44,7 @@ def report(figures: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Measure the split baseline and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", default="mnist", choices=sorted(data.DATASETS))
+    parser.add_argument("--dataset", default="mnist", choices=sorted(data.VENDORED))
     parser.add_argument("--noise", type=float, action="append",
                         help="noise multiplier (repeatable; 0 = plain training; "
                              f"default: {' '.join(map(str, ev.SETTINGS))})")

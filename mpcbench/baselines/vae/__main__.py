@@ -56,7 +56,7 @@ def report(figures: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Measure the VAE baseline and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", default="mnist", choices=sorted(data.DATASETS))
+    parser.add_argument("--dataset", default="mnist", choices=sorted(data.VENDORED))
     parser.add_argument("--train-images", type=int, help="default: all")
     parser.add_argument("--epochs", type=int, default=ev.EPOCHS)
     parser.add_argument("--attack-images", type=int, default=ev.ATTACK_IMAGES)

@@ -1,7 +1,7 @@
 """The launcher's side of secure inference (:class:`mpcbench.case.Inference`): its
-checks, its model's record (range check, what importing and rewriting the layer graph
-changed) and its scoring against plaintext inference of the same images with the same
-weights.
+checks, its model's record (range check, what rewriting the layer graph changed) and
+its scoring against plaintext inference of the same images with the same weights
+(accuracy is missing on a dataset of random labels: :func:`mpcbench.data.has_true_labels`).
 
 The test images and the trained model's graph are loaded once per run, when first
 needed, and serve the range check, the record and the plaintext reference alike. A model
@@ -65,7 +65,7 @@ class InferenceRun(WorkloadRun):
             share_sets.check_set(self.shares, case, self.share_encoding())
         data.check_available(case.dataset, "test", case.images)  # also verifies checksums
         if self.backend.uses_description:
-            models.module(case.model)
+            data.check_shape(case.dataset, models.input_shape(case.model))
             if not self.shares:
                 models.weights_info(case.model, case.dataset)
             self.backend.check_graph(self._graph[0])
@@ -85,7 +85,9 @@ class InferenceRun(WorkloadRun):
     @cached_property
     def _images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The run's test images and their labels."""
-        return data.load(self.case.dataset, "test", limit=self.case.images)
+        case = self.case
+        return data.load(case.dataset, "test", limit=case.images,
+                         shape=models.input_shape(case.model))
 
     @cached_property
     def _graph(self) -> tuple[L.Graph, list[str]]:
@@ -125,16 +127,22 @@ class InferenceRun(WorkloadRun):
     def score(self, per_rank: pd.DataFrame, logits: np.ndarray | None,
               outputs: list[dict], threads: int) -> list[dict]:
         """Throughput; with every image's logits, accuracy, and (with plaintext weights)
-        plaintext's accuracy, the agreement and the largest logit difference."""
+        plaintext's accuracy, the agreement and the largest logit difference. Accuracy
+        is missing (NaN) on random labels."""
         values = throughput(self.case, per_rank)
         if logits is not None:
             x, labels = self._images
+            labelled = data.has_true_labels(self.case.dataset)
+
+            def accuracy(pred: torch.Tensor) -> float:
+                return float((pred == labels).double().mean()) if labelled else np.nan
+
             secure = torch.from_numpy(logits)
             pred = secure.argmax(1)
-            values["accuracy"] = float((pred == labels).double().mean())
+            values["accuracy"] = accuracy(pred)
             if self.backend.uses_description and self._plain is not None:
                 plain = L.evaluate(self._plain, x)
-                values["plain_accuracy"] = float((plain.argmax(1) == labels).double().mean())
+                values["plain_accuracy"] = accuracy(plain.argmax(1))
                 values["agreement"] = float((plain.argmax(1) == pred).double().mean())
                 values["max_abs_err"] = float((plain - secure).abs().max())
         return run_rows(values)

@@ -69,7 +69,7 @@ class TrainingRun(WorkloadRun):
                               "training images")
         if case.images < 1:
             raise Unsupported(f"test images must be >= 1, got {case.images}")
-        models.module(case.model)
+        data.check_shape(case.dataset, models.input_shape(case.model))
         data.check_available(case.dataset, "train", spec.train_images)  # also checksums
         data.check_available(case.dataset, "test", case.images)
 

@@ -37,9 +37,9 @@ class InferenceParty(WorkloadParty):
         # Data and model loading happen outside the timed phases; a data owner keeps only
         # its own images (the others' rows are zero) and shares only its slices of each
         # batch.
-        x_all = None
+        x_all, image = None, models.input_shape(case.model)
         if ctx.rank in case_roles.data_owners:
-            x_all = data.load(case.dataset, "test", limit=case.images)[0]
+            x_all = data.load(case.dataset, "test", limit=case.images, shape=image)[0]
             others = torch.ones(case.images, dtype=torch.bool)
             others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
             x_all[others] = 0
@@ -57,7 +57,7 @@ class InferenceParty(WorkloadParty):
                 for lo, hi in roles.batches(case.images, case.batch):
                     with prof.phase("share", rep):
                         x = backend.share_batch(
-                            x_all, roles.split(lo, hi, case_roles.data_owners), ctx.rank)
+                            x_all, roles.split(lo, hi, case_roles.data_owners), ctx.rank, image)
                     with prof.phase("infer", rep):
                         y = backend.infer(model, x)
                     if rep == 0 and lo == 0:

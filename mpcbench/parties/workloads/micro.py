@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ... import data, roles
+from ... import data, models, roles
 from ...case import Micro
 from ..base import Backend
 from ..context import PartyContext
@@ -31,6 +31,6 @@ class MicroParty(WorkloadParty):
                          if ctx.rank in case.roles.data_owners else None)
                 with prof.phase("share", rep):
                     backend.share_batch(x, roles.split(0, case.images, case.roles.data_owners),
-                                        ctx.rank)
+                                        ctx.rank, models.INPUT_SHAPE)
             progress(len(roles.batches(case.images, case.batch)))
         return Learnt()

@@ -66,7 +66,7 @@ class TrainingParty(WorkloadParty):
         losses = []
         for step, idx in enumerate(plain.sgd_plan(spec.train_images, case.batch, spec.steps,
                                                   spec.seed)):
-            shape = (len(idx), *models.INPUT_SHAPE)
+            shape = (len(idx), *models.input_shape(case.model))
             with prof.phase(TRAIN_STEP, step):
                 with prof.phase("train_step.share", step, sync=False):
                     x = backend.share_input(None if x_all is None else x_all[idx], shape,
@@ -97,7 +97,7 @@ def _score(ctx: PartyContext, backend: Backend, prof: Profiler, model: Any,
     with prof.phase("test"):
         for lo, hi in roles.batches(case.images, case.batch):
             x = backend.share_input(None if x_all is None else x_all[lo:hi],
-                                    (hi - lo, *models.INPUT_SHAPE), owner)
+                                    (hi - lo, *models.input_shape(case.model)), owner)
             out = backend.reveal(backend.predict(model, x), receiver)
             if out is not None:
                 logits.append(out.detach().double().cpu().numpy())
