@@ -130,7 +130,7 @@ class Backend(abc.ABC):
     def weights(cls, case: Case) -> dict[str, str]:
         """SHA-256 of every weights file an inference run of ``case`` uses,
         ``<model>-<dataset> -> hash`` (part of the run's identity): the shared model's, if
-        the backend runs the layer description (a run from shares or of another workload
+        the backend runs the layer graph (a run from shares or of another workload
         says its own: :meth:`mpcbench.launch.workloads.base.WorkloadRun.weights`)."""
         if not cls.uses_description:
             return {}
