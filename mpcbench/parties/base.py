@@ -112,6 +112,12 @@ class Backend(abc.ABC):
         return dict(case.options)
 
     @classmethod
+    def image_shape(cls, case: Case) -> tuple[int, ...]:
+        """The shape of one image a run of ``case`` shares: its shared model's (a
+        backend with its own model, a baseline's, takes the vendored 1x28x28 images)."""
+        return models.input_shape(case.model) if cls.uses_description else models.INPUT_SHAPE
+
+    @classmethod
     def check_graph(cls, graph: Graph) -> None:
         """:class:`Unsupported` naming the first node of ``graph`` whose operation this
         backend does not evaluate (:attr:`operations`)."""

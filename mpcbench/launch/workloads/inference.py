@@ -65,7 +65,7 @@ class InferenceRun(WorkloadRun):
             share_sets.check_set(self.shares, case, self.share_encoding())
         data.check_available(case.dataset, "test", case.images)  # also verifies checksums
         if self.backend.uses_description:
-            data.check_shape(case.dataset, models.input_shape(case.model))
+            data.check_shape(case.dataset, self.backend.image_shape(case))
             if not self.shares:
                 models.weights_info(case.model, case.dataset)
             self.backend.check_graph(self._graph[0])
@@ -87,7 +87,7 @@ class InferenceRun(WorkloadRun):
         """The run's test images and their labels."""
         case = self.case
         return data.load(case.dataset, "test", limit=case.images,
-                         shape=models.input_shape(case.model))
+                         shape=self.backend.image_shape(case))
 
     @cached_property
     def _graph(self) -> tuple[L.Graph, list[str]]:

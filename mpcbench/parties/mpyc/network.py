@@ -25,6 +25,7 @@ import abc
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,13 +45,17 @@ _GROUP_COMPARISONS = 1 << 13
 _COMPARE_CHUNK = 1 << 13
 
 
-
 @dataclass(frozen=True, eq=False)
 class SharedModel:
     """A layer graph and, per node, the variant's shared parameters (``None``: none)."""
 
     graph: L.Graph
     params: list[Any]
+
+    @cached_property
+    def comparisons(self) -> int:
+        """Secure comparisons one image needs (at least 1)."""
+        return max(1, L.count_comparisons(self.graph))
 
 
 def weight_matrix(lay: L.Linear | L.Conv2d) -> np.ndarray:
@@ -188,8 +193,7 @@ class SecureNet(abc.ABC):
         A batch whose comparisons exceed :data:`_GROUP_COMPARISONS` is evaluated in groups
         of images, one group after the other, to bound memory.
         """
-        per_image = max(1, L.count_comparisons(model.graph))
-        size = max(1, _GROUP_COMPARISONS // per_image)
+        size = max(1, _GROUP_COMPARISONS // model.comparisons)
         outs = []
         for lo in range(0, x.shape[0], size):
             y = self._forward(model, x[lo : lo + size] if size < x.shape[0] else x)

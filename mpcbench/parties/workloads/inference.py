@@ -37,7 +37,7 @@ class InferenceParty(WorkloadParty):
         # Data and model loading happen outside the timed phases; a data owner keeps only
         # its own images (the others' rows are zero) and shares only its slices of each
         # batch.
-        x_all, image = None, models.input_shape(case.model)
+        x_all, image = None, type(backend).image_shape(case)
         if ctx.rank in case_roles.data_owners:
             x_all = data.load(case.dataset, "test", limit=case.images, shape=image)[0]
             others = torch.ones(case.images, dtype=torch.bool)
