@@ -1,9 +1,13 @@
 """A user's own network for the tests of bringing one's own model (not in the zoo): a
 strided padded convolution with batch norm, a residual sum, average pooling, a flatten
 and linear layers with batch norm between them. Run as ``-m tests.data_models:small
---weights FILE.pt``, or exported to ONNX; the other factories fail as a user's might."""
+--weights FILE.pt``, or exported to ONNX (:func:`export`); the other factories fail as
+a user's might."""
 
 from __future__ import annotations
+
+import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -55,6 +59,17 @@ def trained(seed: int = 0) -> Small:
                 nn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64]).backward()
                 opt.step()
     return model.eval()
+
+
+def export(model: nn.Module, path: Path, batch: int | None = 1, **options) -> Path:
+    """``model`` (in eval mode) exported to ``path`` by torch's TorchScript exporter, for
+    inputs of one MNIST image (``batch`` None: a symbolic batch)."""
+    dynamic = {"dynamic_axes": {"x": {0: "N"}}} if batch is None else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation
+        torch.onnx.export(model.eval(), torch.zeros(batch or 1, 1, 28, 28), str(path),
+                          dynamo=False, input_names=["x"], **dynamic, **options)
+    return path
 
 
 def failing() -> nn.Module:

@@ -6,7 +6,6 @@ line, exit 2, nothing stored)."""
 from __future__ import annotations
 
 import hashlib
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +22,9 @@ from mpcbench.models import layers as L
 from mpcbench.models.importer import from_torch
 from mpcbench.models.onnx import OnnxError, from_onnx
 from tests.conftest import invoke
-from tests.data_models import Small
+from tests.data_models import Small, export
 
 FACTORY = "tests.data_models"
-
-
-def export(model: nn.Module, path: Path, batch: int | None = 1, **options) -> Path:
-    """``model`` (in eval mode) exported to ``path`` by torch's TorchScript exporter, for
-    inputs of one MNIST image (``batch`` None: a symbolic batch)."""
-    dynamic = {"dynamic_axes": {"x": {0: "N"}}} if batch is None else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation
-        torch.onnx.export(model.eval(), torch.zeros(batch or 1, 1, 28, 28), str(path),
-                          dynamo=False, input_names=["x"], **dynamic, **options)
-    return path
 
 
 def small() -> Small:
