@@ -84,12 +84,14 @@ def model_reference(model: str | None, weights: Path | None) -> str | None:
 
 def _print_commands(case, place, results: Path, threads: int | None) -> None:
     """Write the run spec and print each party's command line (the spec as a file)."""
+    import re
     import shlex
 
     from ..launch.placement import worker_args
     from ..launch.runner import spec_text
 
-    spec = Path(results) / "logs" / "manual" / f"{case.framework}-{case.model}-spec.json"
+    name = re.sub(r"[^\w.-]+", "_", f"{case.framework}-{case.model}").strip("_")
+    spec = Path(results) / "logs" / "manual" / f"{name}-spec.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(spec_text(case, place, threads) + "\n")
     err.print(f"spec: {spec} (copy it to every host); one command per party:")
