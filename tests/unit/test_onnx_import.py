@@ -67,7 +67,15 @@ def test_a_symbolic_batch_is_one_input_of_any_batch(tmp_path):
 
 def test_the_shared_cnn_exported_is_the_zoo_graph(tmp_path):
     zoo = models.graph("cnn", "mnist")
-    graph = from_onnx(export(models.load_trained("cnn", "mnist"), tmp_path / "cnn.onnx"))
+    cnn = models.load_trained("cnn", "mnist")
+    # its dropouts (identities at inference) left out: once CrypTen's ONNX converter has
+    # run in a process (tests of its backend), torch exports every dropout as an opset 10
+    # node the checker refuses
+    for name, mod in list(cnn.named_modules()):
+        if isinstance(mod, nn.Dropout):
+            parent, _, leaf = name.rpartition(".")
+            setattr(cnn.get_submodule(parent), leaf, nn.Identity())
+    graph = from_onnx(export(cnn, tmp_path / "cnn.onnx"))
     assert [L.describe_op(op) for op in graph.ops] == [L.describe_op(op) for op in zoo.ops]
     assert [n.inputs for n in graph.nodes] == [n.inputs for n in zoo.nodes]
     for mine, theirs in zip(graph.ops, zoo.ops, strict=True):
