@@ -21,8 +21,8 @@ def model_module(name: str) -> ModuleType:
     if own is not None:
         return own
     if not models.source(name).shared:
-        raise models.ModelError(f"model {name} is a user's network: only inference runs it "
-                                f"(not training or the sharing micro-benchmark)")
+        raise models.ModelError(f"model {name} is a user's network: only inference runs "
+                                "it, not training")
     if name not in models.names():
         raise models.ModelError(
             f"unknown model {name!r}; choose one of {', '.join(model_names())}")
