@@ -67,14 +67,31 @@ def placement(hosts: str | None, remote: str | None, port: int | None,
     return pl.local(port)
 
 
+def model_reference(model: str | None, weights: Path | None) -> str | None:
+    """What a case names its model by (:mod:`mpcbench.models.sources`): ``-m
+    package.module:factory --weights FILE`` as ``package.module:factory@/abs/FILE``, an
+    ONNX file by its absolute path, any other model by its name."""
+    from ..errors import InputError
+
+    if weights is not None:
+        if model is None or ":" not in model or "@" in model:
+            raise InputError("--weights goes with --model package.module:factory")
+        return f"{model}@{Path(weights).resolve()}"
+    if model is not None and model.lower().endswith(".onnx"):
+        return str(Path(model).resolve())
+    return model
+
+
 def _print_commands(case, place, results: Path, threads: int | None) -> None:
     """Write the run spec and print each party's command line (the spec as a file)."""
+    import re
     import shlex
 
     from ..launch.placement import worker_args
     from ..launch.runner import spec_text
 
-    spec = Path(results) / "logs" / "manual" / f"{case.framework}-{case.model}-spec.json"
+    name = re.sub(r"[^\w.-]+", "_", f"{case.framework}-{case.model}").strip("_")
+    spec = Path(results) / "logs" / "manual" / f"{name}-spec.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(spec_text(case, place, threads) + "\n")
     err.print(f"spec: {spec} (copy it to every host); one command per party:")
@@ -91,8 +108,13 @@ def run(
                                            help="plaintext, crypten, mpyc, ...")] = "crypten",
     model: Annotated[str | None, typer.Option(
         "--model", "-m", help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
-        "micro-benchmark); "
+        "micro-benchmark), or your own network: an ONNX file (PATH.onnx) or "
+        "package.module:factory with --weights; "
         "default: a baseline's own model, else mlp.")] = None,
+    weights: Annotated[Path | None, typer.Option(
+        parser=str, callback=PathCheck(exists=True, kind="file"),
+        help="The state dict (torch.save) of a --model package.module:factory, loaded into "
+             "the module factory() returns.")] = None,
     dataset: Dataset = "mnist",
     parties: Annotated[int | None, typer.Option(
         "--parties", "-n", help="Number of parties (default: 2, or 1 for plaintext).",
@@ -179,7 +201,7 @@ def run(
 
     check_table(wide, columns)
     case = defaults.case(
-        framework, model, parties=parties, images=images, batch=batch,
+        framework, model_reference(model, weights), parties=parties, images=images, batch=batch,
         workload=None if model_shares is None else Inference(str(model_shares)),
         dataset=dataset, repeats=repeats, warmup=warmup, dtype=dtype,
         options=parse_options(options), network=network,

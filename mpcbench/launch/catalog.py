@@ -1,5 +1,6 @@
-"""Every model a case can name: the shared MPC models of :mod:`mpcbench.models` and the
-baselines' own models (:func:`mpcbench.baselines.model_modules`); and every framework,
+"""Every model a case can name: the shared MPC models of :mod:`mpcbench.models`, the
+baselines' own models (:func:`mpcbench.baselines.model_modules`) and, for inference, a
+user's network by its reference (:mod:`mpcbench.models.sources`); and every framework,
 from the backend registry (:mod:`mpcbench.parties`)."""
 
 from __future__ import annotations
@@ -19,15 +20,28 @@ def model_module(name: str) -> ModuleType:
     own = baselines.model_modules().get(name)
     if own is not None:
         return own
+    if not models.source(name).shared:
+        raise models.ModelError(f"model {name} is a user's network: only inference runs "
+                                "it, not training")
     if name not in models.names():
         raise models.ModelError(
             f"unknown model {name!r}; choose one of {', '.join(model_names())}")
     return models.module(name)
 
 
-def default_batch(name: str) -> int:
-    """The batch size a run uses for model ``name`` unless told otherwise."""
-    return int(model_module(name).DEFAULT_BATCH)
+def check_inference(reference: str) -> None:
+    """:class:`mpcbench.models.ModelError` if inference cannot name model ``reference``:
+    a shared or baseline model's name, or a well-formed reference to a user's network
+    (whose files are read by the run's checks)."""
+    if models.source(reference).shared:
+        model_module(reference)
+
+
+def default_batch(reference: str) -> int:
+    """The batch size an inference run uses for model ``reference`` unless told
+    otherwise."""
+    own = baselines.model_modules().get(reference)
+    return int(own.DEFAULT_BATCH) if own is not None else models.default_batch(reference)
 
 
 def framework_kinds() -> dict[str, str]:

@@ -8,6 +8,11 @@ convention, so adding a model is adding one file. (Baselines keep their own mode
 their packages and use the weights functions here.) Trained weights live in
 ``data/weights`` with a manifest that records their SHA-256 and plaintext test accuracy;
 the weights of the synthetic dataset are seeded, not trained (:func:`seeded`).
+
+A case names its model by a reference: a shared model's name, or a user's own network
+(an ONNX file, or a torch module's factory with its weights); :func:`graph`,
+:func:`structure`, :func:`input_shape`, :func:`default_batch` and :func:`weights_info`
+answer for any reference through its source (:mod:`.sources`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -27,6 +33,9 @@ from torch import nn
 from ..data import DATA_DIR, SYNTHETIC, VENDORED_SHAPE
 from ..errors import InputError
 from . import layers as L
+
+if TYPE_CHECKING:
+    from .sources import Source
 
 WEIGHTS_DIR = DATA_DIR / "weights"
 #: the shape of one image of a model whose module does not say (the vendored images')
@@ -67,14 +76,22 @@ def build(name: str) -> nn.Module:
     return module(name).build()
 
 
-def default_batch(name: str) -> int:
-    """The batch size a run uses for ``name`` unless told otherwise."""
-    return int(module(name).DEFAULT_BATCH)
+def source(reference: str) -> Source:
+    """Where the model a case names comes from (:mod:`.sources`): a shared model's name,
+    an ONNX file or a factory with its weights."""
+    from .sources import of
+
+    return of(reference)
 
 
-def input_shape(name: str) -> tuple[int, ...]:
-    """The shape of one input image of model ``name`` (channels, height, width)."""
-    return tuple(getattr(module(name), "INPUT_SHAPE", INPUT_SHAPE))
+def default_batch(reference: str) -> int:
+    """The batch size a run uses for model ``reference`` unless told otherwise."""
+    return source(reference).default_batch()
+
+
+def input_shape(reference: str) -> tuple[int, ...]:
+    """The shape of one input image of model ``reference`` (channels, height, width)."""
+    return source(reference).input_shape()
 
 
 @dataclass(frozen=True)
@@ -144,27 +161,13 @@ def state_sha256(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-@cache
-def _seeded_sha256(name: str) -> str:
-    return state_sha256(seeded(name))
-
-
-def weights_info(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> WeightsInfo:
-    """Checked location of trained weights; :class:`ModelError` if missing or corrupt.
-    On the synthetic dataset: the seeded weights' checksum, with no file and no accuracy."""
-    if dataset == SYNTHETIC:
-        return WeightsInfo(None, _seeded_sha256(name), None)
-    path = weights_path(name, dataset, weights_dir)
-    if not path.exists():
-        raise ModelError(
-            f"no trained weights for {name} on {dataset} ({path}); "
-            f"run: mpcbench train --model {name} --dataset {dataset}"
-        )
-    entry = read_manifest(weights_dir).get(path.name, {})
-    digest = sha256_file(path)
-    if entry.get("sha256") not in (None, digest):
-        raise ModelError(f"weights {path} do not match their checksum in the manifest")
-    return WeightsInfo(path, digest, entry.get("test_accuracy"))
+def weights_info(reference: str, dataset: str, weights_dir: Path = WEIGHTS_DIR
+                 ) -> WeightsInfo:
+    """Checked location of the weights of model ``reference`` (trained, for a shared
+    model, or a baseline's name, on ``dataset``) and their checksum; :class:`ModelError`
+    if missing or corrupt. A shared model on the synthetic dataset: the seeded weights'
+    checksum, with no file and no accuracy."""
+    return source(reference).weights(dataset, weights_dir)
 
 
 def load_weights(model: nn.Module, name: str, dataset: str,
@@ -183,16 +186,13 @@ def load_trained(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> nn
     return load_weights(build(name), name, dataset, weights_dir)
 
 
-def graph(name: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> L.Graph:
-    """The layer graph of shared model ``name`` with its trained weights for ``dataset``."""
-    from .importer import from_torch
+def graph(reference: str, dataset: str, weights_dir: Path = WEIGHTS_DIR) -> L.Graph:
+    """The layer graph of model ``reference`` with its weights (a shared model's trained
+    weights for ``dataset``)."""
+    return source(reference).graph(dataset, weights_dir)
 
-    return from_torch(load_trained(name, dataset, weights_dir), input_shape(name))
 
-
-def structure(name: str) -> L.Graph:
-    """The layer graph of model ``name`` with zero parameters, from its code alone (no
-    weights file is read)."""
-    from .importer import from_torch
-
-    return L.blank(from_torch(build(name), input_shape(name)))
+def structure(reference: str) -> L.Graph:
+    """The layer graph of model ``reference`` with zero parameters (of a shared model:
+    from its code alone, no weights file is read)."""
+    return source(reference).structure()

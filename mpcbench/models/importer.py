@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from . import layers as L
+from .folding import fold
 
 #: what a traced network may consist of (said when something else is found)
 SUPPORTED = ("Conv2d (groups 1, no dilation, square stride and padding), Linear, ReLU, "
@@ -99,15 +100,13 @@ def _module_op(mod: nn.Module, node: fx.Node) -> L.Layer | None:
     raise _fail(node, f"module {type(mod).__name__}")
 
 
-def _fold(op: L.Layer, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> L.Linear | L.Conv2d:
+def _fold(op: L.Linear | L.Conv2d, bn: nn.BatchNorm1d | nn.BatchNorm2d
+          ) -> L.Linear | L.Conv2d:
     """``op`` followed by ``bn`` (its running statistics) as one affine layer."""
-    scale = _numpy(bn.weight, bn.num_features) if bn.affine else np.ones(bn.num_features)
-    shift = _numpy(bn.bias, bn.num_features) if bn.affine else np.zeros(bn.num_features)
-    scale = scale / np.sqrt(_numpy(bn.running_var, 0) + bn.eps)
-    weight = op.weight * scale.reshape(-1, *([1] * (op.weight.ndim - 1)))
-    bias = (op.bias - _numpy(bn.running_mean, 0)) * scale + shift
-    return type(op)(weight, bias) if isinstance(op, L.Linear) else L.Conv2d(
-        weight, bias, op.stride, op.padding)
+    n = bn.num_features
+    return fold(op, _numpy(bn.running_mean, 0), _numpy(bn.running_var, 0), bn.eps,
+                _numpy(bn.weight, n) if bn.affine else None,
+                _numpy(bn.bias, n) if bn.affine else None)
 
 
 _ADDS = (operator.add, torch.add)

@@ -97,7 +97,8 @@ def test_an_unforeseen_error_fails_its_cell_and_the_sweep_goes_on(tmp_path):
     failed = runs[runs["status"].eq("failed")]
     assert all("\n" not in error for error in failed.index)
     # what the cells' identities said is stored with them (the manifest's could not be known)
-    assert sorted(failed["config"].fillna("?")) == ["?", "fault=after", "fault=before"]
+    assert sorted(failed["config"].fillna("?")) == [
+        "?", "fault=after, rewrite=none", "fault=before, rewrite=none"]
     assert failed["case_fingerprint"].isna().sum() == 1
     assert list((res / CLAIMS_DIR).iterdir()) == []
 

@@ -53,7 +53,7 @@ def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path, 
     assert "knob/mlp" in planned and "new" in planned
     sweep(12)
     first = results.load(res)
-    assert first["run_id"].nunique() == 1 and set(first["config"]) == {"knob=12"}
+    assert first["run_id"].nunique() == 1 and set(first["config"]) == {"knob=12, rewrite=none"}
 
     again = sweep(12, "--dry-run").stdout
     assert again.startswith("skip") and "stored (run" in again
@@ -64,7 +64,8 @@ def test_changed_backend_default_reruns_the_cell_and_dry_run_says_why(tmp_path, 
     assert changed.startswith("run ") and "knob 12 → 10" in changed
     sweep(10)
     stored = results.load(res)
-    assert stored["run_id"].nunique() == 2 and set(stored["config"]) == {"knob=12", "knob=10"}
+    assert stored["run_id"].nunique() == 2 and set(stored["config"]) == {
+        "knob=12, rewrite=none", "knob=10, rewrite=none"}
     # the two configurations are two cells of the summary, each named with its setting
     out = tmp_path / "report"
     built = invoke("report", "-r", str(res), "--out", str(out), env={"KNOB_DEFAULT": "10"})

@@ -43,6 +43,11 @@ class InferenceRun(WorkloadRun):
     def default_batch(cls, model: str, images: int) -> int:
         return catalog.default_batch(model)
 
+    @classmethod
+    def check_model(cls, model: str) -> None:
+        """A shared or baseline model, or a user's network (:mod:`mpcbench.models.sources`)."""
+        catalog.check_inference(model)
+
     def validate(self) -> None:
         """The rewrite asked for exists, and only a backend that runs the layer graph is
         asked for one."""
@@ -71,6 +76,14 @@ class InferenceRun(WorkloadRun):
             self.backend.check_graph(self._graph[0])
         if case.images < 1 or case.batch < 1 or case.repeats < 1 or case.warmup < 0:
             raise Unsupported("images, batch and repeats must be >= 1 and warmup >= 0")
+
+    def share_encoding(self) -> dict[str, Any]:
+        """Refused for a user's network: only shared models are saved or loaded as
+        shares."""
+        if not models.source(self.case.model).shared:
+            raise Unsupported(f"model {self.case.model} is a user's network: it cannot be "
+                              "saved or loaded as shares")
+        return super().share_encoding()
 
     def check_placed(self, placement: Placement) -> None:
         if self.shares and not placement.spec_on_stdin:  # parties on this file system
