@@ -35,10 +35,12 @@ test-deps:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: the report rendering test will be skipped"; }
 
-# The import contracts (setup.cfg [importlinter]) fail the build like a failing test.
+# The import contracts (setup.cfg [importlinter]) fail the build like a failing test. Unit
+# tests run in two processes; integration tests one at a time (each starts its parties).
 test: install test-deps
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 tests/unit
+	$(BIN)/pytest tests/integration
 
 # docs/results-columns.md from the results schema (tests/unit/test_docs.py checks it is current).
 docs: install

@@ -28,7 +28,7 @@ with lifeline.pulsed_output():
     start = time.monotonic()
     sum(range(int(float(sys.argv[1]) / per)))
     held = time.monotonic() - start
-    print("held", round(held, 2), "x" * (1 << 20), flush=True)
+    print("held", round(held, 2), round(time.process_time(), 3), "x" * (1 << 20), flush=True)
     if sys.argv[2] == "leave-a-child":  # a child that keeps the pulse's input open
         subprocess.Popen(["sleep", "37"])
         sys.exit(0)
@@ -74,7 +74,7 @@ def test_a_party_holding_its_gil_still_beats_and_its_lines_arrive_whole():
     assert proc.wait(timeout=30) == 0
     texts = [text for _, text in lines]
     (held_line,) = [t for t in texts if t.startswith("held ")]
-    held = float(held_line.split()[1])
+    held, cpu = (float(v) for v in held_line.split()[1:3])
     assert held > 2.0, "the party did not hold its GIL long enough to test"
     assert held_line.endswith("x" * (1 << 20))  # a 1 MiB line, whole
     assert texts[-1] == held_line  # no beat once the party's output is closed
@@ -85,7 +85,9 @@ def test_a_party_holding_its_gil_still_beats_and_its_lines_arrive_whole():
     assert max(b - a for a, b in itertools.pairwise(times)) < 1.5
     assert beats[-1][1].step == 7  # the last progress line forwarded
     assert {b.state for _, b in beats} <= set("RSD")
-    assert beats[-1][1].cpu_s > 2.0  # the party's CPU time, read by the pulse
+    # the party's CPU time (not the pulse's own), read by the pulse while the party held
+    # its GIL: most of what the party reports at the end however loaded the cores are
+    assert 0.3 * cpu < beats[-1][1].cpu_s <= cpu + 0.05
     assert beats[-1][1].cores >= 1
 
 
