@@ -15,6 +15,7 @@ import textwrap
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import psutil
 import pytest
@@ -273,6 +274,19 @@ OWNER = textwrap.dedent("""
 """)
 
 
+def _where(pid: int) -> str:
+    """What the kernel says of a process that does not end: its signal masks, its threads
+    and where each waits, its children (said when the test fails; the process is killed)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    masks = [line for line in status if line.startswith(("State", "Sig", "Shd"))]
+    threads = [f"{t.name} {(t / 'comm').read_text().strip()} "
+               f"{(t / 'wchan').read_text().strip()}"
+               for t in sorted(Path(f"/proc/{pid}/task").iterdir())]
+    children = [c.cmdline()[:3] for c in psutil.Process(pid).children(recursive=True)]
+    os.kill(pid, signal.SIGKILL)
+    return f"{masks}; threads {threads}; children {children}"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_a_signalled_owner_leaves_nothing(sig):
     owner = subprocess.Popen([sys.executable, "-c", OWNER], cwd=REPO, stdout=subprocess.PIPE,
@@ -280,7 +294,10 @@ def test_a_signalled_owner_leaves_nothing(sig):
     run_id = owner.stdout.readline().strip()
     assert run_id and len(_leftovers(run_id)) == 3
     owner.send_signal(sig)
-    code = owner.wait(10)
+    try:
+        code = owner.wait(10)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the owner did not end within 10 s of {sig.name}: {_where(owner.pid)}")
     assert code == {signal.SIGTERM: 143, signal.SIGINT: -2, signal.SIGKILL: -9}[sig]
     deadline = time.monotonic() + 5  # after SIGKILL the forwarder cleans up by itself
     while _leftovers(run_id) and time.monotonic() < deadline:
