@@ -265,9 +265,13 @@ def test_a_dead_forwarder_is_reported_and_still_cleaned_up(sig):
     assert _leftovers(emu.run_id) == []
 
 
+#: an emulator's owner as a program in a terminal's foreground: Ctrl-C (SIGINT) raises
+#: KeyboardInterrupt in it (the test suite itself may run as a background job of a
+#: non-interactive shell, whose children inherit SIGINT and SIGQUIT ignored)
 OWNER = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
     from mpcbench.launch.network import Emulator
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with Emulator("lan", 2) as emu:
         print(emu.run_id, flush=True)
         time.sleep(60)
