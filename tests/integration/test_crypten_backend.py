@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.crypten]
 
 LOGIT_TOL = 0.02
 #: one batch of each model's images (the cnn's are the slow ones)
-IMAGES = {"mlp": 16, "bnn": 16, "cnn": 8}
+IMAGES = {"mlp": 16, "bnn": 16, "cnn": 4}
 
 
 def _case(model: str, parties: int, **options) -> Case:

@@ -35,7 +35,7 @@ def _metrics(case: Case, tmp_path) -> dict[str, float]:
 @pytest.mark.parametrize("model", ["secureml", "sarda", "minionn", "lenet"])
 @pytest.mark.parametrize("framework", ["crypten", "mpyc"])
 def test_mnist_networks_agree_with_plaintext(tmp_path, framework, model, parties):
-    images = 8 if framework == "crypten" else 2
+    images = 4 if framework == "crypten" else 2
     run = _metrics(Case(framework, model, parties=parties, images=images, batch=images),
                    tmp_path)
     assert run["agreement"] == 1.0 and run["max_abs_err"] < LOGIT_TOL[framework]
