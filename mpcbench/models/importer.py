@@ -212,10 +212,4 @@ def from_torch(model: nn.Module, input_shape: tuple[int, ...]) -> L.Graph:
             raise _fail(node, node.op)
     if not builder.nodes:
         raise L.UnsupportedLayer(f"{type(model).__name__} computes nothing")
-    graph = L.Graph(tuple(builder.nodes), tuple(input_shape), tuple(builder.notes))
-    try:
-        L.shapes(graph)
-    except RuntimeError as exc:
-        raise L.UnsupportedLayer(f"the imported graph does not run on images of shape "
-                                 f"{tuple(input_shape)}: {exc}") from exc
-    return graph
+    return L.checked(L.Graph(tuple(builder.nodes), tuple(input_shape), tuple(builder.notes)))

@@ -62,9 +62,9 @@ class Sign:
 
 
 @dataclass(frozen=True)
-class MaxPool2d:
-    """Max over ``kernel`` x ``kernel`` windows ``stride`` apart (default: ``kernel``,
-    no overlap), the input padded by ``padding`` on every side."""
+class _Pool:
+    """``kernel`` x ``kernel`` windows ``stride`` apart (default: ``kernel``, no overlap),
+    the input padded by ``padding`` on every side."""
 
     kernel: int
     stride: int = 0
@@ -75,16 +75,13 @@ class MaxPool2d:
 
 
 @dataclass(frozen=True)
-class AvgPool2d:
-    """Mean over ``kernel`` x ``kernel`` windows ``stride`` apart (default: ``kernel``),
-    zero padding included in every window's count."""
+class MaxPool2d(_Pool):
+    """The max over each window (padding is ``-inf``)."""
 
-    kernel: int
-    stride: int = 0
-    padding: int = 0
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stride", self.stride or self.kernel)
+@dataclass(frozen=True)
+class AvgPool2d(_Pool):
+    """The mean over each window, zero padding included in its count."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +187,17 @@ class Graph:
     def readers(self, index: int) -> list[int]:
         """The nodes that read node ``index``'s output."""
         return [i for i, n in enumerate(self.nodes) if index in n.inputs]
+
+
+def checked(graph: Graph) -> Graph:
+    """``graph``, or :class:`UnsupportedLayer` if it does not run on images of its input
+    shape (an importer's last check)."""
+    try:
+        shapes(graph)
+    except RuntimeError as exc:
+        raise UnsupportedLayer(f"the imported graph does not run on images of shape "
+                               f"{graph.input_shape}: {exc}") from exc
+    return graph
 
 
 def map_params(graph: Graph, fn: Callable[[np.ndarray], np.ndarray]) -> Graph:

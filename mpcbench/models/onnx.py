@@ -321,10 +321,4 @@ def from_onnx(path: Path | str) -> L.Graph:
     if not b.nodes or len(outputs) != 1 or b.index.get(outputs[0]) != len(b.nodes) - 1:
         raise L.UnsupportedLayer(f"{path}: the graph's one output must be its last "
                                  f"operation; outputs: {', '.join(outputs)}")
-    graph = L.Graph(tuple(b.nodes), shape, tuple(b.notes))
-    try:
-        L.shapes(graph)
-    except RuntimeError as exc:
-        raise L.UnsupportedLayer(f"the imported graph does not run on images of shape "
-                                 f"{shape}: {exc}") from exc
-    return graph
+    return L.checked(L.Graph(tuple(b.nodes), shape, tuple(b.notes)))
