@@ -7,6 +7,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import jinja2
 import pandas as pd
@@ -28,6 +29,14 @@ _NUMERIC = rf"[-+\d.,eE(){_TIMES}{_TO}{_DASH} ]+"
 class Table:
     """A table of the report: raw data (written as CSV) and its formatted view."""
 
+    #: a cell of more characters shows its first PREVIEW characters, the rest on a click
+    FOLD: ClassVar[int] = 120
+    PREVIEW: ClassVar[int] = 40
+    #: characters in one line across the page (a column's padding counts two)
+    LINE: ClassVar[int] = 190
+    #: in a table wider than a line, a column with text longer than this wraps
+    WRAP: ClassVar[int] = 24
+
     name: str
     title: str
     data: pd.DataFrame
@@ -37,15 +46,23 @@ class Table:
 
     @property
     def wrap(self) -> list[bool]:
-        """Per displayed column: does it hold long text (allowed to wrap)?"""
-        return [col.str.len().gt(40).any() for _, col in self.display.astype(str).items()]
+        """Per displayed column: may its text wrap? One with a folded cell does; so, in a
+        table too wide for one line of the page, does each column of long text (not
+        numbers). A table that fits keeps one line per row."""
+        lengths = [col.str.len() for _, col in self.display.astype(str).items()]
+        shown = [int(n.where(n <= self.FOLD, self.PREVIEW).max()) if len(n) else 0
+                 for n in lengths]
+        words = [max(map(len, str(h).split()), default=0) for h in self.display.columns]
+        wide = sum(max(s, w) + 2 for s, w in zip(shown, words, strict=True)) > self.LINE
+        return [bool(n.gt(self.FOLD).any()) or (wide and s > self.WRAP and not number)
+                for n, s, number in zip(lengths, shown, self.numeric, strict=True)]
 
     @property
     def numeric(self) -> list[bool]:
         """Per displayed column: does it hold numbers only (right-aligned)?"""
         return [
             bool(len(col)) and col.str.fullmatch(_NUMERIC).all()
-            and not col.str.count(r"\.").gt(1).any()  # versions such as 2.13.0 are text
+            and not col.str.contains(r"\d\.\d+\.\d").any()  # versions such as 2.13.0 are text
             for _, col in self.display.astype(str).items()
         ]
 
