@@ -17,6 +17,7 @@ from mpcbench.cli import app
 from mpcbench.errors import InputError
 from mpcbench.report import build
 from mpcbench.report.figures import FIGURES, SHARING_FIGURE
+from mpcbench.report.html import Table
 from mpcbench.results import micro, runs, store, summary
 from tests.unit import report_data
 
@@ -280,3 +281,17 @@ def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path
     assert {"accuracy_fgsm (cached)", "accuracy_pgd (cached)", "accuracy_noisy"} <= set(
         baselines.columns)
     assert "0 rounds" not in page
+
+
+def test_text_wraps_only_in_a_table_too_wide_for_the_page():
+    def table(columns: dict[str, list[str]]) -> Table:
+        frame = pd.DataFrame(columns)
+        return Table("t", "t", frame, frame)
+
+    cells = {"protocol": ["Shamir secret sharing (MPyC)"],
+             "time": ["0.102 (0.0969\N{EN DASH}0.104)"], "torch": ["2.13.0"]}
+    assert table(cells).numeric == [False, True, False]
+    assert table(cells).wrap == [False, False, False]  # fits: one line per row
+    wide = {f"protocol {i}": cells["protocol"] for i in range(1, 6)} | cells
+    assert table(wide).wrap == [True] * 6 + [False, False]  # numbers and short text stay
+    assert table({"details": ["word " * 30]}).wrap == [True]  # folded, its text opened wraps
