@@ -187,7 +187,7 @@ def _phase_table(phases: pd.DataFrame) -> pd.DataFrame:
 
 
 def _draw(spec: FigureSpec, tables: Tables, out_dir: Path) -> RenderedFigure:
-    fig = spec.draw(tables)
+    fig = figures.render(spec, tables)
     if fig is None:
         return RenderedFigure(spec)
     fig.savefig(out_dir / f"{spec.name}.svg", bbox_inches="tight")
@@ -281,10 +281,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     for table in tables:
         table.data.to_csv(out_dir / f"{table.name}.csv", index=False)
     figures.theme()
-    repeats, run_rows = summary.repeats(df), summary.run_level(df)
-    colours = figures.palette(pd.concat([repeats["system"], phases["system"], run_rows["system"]]))
-    inputs = Tables(repeats, cells, phases, run_rows, micro.micro_repeats(df), per_network,
-                    colours)
+    inputs = figures.inputs(df, cells, phases, per_network)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(SHARING_FIGURE, inputs, out_dir) if not sharing.empty else None
     reconstructions = privacy.copy_reconstruction_figures(df, out_dir)
