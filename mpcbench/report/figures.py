@@ -303,12 +303,14 @@ def phase_breakdown(t: Tables) -> Figure | None:
                                                                                  True])
     phases = [p for p in PHASE_ORDER if p in set(data["phase"])]
     data["phase"] = pd.Categorical(data["phase"].astype(str), categories=phases, ordered=True)
-    rows = data.groupby(list(_facets(data).values()))["cell"].nunique().max()
-    height = max(3.2, 0.3 * rows + 0.8)
+    # a bar per cell, its label in full beside it
+    height = max(3.2, 0.3 * data.groupby(list(_facets(data).values()))["cell"].nunique().max()
+                 + 0.8)
+    width = max(5.1, 3.5 + 0.08 * data["cell"].str.len().max())
     g = sns.displot(
         data=data, y="cell", weights="s_per_img", hue="phase", hue_order=phases,
         multiple="stack", discrete=True, shrink=0.8, palette="Set2", height=height,
-        aspect=1.6 * 3.2 / height, facet_kws={"sharey": False, "sharex": False},
+        aspect=width / height, facet_kws={"sharey": False, "sharex": False},
         **_facets(data),
     )
     g.set_axis_labels("seconds per image (median; setup once per run)", "")

@@ -154,25 +154,39 @@ def security_tag(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(tags, index=cells.index, dtype=object)
 
 
+#: columns that place a cell (its network and roles) besides what it runs
+_PLACE = ["network", "model_owner", "data_owners", "output"]
+
+
+def _clashing(names: pd.Series, cells: pd.DataFrame) -> pd.Series:
+    """Per row: has its name, at one model, dataset, parties, batch, network and roles,
+    cells of more than one security setting (provider and threshold)?"""
+    setting = (_column(cells, "provider").astype("string").fillna("") + " "
+               + _column(cells, "threshold").astype("string").fillna(""))
+    at = [cells[c] for c in ("model", "dataset", "parties", "batch", *_PLACE) if c in cells]
+    clash = setting.groupby([names, *at], dropna=False).transform("nunique").gt(1)
+    return names.isin(set(names[clash]))
+
+
 def series_label(cells: pd.DataFrame) -> pd.Series:
     """Per row, the series a figure draws it in: its legend label (:func:`cell_label`)
     without the security part, so one framework and variant is one line across party
-    counts. A system with cells that differ only in their security setting (same model,
-    dataset, parties, batch, network and roles: t = 0 and t = 1 at 3 parties) would have
-    two points at one x; its series keep the full setting (``mpyc [t=0]``, ``mpyc [t=1]``)."""
+    counts. Where a framework and variant has cells that differ only in their security
+    setting (same model, dataset, parties, batch, network and roles: TFP and TTP, or
+    t = 0 and t = 1 at 3 parties), its series keep the part of the setting that tells
+    them apart: the legend's (``crypten [TTP]``, ``mpyc [t=0]``), else all of it."""
     if cells.empty:
         return pd.Series(dtype=object)
-    bare = _label(cells, False, [""] * len(cells))
-    setting = (_column(cells, "provider").astype("string").fillna("") + " "
-               + _column(cells, "threshold").astype("string").fillna(""))
-    same = [c for c in ("model", "dataset", "parties", "batch") if c in cells]
-    clash = setting.groupby([bare, *(cells[c] for c in same)], dropna=False) \
-        .transform("nunique").gt(1)
-    split = bare.isin(set(bare[clash]))
+    unplaced = cells.drop(columns=_PLACE, errors="ignore")
+    none = [""] * len(cells)
+    split = _clashing(_label(unplaced, False, none), cells)
+    bare = _label(cells, False, none)
     if not split.any():
         return bare
+    legend = _security(cells, self_contained=False)
+    unresolved = _clashing(_label(unplaced, False, legend), cells)
     full = _label(cells, False, _security(cells, self_contained=True))
-    return full.where(split, bare)
+    return bare.where(~split, _label(cells, False, legend).where(~unresolved, full))
 
 
 def weaker_than_peers(cells: pd.DataFrame) -> pd.Series:
