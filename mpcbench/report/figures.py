@@ -364,15 +364,19 @@ def micro_share(t: Tables) -> Figure | None:
 FIGURES = [
     FigureSpec("time_per_image", "Time per image vs parties",
                "Median seconds per image over repeats (error bars: inter-quartile range), "
-               "log scale; dashed: baselines measured without MPC. On every \"vs parties\" "
-               "figure a system is shown at one batch size (the one measured at most party "
-               "counts); the throughput figure shows all batch sizes.", time_per_image),
+               "log scale; dashed: baselines measured without MPC. One line per framework "
+               "and variant across party counts; its markers show the security setting at "
+               "each point (t=0: no privacy, every party holds the values; TFP dealer: "
+               "party 0 deals the randomness; TTP dealer: a process without inputs does). "
+               "On every \"vs parties\" figure a series is shown at one batch size (the one "
+               "measured at most party counts); the throughput figure shows all batch "
+               "sizes.", time_per_image),
     FigureSpec("slowdown_vs_plaintext", "Slowdown vs plaintext",
                "Time per image divided by the median plaintext time per image of the same "
                "model, dataset and batch size, measured in the same results.", slowdown),
     FigureSpec("throughput_vs_batch", "Throughput vs batch size",
-               "Median images per second over repeats, by batch size; marker style shows "
-               "the number of parties.", throughput),
+               "Median images per second over repeats, by batch size; line style shows "
+               "the number of parties, markers the security setting.", throughput),
     FigureSpec("peak_memory_vs_parties", "Peak memory per party vs parties",
                "Peak resident set size of the largest party during the timed phases (the "
                "kernel's high-water mark, reset at each phase start: exact, not sampled).",
@@ -386,7 +390,8 @@ FIGURES = [
     FigureSpec("time_vs_delay", "Time per image vs network delay",
                "Median seconds per image of each MPC framework against the one-way delay of "
                "the network its parties talked over (0: this machine's loopback; emulated "
-               "networks: every party its own host). Marker style shows the parties.",
+               "networks: every party its own host). Line style shows the parties, "
+               "markers the security setting.",
                time_vs_delay),
     FigureSpec("phase_breakdown", "Phase breakdown",
                "Median seconds per image of each phase (max over parties), stacked. Setup "
