@@ -265,6 +265,8 @@ def time_vs_delay(t: Tables) -> Figure | None:
     g.set(xscale="symlog", yscale="log")
     for ax in g.axes.flat:
         ax.set_xscale("symlog", linthresh=0.1)
+        ax.autoscale_view()
+        ax.set_xlim(left=-0.03)  # no negative delays: loopback (0) at the left edge
     _readable_log(g)
     g.set_axis_labels("one-way delay [ms] (0: loopback)", "seconds per image")
     return g.figure
