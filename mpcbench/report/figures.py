@@ -5,6 +5,12 @@ Each figure function takes the prepared tables and returns a matplotlib figure, 
 ...) share the axes of the MPC frameworks wherever they have the metric; on the
 "vs parties" figures a baseline is drawn as a dashed reference across the party counts
 its model was measured at.
+
+Line figures draw one line per series (a framework with its variant and settings, see
+:func:`mpcbench.results.labels.series_label`) across party counts, and mark each point
+with its security setting (:data:`MARKERS`); the legend explains colours, line styles
+and markers. :func:`render` draws a figure and makes sure no two tick labels of an axis
+overlap before it is saved.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import combinations
 
 import matplotlib
 
@@ -21,8 +28,13 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.transforms import Bbox
 
+from ..results import labels, micro, summary
 from ..results.network import ACROSS as _ACROSS
 from ..results.summary import CACHED_SUFFIX, CELL, PHASE_ORDER
 
@@ -30,6 +42,14 @@ from ..results.summary import CACHED_SUFFIX, CELL, PHASE_ORDER
 IQR = ("pi", 50)
 _DASHES = {"MPC": "", "plaintext": (1, 1), "baseline": (4, 2)}
 _ACCURACY_METRICS = ["accuracy", "agreement", "accuracy_noisy", "accuracy_fgsm", "accuracy_pgd"]
+#: marker of each security setting (:func:`mpcbench.results.labels.security_tag`)
+MARKERS = {labels.NO_PRIVACY: "X", labels.TFP_DEALER: "s", labels.TTP_DEALER: "D",
+           labels.HONEST_MAJORITY: "o", labels.DISHONEST_MAJORITY: "^", labels.NO_MPC: "."}
+_OTHER_MARKER = "P"
+#: line styles of party counts where parties is not the x axis
+_PARTY_DASHES = ["", (4, 1.5), (1, 1), (5, 1, 1, 1), (8, 2), (2, 2, 6, 2)]
+#: how often :func:`fit_tick_labels` may enlarge a figure before it gives up
+_MAX_GROWTH = 4
 
 
 @dataclass(frozen=True)
@@ -62,10 +82,20 @@ def theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
 
 
-def palette(systems: pd.Series) -> dict[str, tuple]:
-    """One colour per system name, stable across figures."""
-    names = sorted(pd.unique(systems.dropna().astype(str)))
+def palette(series: pd.Series) -> dict[str, tuple]:
+    """One colour per series name, stable across figures."""
+    names = sorted(pd.unique(series.dropna().astype(str)))
     return dict(zip(names, sns.color_palette("tab10", len(names)), strict=True))
+
+
+def inputs(df: pd.DataFrame, cells: pd.DataFrame, phases: pd.DataFrame,
+           per_network: pd.DataFrame) -> Tables:
+    """The figures' inputs from the tidy rows ``df`` and the tables the report already
+    holds: its summary ``cells``, ``phases`` and the per-network table."""
+    repeats, run_rows = summary.repeats(df), summary.run_level(df)
+    colours = palette(pd.concat([repeats["series"], phases["series"], run_rows["series"]]))
+    return Tables(repeats, cells, phases, run_rows, micro.micro_repeats(df), per_network,
+                  colours)
 
 
 def _readable_log(g: sns.FacetGrid) -> None:
@@ -106,9 +136,9 @@ def _broadcast_baselines(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _one_batch(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per system, model and dataset, the rows of the batch size measured at most party counts
+    """Per series, model and dataset, the rows of the batch size measured at most party counts
     (ties: the larger batch), so a line never mixes batch sizes."""
-    keys = ["system", "model", "dataset"]
+    keys = ["series", "model", "dataset"]
     counts = frame.groupby([*keys, "batch"])["parties"].nunique().reset_index(name="n")
     best = counts.sort_values(["n", "batch"]).groupby(keys).tail(1)[[*keys, "batch"]]
     return frame.merge(best, on=[*keys, "batch"])
@@ -121,6 +151,68 @@ def _facets(frame: pd.DataFrame) -> dict[str, str]:
     return facets
 
 
+def _line(colour: object, dash: object = "", marker: str = "") -> Line2D:
+    """A legend handle: a line of ``colour`` and ``dash`` (solid: ``""``) or a marker."""
+    return Line2D([], [], color=colour, marker=marker or None, markersize=7,
+                  linestyle="none" if marker else "-", linewidth=1.8,
+                  **({"dashes": dash} if dash and not marker else {}))
+
+
+def _mark_security(g: sns.FacetGrid, x: str, y: str, colours: dict[str, tuple],
+                   style: str) -> list[str]:
+    """Draw every point of every line (median of ``y`` per series, ``style``, security
+    and ``x``) with the marker of its security setting; return the settings drawn."""
+    drawn = set()
+    for (i, j, _), sub in g.facet_data():
+        if sub.empty:
+            continue
+        ax = g.facet_axis(i, j)
+        points = sub.groupby(["series", style, "security", x])[y].median().reset_index()
+        for tag, pts in points.groupby("security"):
+            marker = MARKERS.get(tag, _OTHER_MARKER)
+            ax.scatter(pts[x], pts[y], marker=marker, s=22 if marker == "." else 42,
+                       c=[colours[s] for s in pts["series"]], edgecolors="white",
+                       linewidths=0.6, zorder=3)
+            drawn.add(tag)
+    return sorted(drawn, key=lambda tag: list(MARKERS).index(tag) if tag in MARKERS else 99)
+
+
+def _series_lines(data: pd.DataFrame, x: str, y: str, colours: dict[str, tuple], style: str,
+                  dashes: dict, **kwargs: object) -> sns.FacetGrid:
+    """``y`` against ``x``: one line per series (colour) and value of ``style`` (line
+    style: ``dashes``), every point marked by its security setting (:data:`MARKERS`),
+    with a legend of the three. ``data`` has columns ``series`` and ``security``."""
+    series = sorted(data["series"].unique())
+    g = sns.relplot(
+        data=data, x=x, y=y, hue="series", hue_order=series, style=style,
+        style_order=list(dashes), dashes=dashes, kind="line", markers=False, legend=False,
+        palette=colours, height=3.6, aspect=1.15, facet_kws={"sharey": False},
+        **_facets(data), **kwargs,
+    )
+    tags = _mark_security(g, x, y, colours, style)
+    # a series is drawn in its style when it has one value of it (vs parties: its kind)
+    one = data.groupby("series")[style].agg(lambda v: v.iloc[0] if v.nunique() == 1 else None)
+    entries: dict[tuple[str, str], object] = {("", "framework / variant"): Patch(visible=False)}
+    entries |= {("series", s): _line(colours[s], dashes.get(one[s], "")) for s in series}
+    if style == "parties":
+        entries[("", "parties (line style)")] = Patch(visible=False)
+        entries |= {("parties", f"n={p:g}"): _line("0.35", d) for p, d in dashes.items()}
+    shown = [t for t in tags if t != labels.NO_MPC]
+    if shown:
+        entries[("", "security (marker)")] = Patch(visible=False)
+        entries |= {("security", t): _line("0.35", marker=MARKERS.get(t, _OTHER_MARKER))
+                    for t in shown}
+    g.add_legend(legend_data=entries, label_order=list(entries), title="",
+                 adjust_subtitles=True)
+    return g
+
+
+def _party_dashes(parties: pd.Series) -> dict:
+    """A line style per party count, in order."""
+    counts = sorted(parties.unique())
+    return {n: _PARTY_DASHES[i % len(_PARTY_DASHES)] for i, n in enumerate(counts)}
+
+
 def _vs_parties(frame: pd.DataFrame, colours: dict[str, tuple], y: str, ylabel: str,
                 log: bool = True) -> Figure | None:
     data = _plain(frame.dropna(subset=[y, "parties"]))
@@ -129,13 +221,9 @@ def _vs_parties(frame: pd.DataFrame, colours: dict[str, tuple], y: str, ylabel: 
     if data.empty:
         return None
     data = _broadcast_baselines(_one_batch(data))
-    g = sns.relplot(
-        data=data, x="parties", y=y, hue="system", style="kind", kind="line",
-        estimator="median", errorbar=IQR, err_style="bars", markers=True,
-        dashes=_DASHES, style_order=[k for k in _DASHES if k in set(data["kind"])],
-        palette=colours, height=3.6, aspect=1.15,
-        facet_kws={"sharey": False}, **_facets(data),
-    )
+    g = _series_lines(data, "parties", y, colours, "kind",
+                      {k: d for k, d in _DASHES.items() if k in set(data["kind"])},
+                      estimator="median", errorbar=IQR, err_style="bars")
     ticks = sorted(data["parties"].unique())
     g.set(xticks=ticks, xlabel="parties")
     if log:
@@ -163,7 +251,7 @@ def rounds(t: Tables) -> Figure | None:
 
 def time_vs_delay(t: Tables) -> Figure | None:
     data = t.network[t.network["kind"] == "MPC"].dropna(subset=["s_per_img", "delay_s"])
-    data = data.assign(delay_ms=data["delay_s"] * 1e3)
+    data = data.assign(delay_ms=data["delay_s"] * 1e3, security=labels.security_tag(data))
     data = data[data.groupby([*_ACROSS, "series"], dropna=False)["network"]
                 .transform("nunique") > 1]
     if data.empty:
@@ -171,14 +259,14 @@ def time_vs_delay(t: Tables) -> Figure | None:
     colours = {s: t.palette.get(s, c) for s, c in zip(
         sorted(data["series"].unique()), sns.color_palette("tab10", data["series"].nunique()),
         strict=True)}
-    g = sns.relplot(
-        data=_plain(data), x="delay_ms", y="s_per_img", hue="series", style="parties",
-        kind="line", markers=True, palette=colours, height=3.6, aspect=1.15,
-        facet_kws={"sharey": False}, **_facets(data),
-    )
+    data = _plain(data)
+    g = _series_lines(data, "delay_ms", "s_per_img", colours, "parties",
+                      _party_dashes(data["parties"]))
     g.set(xscale="symlog", yscale="log")
     for ax in g.axes.flat:
         ax.set_xscale("symlog", linthresh=0.1)
+        ax.autoscale_view()
+        ax.set_xlim(left=-0.03)  # no negative delays: loopback (0) at the left edge
     _readable_log(g)
     g.set_axis_labels("one-way delay [ms] (0: loopback)", "seconds per image")
     return g.figure
@@ -196,13 +284,9 @@ def throughput(t: Tables) -> Figure | None:
     data = _plain(t.repeats.dropna(subset=["img_per_s", "batch"]))
     if data.empty:
         return None
-    data["parties"] = "n=" + data["parties"].map("{:.0f}".format)
-    g = sns.relplot(
-        data=data, x="batch", y="img_per_s", hue="system", style="parties", kind="line",
-        estimator="median", errorbar=IQR, err_style="bars", markers=True, dashes=False,
-        palette=t.palette, height=3.6, aspect=1.15,
-        facet_kws={"sharey": False}, **_facets(data),
-    )
+    g = _series_lines(data, "batch", "img_per_s", t.palette, "parties",
+                      _party_dashes(data["parties"]), estimator="median", errorbar=IQR,
+                      err_style="bars")
     g.set(xscale="log", yscale="log", xlabel="batch size")
     _readable_log(g)
     g.set(xticks=sorted(data["batch"].unique()))
@@ -214,16 +298,22 @@ def phase_breakdown(t: Tables) -> Figure | None:
     data = _plain(t.phases.dropna(subset=["s_per_img"]))
     if data.empty:
         return None
-    data["cell"] = data["system"] + " n=" + data["parties"].map("{:.0f}".format) + \
-        " b=" + data["batch"].map("{:.0f}".format)
-    data = data.sort_values(["kind", "system", "parties", "batch"], ascending=[False, True, True,
+    data["cell"] = data["series"] + " n=" + data["parties"].map("{:.0f}".format) + \
+        " b=" + data["batch"].map("{:.0f}".format) + \
+        data["security"].map(lambda tag: f" · {tag}" if tag else "")
+    data = data.sort_values(["kind", "series", "parties", "batch"], ascending=[False, True, True,
                                                                                  True])
     phases = [p for p in PHASE_ORDER if p in set(data["phase"])]
     data["phase"] = pd.Categorical(data["phase"].astype(str), categories=phases, ordered=True)
+    # a bar per cell, its label in full beside it
+    height = max(3.2, 0.3 * data.groupby(list(_facets(data).values()))["cell"].nunique().max()
+                 + 0.8)
+    width = max(5.1, 3.5 + 0.08 * data["cell"].str.len().max())
     g = sns.displot(
         data=data, y="cell", weights="s_per_img", hue="phase", hue_order=phases,
-        multiple="stack", discrete=True, shrink=0.8, palette="Set2", height=3.2, aspect=1.6,
-        facet_kws={"sharey": False, "sharex": False}, **_facets(data),
+        multiple="stack", discrete=True, shrink=0.8, palette="Set2", height=height,
+        aspect=width / height, facet_kws={"sharey": False, "sharex": False},
+        **_facets(data),
     )
     g.set_axis_labels("seconds per image (median; setup once per run)", "")
     return g.figure
@@ -243,9 +333,11 @@ def accuracy(t: Tables) -> Figure | None:
         kind="bar", errorbar=None, palette="Set2", height=3.6, aspect=1.3, sharex=False,
         **_facets(data),
     )
-    g.set(ylim=(0, 1.08))
+    # room above the bars for their values, below the facet titles
+    g.set(ylim=(0, 1.25), yticks=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     g.set_axis_labels("", "ratio of test images")
     for ax in g.axes.flat:
+        ax.tick_params(axis="x", labelrotation=90)
         for bars in ax.containers:
             ax.bar_label(bars, fmt="%.3f", fontsize=7, rotation=90, padding=2)
     return g.figure
@@ -274,15 +366,19 @@ def micro_share(t: Tables) -> Figure | None:
 FIGURES = [
     FigureSpec("time_per_image", "Time per image vs parties",
                "Median seconds per image over repeats (error bars: inter-quartile range), "
-               "log scale; dashed: baselines measured without MPC. On every \"vs parties\" "
-               "figure a system is shown at one batch size (the one measured at most party "
-               "counts); the throughput figure shows all batch sizes.", time_per_image),
+               "log scale; dashed: baselines measured without MPC. One line per framework "
+               "and variant across party counts; its markers show the security setting at "
+               "each point (t=0: no privacy, every party holds the values; TFP dealer: "
+               "party 0 deals the randomness; TTP dealer: a process without inputs does). "
+               "On every \"vs parties\" figure a series is shown at one batch size (the one "
+               "measured at most party counts); the throughput figure shows all batch "
+               "sizes.", time_per_image),
     FigureSpec("slowdown_vs_plaintext", "Slowdown vs plaintext",
                "Time per image divided by the median plaintext time per image of the same "
                "model, dataset and batch size, measured in the same results.", slowdown),
     FigureSpec("throughput_vs_batch", "Throughput vs batch size",
-               "Median images per second over repeats, by batch size; marker style shows "
-               "the number of parties.", throughput),
+               "Median images per second over repeats, by batch size; line style shows "
+               "the number of parties, markers the security setting.", throughput),
     FigureSpec("peak_memory_vs_parties", "Peak memory per party vs parties",
                "Peak resident set size of the largest party during the timed phases (the "
                "kernel's high-water mark, reset at each phase start: exact, not sampled).",
@@ -296,7 +392,8 @@ FIGURES = [
     FigureSpec("time_vs_delay", "Time per image vs network delay",
                "Median seconds per image of each MPC framework against the one-way delay of "
                "the network its parties talked over (0: this machine's loopback; emulated "
-               "networks: every party its own host). Marker style shows the parties.",
+               "networks: every party its own host). Line style shows the parties, "
+               "markers the security setting.",
                time_vs_delay),
     FigureSpec("phase_breakdown", "Phase breakdown",
                "Median seconds per image of each phase (max over parties), stacked. Setup "
@@ -315,6 +412,64 @@ SHARING_FIGURE = FigureSpec(
     "and dtype: median time over repeats (error bars: IQR) and peak RSS of the largest party.",
     micro_share,
 )
+
+
+def _tick_boxes(ax: Axes, which: str) -> list[Bbox]:
+    """Window extents of the drawn tick labels of ``ax``'s ``which`` ("x" or "y") axis:
+    visible, not empty, and at a tick inside the axes."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    frame = ax.get_window_extent()
+    lo, hi = (frame.x0, frame.x1) if which == "x" else (frame.y0, frame.y1)
+    boxes = []
+    for label in axis.get_ticklabels():
+        if not label.get_visible() or not label.get_text():
+            continue
+        box = label.get_window_extent()
+        centre = (box.x0 + box.x1) / 2 if which == "x" else (box.y0 + box.y1) / 2
+        if lo - 1 <= centre <= hi + 1:
+            boxes.append(box)
+    return boxes
+
+
+def overlapping_ticks(fig: Figure) -> list[tuple[Axes, str]]:
+    """Draw ``fig`` and return each axes and axis ("x", "y") where two tick labels
+    overlap."""
+    fig.canvas.draw()
+    return [(ax, which) for ax in fig.axes for which in "xy"
+            if any(a.overlaps(b) for a, b in combinations(_tick_boxes(ax, which), 2))]
+
+
+def fit_tick_labels(fig: Figure, name: str) -> None:
+    """Make sure no two tick labels of an axis of ``fig`` overlap: turn every x tick
+    label of the figure upright (rotated 90°) where some overlap, then enlarge the
+    figure along an axis whose labels still do (at most :data:`_MAX_GROWTH` times).
+    Raises ``ValueError`` (naming figure ``name``) if they still overlap."""
+    crowded = overlapping_ticks(fig)
+    if any(which == "x" for _, which in crowded):
+        for ax in fig.axes:
+            ax.tick_params(axis="x", labelrotation=90)
+        crowded = overlapping_ticks(fig)
+    for _ in range(_MAX_GROWTH):
+        if not crowded:
+            break
+        width, height = fig.get_size_inches()
+        wider = any(which == "x" for _, which in crowded)
+        taller = any(which == "y" for _, which in crowded)
+        fig.set_size_inches(width * (1.5 if wider else 1), height * (1.5 if taller else 1))
+        crowded = overlapping_ticks(fig)
+    if crowded:
+        ax, which = crowded[0]
+        raise ValueError(f"figure {name}: tick labels of the {which} axis of "
+                         f"{ax.get_title() or 'a panel'!r} overlap")
+
+
+def render(spec: FigureSpec, tables: Tables) -> Figure | None:
+    """Draw the figure of ``spec`` with no overlapping tick labels (:func:`fit_tick_labels`);
+    ``None`` when there is nothing to draw."""
+    fig = spec.draw(tables)
+    if fig is not None:
+        fit_tick_labels(fig, spec.name)
+    return fig
 
 
 def close(fig: Figure) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..results import micro, network, store, summary
+from ..results import labels, micro, network, store, summary
 from ..results.literature import load as load_literature
 from . import dealer, figures, literature, privacy, provenance, robustness, roles, training
 from .figures import FIGURES, SHARING_FIGURE, FigureSpec, Tables
@@ -107,6 +107,14 @@ def _warn(notes: pd.Series) -> list[str]:
     return ["warn" if n else "" for n in notes.fillna("")]
 
 
+def _cores(oversubscription: pd.Series) -> list[str]:
+    """The summary's short mark of a cell whose times include waiting for a core (the
+    full note is in the banner and the CSV)."""
+    marks = {"time-sliced": "time-sliced", "other work": "shared"}
+    return ["⚠ " + ", ".join(m for key, m in marks.items() if key in n) if n else ""
+            for n in oversubscription.fillna("")]
+
+
 def _summary_table(table: pd.DataFrame) -> Table:
     view = _view(table, {
         "system": ("system", ""), "settings": ("settings", ""), "model": ("model", ""),
@@ -116,6 +124,8 @@ def _summary_table(table: pd.DataFrame) -> Table:
     if not table["settings"].fillna("").astype(bool).any():
         view = view.drop(columns="settings")
     view["time / image [s], median (IQR)"] = _iqr(table)
+    if table["oversubscription"].fillna("").astype(bool).any():
+        view["cores"] = _cores(table["oversubscription"])
     view = pd.concat([view, _view(table, {
         "img_per_s": ("images / s", "{:.3g}"),
         "slowdown": ("slowdown vs plaintext", "{:.3g}" + _TIMES),
@@ -124,16 +134,20 @@ def _summary_table(table: pd.DataFrame) -> Table:
         "mib_per_img": ("MiB sent / image (all parties)", "{:.3g}"),
         "rounds_per_img": ("rounds / image", "{:.3g}"), "eff": ("Eff [s]", "{:.3g}"),
     })], axis=1)
-    view["security"] = ["⚠ " + ", ".join(p.split(":")[0] for p in n.split("; ")) if n else ""
-                        for n in table["security_note"]]
-    if table["oversubscription"].fillna("").astype(bool).any():
-        view["cores"] = ["⚠ " + n if n else "" for n in table["oversubscription"].fillna("")]
-    notes = table["security_note"].fillna("") + table["oversubscription"].fillna("")
-    return Table("summary", "Summary", table, view, _warn(notes),
-                 "Rounds / image is empty (—) where the framework does not count rounds; a "
-                 "cell whose parties had more threads than the machine has cores is marked "
-                 "in “cores” (its times include waiting for a core), and so is one that shared the "
-                 "machine with other work (another measurement) while it ran.")
+    view["security"] = [("⚠ " if n else "") + tag for n, tag in
+                        zip(table["security_note"].fillna(""), table["security"], strict=True)]
+    weaker = labels.weaker_than_peers(table)
+    return Table("summary", "Summary", table, view, ["warn" if w else "" for w in weaker],
+                 "Highlighted rows: security weaker than another MPC row's of the same "
+                 "model, dataset, parties and network (threshold 0 beside a threshold above "
+                 "0, or a TFP dealer beside a TTP dealer): their numbers are not a like-for-"
+                 "like comparison. ⚠ in “security”: a weakened setting (t=0: every party "
+                 "holds the values; TFP: party 0 deals the randomness). ⚠ in “cores”: "
+                 "time-sliced, the parties had more threads than the machine has cores, or "
+                 "shared, other work used the machine while the cell ran; either way its "
+                 "times include waiting for a core. Eff [s]: the median total time of a "
+                 "repeat divided by accuracy. Rounds / image is empty (—) where the framework "
+                 "does not count rounds.")
 
 
 def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",
@@ -204,7 +218,7 @@ def _phase_table(phases: pd.DataFrame) -> pd.DataFrame:
 
 
 def _draw(spec: FigureSpec, tables: Tables, out_dir: Path) -> RenderedFigure:
-    fig = spec.draw(tables)
+    fig = figures.render(spec, tables)
     if fig is None:
         return RenderedFigure(spec)
     fig.savefig(out_dir / f"{spec.name}.svg", bbox_inches="tight")
@@ -298,10 +312,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     for table in tables:
         table.data.to_csv(out_dir / f"{table.name}.csv", index=False)
     figures.theme()
-    repeats, run_rows = summary.repeats(df), summary.run_level(df)
-    colours = figures.palette(pd.concat([repeats["system"], phases["system"], run_rows["system"]]))
-    inputs = Tables(repeats, cells, phases, run_rows, micro.micro_repeats(df), per_network,
-                    colours)
+    inputs = figures.inputs(df, cells, phases, per_network)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(SHARING_FIGURE, inputs, out_dir) if not sharing.empty else None
     reconstructions = privacy.copy_reconstruction_figures(df, out_dir)

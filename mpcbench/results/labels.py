@@ -9,6 +9,11 @@ over an emulated network and last the roles when they are not party 0's
 parts that tell the table's cells apart; a self-contained label (``compare``, which
 matches the cells of two result sets by it) shows all of them, with the case after the
 system: ``crypten+tuned/mlp mnist n=2 b=16 [TFP t=1]``.
+
+Figures draw one line per *series*: the legend label without its security part, so one
+framework and variant is one line across party counts (MPyC is t = 0 at 2 parties and
+t = 1 at 3), and show each point's security setting by its *security tag*
+(``t=0 (no privacy)``, ``TFP dealer``, ...) as a marker.
 """
 
 from __future__ import annotations
@@ -89,6 +94,11 @@ def cell_label(cells: pd.DataFrame, self_contained: bool = False) -> pd.Series:
     parties and batch) the same label in any table."""
     if cells.empty:
         return pd.Series(dtype=object)
+    return _label(cells, self_contained, _security(cells, self_contained))
+
+
+def _label(cells: pd.DataFrame, self_contained: bool, security: list[str]) -> pd.Series:
+    """:func:`cell_label` with ``security`` (per row, the text in brackets) given."""
     config = _column(cells, "config")
     label = pd.Series([ident.system_name(str(fw), cfg) for fw, cfg in
                        zip(cells["framework"], config, strict=True)],
@@ -99,7 +109,7 @@ def cell_label(cells: pd.DataFrame, self_contained: bool = False) -> pd.Series:
         settings = config.map(ident.settings)
     else:
         settings = varying_settings(cells)
-    security = pd.Series(_security(cells, self_contained), index=cells.index)
+    security = pd.Series(security, index=cells.index, dtype=object)
     label += security.map(lambda s: f" [{s}]" if s else "")
     label += settings.map(lambda s: f" {{{s}}}" if s else "")
     network = _column(cells, "network").fillna("none").astype(str)
@@ -110,7 +120,94 @@ def cell_label(cells: pd.DataFrame, self_contained: bool = False) -> pd.Series:
     return label + pd.Series([f" <{h}>" if h else "" for h in held], index=cells.index)
 
 
+#: security tags (:func:`security_tag`)
+NO_PRIVACY = "t=0 (no privacy)"
+TFP_DEALER = "TFP dealer"
+TTP_DEALER = "TTP dealer"
+HONEST_MAJORITY = "honest majority"
+DISHONEST_MAJORITY = "dishonest majority"
+#: the tag of a cell that runs no MPC (no threshold)
+NO_MPC = ""
+#: the cells a reader compares: the same model, dataset, party count and network
+PEERS = ["model", "dataset", "parties", "network"]
+
+
+def security_tag(cells: pd.DataFrame) -> pd.Series:
+    """Per row, its security setting in a few words: :data:`NO_PRIVACY` (threshold 0:
+    every party holds the values), a dealer of correlated randomness (:data:`TFP_DEALER`,
+    party 0; :data:`TTP_DEALER`, a process without inputs), else whether the threshold
+    ``t`` tolerates a minority (:data:`HONEST_MAJORITY`, 2t < parties) or more;
+    :data:`NO_MPC` for a row without a threshold."""
+    provider = _column(cells, "provider").astype("string").fillna("").str.upper()
+    threshold = pd.to_numeric(_column(cells, "threshold"), errors="coerce")
+    parties = pd.to_numeric(_column(cells, "parties"), errors="coerce")
+    tags = []
+    for prov, t, n in zip(provider, threshold, parties, strict=True):
+        if pd.isna(t):
+            tags.append(NO_MPC)
+        elif t == 0:
+            tags.append(NO_PRIVACY)
+        elif prov in ("TFP", "TTP"):
+            tags.append(TFP_DEALER if prov == "TFP" else TTP_DEALER)
+        else:
+            tags.append(HONEST_MAJORITY if 2 * t < n else DISHONEST_MAJORITY)
+    return pd.Series(tags, index=cells.index, dtype=object)
+
+
+#: columns that place a cell (its network and roles) besides what it runs
+_PLACE = ["network", "model_owner", "data_owners", "output"]
+
+
+def _clashing(names: pd.Series, cells: pd.DataFrame) -> pd.Series:
+    """Per row: has its name, at one model, dataset, parties, batch, network and roles,
+    cells of more than one security setting (provider and threshold)?"""
+    setting = (_column(cells, "provider").astype("string").fillna("") + " "
+               + _column(cells, "threshold").astype("string").fillna(""))
+    at = [cells[c] for c in ("model", "dataset", "parties", "batch", *_PLACE) if c in cells]
+    clash = setting.groupby([names, *at], dropna=False).transform("nunique").gt(1)
+    return names.isin(set(names[clash]))
+
+
+def series_label(cells: pd.DataFrame) -> pd.Series:
+    """Per row, the series a figure draws it in: its legend label (:func:`cell_label`)
+    without the security part, so one framework and variant is one line across party
+    counts. Where a framework and variant has cells that differ only in their security
+    setting (same model, dataset, parties, batch, network and roles: TFP and TTP, or
+    t = 0 and t = 1 at 3 parties), its series keep the part of the setting that tells
+    them apart: the legend's (``crypten [TTP]``, ``mpyc [t=0]``), else all of it."""
+    if cells.empty:
+        return pd.Series(dtype=object)
+    unplaced = cells.drop(columns=_PLACE, errors="ignore")
+    none = [""] * len(cells)
+    split = _clashing(_label(unplaced, False, none), cells)
+    bare = _label(cells, False, none)
+    if not split.any():
+        return bare
+    legend = _security(cells, self_contained=False)
+    unresolved = _clashing(_label(unplaced, False, legend), cells)
+    full = _label(cells, False, _security(cells, self_contained=True))
+    return bare.where(~split, _label(cells, False, legend).where(~unresolved, full))
+
+
+def weaker_than_peers(cells: pd.DataFrame) -> pd.Series:
+    """Per row of a table of cells: is its security weaker than another MPC cell's of
+    the same model, dataset, parties and network (:data:`PEERS`)? Threshold 0 beside a
+    threshold above 0, or a TFP dealer (party 0) beside a TTP dealer: the differences a
+    comparison of their numbers must not overlook."""
+    tag = security_tag(cells)
+    keys = [cells[c] if c in cells else pd.Series("", index=cells.index) for c in PEERS]
+
+    def beside(weak: str, strong: pd.Series) -> pd.Series:
+        return tag.eq(weak) & strong.groupby(keys, dropna=False).transform("any")
+
+    threshold = pd.to_numeric(_column(cells, "threshold"), errors="coerce")
+    return beside(NO_PRIVACY, threshold.gt(0)) | beside(TFP_DEALER, tag.eq(TTP_DEALER))
+
+
 def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
-    """``cells`` with ``system``, the legend label of each cell (:func:`cell_label`), and
-    ``settings``, the configuration settings that tell its system's cells apart."""
-    return cells.assign(settings=varying_settings(cells), system=cell_label(cells))
+    """``cells`` with ``system``, the legend label of each cell (:func:`cell_label`),
+    ``settings``, the configuration settings that tell its system's cells apart,
+    ``series``, the line a figure draws it in (:func:`series_label`), and ``security``,
+    its security tag (:func:`security_tag`)."""
+    return cells.assign(settings=varying_settings(cells), system=cell_label(cells),
+                        series=series_label(cells), security=security_tag(cells))

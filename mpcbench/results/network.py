@@ -71,8 +71,8 @@ def by_network(df: pd.DataFrame) -> pd.DataFrame:
     obs = repeats(df)
     if obs.empty:
         return pd.DataFrame(columns=BY_NETWORK)
-    # the system's label without its network: one series across networks
-    obs["series"] = obs["system"].str.replace(r" @\S+$", "", regex=True)
+    # the figures' series without its network: one series across networks
+    obs["series"] = obs["series"].str.replace(r" @\S+$", "", regex=True)
     obs = obs.merge(links(df).drop(columns="network"), on="run_id", how="left")
     obs["s_per_batch"] = obs["s_per_img"] * obs["batch"].astype("float64")
     obs["rounds_per_batch"] = obs["rounds_per_img"] * obs["batch"].astype("float64")

@@ -199,7 +199,8 @@ def quantile(p: float) -> Callable[[pd.Series], float]:
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """The summary table: one row per cell (see module doc for the definitions).
 
-    Columns: cell keys, ``system``, ``kind``, ``runs``, ``repeats``, ``images``,
+    Columns: cell keys, ``system``, ``settings``, ``series`` and ``security`` (see
+    :mod:`.labels`), ``kind``, ``runs``, ``repeats``, ``images``,
     ``s_per_img`` (median) with ``s_per_img_q25``/``s_per_img_q75``, ``img_per_s``,
     ``slowdown`` (vs plaintext of the same model, dataset and batch, else any batch),
     ``accuracy``, ``plain_accuracy``, ``agreement``, ``max_abs_err``, ``peak_rss_mib``,
@@ -214,6 +215,8 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     table = grouped.agg(
         system=("system", "first"),
         settings=("settings", "first"),
+        series=("series", "first"),
+        security=("security", "first"),
         kind=("kind", "first"),
         runs=("run_id", "nunique"),
         repeats=("total_s", "count"),

@@ -47,9 +47,10 @@ SECURITY = {fw: {**sec, **DECLARED[fw]} for fw, sec in SECURITY.items()}
 def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
          images: int = 32, repeats: int = 3, warmup: int = 1, threshold: int | None = None,
          speed: float = 1.0, case_id: str | None = None, seed: int = 0,
-         network: str = "none") -> pd.DataFrame:
+         network: str = "none", **columns: object) -> pd.DataFrame:
     """Rows of one run shaped like the worker's and runner's output; on an emulated
-    ``network`` (see :data:`NETWORKS`) every repeat waits 10 rounds x RTT per batch."""
+    ``network`` (see :data:`NETWORKS`) every repeat waits 10 rounds x RTT per batch.
+    ``columns`` (e.g. ``config``, ``provider``) override the stored values."""
     rng = np.random.default_rng(seed + seq)
     run_id = f"run{seq:03d}"
     rows = []
@@ -90,7 +91,7 @@ def _run(seq: int, framework: str, model: str, parties: int, *, batch: int = 16,
         case_id=cid, framework=framework, model=model, workload="inference", dataset="mnist",
         parties=parties, batch=batch, images=images, dtype="float32", status="ok",
         case_fingerprint=f"fp-{cid}",
-        **OWNERS, **sec, **PROVENANCE,
+        **OWNERS, **{**sec, **columns}, **PROVENANCE,
     )
 
 
@@ -180,6 +181,32 @@ def synthetic(seed: int = 0, slow: float = 1.0) -> list[pd.DataFrame]:
         _micro(13, "crypten", "float32", 2.0),
         _micro(14, "crypten", "float64", 2.5),
     ]
+    return [conform(r) for r in runs]
+
+
+def many_systems() -> list[pd.DataFrame]:
+    """Runs of many systems at 2 and 3 parties, as a sweep over variants and settings
+    stores them: CrypTen stock and tuned with a TFP and a TTP dealer, MPyC stock and
+    tuned at two bit lengths (t = 0 at 2 parties, t = 1 at 3), plaintext, on two
+    models, and CrypTen over two emulated networks."""
+    runs, seq = [], 100
+    crypten = [f"provider={p}, variant={v}" for p in ("TFP", "TTP") for v in ("stock", "tuned")]
+    mpyc = [f"bit_length={b}, variant={v}" for b in (16, 32) for v in ("stock", "tuned")]
+    for model in ("mlp", "cnn"):
+        seq += 1
+        runs.append(_run(seq, "plaintext", model, 1, speed=0.01, config=""))
+        for parties in (2, 3):
+            for config in crypten:
+                seq += 1
+                runs.append(_run(seq, "crypten", model, parties, speed=0.5, config=config,
+                                 provider=config.split(",")[0].split("=")[1]))
+            for config in mpyc:
+                seq += 1
+                runs.append(_run(seq, "mpyc", model, parties, speed=2.0, config=config))
+    for network in ("lan1g", "wan"):
+        seq += 1
+        runs.append(_run(seq, "crypten", "mlp", 2, speed=0.5, network=network,
+                         config=crypten[0], provider="TFP"))
     return [conform(r) for r in runs]
 
 

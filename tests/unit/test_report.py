@@ -163,6 +163,21 @@ def test_failed_run_and_security_marks_in_page(built):
     assert page.count('<tr class="warn">') >= len(marked)
 
 
+def _summary_html(page: str) -> tuple[str, str]:
+    """The summary table's HTML and its caption."""
+    table, after = page.split('id="table-summary"')[1].split("</table>", 1)
+    return table, after.split("</figcaption>")[0]
+
+
+def test_summary_highlights_only_security_weaker_than_its_peers(built):
+    table, caption = _summary_html(built.read_text())
+    # MPyC at t=0 beside t=1 (and CrypTen) at 3 parties; CrypTen's TFP has no TTP beside it
+    assert re.findall(r'<tr class="warn"><td[^>]*>([^<]+)</td>', table) == ["mpyc [t=0]"]
+    assert "Highlighted rows: security weaker than another MPC row" in caption
+    assert "Eff [s]: the median total time of a repeat divided by accuracy" in caption
+    assert "⚠ TFP dealer" in table and "⚠ t=0 (no privacy)" in table
+
+
 def test_micro_benchmark_table(synthetic):
     table = micro.micro(store.load(synthetic)).set_index(["framework", "dtype"])
     assert set(table.index) == {("plaintext", "float32"), ("crypten", "float32"),
@@ -276,6 +291,10 @@ def test_uncounted_rounds_cached_figures_and_oversubscription_are_shown(tmp_path
     index = build(tmp_path / "r", tmp_path / "report")
     page = index.read_text()
     assert "3 parties on 2 cores: time-sliced" in page and "Shared cores" in page
+    summary_table, _ = _summary_html(page)
+    headers = re.findall(r"<th>([^<]+)</th>", summary_table)
+    assert headers[headers.index("cores") - 1].startswith("time / image")  # beside the time
+    assert "⚠ time-sliced" in summary_table and "⚠ shared" in summary_table
     assert "other work shared the machine" in page
     baselines = pd.read_csv(tmp_path / "report" / "baselines.csv")
     assert {"accuracy_fgsm (cached)", "accuracy_pgd (cached)", "accuracy_noisy"} <= set(
