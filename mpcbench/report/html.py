@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..results import micro, network, store, summary
+from ..results import micro, network, store, summary, versus
 from ..results.literature import load as load_literature
 from . import dealer, figures, literature, privacy, provenance, robustness, roles, training
 from .figures import FIGURES, SHARING_FIGURE, FigureSpec, Tables
@@ -45,7 +45,7 @@ class Table:
         """Per displayed column: does it hold numbers only (right-aligned)?"""
         return [
             bool(len(col)) and col.str.fullmatch(_NUMERIC).all()
-            and not col.str.count(r"\.").gt(1).any()  # versions such as 2.13.0 are text
+            and not col.str.contains(r"\d\.\d+\.\d").any()  # versions such as 2.13.0 are text
             for _, col in self.display.astype(str).items()
         ]
 
@@ -117,6 +117,38 @@ def _summary_table(table: pd.DataFrame) -> Table:
                  "cell whose parties had more threads than the machine has cores is marked "
                  "in “cores” (its times include waiting for a core), and so is one that shared the "
                  "machine with other work (another measurement) while it ran.")
+
+
+def _multiple(r: float, spec: str = "{:.2f}") -> str:
+    """``1.00x`` (``spec`` below 100, then whole numbers); a dash where missing."""
+    return _DASH if pd.isna(r) else (spec.format(r) if r < 100 else f"{r:,.0f}") + _TIMES
+
+
+def _times(values: pd.Series, ratios: pd.Series, spec: str = "{:.3g}") -> list[str]:
+    """``value (ratio x)`` per row; a missing value is a dash, a missing ratio too."""
+    return [_DASH if pd.isna(v) else f"{_fmt(v, spec)} ({_multiple(r)})"
+            for v, r in zip(values, ratios, strict=True)]
+
+
+def _versus_table(frame: pd.DataFrame, baseline: str | None) -> Table:
+    view = _view(frame, {"model": ("model", ""), "dataset": ("dataset", ""),
+                         "parties": ("parties", ""), "network": ("network", ""),
+                         "batch": ("batch", ""), "system": ("system", ""),
+                         "security": ("security", "")})
+    if frame["network"].fillna("none").eq("none").all():
+        view = view.drop(columns="network")
+    for value, header, spec in (("s_per_img", "time / image [s]", "{:.3g}"),
+                                ("mib_per_img", "MiB / image", "{:.3g}"),
+                                ("peak_rss_mib", "peak RSS / party [MiB]", "{:.0f}"),
+                                ("rounds_per_img", "rounds / image", "{:.3g}")):
+        view[f"{header} ({_TIMES} ref)"] = _times(frame[value], frame[versus.RATIOS[value]],
+                                                  spec)
+    view["plaintext [s / image]"] = [_fmt(v) for v in frame["plaintext_s_per_img"]]
+    view["slowdown vs plaintext"] = [_multiple(v, "{:.3g}") for v in frame["slowdown"]]
+    view["reference"] = frame["reference"].to_numpy()
+    view["what the setting protects"] = frame["security_sentence"].to_numpy()
+    return Table("versus", "Head to head", frame, view, [""] * len(frame),
+                 versus.relative_to(baseline))
 
 
 def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",
@@ -206,11 +238,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = None) -> Path:
+def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = None,
+          baseline: str | None = None) -> Path:
     """Write the report of ``results_dir`` into ``out_dir``; return the path of index.html.
 
     ``expected`` (framework -> declared kind, e.g. from the backend registry) names the
     frameworks to account for: those without rows are listed as not measured.
+    ``baseline`` (a framework) is the reference of the head-to-head ratios where a group
+    has its stock row; without it, each group's fastest MPC row.
     """
     df = store.load(results_dir)
     if df.empty:
@@ -228,6 +263,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     published = load_literature()
     against = literature.table(cells, df, published)
     tables = [
+        _versus_table(versus.table(cells, df, baseline), baseline),
         _summary_table(cells),
         _coverage_table(coverage),
         _plain_table("baselines", "Baseline metrics", summary.run_metrics(df, baseline_fws),

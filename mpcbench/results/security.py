@@ -82,8 +82,9 @@ def _tfp(record: Mapping[str, Any], parties: int, adversary: str) -> Setting:
                                     "data_owner" in owns)) if has]
     could = ([f"the model (party {roles.model_owner})"] if "model_owner" not in owns
              else []) + ([f"the images of {_parties(others)}"] if others else [])
-    sentence = (f"TFP dealer: party {dealer} generates all correlated randomness in the "
-                f"clear, so party {dealer} could learn every other party's inputs \N{EM DASH} "
+    sentence = (f"party {dealer} generates all correlated randomness in the clear (trusted "
+                f"first party), so party {dealer} could learn every other party's inputs "
+                "\N{EM DASH} "
                 + (f"here {' and '.join(could)}" if could else "none here")
                 + (f" (party {dealer} owns {' and '.join(held)})" if held else ""))
     rest = [r for r in range(parties) if r != dealer]
@@ -95,8 +96,8 @@ def _tfp(record: Mapping[str, Any], parties: int, adversary: str) -> Setting:
 
 def _ttp(parties: int, adversary: str) -> Setting:
     return Setting("TTP dealer", (
-        f"TTP dealer: a separate dealer process (rank {parties}) that holds no inputs deals "
-        f"the correlated randomness; private unless all {parties} parties collude "
+        f"a separate dealer process (trusted third party, rank {parties}) that holds no "
+        f"inputs deals the correlated randomness; private unless all {parties} parties collude "
         f"({adversary}; the dealer is trusted not to collude with any party)"))
 
 

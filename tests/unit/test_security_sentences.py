@@ -88,7 +88,9 @@ def test_honest_majority_states_its_assumption(said, name, tag, parties, t):
 def test_tfp_names_party_0_and_what_it_could_learn(said):
     default = said["crypten TFP"]
     assert default.tag == "TFP dealer"
-    assert "party 0 generates all correlated randomness in the clear" in default.sentence
+    assert default.sentence.startswith(
+        "party 0 generates all correlated randomness in the clear (trusted first party), so "
+        "party 0 could learn every other party's inputs")
     assert "none here (party 0 owns the model and all images)" in default.sentence
     assert "private against any coalition without party 0 (semi-honest)" in default.sentence
     assert "private against party 1 (semi-honest)" in said["crypten TFP, 2 parties"].sentence
@@ -105,8 +107,8 @@ def test_tfp_names_party_0_and_what_it_could_learn(said):
 @pytest.mark.parametrize("name", ["crypten TTP", "crypten TTP, owners apart"])
 def test_ttp_is_a_dealer_without_inputs_trusted_not_to_collude(said, name):
     assert said[name] == security.Setting("TTP dealer", (
-        "TTP dealer: a separate dealer process (rank 3) that holds no inputs deals the "
-        "correlated randomness; private unless all 3 parties collude (semi-honest; the "
+        "a separate dealer process (trusted third party, rank 3) that holds no inputs deals "
+        "the correlated randomness; private unless all 3 parties collude (semi-honest; the "
         "dealer is trusted not to collude with any party)"))
 
 
