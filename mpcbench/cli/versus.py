@@ -88,7 +88,7 @@ def versus(
     system (or to --baseline's stock row), its slowdown against plaintext and its
     security setting; under the table, what each setting protects."""
     from ..results import load, summary
-    from ..results.versus import relative_to, table
+    from ..results.versus import relative_to, settings, table
 
     df = load(results)
     if df.empty:
@@ -105,6 +105,5 @@ def versus(
         raise typer.Exit(0)
     out.print(_table(rows, f"Head to head: {results}",
                      relative_to(baseline) + " Bold: the reference row."))
-    said = rows.drop_duplicates("security_sentence")
-    for tag, sentence in zip(said["security"], said["security_sentence"], strict=True):
+    for tag, sentence in settings(rows):
         out.print(f"[bold]{escape(tag)}[/bold]: {escape(sentence)}", highlight=False)

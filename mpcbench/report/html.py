@@ -146,7 +146,6 @@ def _versus_table(frame: pd.DataFrame, baseline: str | None) -> Table:
     view["plaintext [s / image]"] = [_fmt(v) for v in frame["plaintext_s_per_img"]]
     view["slowdown vs plaintext"] = [_multiple(v, "{:.3g}") for v in frame["slowdown"]]
     view["reference"] = frame["reference"].to_numpy()
-    view["what the setting protects"] = frame["security_sentence"].to_numpy()
     return Table("versus", "Head to head", frame, view, [""] * len(frame),
                  versus.relative_to(baseline))
 
@@ -262,8 +261,9 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     traffic = dealer.table(cells, df)
     published = load_literature()
     against = literature.table(cells, df, published)
+    head_to_head = versus.table(cells, df, baseline)
     tables = [
-        _versus_table(versus.table(cells, df, baseline), baseline),
+        _versus_table(head_to_head, baseline),
         _summary_table(cells),
         _coverage_table(coverage),
         _plain_table("baselines", "Baseline metrics", summary.run_metrics(df, baseline_fws),
@@ -339,6 +339,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         dates=provenance.run_dates(df),
         machines=provenance.machines(df),
         tables={t.name: t for t in tables},
+        versus_settings=versus.settings(head_to_head),
         figures=drawn,
         micro_figure=micro_fig,
         reconstructions=reconstructions,

@@ -68,7 +68,7 @@ def _roles(record: Mapping[str, Any]) -> Roles:
         return Roles()
 
 
-def _tfp(record: Mapping[str, Any], parties: int, adversary: str) -> Setting:
+def _tfp(record: Mapping[str, Any], adversary: str) -> Setting:
     """Party ``dealer_rank`` (0) deals: what it holds itself and what it could learn."""
     dealer = int(_value(record, "dealer_rank") or 0)
     roles = _roles(record)
@@ -87,18 +87,15 @@ def _tfp(record: Mapping[str, Any], parties: int, adversary: str) -> Setting:
                 "\N{EM DASH} "
                 + (f"here {' and '.join(could)}" if could else "none here")
                 + (f" (party {dealer} owns {' and '.join(held)})" if held else ""))
-    rest = [r for r in range(parties) if r != dealer]
-    sentence += (f"; private against party {rest[0]}" if len(rest) == 1 else
-                 f"; private against any coalition without party {dealer}")
-    sentence += f" ({adversary})"
-    return Setting("TFP dealer", sentence)
+    return Setting("TFP dealer", f"{sentence}; private against any coalition without party "
+                                 f"{dealer} ({adversary})")
 
 
-def _ttp(parties: int, adversary: str) -> Setting:
+def _ttp(adversary: str) -> Setting:
     return Setting("TTP dealer", (
-        f"a separate dealer process (trusted third party, rank {parties}) that holds no "
-        f"inputs deals the correlated randomness; private unless all {parties} parties collude "
-        f"({adversary}; the dealer is trusted not to collude with any party)"))
+        "a separate dealer process (trusted third party) that holds no inputs deals the "
+        f"correlated randomness; private unless all parties collude ({adversary}; the "
+        "dealer is trusted not to collude with any party)"))
 
 
 def _unprotected(record: Mapping[str, Any]) -> Setting:
@@ -128,9 +125,9 @@ def describe(record: Mapping[str, Any]) -> Setting:
         return Setting("t=0", NO_PRIVACY)
     provider = str(_value(record, "provider") or "").upper()
     if provider == "TFP":
-        return _tfp(record, parties, adversary)
+        return _tfp(record, adversary)
     if provider == "TTP":
-        return _ttp(parties, adversary)
+        return _ttp(adversary)
     if t >= parties - 1:
         return Setting(f"t={t} of {parties}",
                        f"private unless all {parties} parties collude ({adversary})")

@@ -73,6 +73,21 @@ def table(cells: pd.DataFrame, df: pd.DataFrame, baseline: str | None = None) ->
     return found.sort_values(order, na_position="last", ignore_index=True)[COLUMNS]
 
 
+def settings(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """The security settings of :func:`table`'s rows, each once: (tag, sentence), the tag
+    followed by its systems where it stands for several sentences (roles differ)."""
+    said = table.drop_duplicates(["security", "security_sentence"])
+    several = said["security"].duplicated(keep=False)
+    out = []
+    for tag, sentence, ambiguous in zip(said["security"], said["security_sentence"],
+                                        several, strict=True):
+        if ambiguous:
+            systems = table.loc[table["security_sentence"] == sentence, "system"].unique()
+            tag = f"{tag} ({', '.join(systems)})"
+        out.append((tag, sentence))
+    return out
+
+
 def relative_to(baseline: str | None) -> str:
     """One line saying what the ratios of :func:`table` are relative to."""
     groups = " \N{MULTIPLICATION SIGN} ".join(GROUP)

@@ -71,7 +71,11 @@ def test_the_report_opens_with_it(built):
     section = page[page.index('<h2 id="versus">'):page.index('<h2 id="summary">')]
     assert "Ratios (\N{MULTIPLICATION SIGN}) are to the fastest MPC row" in section
     assert "(1.00\N{MULTIPLICATION SIGN})" in section and "versus.csv" in section
-    assert "no privacy: every party holds the values" in section  # mpyc at t = 0
+    # every setting once, said in full under the table: the rows carry its tag
+    said = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", section))
+    assert set(said) == {"TFP dealer", "t=0", "t=1 of 3"}
+    assert said["t=0"].startswith("no privacy: every party holds the values")
+    assert said["TFP dealer"].startswith("party 0 generates all correlated randomness")
 
 
 def test_missing_stays_missing_never_zero(built):
