@@ -167,8 +167,10 @@ def _coverage_table(frame: pd.DataFrame) -> Table:
 def _security_table(frame: pd.DataFrame) -> Table:
     out = frame.assign(security_note=["⚠ " + n if n else "" for n in frame["security_note"]])
     return _plain_table("security", "Security model of the MPC runs", out,
-                        "t is the number of corrupt parties the protocol tolerates. Rows with "
-                        "threshold 0 or a trusted-first-party (TFP) provider are marked ⚠.",
+                        "t is the number of corrupt parties the protocol tolerates; “protects” "
+                        "says what the setting protects, from the backend's security record. "
+                        "Rows with threshold 0 or a trusted-first-party (TFP) provider are "
+                        "marked ⚠.",
                         _warn(frame["security_note"]))
 
 
