@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..results import labels, micro, network, store, summary
+from ..results import labels, micro, network, store, summary, versus
 from ..results.literature import load as load_literature
 from . import dealer, figures, literature, privacy, provenance, robustness, roles, training
 from .figures import FIGURES, SHARING_FIGURE, FigureSpec, Tables
@@ -150,6 +150,37 @@ def _summary_table(table: pd.DataFrame) -> Table:
                  "does not count rounds.")
 
 
+def _multiple(r: float, spec: str = "{:.2f}") -> str:
+    """``1.00x`` (``spec`` below 100, then whole numbers); a dash where missing."""
+    return _DASH if pd.isna(r) else (spec.format(r) if r < 100 else f"{r:,.0f}") + _TIMES
+
+
+def _times(values: pd.Series, ratios: pd.Series, spec: str = "{:.3g}") -> list[str]:
+    """``value (ratio x)`` per row; a missing value is a dash, a missing ratio too."""
+    return [_DASH if pd.isna(v) else f"{_fmt(v, spec)} ({_multiple(r)})"
+            for v, r in zip(values, ratios, strict=True)]
+
+
+def _versus_table(frame: pd.DataFrame, baseline: str | None) -> Table:
+    view = _view(frame, {"model": ("model", ""), "dataset": ("dataset", ""),
+                         "parties": ("parties", ""), "network": ("network", ""),
+                         "batch": ("batch", ""), "system": ("system", ""),
+                         "security": ("security", "")})
+    if frame["network"].fillna("none").eq("none").all():
+        view = view.drop(columns="network")
+    for value, header, spec in (("s_per_img", "time / image [s]", "{:.3g}"),
+                                ("mib_per_img", "MiB / image", "{:.3g}"),
+                                ("peak_rss_mib", "peak RSS / party [MiB]", "{:.0f}"),
+                                ("rounds_per_img", "rounds / image", "{:.3g}")):
+        view[f"{header} ({_TIMES} ref)"] = _times(frame[value], frame[versus.RATIOS[value]],
+                                                  spec)
+    view["plaintext [s / image]"] = [_fmt(v) for v in frame["plaintext_s_per_img"]]
+    view["slowdown vs plaintext"] = [_multiple(v, "{:.3g}") for v in frame["slowdown"]]
+    view["reference"] = frame["reference"].to_numpy()
+    return Table("versus", "Head to head", frame, view, [""] * len(frame),
+                 versus.relative_to(baseline))
+
+
 def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",
                  row_class: list[str] | None = None) -> Table:
     view = pd.DataFrame({str(c).replace("_", " "): [_fmt(v) for v in frame[c]]
@@ -167,8 +198,10 @@ def _coverage_table(frame: pd.DataFrame) -> Table:
 def _security_table(frame: pd.DataFrame) -> Table:
     out = frame.assign(security_note=["⚠ " + n if n else "" for n in frame["security_note"]])
     return _plain_table("security", "Security model of the MPC runs", out,
-                        "t is the number of corrupt parties the protocol tolerates. Rows with "
-                        "threshold 0 or a trusted-first-party (TFP) provider are marked ⚠.",
+                        "t is the number of corrupt parties the protocol tolerates; “protects” "
+                        "says what the setting protects, from the backend's security record. "
+                        "Rows with threshold 0 or a trusted-first-party (TFP) provider are "
+                        "marked ⚠.",
                         _warn(frame["security_note"]))
 
 
@@ -237,11 +270,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = None) -> Path:
+def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = None,
+          baseline: str | None = None) -> Path:
     """Write the report of ``results_dir`` into ``out_dir``; return the path of index.html.
 
     ``expected`` (framework -> declared kind, e.g. from the backend registry) names the
     frameworks to account for: those without rows are listed as not measured.
+    ``baseline`` (a framework) is the reference of the head-to-head ratios where a group
+    has its stock row; without it, each group's fastest MPC row.
     """
     df = store.load(results_dir)
     if df.empty:
@@ -258,7 +294,9 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     traffic = dealer.table(cells, df)
     published = load_literature()
     against = literature.table(cells, df, published)
+    head_to_head = versus.table(cells, df, baseline)
     tables = [
+        _versus_table(head_to_head, baseline),
         _summary_table(cells),
         _coverage_table(coverage),
         _plain_table("baselines", "Baseline metrics", summary.run_metrics(df, baseline_fws),
@@ -331,6 +369,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         dates=provenance.run_dates(df),
         machines=provenance.machines(df),
         tables={t.name: t for t in tables},
+        versus_settings=versus.settings(head_to_head),
         figures=drawn,
         micro_figure=micro_fig,
         reconstructions=reconstructions,

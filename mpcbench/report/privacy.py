@@ -1,10 +1,12 @@
 """The report's privacy section: what an attacker on the wire learns about the inputs,
 beside what each defence costs, read from the result rows.
 
-One row per cell and attacker: MPC cells (inputs are secret-shared, so there is nothing to
-invert), the complex baseline (each inversion attacker it reports) and the split baseline
-(at each DP-SGD setting, with its epsilon); with accuracy, seconds and bytes per image of
-the same cell. Attack figures read from an evaluation cache say so (``source``).
+One row per cell and attacker: MPC cells (what their security setting protects, in the
+words of :mod:`mpcbench.results.security`: nothing to invert where the inputs are
+secret-shared, the inputs in the clear at every party at threshold 0), the complex
+baseline (each inversion attacker it reports) and the split baseline (at each DP-SGD
+setting, with its epsilon); with accuracy, seconds and bytes per image of the same cell.
+Attack figures read from an evaluation cache say so (``source``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..results import summary
+from ..results import security, summary
 
-#: the attack-MSE cell of an MPC row
-MPC_ATTACK = "n/a \N{EM DASH} inputs never leave in the clear"
+#: the attack-MSE cell of an MPC row starts so, followed by its security sentence
+MPC_ATTACK = "n/a \N{EM DASH} "
 #: framework -> (metric, attacker) rows of the table, in order
 ATTACKERS = {
     "complex": (("attack_mse_k2", "learned decoder, best of k=2 angles"),
@@ -51,7 +53,8 @@ def privacy_table(df: pd.DataFrame) -> pd.DataFrame:
     """The privacy table (columns :data:`COLUMNS`; empty without MPC or attacked cells)."""
     cells = summary.summary(df)
     attacked = [m for pairs in ATTACKERS.values() for m, _ in pairs]
-    cells = cells.assign(mpc=summary.is_mpc(cells), cell=range(len(cells)))
+    said = security.of_cells(cells, df)["security_sentence"]
+    cells = cells.assign(mpc=summary.is_mpc(cells), cell=range(len(cells)), said=said)
     # merged on the cell keys (missing keys match), one row per cell and metric
     found = cells[[*summary.CELL, "cell"]].merge(
         _figures(df, [*attacked, "epsilon"]).reset_index(), on=summary.CELL)
@@ -65,7 +68,8 @@ def privacy_table(df: pd.DataFrame) -> pd.DataFrame:
                 "s_per_img": cell["s_per_img"],
                 "bytes_per_img": cell["mib_per_img"] * summary.MIB}
         if cell["mpc"]:
-            out.append({**base, "attacker": "any", "attack_mse": MPC_ATTACK, "source": ""})
+            out.append({**base, "attacker": "any", "attack_mse": MPC_ATTACK + cell["said"],
+                        "source": ""})
             continue
         eps = figures.get((cell["cell"], "epsilon"), (None,))[0]
         for metric, attacker in ATTACKERS.get(cell["framework"], ()):
@@ -99,7 +103,8 @@ def copy_reconstruction_figures(df: pd.DataFrame, out_dir: Path) -> list[dict[st
     return out
 
 #: the table's note in the report
-NOTE = ("Attack MSE: mean squared error (pixels in [0, 1]) of the inversion attacker's "
+NOTE = ("An MPC row says what its security setting protects instead of an attack figure. "
+        "Attack MSE: mean squared error (pixels in [0, 1]) of the inversion attacker's "
         "reconstructions of test inputs from what the server receives; lower means more "
         "leaked. Epsilon: the DP-SGD budget of the split model's training (delta 1e-5; inf: "
         "plain training) \N{EM DASH} it bounds what the weights reveal about the training "

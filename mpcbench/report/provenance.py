@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from ..results import security as settings
 from ..results.identity import system_name
 from ..results.labels import kind_label, versions_label
 from ..results.summary import is_micro, is_mpc, security_notes, usable
@@ -111,13 +112,19 @@ def run_dates(df: pd.DataFrame) -> dict[str, object]:
 
 
 def security(df: pd.DataFrame) -> pd.DataFrame:
-    """Security model of every MPC framework x parties, with warnings for weakened settings."""
+    """Security model of every MPC framework x parties: the setting (a tag) and what it
+    protects (:mod:`mpcbench.results.security`), with warnings for weakened settings."""
     rows = df[is_mpc(df)]
+    first = rows.drop_duplicates("run_id")
+    said = settings.of_rows(first).set_axis(first["run_id"])
     rows = rows.assign(details=_describe(rows["backend_config"], lambda c: c.get("security", {})),
                        system=[system_name(str(f), c) for f, c in
-                               zip(rows["framework"], rows["config"], strict=True)])
+                               zip(rows["framework"], rows["config"], strict=True)],
+                       setting=rows["run_id"].map(said["security"]),
+                       protects=rows["run_id"].map(said["security_sentence"]))
     cols = ["framework", "system", "kind", "parties", "protocol", "threshold", "provider",
-            "adversary", "data_owners", "model_owner", "output", "details"]
+            "adversary", "data_owners", "model_owner", "output", "setting", "protects",
+            "details"]
     table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
     table["security_note"] = security_notes(table)
     return table.sort_values(["framework", "parties"], ignore_index=True)

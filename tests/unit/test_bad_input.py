@@ -195,7 +195,7 @@ def test_the_valid_arguments_reach_the_work(tmp_path, place, cleaned, command):
     results = tmp_path / "results"
     shutil.copytree(REAL, results)
     args = _args(command, {**place, "<results>": results})
-    if command in ("results", "compare", "clean"):  # no work to stop
+    if command in ("results", "versus", "compare", "clean"):  # no work to stop
         assert CliRunner().invoke(app, args).exit_code == 0
         assert cleaned == ([results] if command == "clean" else [])
     else:

@@ -24,12 +24,15 @@ def _as_split(run: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([run, extra], ignore_index=True)
 
 
-def test_privacy_table_says_mpc_inputs_never_leave_and_lists_each_attacker(tmp_path):
+def test_privacy_table_says_what_mpc_protects_and_lists_each_attacker(tmp_path):
     feedback = next(r for r in report_data.synthetic() if r["framework"].iloc[0] == "feedback")
     df = _rows(tmp_path, [_as_split(feedback.assign(run_id="split1"))])
     table = privacy.privacy_table(df)
     mpc = table[table["system"].str.startswith(("crypten", "mpyc"))]
-    assert len(mpc) and (mpc["attack_mse"] == privacy.MPC_ATTACK).all()
+    said = mpc.assign(zero=mpc["system"].str.contains("t=0"), text=mpc["attack_mse"])
+    assert len(said) and said["text"].str.startswith(privacy.MPC_ATTACK).all()
+    assert said.loc[said["zero"], "text"].str.contains("in the clear at every party").all()
+    assert said.loc[~said["zero"], "text"].str.contains("private").all()
     split = table[table["system"] == "split"].set_index("attacker")
     assert list(split["attack_mse"]) == [0.002, 0.01]
     assert set(split["source"]) == {"cached"} and set(split["epsilon"]) == {9.1}
