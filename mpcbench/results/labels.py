@@ -132,26 +132,29 @@ NO_MPC = ""
 PEERS = ["model", "dataset", "parties", "network"]
 
 
+def setting_tag(provider: object, threshold: object, parties: object) -> str:
+    """A security setting in a few words: :data:`NO_PRIVACY` (threshold 0: every party
+    holds the values), a dealer of correlated randomness (:data:`TFP_DEALER`, party 0;
+    :data:`TTP_DEALER`, a process without inputs), else whether the threshold ``t``
+    tolerates a minority (:data:`HONEST_MAJORITY`, 2t < parties) or more;
+    :data:`NO_MPC` without a threshold."""
+    t = pd.to_numeric(threshold, errors="coerce")
+    if pd.isna(t):
+        return NO_MPC
+    if t == 0:
+        return NO_PRIVACY
+    prov = "" if provider is None or pd.isna(provider) else str(provider).upper()
+    if prov in ("TFP", "TTP"):
+        return TFP_DEALER if prov == "TFP" else TTP_DEALER
+    return HONEST_MAJORITY if 2 * t < pd.to_numeric(parties, errors="coerce") \
+        else DISHONEST_MAJORITY
+
+
 def security_tag(cells: pd.DataFrame) -> pd.Series:
-    """Per row, its security setting in a few words: :data:`NO_PRIVACY` (threshold 0:
-    every party holds the values), a dealer of correlated randomness (:data:`TFP_DEALER`,
-    party 0; :data:`TTP_DEALER`, a process without inputs), else whether the threshold
-    ``t`` tolerates a minority (:data:`HONEST_MAJORITY`, 2t < parties) or more;
-    :data:`NO_MPC` for a row without a threshold."""
-    provider = _column(cells, "provider").astype("string").fillna("").str.upper()
-    threshold = pd.to_numeric(_column(cells, "threshold"), errors="coerce")
-    parties = pd.to_numeric(_column(cells, "parties"), errors="coerce")
-    tags = []
-    for prov, t, n in zip(provider, threshold, parties, strict=True):
-        if pd.isna(t):
-            tags.append(NO_MPC)
-        elif t == 0:
-            tags.append(NO_PRIVACY)
-        elif prov in ("TFP", "TTP"):
-            tags.append(TFP_DEALER if prov == "TFP" else TTP_DEALER)
-        else:
-            tags.append(HONEST_MAJORITY if 2 * t < n else DISHONEST_MAJORITY)
-    return pd.Series(tags, index=cells.index, dtype=object)
+    """Per row, its :func:`setting_tag`."""
+    return pd.Series([setting_tag(*v) for v in zip(
+        _column(cells, "provider"), _column(cells, "threshold"), _column(cells, "parties"),
+        strict=True)], index=cells.index, dtype=object)
 
 
 #: columns that place a cell (its network and roles) besides what it runs

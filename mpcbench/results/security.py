@@ -4,8 +4,9 @@ Every backend declares a security record (``security(case)``): protocol, thresho
 provider and adversary are stored as columns of its rows, the rest (dealer rank, the
 inputs the dealer also holds, who learns the outputs, notes) under ``security`` in the
 row's ``backend_config``. :func:`describe` turns one such record, with the run's parties,
-kind and roles, into a short tag for tables (``t=0``, ``TFP dealer``, ``TTP dealer``,
-``t=1 of 3``) and one sentence that is true for that setting:
+kind and roles, into a short tag for tables (an MPC row's is the one its figures mark it
+with, :func:`.labels.setting_tag`: ``t=0 (no privacy)``, ``TFP dealer``, ``TTP dealer``,
+``honest majority``) and one sentence that is true for that setting:
 
 * threshold 0: no privacy, every party holds the values;
 * a dealer that is party 0 (CrypTen's trusted first party, TFP): it generates all
@@ -26,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..roles import RoleError, Roles
+from .labels import TFP_DEALER, TTP_DEALER, setting_tag
 from .summary import CELL
 
 #: the sentence of every threshold-0 setting
@@ -87,12 +89,12 @@ def _tfp(record: Mapping[str, Any], adversary: str) -> Setting:
                 "\N{EM DASH} "
                 + (f"here {' and '.join(could)}" if could else "none here")
                 + (f" (party {dealer} owns {' and '.join(held)})" if held else ""))
-    return Setting("TFP dealer", f"{sentence}; private against any coalition without party "
-                                 f"{dealer} ({adversary})")
+    return Setting(TFP_DEALER, f"{sentence}; private against any coalition without party "
+                               f"{dealer} ({adversary})")
 
 
 def _ttp(adversary: str) -> Setting:
-    return Setting("TTP dealer", (
+    return Setting(TTP_DEALER, (
         "a separate dealer process (trusted third party) that holds no inputs deals the "
         f"correlated randomness; private unless all parties collude ({adversary}; the "
         "dealer is trusted not to collude with any party)"))
@@ -120,20 +122,18 @@ def describe(record: Mapping[str, Any]) -> Setting:
     adversary = str(_value(record, "adversary") or "semi-honest")
     if threshold is None:
         return Setting("?", UNRECORDED)
-    t = int(threshold)
+    t, provider = int(threshold), str(_value(record, "provider") or "").upper()
+    tag = setting_tag(provider, t, parties)
     if t == 0:
-        return Setting("t=0", NO_PRIVACY)
-    provider = str(_value(record, "provider") or "").upper()
+        return Setting(tag, NO_PRIVACY)
     if provider == "TFP":
         return _tfp(record, adversary)
     if provider == "TTP":
         return _ttp(adversary)
     if t >= parties - 1:
-        return Setting(f"t={t} of {parties}",
-                       f"private unless all {parties} parties collude ({adversary})")
+        return Setting(tag, f"private unless all {parties} parties collude ({adversary})")
     assumption = adversary.replace("(", "").replace(")", "")
-    return Setting(f"t={t} of {parties}",
-                   f"private while at most {t} of {parties} parties collude ({assumption})")
+    return Setting(tag, f"private while at most {t} of {parties} parties collude ({assumption})")
 
 
 def extras(backend_config: object) -> dict[str, Any]:

@@ -73,8 +73,8 @@ def test_the_report_opens_with_it(built):
     assert "(1.00\N{MULTIPLICATION SIGN})" in section and "versus.csv" in section
     # every setting once, said in full under the table: the rows carry its tag
     said = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", section))
-    assert set(said) == {"TFP dealer", "t=0", "t=1 of 3"}
-    assert said["t=0"].startswith("no privacy: every party holds the values")
+    assert set(said) == {"TFP dealer", "t=0 (no privacy)", "honest majority"}
+    assert said["t=0 (no privacy)"].startswith("no privacy: every party holds the values")
     assert said["TFP dealer"].startswith("party 0 generates all correlated randomness")
 
 
