@@ -176,9 +176,13 @@ def _versus_table(frame: pd.DataFrame, baseline: str | None) -> Table:
                                                   spec)
     view["plaintext [s / image]"] = [_fmt(v) for v in frame["plaintext_s_per_img"]]
     view["slowdown vs plaintext"] = [_multiple(v, "{:.3g}") for v in frame["slowdown"]]
-    view["reference"] = frame["reference"].to_numpy()
-    return Table("versus", "Head to head", frame, view, [""] * len(frame),
-                 versus.relative_to(baseline))
+    if baseline is not None:  # else every group's reference is its fastest MPC row
+        view["reference"] = frame["reference"].to_numpy()
+    first = ~frame[versus.GROUP].astype(str).duplicated()
+    classes = [" ".join(c for c, on in (("group", start), ("ref", ref)) if on)
+               for start, ref in zip(first, frame["is_reference"], strict=True)]
+    return Table("versus", "Head to head", frame, view, classes,
+                 versus.relative_to(baseline) + " Bold: the reference row of its group.")
 
 
 def _plain_table(name: str, title: str, frame: pd.DataFrame, note: str = "",

@@ -71,6 +71,9 @@ def test_the_report_opens_with_it(built):
     section = page[page.index('<h2 id="versus">'):page.index('<h2 id="summary">')]
     assert "Ratios (\N{MULTIPLICATION SIGN}) are to the fastest MPC row" in section
     assert "(1.00\N{MULTIPLICATION SIGN})" in section and "versus.csv" in section
+    groups = pd.read_csv(built.parent / "versus.csv").groupby(versus.GROUP).ngroups
+    assert len(re.findall(r'<tr class="group', section)) == groups  # each group set apart
+    assert len(re.findall(r'<tr class="[a-z ]*\bref"', section)) == groups  # its reference bold
     # every setting once, said in full under the table: the rows carry its tag
     said = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", section))
     assert set(said) == {"TFP dealer", "t=0 (no privacy)", "honest majority"}
