@@ -66,6 +66,10 @@ def compare(
                               metric)
     if only_changed:
         changes = changes[~changes["mark"].isin(["", "~"])]
+        if changes.empty:
+            out.print(f"nothing changed from {a} to {b} (factor {factor})", highlight=False,
+                      soft_wrap=True)
+            return
     table = Table(title=f"{a} → {b}  (factor {factor})")
     for col, justify in [("", "center"), ("case", "left"), ("metric", "left"), ("A", "right"),
                          ("B", "right"), ("B/A", "right"), ("note", "left")]:
