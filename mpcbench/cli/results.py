@@ -8,9 +8,8 @@ hold them), one line per run, leaving out the last ones a narrower terminal cann
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
@@ -18,6 +17,9 @@ from rich.table import Table
 from ..errors import InputError
 from .app import app, err, out
 from .common import DEFAULT_RESULTS, StoredResults, nonempty
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: summary column -> short header shown in the terminal table; in this order, the
 #: ``--wide`` table
@@ -169,6 +171,8 @@ def results(
 
 
 def _fmt(v: object) -> str:
+    import pandas as pd  # imported by the summary already; not at start-up
+
     if pd.isna(v):
         return "\N{EM DASH}"  # missing: not measured (e.g. MPyC rounds), never shown as 0
     return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -10,12 +10,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..case import DEFAULT_IMAGES
+from ..launch import names
 from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
     MAX_REPEATS,
     TEST_IMAGES,
     Dataset,
+    FrameworkName,
+    ModelName,
     Options,
     OutDir,
     PathCheck,
@@ -23,6 +26,7 @@ from .common import (
     ResultsDir,
     Threads,
     Timeout,
+    name_check,
     nonempty,
     parse_options,
     stop_on_signals,
@@ -104,13 +108,15 @@ def _print_commands(case, place, results: Path, threads: int | None) -> None:
 
 @app.command()
 def run(
-    framework: Annotated[str, typer.Option("--framework", "-f",
-                                           help="plaintext, crypten, mpyc, ...")] = "crypten",
+    framework: Annotated[str, typer.Option(
+        "--framework", "-f", callback=FrameworkName,
+        help=f"One of {', '.join(names.FRAMEWORKS)}.")] = "crypten",
     model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
-        "micro-benchmark), or your own network: an ONNX file (PATH.onnx) or "
-        "package.module:factory with --weights; "
-        "default: a baseline's own model, else mlp.")] = None,
+        "--model", "-m", callback=ModelName,
+        help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
+             "micro-benchmark), or your own network: an ONNX file (PATH.onnx) or "
+             "package.module:factory with --weights; default: a baseline's own model, "
+             "else mlp.")] = None,
     weights: Annotated[Path | None, typer.Option(
         parser=str, callback=PathCheck(exists=True, kind="file"),
         help="The state dict (torch.save) of a --model package.module:factory, loaded into "
@@ -148,7 +154,7 @@ def run(
         help="Fault to inject on an emulated network: cut the link between two ranks after "
              "some seconds, e.g. 0-1@5 (repeatable).")] = None,
     network: Annotated[str, typer.Option(
-        callback=nonempty,
+        callback=name_check(names.check_network),
         help="Network the parties talk over: none (loopback), an emulated profile (lan, "
              "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
              "file.")] = "none",
