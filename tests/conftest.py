@@ -15,6 +15,9 @@ import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+#: one measured repeat and no warm-up (``mpcbench run`` does one warm-up and three
+#: measured repeats unless told otherwise): what a run tests anything but repeats with
+ONCE = ("--repeats", "1", "--warmup", "0")
 
 
 def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..case import DEFAULT_IMAGES
 from ..launch import names
-from .app import app, err, out
+from .app import app, err, out, warn
 from .common import (
     DEFAULT_RESULTS,
     MAX_REPEATS,
@@ -35,6 +35,10 @@ from .results import Columns, Wide, check_table, print_runs
 
 if TYPE_CHECKING:
     from ..launch.placement import Placer
+
+
+#: a run's measured repeats and warm-up repeats unless told otherwise (a suite says its own)
+REPEATS, WARMUP = 3, 1
 
 
 def progress_bar(unit: str = "batches") -> Progress:
@@ -130,10 +134,11 @@ def run(
     batch: Annotated[int | None, typer.Option(help="Batch size (default: per model; at "
                                               "most the images).", min=1,
                                               max=TEST_IMAGES)] = None,
-    repeats: Annotated[int, typer.Option(help="Measured repeats.", min=1,
-                                         max=MAX_REPEATS)] = 1,
-    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).", min=0,
-                                        max=MAX_REPEATS)] = 0,
+    repeats: Annotated[int, typer.Option(help="Measured repeats (a time is their median).",
+                                         min=1, max=MAX_REPEATS)] = REPEATS,
+    warmup: Annotated[int, typer.Option(help="Warm-up repeats before them (stored, flagged, "
+                                        "not counted).", min=0,
+                                        max=MAX_REPEATS)] = WARMUP,
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Timeout = 600,
     port: Port = None,
@@ -192,8 +197,9 @@ def run(
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
 
-    Prints the time of each phase and the run as one line of the results table
-    (--wide: every column; --columns: those named).
+    One warm-up and three measured repeats unless told otherwise. Prints the time of
+    each phase and the run as one line of the results table (--wide: every column;
+    --columns: those named); warns first if the parties outnumber the cores.
 
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
@@ -225,7 +231,7 @@ def run(
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
-                          place=place, save_shares=save_shares)
+                          place=place, save_shares=save_shares, warn=warn)
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     table = Table()
     table.add_column("phase")

@@ -30,13 +30,13 @@ import pytest
 
 from mpcbench import injection, results
 from mpcbench.launch.local import EXIT_S
-from tests.conftest import REPO, invoke, nothing_left
+from tests.conftest import ONCE, REPO, invoke, nothing_left
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 #: a short run with two batches, so that every point comes before its end (at the
 #: framework's default party count: 2, or 1 for plaintext)
-RUN = ["-m", "mlp", "--images", "8", "--batch", "4"]
+RUN = [*ONCE, "-m", "mlp", "--images", "8", "--batch", "4"]
 #: the points after a party's result line
 AFTER_RESULT = ("result", "exit")
 #: the run timeout of the hang cases (a hung party is alive: only the timeout ends it)
