@@ -107,9 +107,10 @@ def positive(value: float | None) -> float | None:
     return value
 
 
-#: callbacks of the options naming a framework and a model
+#: callbacks of the options naming a framework, a model and a network
 FrameworkName = name_check(names.check_framework)
 ModelName = name_check(names.check_model)
+NetworkName = name_check(names.check_network)
 
 #: where runs are appended (created if missing)
 ResultsDir = Annotated[Path, typer.Option(

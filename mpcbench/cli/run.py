@@ -19,6 +19,7 @@ from .common import (
     Dataset,
     FrameworkName,
     ModelName,
+    NetworkName,
     Options,
     OutDir,
     PathCheck,
@@ -26,7 +27,6 @@ from .common import (
     ResultsDir,
     Threads,
     Timeout,
-    name_check,
     nonempty,
     parse_options,
     stop_on_signals,
@@ -159,7 +159,7 @@ def run(
         help="Fault to inject on an emulated network: cut the link between two ranks after "
              "some seconds, e.g. 0-1@5 (repeatable).")] = None,
     network: Annotated[str, typer.Option(
-        callback=name_check(names.check_network),
+        callback=NetworkName,
         help="Network the parties talk over: none (loopback), an emulated profile (lan, "
              "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
              "file.")] = "none",

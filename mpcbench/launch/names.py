@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..case import MICRO
 from ..errors import InputError
 
 #: mpcbench's own frameworks (:func:`mpcbench.parties.names` without plugins)
 FRAMEWORKS = ("complex", "crypten", "feedback", "mpyc", "plaintext", "split", "vae")
-#: the models a case names by name, shared and baselines' own (:func:`.catalog.model_names`)
-MODELS = ("alexnet", "bnn", "cnn", "cnnf", "complex", "lenet", "minionn", "mlp", "resnet18",
-          "sarda", "secureml", "split", "vae", "vgg16")
+#: the models a case names by name: shared and baselines' own (:func:`.catalog.model_names`)
+#: and ``micro``, the sharing micro-benchmark (its workload: :mod:`mpcbench.case`)
+MODELS = ("alexnet", "bnn", "cnn", "cnnf", "complex", "lenet", "micro", "minionn", "mlp",
+          "resnet18", "sarda", "secureml", "split", "vae", "vgg16")
 #: every dataset a case can name (:data:`mpcbench.data.DATASETS`)
 DATASETS = ("mnist", "fashion", "synthetic")
 #: the named network profiles (:data:`.network.profiles.NAMED`)
@@ -46,9 +46,9 @@ def check_model(reference: str) -> None:
     ``package.module:factory``; :mod:`mpcbench.models.sources`) is checked when read."""
     if reference.lower().endswith(".onnx") or ":" in reference:
         return
-    if reference not in MODELS and reference != MICRO:
+    if reference not in MODELS:
         raise InputError(f"unknown model {reference!r}; choose one of {', '.join(MODELS)} "
-                         f"(or {MICRO}, PATH.onnx, package.module:factory)")
+                         "(or PATH.onnx, package.module:factory)")
 
 
 def check_dataset(name: str) -> None:
