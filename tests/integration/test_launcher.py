@@ -160,9 +160,11 @@ def test_parties_outnumbering_the_cores_are_warned_of_before_and_marked_after(tm
     said = proc.stderr.splitlines()
     warning = (f"warning: 1 party \N{MULTIPLICATION SIGN} {cores + 1} threads on {cores} "
                "cores: they are time-sliced, times include waiting for a core")
-    assert said.count(warning) == 1 and said[-1].startswith("rows appended to "), said
+    stored = next(i for i, line in enumerate(said) if line.startswith("rows appended to "))
+    assert said.count(warning) == 1 and said.index(warning) < stored, said
     for shown in (proc.stdout, invoke("results", "-r", str(tmp_path)).stdout):
-        (run,) = [line.split() for line in shown.splitlines() if "plaintext" in line]
+        (run,) = [line.split() for line in shown.splitlines()
+                  if line.split()[:1] == ["plaintext"]]  # the table's line
         assert run[5] == SLICED, shown  # after the time
         assert SLICED_CAPTION in shown
     assert results.load(tmp_path)["oversubscribed"].all()
