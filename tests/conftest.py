@@ -47,6 +47,14 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
                                        res.stderr)
 
 
+def unwarned(stderr: str) -> list[str]:
+    """The lines of a command's ``stderr`` but blank ones and its warnings: a run whose
+    parties outnumber this machine's cores is warned of before it starts (on a small
+    machine, not on another)."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith("warning: ")]
+
+
 def plugin_env(tmp_path: Path, package: str, modules: dict[str, str],
                **extra: str) -> dict[str, str]:
     """Environment for :func:`run_cli` in which backend package ``package`` (written under
