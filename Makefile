@@ -11,12 +11,14 @@ SUITES := crypten frameworks micro baselines network network_quick network16 emu
 .PHONY: install demo test test-deps docs clean $(addprefix bench-,$(SUITES))
 
 # torch is the local CPU wheel; crypten goes in without its dependency pins (they pull
-# torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg.
+# torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg. It goes
+# in last: pip checks dependencies only when it installs them, so no later step of ours
+# complains in red that crypten's pins (torchvision, sklearn, ...) are missing.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q --no-deps crypten==0.4.1
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps crypten==0.4.1
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +27,7 @@ demo: install
 	$(BIN)/mpcbench sweep benchmarks/demo.yaml --results $(RESULTS)
 	$(BIN)/mpcbench results --results $(RESULTS)
 	$(BIN)/mpcbench report --results $(RESULTS) --out $(REPORT)
+	@echo "the report: $(REPORT)/index.html; the command: $(BIN)/mpcbench --help (or . $(BIN)/activate, then mpcbench --help)"
 
 # Debian packages the tests use: OpenSSH (server and client: parties on separate hosts
 # over real ssh; required) and headless Chromium (renders the report; skipped if missing).

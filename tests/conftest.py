@@ -15,6 +15,9 @@ import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+#: one measured repeat and no warm-up (``mpcbench run`` does one warm-up and three
+#: measured repeats unless told otherwise): what a run tests anything but repeats with
+ONCE = ("--repeats", "1", "--warmup", "0")
 
 
 def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
@@ -42,6 +45,14 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         raise res.exception
     return subprocess.CompletedProcess(["mpcbench", *args], res.exit_code, res.stdout,
                                        res.stderr)
+
+
+def unwarned(stderr: str) -> list[str]:
+    """The lines of a command's ``stderr`` but blank ones and its warnings: a run whose
+    parties outnumber this machine's cores is warned of before it starts (on a small
+    machine, not on another)."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith("warning: ")]
 
 
 def plugin_env(tmp_path: Path, package: str, modules: dict[str, str],

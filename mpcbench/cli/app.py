@@ -27,6 +27,11 @@ def fail(message: str, status: int) -> NoReturn:
     sys.exit(status)
 
 
+def warn(message: str) -> None:
+    """Print ``message`` as one warning line on stderr (the command goes on)."""
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 class Commands(TyperGroup):
     """The command group. Whoever calls it (the ``mpcbench`` script, ``python -m``,
     typer's test runner) gets a usage error (bad option, bad value), a project error

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ import yaml
 
 from ..case import EPOCH_IMAGES
 from ..errors import InputError
+from ..launch import names
 from .app import err
 
 #: the most images of a split of the vendored datasets (MNIST, Fashion-MNIST): counts
@@ -81,14 +82,22 @@ def nonempty(value: str | None) -> str | None:
     return value
 
 
-def dataset_name(value: str) -> str:
-    """``--dataset`` callback: a dataset's name (vendored, or ``synthetic``)."""
-    from ..data import DATASETS
+def name_check(check: Callable[[str], None]) -> Callable[[str | None], str | None]:
+    """Callback of an option naming a framework, model, dataset or network: ``check``
+    (of :mod:`mpcbench.launch.names`, which imports none of them) refuses a name nothing
+    has, before the command imports anything heavy; an empty value is refused too."""
 
-    if value not in DATASETS:
-        raise typer.BadParameter(f"unknown dataset {value!r}; choose one of "
-                                 f"{', '.join(DATASETS)}")
-    return value
+    def callback(value: str | None) -> str | None:
+        if value is None:
+            return None
+        nonempty(value)
+        try:
+            check(value)
+        except InputError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        return value
+
+    return callback
 
 
 def positive(value: float | None) -> float | None:
@@ -97,6 +106,11 @@ def positive(value: float | None) -> float | None:
         raise typer.BadParameter("must be more than 0")
     return value
 
+
+#: callbacks of the options naming a framework, a model and a network
+FrameworkName = name_check(names.check_framework)
+ModelName = name_check(names.check_model)
+NetworkName = name_check(names.check_network)
 
 #: where runs are appended (created if missing)
 ResultsDir = Annotated[Path, typer.Option(
@@ -135,7 +149,7 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 #: options of every command that starts parties (each command gives its own default)
 Dataset = Annotated[str, typer.Option(
-    "--dataset", "-d", callback=dataset_name,
+    "--dataset", "-d", callback=name_check(names.check_dataset),
     help="mnist, fashion, or synthetic (seeded random images of the model's input shape, "
          "random labels: no accuracy; seeded weights).")]
 PartyCount = Annotated[int, typer.Option("--parties", "-n", help="Number of parties.", min=1)]

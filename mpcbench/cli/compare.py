@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -29,6 +28,8 @@ def _metric_names(values: list[str] | None) -> list[str] | None:
 
 
 def _value(v: float, unit: str) -> str:
+    import pandas as pd  # imported by the comparison already; not at start-up
+
     return "" if pd.isna(v) else f"{v:.4g} {unit}".strip()
 
 
@@ -59,6 +60,8 @@ def compare(
     Marks: + worse, - better, ~ changed but not significant (IQRs over repeats overlap),
     x not comparable (case, configuration or weights differ), ! new failure.
     """
+    import pandas as pd
+
     from ..report.compare import METRICS, load_side, regressions
     from ..report.compare import compare as changes_between
 
@@ -66,6 +69,10 @@ def compare(
                               metric)
     if only_changed:
         changes = changes[~changes["mark"].isin(["", "~"])]
+        if changes.empty:
+            out.print(f"nothing changed from {a} to {b} (factor {factor})", highlight=False,
+                      soft_wrap=True)
+            return
     table = Table(title=f"{a} → {b}  (factor {factor})")
     for col, justify in [("", "center"), ("case", "left"), ("metric", "left"), ("A", "right"),
                          ("B", "right"), ("B/A", "right"), ("note", "left")]:

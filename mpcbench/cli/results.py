@@ -8,9 +8,8 @@ hold them), one line per run, leaving out the last ones a narrower terminal cann
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
@@ -18,6 +17,9 @@ from rich.table import Table
 from ..errors import InputError
 from .app import app, err, out
 from .common import DEFAULT_RESULTS, StoredResults, nonempty
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: summary column -> short header shown in the terminal table; in this order, the
 #: ``--wide`` table
@@ -56,6 +58,11 @@ def _column_names(value: str | None) -> list[str] | None:
     return names
 
 
+#: the mark of the time of a run whose parties outnumbered the cores, and what it means
+SLICED = "*"
+SLICED_CAPTION = (f"{SLICED} time-sliced: more parties (\N{MULTIPLICATION SIGN} threads) than "
+                  "cores, the time includes waiting for a core")
+
 #: options of every command that prints runs as a table
 Wide = Annotated[bool, typer.Option("--wide", help="Show every column of the table.")]
 Columns = Annotated[str | None, typer.Option(
@@ -74,7 +81,8 @@ def print_runs(summary: pd.DataFrame, title: str | None = None, wide: bool = Fal
                columns: list[str] | None = None) -> None:
     """Print the runs of ``summary`` (:func:`~mpcbench.results.runs.runs`) as a table:
     the :data:`COMPACT` columns that fit the terminal (those left out are named under
-    it), every column (``wide``) or ``columns``."""
+    it), every column (``wide``) or ``columns``. The time of a run whose parties
+    outnumbered the cores is marked :data:`SLICED` (said under the table)."""
     if wide:
         columns = [c for c in HEADERS
                    if c not in _OPTIONAL or summary[c].replace(0, None).notna().any()]
@@ -85,8 +93,9 @@ def print_runs(summary: pd.DataFrame, title: str | None = None, wide: bool = Fal
         left_out.insert(0, HEADERS[shown.pop()])
         table = _table(summary, shown, title)
     if left_out:
-        table.caption = (f"left out to fit {out.width} columns: {', '.join(left_out)} "
-                         "(see --columns)")
+        table.caption = "\n".join(filter(None, [
+            table.caption, f"left out to fit {out.width} columns: {', '.join(left_out)} "
+                           "(see --columns)"]))
     out.print(table)
 
 
@@ -97,7 +106,8 @@ def _natural_width(table: Table) -> int:
 
 def _table(summary: pd.DataFrame, columns: list[str], title: str | None) -> Table:
     """``columns`` of ``summary`` as a table; numbers never wrap. Without a status
-    column, a run that is not ok shows its status as its time."""
+    column, a run that is not ok shows its status as its time; the time of a run that
+    was time-sliced is marked."""
     shown = summary[columns]
     text = {c: shown[c].map(_fmt) for c in columns}
     if "model_shares" in text:
@@ -105,7 +115,13 @@ def _table(summary: pd.DataFrame, columns: list[str], title: str | None) -> Tabl
     if "s_per_img" in text and "status" not in text:
         text["s_per_img"] = text["s_per_img"].where(summary["status"].eq("ok"),
                                                     summary["status"])
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False)
+    sliced = (summary["oversubscribed"].astype("boolean").fillna(False).astype(bool)
+              & summary["status"].eq("ok"))
+    caption = None
+    if "s_per_img" in text and sliced.any():
+        text["s_per_img"] = text["s_per_img"] + sliced.map({True: f" {SLICED}", False: "  "})
+        caption = SLICED_CAPTION
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False)
     for c in columns:
         number = shown[c].dtype.kind in "fiu"
         table.add_column(HEADERS.get(c, c), justify="right" if number else "left",
@@ -169,6 +185,8 @@ def results(
 
 
 def _fmt(v: object) -> str:
+    import pandas as pd  # imported by the summary already; not at start-up
+
     if pd.isna(v):
         return "\N{EM DASH}"  # missing: not measured (e.g. MPyC rounds), never shown as 0
     return f"{v:.4g}" if isinstance(v, float) else str(v)

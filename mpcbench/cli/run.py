@@ -10,12 +10,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..case import DEFAULT_IMAGES
-from .app import app, err, out
+from ..launch import names
+from .app import app, err, out, warn
 from .common import (
     DEFAULT_RESULTS,
     MAX_REPEATS,
     TEST_IMAGES,
     Dataset,
+    FrameworkName,
+    ModelName,
+    NetworkName,
     Options,
     OutDir,
     PathCheck,
@@ -31,6 +35,10 @@ from .results import Columns, Wide, check_table, print_runs
 
 if TYPE_CHECKING:
     from ..launch.placement import Placer
+
+
+#: a run's measured repeats and warm-up repeats unless told otherwise (a suite says its own)
+REPEATS, WARMUP = 3, 1
 
 
 def progress_bar(unit: str = "batches") -> Progress:
@@ -104,13 +112,15 @@ def _print_commands(case, place, results: Path, threads: int | None) -> None:
 
 @app.command()
 def run(
-    framework: Annotated[str, typer.Option("--framework", "-f",
-                                           help="plaintext, crypten, mpyc, ...")] = "crypten",
+    framework: Annotated[str, typer.Option(
+        "--framework", "-f", callback=FrameworkName,
+        help=f"One of {', '.join(names.FRAMEWORKS)}.")] = "crypten",
     model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
-        "micro-benchmark), or your own network: an ONNX file (PATH.onnx) or "
-        "package.module:factory with --weights; "
-        "default: a baseline's own model, else mlp.")] = None,
+        "--model", "-m", callback=ModelName,
+        help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
+             "micro-benchmark), or your own network: an ONNX file (PATH.onnx) or "
+             "package.module:factory with --weights; default: a baseline's own model, "
+             "else mlp.")] = None,
     weights: Annotated[Path | None, typer.Option(
         parser=str, callback=PathCheck(exists=True, kind="file"),
         help="The state dict (torch.save) of a --model package.module:factory, loaded into "
@@ -124,10 +134,11 @@ def run(
     batch: Annotated[int | None, typer.Option(help="Batch size (default: per model; at "
                                               "most the images).", min=1,
                                               max=TEST_IMAGES)] = None,
-    repeats: Annotated[int, typer.Option(help="Measured repeats.", min=1,
-                                         max=MAX_REPEATS)] = 1,
-    warmup: Annotated[int, typer.Option(help="Warm-up repeats (stored, flagged).", min=0,
-                                        max=MAX_REPEATS)] = 0,
+    repeats: Annotated[int, typer.Option(help="Measured repeats (a time is their median).",
+                                         min=1, max=MAX_REPEATS)] = REPEATS,
+    warmup: Annotated[int, typer.Option(help="Warm-up repeats before them (stored, flagged, "
+                                        "not counted).", min=0,
+                                        max=MAX_REPEATS)] = WARMUP,
     results: ResultsDir = DEFAULT_RESULTS,
     timeout: Timeout = 600,
     port: Port = None,
@@ -148,7 +159,7 @@ def run(
         help="Fault to inject on an emulated network: cut the link between two ranks after "
              "some seconds, e.g. 0-1@5 (repeatable).")] = None,
     network: Annotated[str, typer.Option(
-        callback=nonempty,
+        callback=NetworkName,
         help="Network the parties talk over: none (loopback), an emulated profile (lan, "
              "lan1g, wan, wan100; each party its own host, needs root) or a profile YAML "
              "file.")] = "none",
@@ -186,8 +197,9 @@ def run(
 ) -> None:
     """Run secure inference of MODEL with FRAMEWORK at N parties and store the measurements.
 
-    Prints the time of each phase and the run as one line of the results table
-    (--wide: every column; --columns: those named).
+    One warm-up and three measured repeats unless told otherwise. Prints the time of
+    each phase and the run as one line of the results table (--wide: every column;
+    --columns: those named); warns first if the parties outnumber the cores.
 
     SIGTERM, SIGHUP or SIGINT stops every party and exits with 128 + the signal number.
     """
@@ -219,7 +231,7 @@ def run(
         task = bar.add_task(case.case_id, total=None)
         result = run_case(case, results, timeout, port, threads,
                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
-                          place=place, save_shares=save_shares)
+                          place=place, save_shares=save_shares, warn=warn)
     out.print(f"{case.case_id}  run {result.run_id}", highlight=False)
     table = Table()
     table.add_column("phase")

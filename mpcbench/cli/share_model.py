@@ -13,6 +13,8 @@ from .app import app, err, out
 from .common import (
     DEFAULT_RESULTS,
     Dataset,
+    FrameworkName,
+    ModelName,
     Options,
     OutDir,
     PartyCount,
@@ -26,9 +28,10 @@ from .run import progress_bar
 
 @app.command("share-model")
 def share_model(
-    framework: Annotated[str, typer.Option("--framework", "-f",
+    framework: Annotated[str, typer.Option("--framework", "-f", callback=FrameworkName,
                                            help="crypten or mpyc.")] = "crypten",
-    model: Annotated[str, typer.Option("--model", "-m", help="mlp, bnn, cnn.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model", "-m", callback=ModelName,
+                                       help="mlp, bnn, cnn.")] = DEFAULT_MODEL,
     dataset: Dataset = "mnist",
     parties: PartyCount = DEFAULT_PARTIES,
     out_dir: Annotated[Path, typer.Option("--out", parser=str, callback=OutDir,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import Progress
 
-from .app import app, err, out
+from .app import app, err, out, warn
 from .common import (
     DEFAULT_RESULTS,
     Options,
@@ -31,13 +31,24 @@ def _label(case) -> str:
     return f"{case.case_id} {options}" if options else case.case_id
 
 
-def _run(cell: Cell, claims: Claims, results: Path, rerun: bool, bar: Progress) -> bool:
+def _run(cell: Cell, claims: Claims, results: Path, rerun: bool, bar: Progress,
+         warned: set[str]) -> bool:
     """Run ``cell`` unless it is stored ok (or ``rerun``) or another sweep runs it; whether
-    it failed. Any error of the cell becomes its failed row (:func:`.faults.failed`)."""
+    it failed. Any error of the cell becomes its failed row (:func:`.faults.failed`). A
+    warning before its parties start is printed unless it is in ``warned`` (then added);
+    the cell's line says ``time-sliced`` either way."""
     from ..launch import faults
     from ..launch.runner import run_case
 
     label = _label(cell.planned.case)
+    sliced: list[str] = []
+
+    def note(message: str) -> None:
+        sliced.append(message)
+        if message not in warned:
+            warned.add(message)
+            warn(message)
+
     try:
         why = claims.claim(cell.key, rerun)
         if why:
@@ -46,14 +57,16 @@ def _run(cell: Cell, claims: Claims, results: Path, rerun: bool, bar: Progress) 
         task = bar.add_task(f"  {label}", total=None)
         try:
             res = run_case(cell.planned.case, results, cell.planned.timeout_s,
-                           on_progress=lambda d, t: bar.update(task, completed=d, total=t))
+                           on_progress=lambda d, t: bar.update(task, completed=d, total=t),
+                           warn=note)
         except Exception as exc:
             why = faults.failed(cell.planned.case, exc, results, cell.identity)
             err.print(f"[red]FAIL[/red]  {label}: {why}", highlight=False, soft_wrap=True)
             return True
         finally:
             bar.remove_task(task)
-        err.print(f"ok    {label}  run {res.run_id}", highlight=False, soft_wrap=True)
+        err.print(f"ok    {label}  run {res.run_id}" + ("  time-sliced" if sliced else ""),
+                  highlight=False, soft_wrap=True)
         return False
     finally:
         claims.release(cell.key)
@@ -94,8 +107,7 @@ def sweep(
         unreadable: list[ResultsError] = []
         ok = claims.stored(unreadable)  # one damaged file hides no other run
         for exc in unreadable:
-            err.print(f"[yellow]warning:[/yellow] {exc}; skipped", highlight=False,
-                      soft_wrap=True)
+            warn(f"{exc}; skipped")
         done = dict(zip(ok["case_fingerprint"], ok["run_id"], strict=True))
         stored_ids = [i for i in map(ident.loads, ok["identity"]) if i is not None]
     todo = [c for c in plan if c.key not in done]
@@ -121,10 +133,11 @@ def sweep(
                       highlight=False)
         return
     failures = 0
+    warned: set[str] = set()
     with stop_on_signals(), progress_bar() as bar:
         overall = bar.add_task(f"suite {spec.name}", total=len(todo))
         for cell in todo:
-            failures += _run(cell, claims, results, rerun, bar)
+            failures += _run(cell, claims, results, rerun, bar, warned)
             bar.advance(overall)
     if failures:
         err.print(f"{failures} of {len(todo)} cases failed (stored with their errors)")

@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .app import app, err
-from .common import MAX_SEED, MAX_THREADS, TRAIN_IMAGES, Dataset
+from .common import MAX_SEED, MAX_THREADS, TRAIN_IMAGES, Dataset, ModelName
 
 #: the most epochs of a training run
 MAX_EPOCHS = 1000
@@ -16,7 +16,7 @@ MAX_EPOCHS = 1000
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option("--model", "-m",
+    model: Annotated[str, typer.Option("--model", "-m", callback=ModelName,
                                        help="Model to train (mlp, bnn, cnn, ...).")],
     dataset: Dataset = "mnist",
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: per model).", min=1,

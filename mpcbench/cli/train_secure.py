@@ -16,6 +16,8 @@ from .common import (
     TEST_IMAGES,
     TRAIN_IMAGES,
     Dataset,
+    FrameworkName,
+    ModelName,
     OutDir,
     PartyCount,
     Port,
@@ -35,9 +37,10 @@ MAX_LR = 10.0
 
 @app.command("train-secure")
 def train_secure(
-    framework: Annotated[str, typer.Option("--framework", "-f",
+    framework: Annotated[str, typer.Option("--framework", "-f", callback=FrameworkName,
                                            help="MPC framework: crypten.")] = "crypten",
-    model: Annotated[str, typer.Option("--model", "-m", help="mlp or cnn.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option("--model", "-m", callback=ModelName,
+                                       help="mlp or cnn.")] = DEFAULT_MODEL,
     dataset: Dataset = "mnist",
     parties: PartyCount = DEFAULT_PARTIES,
     steps: Annotated[int, typer.Option(help="SGD steps (bounded run; the time per epoch is "

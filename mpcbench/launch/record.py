@@ -79,17 +79,33 @@ def fingerprint(case: Case, code: dict[str, object] | None = None) -> str:
     return ident.fingerprint(identity(case, code))
 
 
-def oversubscribed(ctx: PartyContext, placement: Placement | None = None) -> bool:
-    """Whether the parties on one machine run more threads than this machine has cores
-    (they are then time-sliced, and their times include waiting for a core). Emulated
-    hosts all share this machine. Dealers count as parties here."""
+def oversubscription(ctx: PartyContext, placement: Placement | None = None) -> str | None:
+    """How the parties on one machine outnumber its cores with their threads, e.g. ``3
+    parties on 2 cores: ...`` (they are then time-sliced, and their times include waiting
+    for a core); ``None`` if they do not. Emulated hosts all share this machine; of other
+    hosts, the one with the most parties is taken to have this machine's cores. Dealers
+    count as parties here."""
+    cores = os.cpu_count() or 1
     if placement is not None and placement.on_this_machine:
-        return max(ctx.parties, len(ctx.addresses)) * ctx.threads > (os.cpu_count() or 1)
-    per_host: dict[str, int] = {}
-    for addr in ctx.addresses:
-        host = addr.rsplit(":", 1)[0]
-        per_host[host] = per_host.get(host, 0) + 1
-    return max(per_host.values(), default=0) * ctx.threads > (os.cpu_count() or 1)
+        ranks, where = list(range(max(ctx.parties, len(ctx.addresses)))), ""
+    else:
+        per_host: dict[str, list[int]] = {}
+        for rank, address in enumerate(ctx.addresses):
+            per_host.setdefault(address.rsplit(":", 1)[0], []).append(rank)
+        host, ranks = max(per_host.items(), key=lambda item: len(item[1]), default=("", []))
+        where = f" of host {host}"
+    if len(ranks) * ctx.threads <= cores:
+        return None
+    dealers = sum(rank >= ctx.parties for rank in ranks)
+    who = _count(len(ranks) - dealers, "party", "parties") + (
+        f" and {_count(dealers, 'dealer', 'dealers')}" if dealers else "")
+    threads = f" \N{MULTIPLICATION SIGN} {ctx.threads} threads" if ctx.threads > 1 else ""
+    return (f"{who}{threads} on {cores} cores{where}: they are time-sliced, times include "
+            "waiting for a core")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def case_columns(case: Case) -> dict[str, Any]:
@@ -124,7 +140,7 @@ def columns(work: WorkloadRun, ctx: PartyContext, run_id: str,
         "case_fingerprint": ident.fingerprint(run_identity),
         "identity": ident.dumps(run_identity),
         "config": ident.config_text(run_identity["config"]),
-        "oversubscribed": oversubscribed(ctx, placement),
+        "oversubscribed": oversubscription(ctx, placement) is not None,
         **{k: v for k, v in security.items() if k in SECURITY_COLUMNS}, **prov,
         "backend_config": {"security": extras, **(model_record or {})},
     }

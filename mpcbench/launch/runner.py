@@ -67,6 +67,7 @@ def run_case(
     on_progress: Callable[[int, int], None] | None = None,
     place: Placer | None = None,
     save_shares: Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run ``case`` with one process per party and append its rows.
 
@@ -77,8 +78,9 @@ def run_case(
     each party writes its shares of the shared model there and the launcher the
     manifest (:mod:`mpcbench.parties.shares`). A failed or timed-out
     run is stored too (one row with its status and error) and then re-raised, so a
-    sweep's table shows what broke. What runs whose launcher died left behind is removed
-    first (:mod:`.leftovers`).
+    sweep's table shows what broke. ``warn`` is told, before the parties start, when
+    they outnumber the cores (:func:`.record.oversubscription`). What runs whose
+    launcher died left behind is removed first (:mod:`.leftovers`).
     """
     work = checks.check(case, save_shares)
     model_record = work.model_record()  # the range check: before any party starts
@@ -92,6 +94,8 @@ def run_case(
         if save_shares is not None:
             stack.enter_context(shares.discarded_on_failure(save_shares, run_id))
         ctx = party_context(case, placement, threads, run_id, save_shares)
+        if warn is not None and (sliced := record.oversubscription(ctx, placement)):
+            warn(sliced)
         neighbours = Neighbours(run_id) if placement.on_this_machine else None
         columns = record.columns(work, ctx, run_id, placement, model_record)
         work_dir = logdirs.make(results_dir, run_id)

@@ -17,7 +17,7 @@ import pytest
 
 from mpcbench import results
 from mpcbench.parties import PLUGINS_ENV
-from tests.conftest import REPO, invoke
+from tests.conftest import ONCE, REPO, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 #: the conformance battery
@@ -67,7 +67,8 @@ class ToyBackend(PlaintextBackend):
 def test_a_plugin_framework_appears_in_results_and_report(tmp_path, plugins):
     plugins("toy_frameworks", {"toy": _PLUGIN})
     res = tmp_path / "r"
-    proc = invoke("run", "-f", "toy", "-m", "mlp", "-n", "2", "--images", "16", "-r", str(res))
+    proc = invoke("run", *ONCE, "-f", "toy", "-m", "mlp", "-n", "2", "--images", "16",
+                  "-r", str(res))
     assert proc.returncode == 0, proc.stderr
     rows = results.load(res)
     assert set(rows["kind"]) == {"mpc"}

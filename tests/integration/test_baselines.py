@@ -13,7 +13,7 @@ import pytest
 
 from mpcbench import models, results
 from mpcbench.results import store
-from tests.conftest import invoke
+from tests.conftest import ONCE, invoke
 from tests.integration.conftest import CRYPTEN_MLP_2
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -25,7 +25,7 @@ FEATURE_BYTES = (32 * 26 * 26 + 64 * 12 * 12) * 8
 
 def _run(tmp_path, framework, model, parties, *options):
     sets = [arg for opt in ("measure_attack=true", *options) for arg in ("-s", opt)]
-    proc = invoke("run", "-f", framework, "-m", model, "-n", str(parties), "--threads", "1",
+    proc = invoke("run", *ONCE, "-f", framework, "-m", model, "-n", str(parties), "--threads", "1",
                   "--images", str(IMAGES), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path)
@@ -73,7 +73,7 @@ def _baseline_run(tmp_path, framework, parties, *options, model=None, images=IMA
     own model); the rows."""
     sets = [arg for opt in options for arg in ("-s", opt)]
     chosen = ["-m", model] if model else []
-    proc = invoke("run", "-f", framework, *chosen, "-n", str(parties), "--threads", "1",
+    proc = invoke("run", *ONCE, "-f", framework, *chosen, "-n", str(parties), "--threads", "1",
                   "--images", str(images), "--batch", str(BATCH), "-r", str(tmp_path), *sets)
     assert proc.returncode == 0, proc.stderr
     return results.load(tmp_path)

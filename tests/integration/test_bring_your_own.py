@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mpcbench import results
-from tests.conftest import invoke
+from tests.conftest import ONCE, invoke
 from tests.data_models import export, trained
 
 pytestmark = [pytest.mark.integration]
@@ -32,7 +32,7 @@ def network(tmp_path_factory) -> tuple[Path, Path]:
 def _run(results_dir: Path, *args: str) -> dict:
     """``mpcbench run ARGS`` on the test images; its stored run-level metrics and
     identity."""
-    done = invoke("run", "--images", str(IMAGES), "--batch", str(IMAGES), "--results",
+    done = invoke("run", *ONCE, "--images", str(IMAGES), "--batch", str(IMAGES), "--results",
                   str(results_dir), *args)
     assert done.returncode == 0, done.stdout + done.stderr
     df = results.load(results_dir)

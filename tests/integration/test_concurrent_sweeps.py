@@ -16,7 +16,7 @@ from mpcbench.launch.suite import cells, expand, load_suite
 from mpcbench.owner import Owner
 from mpcbench.results import summary
 from mpcbench.results.claims import CLAIMS_DIR
-from tests.conftest import REPO, invoke
+from tests.conftest import ONCE, REPO, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -110,7 +110,7 @@ def test_a_dead_sweeps_claim_is_taken_over_and_a_live_ones_respected(tmp_path):
 @pytest.mark.mpyc
 def test_runs_that_share_the_machine_are_marked_contended(tmp_path):
     """Two measurements at once: each saw the other's parties and says so on its rows."""
-    args = ["run", "-f", "mpyc", "-m", "mlp", "-n", "2", "--images", "256", "--batch", "16"]
+    args = ["run", *ONCE, "-f", "mpyc", "-m", "mlp", "-n", "2", "--images", "256", "--batch", "16"]
     procs = [subprocess.Popen([sys.executable, "-m", "mpcbench", *args, "-r",
                                str(tmp_path / name)], cwd=REPO, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for name in ("a", "b")]

@@ -44,7 +44,7 @@ from mpcbench.parties.base import Backend, Kind
 from mpcbench.parties.capabilities import ShareFiles, ValueRange
 from mpcbench.results.summary import summary
 from mpcbench.roles import Roles, owned
-from tests.conftest import REPO, capture_results, nothing_left, party_processes, run_cli
+from tests.conftest import ONCE, REPO, capture_results, nothing_left, party_processes, run_cli
 from tests.integration.conftest import once
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -391,7 +391,7 @@ def test_sixteen_parties_complete_and_agree_with_plaintext(tmp_path, framework):
     """Sixteen parties on this machine's cores: every party stays alive however slowly it
     is scheduled (the heavier sixteen-party measurements: benchmarks/network16.yaml)."""
     _backend(framework)
-    proc = run_cli("run", "-f", framework, "-m", "mlp", "-n", "16", "--images", "2",
+    proc = run_cli("run", *ONCE, "-f", framework, "-m", "mlp", "-n", "16", "--images", "2",
                    "--batch", "2", "-r", str(tmp_path), timeout=280)
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path)

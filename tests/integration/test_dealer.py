@@ -20,7 +20,7 @@ import pytest
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
 from mpcbench.results.summary import summary
-from tests.conftest import REPO, party_processes
+from tests.conftest import ONCE, REPO, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -96,7 +96,7 @@ def test_on_an_emulated_network_the_dealer_is_a_host_of_its_own(tmp_path):
 
 def _start_long_ttp_run(tmp_path) -> subprocess.Popen:
     """A 2-party TTP run in the background; returns once its parties are computing."""
-    cmd = [sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
+    cmd = [sys.executable, "-m", "mpcbench", "run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2",
            "--images", "10000", "--batch", "4", "--set", "provider=TTP", "-r", str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

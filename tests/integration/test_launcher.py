@@ -14,7 +14,8 @@ import time
 import pytest
 
 from mpcbench import results
-from tests.conftest import REPO, invoke, party_processes, run_cli
+from mpcbench.cli.results import SLICED, SLICED_CAPTION
+from tests.conftest import ONCE, REPO, invoke, party_processes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -44,7 +45,7 @@ def test_plaintext_run_stores_every_phase_and_metric(tmp_path):
 @pytest.mark.crypten
 def test_timeout_stops_all_parties(tmp_path):
     start = time.monotonic()
-    proc = invoke("run", "-f", "crypten", "-m", "cnn", "-n", "2", "--images", "2000",
+    proc = invoke("run", *ONCE, "-f", "crypten", "-m", "cnn", "-n", "2", "--images", "2000",
                   "--batch", "8", "--timeout", "8", "-r", str(tmp_path))
     assert proc.returncode == 1
     line = _one_line_error(proc)
@@ -128,7 +129,7 @@ def test_parties_started_through_a_remote_template(tmp_path):
     seen = tmp_path / "hosts.txt"
     template = (f'MPCBENCH_TEST_HOST={{host}}; echo "$MPCBENCH_TEST_HOST ${{host}} ${{HOME}} '
                 f'$$" >> {seen}; cd {REPO} && {sys.executable} $worker')
-    proc = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "32",
+    proc = invoke("run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "32",
                   "--hosts", "127.0.0.1,localhost", "--remote", template, "-r", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     lines = sorted(line.split() for line in seen.read_text().splitlines())
@@ -147,3 +148,41 @@ def test_hosts_without_remote_is_refused(tmp_path):
     proc = run_cli("run", "-f", "plaintext", "--hosts", "h1", "-r", str(tmp_path), timeout=60)
     assert proc.returncode == 2
     assert "--hosts needs --remote" in _one_line_error(proc)
+
+
+def test_parties_outnumbering_the_cores_are_warned_of_before_and_marked_after(tmp_path):
+    """One plaintext party with a thread more than this machine has cores (any machine):
+    a warning before it runs, its time marked in the table after it and in ``results``."""
+    cores = os.cpu_count() or 1
+    proc = invoke("run", *ONCE, "-f", "plaintext", "-m", "mlp", "--images", "8", "--threads",
+                  str(cores + 1), "-r", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stderr.splitlines()
+    warning = (f"warning: 1 party \N{MULTIPLICATION SIGN} {cores + 1} threads on {cores} "
+               "cores: they are time-sliced, times include waiting for a core")
+    stored = next(i for i, line in enumerate(said) if line.startswith("rows appended to "))
+    assert said.count(warning) == 1 and said.index(warning) < stored, said
+    for shown in (proc.stdout, invoke("results", "-r", str(tmp_path)).stdout):
+        (run,) = [line.split() for line in shown.splitlines()
+                  if line.split()[:1] == ["plaintext"]]  # the table's line
+        assert run[5] == SLICED, shown  # after the time
+        assert SLICED_CAPTION in shown
+    assert results.load(tmp_path)["oversubscribed"].all()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) >= 16, reason="MPyC runs at most 16 parties")
+def test_a_sweep_warns_once_and_marks_each_time_sliced_cell(tmp_path):
+    parties = (os.cpu_count() or 1) + 1
+    suite = tmp_path / "sliced.yaml"
+    suite.write_text(f"frameworks: [mpyc]\nmodels: [mlp]\nparties: [{parties}]\n"
+                     "variants: [stock, tuned]\nimages: 2\nbatch_sizes: [2]\nrepeats: 1\n"
+                     "warmup: 0\n")
+    proc = invoke("sweep", str(suite), "-r", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stderr.splitlines()
+    warnings = [line for line in said if line.startswith("warning: ")]
+    assert warnings == [f"warning: {parties} parties on {parties - 1} cores: they are "
+                        "time-sliced, times include waiting for a core"], said
+    cells = [line for line in said if line.startswith("ok ")]
+    assert len(cells) == 2 and all(line.endswith("  time-sliced") for line in cells), said
+    assert said.index(warnings[0]) < said.index(cells[0])

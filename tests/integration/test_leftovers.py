@@ -20,11 +20,11 @@ from mpcbench.launch.logdirs import LOGS, OWNER
 from mpcbench.launch.network import namespaces
 from mpcbench.launch.resources import MEMORY_ROOT
 from mpcbench.owner import LAUNCHER_PID
-from tests.conftest import REPO, party_processes, run_cli
+from tests.conftest import ONCE, REPO, party_processes, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc, pytest.mark.timeout(90)]
 
-RUN = ["run", "-f", "mpyc", "-m", "mlp", "-n", "2", "--batch", "8", "--network", "lan",
+RUN = ["run", *ONCE, "-f", "mpyc", "-m", "mlp", "-n", "2", "--batch", "8", "--network", "lan",
        "--memory", "1GiB"]
 
 

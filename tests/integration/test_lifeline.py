@@ -20,12 +20,12 @@ from mpcbench.owner import LAUNCHER_PID
 from mpcbench.parties.context import PartyContext, spec_json
 from mpcbench.parties.lifeline import ORPHANED
 from mpcbench.parties.pulse import Beat
-from tests.conftest import REPO, party_processes
+from tests.conftest import ONCE, REPO, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.mpyc, pytest.mark.timeout(60)]
 
 #: the cheapest real multi-party run that lasts long enough: MPyC mlp, ~30 s of work
-LONG_RUN = ["-f", "mpyc", "-m", "mlp", "--images", "10000", "--batch", "64"]
+LONG_RUN = [*ONCE, "-f", "mpyc", "-m", "mlp", "--images", "10000", "--batch", "64"]
 
 
 def _start(tmp_path: Path, *args: str, command: str = "run") -> subprocess.Popen:

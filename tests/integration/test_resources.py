@@ -13,7 +13,7 @@ import pytest
 
 from mpcbench import results
 from mpcbench.launch.resources import MEMORY_ROOT
-from tests.conftest import REPO, invoke, party_processes
+from tests.conftest import ONCE, REPO, invoke, party_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -25,8 +25,8 @@ def _groups() -> list:
 @pytest.mark.crypten
 def test_parties_are_pinned_and_the_pinning_is_recorded(tmp_path):
     res = tmp_path / "r"
-    cli = psutil.Popen([sys.executable, "-m", "mpcbench", "run", "-f", "crypten", "-m", "mlp",
-                        "-n", "2", "--images", "256", "--batch", "32", "--cpus", "1;0",
+    cli = psutil.Popen([sys.executable, "-m", "mpcbench", "run", *ONCE, "-f", "crypten",
+                        "-m", "mlp", "-n", "2", "--images", "256", "--batch", "32", "--cpus", "1;0",
                         "--memory", "2GiB", "-r", str(res)], cwd=REPO, stdout=-1, stderr=-1,
                        text=True)
     seen: dict[int, list[int]] = {}
@@ -53,7 +53,7 @@ def test_parties_are_pinned_and_the_pinning_is_recorded(tmp_path):
 @pytest.mark.crypten
 def test_a_party_over_its_memory_cap_fails_the_run_naming_the_cap(tmp_path):
     res = tmp_path / "r"
-    proc = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "64",
+    proc = invoke("run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "64",
                   "--memory", "100MiB", "-r", str(res))
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()

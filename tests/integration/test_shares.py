@@ -21,7 +21,7 @@ from mpcbench import models
 from mpcbench.case import Case
 from mpcbench.launch.runner import run_case
 from mpcbench.parties import shares
-from tests.conftest import REPO, invoke, party_processes
+from tests.conftest import ONCE, REPO, invoke, party_processes
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def test_no_process_of_a_run_from_shares_opens_the_weights_file(tmp_path):
                    "-n", "2", "--out", str(directory), "--results", results)
     assert proc.returncode == 0, proc.stderr
     assert WEIGHTS.name in (tmp_path / "share.log").read_text()
-    proc = _strace(tmp_path / "shares.log", "run", "-f", "crypten", "-m", "mlp", "-n", "2",
+    proc = _strace(tmp_path / "shares.log", "run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2",
                    "--images", str(IMAGES), "--results", results, "--model-shares",
                    str(directory))
     assert proc.returncode == 0, proc.stderr
@@ -243,7 +243,7 @@ def _run_on_hosts(tmp_path: Path, hosts: list[str]) -> subprocess.CompletedProce
     launcher its working directory's) with every party started in its host's directory
     through a remote template."""
     template = f"cd {tmp_path}/{{host}} && PYTHONPATH={REPO} {sys.executable} {{worker}}"
-    return invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", str(IMAGES),
+    return invoke("run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2", "--images", str(IMAGES),
                   "--hosts", ",".join(hosts), "--remote", template,
                   "--results", str(tmp_path / "results"), "--model-shares", "set")
 

@@ -14,7 +14,7 @@ import yaml
 
 from mpcbench import results
 from tests import sshd
-from tests.conftest import REPO, invoke
+from tests.conftest import ONCE, REPO, invoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -49,7 +49,7 @@ def _hosts_file(tmp_path, servers, **override) -> str:
 @pytest.mark.mpyc
 def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers)
-    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "16", "--batch",
+    proc = invoke("run", *ONCE, "-f", "mpyc", "-m", "mlp", "-n", "3", "--images", "16", "--batch",
                   "16", "--hosts", hosts, "-r", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path / "r")
@@ -66,7 +66,7 @@ def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers):
 def test_a_ttp_dealer_on_the_host_after_the_parties(tmp_path, servers):
     """CrypTen TTP at 2 parties: the hosts file's third host runs the dealer (rank 2)."""
     hosts = _hosts_file(tmp_path, servers)
-    proc = invoke("run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "8", "--batch",
+    proc = invoke("run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2", "--images", "8", "--batch",
                   "4", "--set", "provider=TTP", "--hosts", hosts, "-r", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path / "r")
@@ -95,7 +95,7 @@ def test_unreachable_host_fails_naming_party_and_host(tmp_path, servers):
     hosts = _hosts_file(tmp_path, servers, r2={"ssh": "root@127.0.0.9",
                                                "address": "127.0.0.9"})
     start = time.monotonic()
-    proc = invoke("run", "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,
+    proc = invoke("run", *ONCE, "-f", "mpyc", "-m", "mlp", "-n", "3", "--hosts", hosts,
                   "-r", str(tmp_path / "r"))
     assert time.monotonic() - start < 30
     assert proc.returncode == 1
@@ -120,8 +120,9 @@ def test_a_dropped_ssh_connection_ends_the_remote_party(tmp_path, servers):
     stops, and the run fails naming party 1."""
     hosts = _hosts_file(tmp_path, servers)
     res = tmp_path / "r"
-    cli = psutil.Popen([sys.executable, "-m", "mpcbench", "run", "-f", "mpyc", "-m", "mlp",
-                        "-n", "3", "--images", "10000", "--batch", "32", "--hosts", hosts,
+    cli = psutil.Popen([sys.executable, "-m", "mpcbench", "run", *ONCE, "-f", "mpyc",
+                        "-m", "mlp", "-n", "3", "--images", "10000", "--batch", "32",
+                        "--hosts", hosts,
                         "-r", str(res)], cwd=REPO, stdout=-1, stderr=-1, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -33,7 +33,7 @@ from mpcbench.cli import app
 from mpcbench.models.importer import from_torch
 from mpcbench.parties import shares
 from mpcbench.parties.crypten.layers import plain_params
-from tests.conftest import capture_logits, invoke, party_processes
+from tests.conftest import ONCE, capture_logits, invoke, party_processes
 from tests.integration.test_shares import _opened
 from tests.integration.test_training import BATCH, LR, SEED, STEPS, TEST_IMAGES, plain_sgd
 
@@ -75,7 +75,7 @@ def test_trained_shares_reload_in_new_parties_to_the_training_runs_logits(
     with pytest.MonkeyPatch.context() as mp:
         seen = capture_logits(mp)
         res = CliRunner().invoke(app, [
-            "run", "-f", "crypten", "-m", "mlp", "-n", "2", "--images", str(TEST_IMAGES),
+            "run", *ONCE, "-f", "crypten", "-m", "mlp", "-n", "2", "--images", str(TEST_IMAGES),
             "--batch", str(BATCH), "--model-shares", str(directory),
             "--results", str(tmp_path)])
     assert res.exit_code == 0, res.output

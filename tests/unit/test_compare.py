@@ -125,6 +125,9 @@ def test_cli_exit_codes_and_options(tmp_path):
     runner = CliRunner()
     same = runner.invoke(app, ["compare", str(a), str(a)])
     assert same.exit_code == 0, same.output
+    unchanged = runner.invoke(app, ["compare", str(a), str(a), "--only-changed"])
+    assert unchanged.exit_code == 0, unchanged.output
+    assert unchanged.stdout == f"nothing changed from {a} to {a} (factor 1.1)\n"
     worse = runner.invoke(app, ["compare", str(a), str(b), "--only-changed",
                                 "--metric", "s_per_img"])
     assert worse.exit_code == 1

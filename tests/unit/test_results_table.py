@@ -41,19 +41,37 @@ def test_the_default_table_fits_100_columns_one_line_per_run(monkeypatch):
     header = next(line for line in res.stdout.splitlines() if "system" in line)
     assert header.split() == " ".join(COMPACT_HEADERS).split()
     rows = _rows(res.stdout)
-    assert len(rows) == RUNS, res.stdout  # no cell wraps, nothing left out
+    assert len(rows) == RUNS + 1, res.stdout  # no cell wraps, nothing left out; one caption
     assert rows[1].split() == ["crypten", "mlp", "2", "none", "0.01413", "1.412", "1", "323.6",
                                "0.09225", "2.625"]
-    assert rows[3].split()[:5] == ["crypten", "mlp", "4", "none", "timeout"]  # not ok: status
+    # 3 parties on 2 cores: the time is marked time-sliced, and the mark said under the table
+    assert rows[2].split()[:7] == ["crypten", "mlp", "3", "none", "0.0423", "*", "4.228"]
+    assert rows[-1].strip() == results_cli.SLICED_CAPTION
+    # not ok: its status instead of its time, and no time to mark
+    assert rows[3].split()[:6] == ["crypten", "mlp", "4", "none", "timeout", "\N{EM DASH}"]
+
+
+def test_no_run_time_sliced_no_mark(monkeypatch, tmp_path):
+    for path in REAL.glob("*.parquet"):
+        rows = store.read_file(path)
+        store.append(rows.assign(oversubscribed=False), tmp_path)
+    monkeypatch.setattr(results_cli, "out", Console(width=100))
+    res = CliRunner().invoke(app, ["results", "-r", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    rows = _rows(res.stdout)
+    assert len(rows) == RUNS and rows[2].split()[4:6] == ["0.0423", "4.228"], res.stdout
+    assert results_cli.SLICED not in res.stdout
 
 
 def test_a_narrow_terminal_leaves_out_the_last_columns_and_says_so(monkeypatch):
     res = _results(monkeypatch, 60)
     assert res.exit_code == 0, res.output
     assert max(map(len, res.stdout.splitlines())) <= 60, res.stdout
-    assert len(_rows(res.stdout)) == RUNS + 2  # the runs, then two lines naming the left out
-    assert "left out to fit 60 columns: RSS MiB, MiB/img, rounds/img" in " ".join(
-        res.stdout.split())
+    rows = _rows(res.stdout)
+    assert all(row.split()[2].isdigit() for row in rows[:RUNS])  # one line per run
+    under = " ".join(" ".join(rows[RUNS:]).split())  # the captions, wrapped
+    assert under == (f"{results_cli.SLICED_CAPTION} left out to fit 60 columns: RSS MiB, "
+                     "MiB/img, rounds/img (see --columns)")
 
 
 def test_wide_and_columns(monkeypatch):
