@@ -5,9 +5,8 @@ and its security setting, with what each setting protects under it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.markup import escape
@@ -15,7 +14,10 @@ from rich.table import Table
 
 from ..errors import InputError
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, StoredResults, nonempty
+from .common import DEFAULT_RESULTS, FrameworkName, StoredResults, nonempty
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _DASH, _TIMES = "\N{EM DASH}", "\N{MULTIPLICATION SIGN}"
 #: measure -> (header, format) of the terminal table; each is followed by its ratio
@@ -23,27 +25,16 @@ _MEASURES = {"s_per_img": ("s/img", "{:.4g}"), "mib_per_img": ("MiB/img", "{:.4g
              "peak_rss_mib": ("RSS MiB", "{:.0f}"), "rounds_per_img": ("rounds/img", "{:.4g}")}
 
 
-def framework_name(value: str | None) -> str | None:
-    """``--baseline`` callback: a framework the backend registry knows."""
-    if value is None:
-        return None
-    from ..launch.catalog import framework_kinds
-
-    known = framework_kinds()
-    if value not in known:
-        raise typer.BadParameter(f"unknown framework {value!r}; choose one of "
-                                 f"{', '.join(known)}")
-    return value
-
-
 #: ``--baseline`` of every command that shows the head-to-head table
 Baseline = Annotated[str | None, typer.Option(
-    "--baseline", callback=framework_name, metavar="FRAMEWORK",
+    "--baseline", callback=FrameworkName, metavar="FRAMEWORK",
     help="Ratios to this framework's stock row (e.g. crypten) where a group has one, "
          "instead of to the fastest MPC row.")]
 
 
-def _fmt(value: object, spec: str = "{:.4g}", unit: str = "") -> str:
+def _fmt(value: float, spec: str = "{:.4g}", unit: str = "") -> str:
+    import pandas as pd  # imported by then: the table was computed with it
+
     if pd.isna(value):
         return _DASH
     return (f"{value:,.0f}" if value >= 1000 else spec.format(value)) + unit
