@@ -21,6 +21,7 @@ from mpcbench import parties
 from mpcbench.case import Case
 from mpcbench.report import build
 from mpcbench.results import store
+from mpcbench.results.identity import config_text
 from mpcbench.results.schema import SECURITY_COLUMNS
 from tests.unit import report_data
 
@@ -89,8 +90,9 @@ _ROWS = """() => Array.from(document.querySelectorAll('table')).map(table => {
 
 
 def _declared_security(run: pd.DataFrame) -> pd.DataFrame:
-    """``run`` with the security record its backend declares in ``backend_config``, as the
-    launcher stores it: the longest text the report shows."""
+    """``run`` with the security record its backend declares in ``backend_config`` and its
+    options as the backend resolves them, as the launcher stores them: the longest texts
+    the report shows."""
     if run["kind"].iloc[0] != "mpc":
         return run
     framework, threshold = run["framework"].iloc[0], run["threshold"].iloc[0]
@@ -100,7 +102,9 @@ def _declared_security(run: pd.DataFrame) -> pd.DataFrame:
     extras = {k: v for k, v in record.items() if k not in SECURITY_COLUMNS}
     stored = run["backend_config"].iloc[0]
     config = json.loads(stored) if isinstance(stored, str) else {}
-    return run.assign(backend_config=json.dumps({**config, "security": extras}))
+    backend = parties.get(framework)
+    return run.assign(backend_config=json.dumps({**config, "security": extras}),
+                      config=config_text({**backend.resolve(case), "rewrite": "none"}))
 
 
 @pytest.fixture(scope="module")
