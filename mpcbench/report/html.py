@@ -4,7 +4,7 @@ table as CSV in one output directory."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -43,6 +43,13 @@ class Table:
     display: pd.DataFrame
     row_class: list[str] = field(default_factory=list)
     note: str = ""
+    #: displayed columns of prose shown in full (wrapped, wider, never folded)
+    prose: tuple[str, ...] = ()
+
+    @property
+    def full(self) -> list[bool]:
+        """Per displayed column: is it prose shown in full (:attr:`prose`)?"""
+        return [c in self.prose for c in self.display.columns]
 
     @property
     def wrap(self) -> list[bool]:
@@ -54,8 +61,9 @@ class Table:
                  for n in lengths]
         words = [max(map(len, str(h).split()), default=0) for h in self.display.columns]
         wide = sum(max(s, w) + 2 for s, w in zip(shown, words, strict=True)) > self.LINE
-        return [bool(n.gt(self.FOLD).any()) or (wide and s > self.WRAP and not number)
-                for n, s, number in zip(lengths, shown, self.numeric, strict=True)]
+        return [bool(n.gt(self.FOLD).any()) or (wide and s > self.WRAP and not number) or full
+                for n, s, number, full in zip(lengths, shown, self.numeric, self.full,
+                                              strict=True)]
 
     @property
     def numeric(self) -> list[bool]:
@@ -201,12 +209,13 @@ def _coverage_table(frame: pd.DataFrame) -> Table:
 
 def _security_table(frame: pd.DataFrame) -> Table:
     out = frame.assign(security_note=["⚠ " + n if n else "" for n in frame["security_note"]])
-    return _plain_table("security", "Security model of the MPC runs", out,
-                        "t is the number of corrupt parties the protocol tolerates; “protects” "
-                        "says what the setting protects, from the backend's security record. "
-                        "Rows with threshold 0 or a trusted-first-party (TFP) provider are "
-                        "marked ⚠.",
-                        _warn(frame["security_note"]))
+    table = _plain_table("security", "Security model of the MPC runs", out,
+                         "t is the number of corrupt parties the protocol tolerates; “protects” "
+                         "says what the setting protects, from the backend's security record. "
+                         "Rows with threshold 0 or a trusted-first-party (TFP) provider are "
+                         "marked ⚠.",
+                         _warn(frame["security_note"]))
+    return replace(table, prose=("protects",))
 
 
 def _micro_table(frame: pd.DataFrame) -> Table:

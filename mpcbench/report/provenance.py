@@ -122,9 +122,8 @@ def security(df: pd.DataFrame) -> pd.DataFrame:
                                zip(rows["framework"], rows["config"], strict=True)],
                        setting=rows["run_id"].map(said["security"]),
                        protects=rows["run_id"].map(said["security_sentence"]))
-    cols = ["framework", "system", "kind", "parties", "protocol", "threshold", "provider",
-            "adversary", "data_owners", "model_owner", "output", "setting", "protects",
-            "details"]
+    cols = ["framework", "system", "parties", "setting", "protects", "threshold", "provider",
+            "protocol", "adversary", "data_owners", "model_owner", "output", "kind", "details"]
     table = rows.groupby(cols, dropna=False).agg(runs=("run_id", "nunique")).reset_index()
     table["security_note"] = security_notes(table)
     return table.sort_values(["framework", "parties"], ignore_index=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from mpcbench import parties
@@ -161,6 +162,11 @@ def test_failed_run_and_security_marks_in_page(built):
     marked = security[security["security_note"].notna()]
     assert set(marked["framework"]) == {"crypten", "mpyc"}
     assert page.count('<tr class="warn">') >= len(marked)
+    # every row says in full what its setting protects (never folded behind a click)
+    table = page.split('id="table-security"')[1].split("</table>", 1)[0]
+    assert max(map(len, security["protects"])) > Table.FOLD
+    for sentence in security["protects"]:
+        assert f' prose">{escape(sentence)}</td>' in table
 
 
 def _summary_html(page: str) -> tuple[str, str]:
