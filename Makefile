@@ -40,10 +40,11 @@ test-deps:
 
 # The import contracts (setup.cfg [importlinter]) fail the build like a failing test. Unit
 # tests run in two processes; integration tests one at a time (each starts its parties).
+# Each prints its slowest tests: where to trim when the suite grows.
 test: install test-deps
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 tests/unit
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest -n 2 --durations=15 tests/unit
+	$(BIN)/pytest --durations=25 tests/integration
 
 # docs/results-columns.md from the results schema (tests/unit/test_docs.py checks it is current).
 docs: install
