@@ -117,10 +117,9 @@ def run(
         help=f"One of {', '.join(names.FRAMEWORKS)}.")] = "crypten",
     model: Annotated[str | None, typer.Option(
         "--model", "-m", callback=ModelName,
-        help="mlp, bnn, cnn, alexnet, vgg16, resnet18 (or micro: the sharing "
-             "micro-benchmark), or your own network: an ONNX file (PATH.onnx) or "
-             "package.module:factory with --weights; default: a baseline's own model, "
-             "else mlp.")] = None,
+        help=f"One of {', '.join(names.MODELS)} (micro: the sharing micro-benchmark), "
+             "or your own network: an ONNX file (PATH.onnx) or package.module:factory "
+             "with --weights; default: a baseline's own model, else mlp.")] = None,
     weights: Annotated[Path | None, typer.Option(
         parser=str, callback=PathCheck(exists=True, kind="file"),
         help="The state dict (torch.save) of a --model package.module:factory, loaded into "
