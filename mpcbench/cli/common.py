@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -18,6 +18,9 @@ from ..case import EPOCH_IMAGES
 from ..errors import InputError
 from ..launch import names
 from .app import err
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: the most images of a split of the vendored datasets (MNIST, Fashion-MNIST): counts
 #: beyond them are refused where they enter (the loader checks the exact size)
@@ -105,6 +108,15 @@ def positive(value: float | None) -> float | None:
     if value == 0:
         raise typer.BadParameter("must be more than 0")
     return value
+
+
+def stored_only(frame: pd.DataFrame, column: str, value: str, refusal: str) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``column`` is ``value``; if there are none,
+    :class:`InputError`: ``refusal`` and the values ``frame`` holds (``its models: ...``)."""
+    stored = sorted(frame[column].dropna().unique())
+    if value not in stored:
+        raise InputError(f"{refusal}; its {column}s: {', '.join(stored) or 'none'}")
+    return frame[frame[column] == value]
 
 
 #: callbacks of the options naming a framework, a model and a network

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, StoredResults, nonempty
+from .common import DEFAULT_RESULTS, StoredResults, nonempty, stored_only
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,11 +166,7 @@ def results(
         err.print(f"[red]error:[/red] {exc}; skipped", highlight=False, soft_wrap=True)
     status = 1 if unreadable else 0
     if framework:
-        stored = sorted(df["framework"].dropna().unique())
-        if framework not in stored:
-            raise InputError(f"no runs of {framework!r} in {results}; its frameworks: "
-                             f"{', '.join(stored) or 'none'}")
-        df = df[df["framework"] == framework]
+        df = stored_only(df, "framework", framework, f"no runs of {framework!r} in {results}")
     if df.empty:
         err.print(f"no runs in {results}")
         raise typer.Exit(status)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, FrameworkName, StoredResults, nonempty
+from .common import DEFAULT_RESULTS, FrameworkName, StoredResults, nonempty, stored_only
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,11 +86,7 @@ def versus(
         raise InputError(f"no results in {results}; run `mpcbench run` or `sweep` first")
     rows = table(summary.summary(df), df, baseline)
     if model is not None:
-        measured = sorted(rows["model"].unique())
-        if model not in measured:
-            raise InputError(f"no MPC runs of model {model!r} in {results}; its models: "
-                             f"{', '.join(measured) or 'none'}")
-        rows = rows[rows["model"] == model]
+        rows = stored_only(rows, "model", model, f"no MPC runs of model {model!r} in {results}")
     if rows.empty:
         err.print(f"no MPC runs in {results}: nothing to compare")
         raise typer.Exit(0)

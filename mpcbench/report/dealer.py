@@ -11,10 +11,9 @@ with a separate dealer compare on the same bytes.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
+from ..results import security
 from ..results.summary import CELL, is_mpc
 
 TITLE = "Correlated randomness: online vs offline traffic"
@@ -42,10 +41,7 @@ COLUMNS = list(HEADERS)
 def _source(backend_config: object, provider: object) -> str:
     """The run's security record's ``dealer`` (e.g. ``party 0 (trusted first party)``),
     else its provider."""
-    try:
-        dealer = json.loads(str(backend_config)).get("security", {}).get("dealer")
-    except (ValueError, AttributeError):
-        dealer = None
+    dealer = security.extras(backend_config).get("dealer")
     return str(dealer) if dealer else str(provider)
 
 

@@ -115,12 +115,15 @@ def _warn(notes: pd.Series) -> list[str]:
     return ["warn" if n else "" for n in notes.fillna("")]
 
 
-def _cores(oversubscription: pd.Series) -> list[str]:
-    """The summary's short mark of a cell whose times include waiting for a core (the
-    full note is in the banner and the CSV)."""
-    marks = {"time-sliced": "time-sliced", "other work": "shared"}
-    return ["⚠ " + ", ".join(m for key, m in marks.items() if key in n) if n else ""
-            for n in oversubscription.fillna("")]
+def _cores(table: pd.DataFrame) -> list[str]:
+    """The summary's short mark of a cell whose times include waiting for a core: its
+    parties were time-sliced (``oversubscribed``), other work shared the machine
+    (``contended``) or both (the full note is in the banner and the CSV)."""
+    sliced, shared = (table[c].astype("boolean").fillna(False) for c in ("oversubscribed",
+                                                                          "contended"))
+    marks = [[m for m, on in (("time-sliced", s), ("shared", c)) if on]
+             for s, c in zip(sliced, shared, strict=True)]
+    return ["⚠ " + ", ".join(m) if m else "" for m in marks]
 
 
 def _summary_table(table: pd.DataFrame) -> Table:
@@ -133,7 +136,7 @@ def _summary_table(table: pd.DataFrame) -> Table:
         view = view.drop(columns="settings")
     view["time / image [s], median (IQR)"] = _iqr(table)
     if table["oversubscription"].fillna("").astype(bool).any():
-        view["cores"] = _cores(table["oversubscription"])
+        view["cores"] = _cores(table)
     view = pd.concat([view, _view(table, {
         "img_per_s": ("images / s", "{:.3g}"),
         "slowdown": ("slowdown vs plaintext", "{:.3g}" + _TIMES),

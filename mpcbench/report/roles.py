@@ -4,12 +4,10 @@ computes)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from ..metrics import DEAL, DEALER
-from ..results import summary
+from ..results import security, summary
 from ..results.labels import cell_label
 from ..roles import stored_label
 
@@ -22,11 +20,7 @@ _TOTALS = ("wall_s", "cpu_s", "peak_rss_bytes", "bytes_sent", "bytes_received")
 def _dealer_owns(config: object) -> str:
     """``data_owner+model_owner`` (what the run's dealer also owned) from a run's
     ``backend_config``; empty if no party dealt or the dealer owned nothing."""
-    try:
-        owns = json.loads(str(config)).get("security", {}).get("dealer_owns") or []
-    except (ValueError, AttributeError):
-        return ""
-    return "+".join(owns)
+    return "+".join(security.extras(config).get("dealer_owns") or [])
 
 
 def mark_dealers(cells: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
