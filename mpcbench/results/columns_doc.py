@@ -54,8 +54,11 @@ def render() -> str:
         "",
         f"Schema version {SCHEMA_VERSION}. Every row of the results table is one measurement "
         "(long format); `mpcbench.results.load(\"results\")` returns them all as one pandas "
-        "DataFrame, with these columns in this order. Older files are migrated when read. "
-        "How the results are stored: [results.md](results.md).",
+        "DataFrame, with these columns in this order (its `framework`, `model`, `since`, "
+        "`run_ids`, `columns` and `phases` arguments read less). Older files are migrated "
+        "when read. Each file holds the columns that vary within a run on its rows and the "
+        "others once; `runs.parquet` holds those once-per-run columns of every run. How the "
+        "results are stored: [results.md](results.md).",
     ]
     for title, columns in _GROUPS:
         lines += ["", f"## {title}", "", "| column | type | meaning |", "| --- | --- | --- |"]

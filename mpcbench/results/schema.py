@@ -25,8 +25,10 @@ from ..metrics import RANK_METRICS, RUN_METRICS  # noqa: F401  re-exported
 #: shared the machine during the run (both missing in older files);
 #: 6: ``workload`` (``inference``, ``micro`` or ``training``: what the run did) and
 #: ``dtype`` (the input's before sharing), which older files kept only in ``case_id`` and
-#: ``identity``
-SCHEMA_VERSION = 6
+#: ``identity``;
+#: 7: a file holds the run's record (the columns constant within a run) once, in its
+#: metadata, and its rows only the :data:`ROW_COLUMNS` (the table read is unchanged)
+SCHEMA_VERSION = 7
 
 #: identity of the measurement: each column and what it holds (docs/results-columns.md is
 #: generated from these descriptions: ``make docs``)
@@ -132,6 +134,11 @@ PROVENANCE_COLUMNS = list(PROVENANCE)
 COLUMNS = KEY_COLUMNS + SECURITY_COLUMNS + PROVENANCE_COLUMNS
 #: every column and what it holds
 DESCRIPTIONS = KEY | SECURITY | PROVENANCE
+#: the columns that vary between the rows of one run (``run_id`` ties them to its record)
+ROW_COLUMNS = ["run_id", "rank", "role", "repeat", "is_warmup", "phase", "metric", "value",
+               "unit", "comm_method", "source", "host"]
+#: the columns of a run's record: one value per run (``run_id`` is its key)
+RECORD_COLUMNS = ["run_id"] + [c for c in COLUMNS if c not in ROW_COLUMNS]
 
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
@@ -296,25 +303,27 @@ def _migrate_5(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with exactly :data:`COLUMNS` in order and their types.
+def conform(df: pd.DataFrame, columns: list[str] = COLUMNS) -> pd.DataFrame:
+    """Return ``df`` with exactly ``columns`` (of :data:`COLUMNS`; default all) in order
+    and their types.
 
     Missing columns are filled with NA; extra columns are an error (they would
     silently vanish from later readers).
     """
-    extra = sorted(set(df.columns) - set(COLUMNS))
+    extra = sorted(set(df.columns) - set(columns))
     if extra:
         raise SchemaError(f"unknown result columns: {', '.join(extra)}")
-    out = df.reindex(columns=COLUMNS)
-    out["is_warmup"] = out["is_warmup"].astype("boolean").fillna(False)
-    for col in COLUMNS:
+    out = df.reindex(columns=columns)
+    if "is_warmup" in out:
+        out["is_warmup"] = out["is_warmup"].astype("boolean").fillna(False)
+    for col in columns:
         if col == "timestamp":
             out[col] = pd.to_datetime(out[col], utc=True)
         elif col in DTYPES:
             out[col] = out[col].astype(DTYPES[col])
         else:
             out[col] = out[col].astype("string")
-    bad = set(out["status"].dropna()) - set(STATUSES)
+    bad = set(out["status"].dropna()) - set(STATUSES) if "status" in out else set()
     if bad:
         raise SchemaError(f"unknown status values: {', '.join(sorted(bad))}")
     return out

@@ -1,98 +1,48 @@
-"""Append-only parquet store: one file per run, never rewritten.
+"""Append-only results store: one file per run (:mod:`.files`), one record per run in the
+runs table (:mod:`.catalog`), queried with DuckDB rather than loaded whole.
 
-A results directory holds ``NNNN-<run_id>.parquet`` files, ordered by the number (which
-grows past 9999). :func:`append` writes a new file durably (temporary file, fsync, a hard
-link that fails rather than overwrite, fsync of the directory) and takes the next number
-under a lock on the directory, so concurrent sweeps into one directory never share a
-number or a name (the temporary file's name holds its writer's pid and host, so that
-:func:`remove_stale` can tell the file of a writer killed outright). :func:`load`
-concatenates every file, checking each against the schema; a damaged file is named, and
-can be skipped so the others still load.
+:func:`append` writes a run's file durably (temporary file, fsync, a hard link that fails
+rather than overwrite, fsync of the directory) and adds its record to the runs table,
+both under the directory's lock, so concurrent sweeps into one directory lose nothing and
+never share a number or a name. :func:`load` selects runs from the runs table (by
+framework, model, time or id) and reads only their rows, only the columns and phases
+asked for, from the files: DuckDB, an embedded analytical engine, scans the parquet files
+in one process without a server, reading only the columns a query names, and hands the
+rows over as Arrow. A damaged file is named, and can be skipped so the others still load.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import re
-import socket
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from .. import injection
-from ..errors import MpcbenchError
-from ..owner import pid_alive
-from .schema import COLUMNS, SCHEMA_VERSION, SchemaError, conform, migrate
+from . import catalog, files
+from .files import ResultsError, locked, read_file, remove_stale, run_files
+from .schema import COLUMNS, RECORD_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, conform
 
-_NAME = re.compile(r"^(\d{4,})-(.+)\.parquet$")
-#: a file being written: ``.<run_id>.<writer's pid>@<its host>.<random>.tmp``
-_TEMPORARY = re.compile(r"^\.[^.]+\.(\d+)@(.+)\.[^.]+\.tmp$")
-#: lock file taken while a new file's number is chosen and linked
-_LOCK = ".append.lock"
-
-
-class ResultsError(MpcbenchError):
-    """A results directory or file cannot be read or written."""
-
-
-def _seq(path: Path) -> int:
-    return int(_NAME.match(path.name).group(1))
-
-
-def run_files(results_dir: Path) -> list[Path]:
-    """Result files of a directory in the order they were appended."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        return []
-    return sorted((p for p in results_dir.iterdir() if _NAME.match(p.name)),
-                  key=lambda p: (_seq(p), p.name))
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def locked(results_dir: Path) -> Iterator[None]:
-    """Exclusive lock on ``results_dir`` (between processes and threads alike), held while
-    a new file is numbered and while a sweep claims a cell (:mod:`.claims`)."""
-    with open(results_dir / _LOCK, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+__all__ = ["ResultsError", "append", "load", "locked", "read_file", "remove_stale",
+           "run_files", "stored_run_ids"]
 
 
 def append(df: pd.DataFrame, results_dir: Path) -> Path:
-    """Store the rows of one run as a new file in ``results_dir``; return its path."""
-    run_ids = df["run_id"].unique()
-    if len(run_ids) != 1:
-        raise ResultsError(f"append takes the rows of one run, got run ids {list(run_ids)}")
-    table = conform(df.assign(schema_version=SCHEMA_VERSION))
+    """Store the rows of one run as a new file in ``results_dir`` and its record in the
+    runs table; return the file's path."""
+    rows, record = files.split(df)
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    writer = f"{os.getpid()}@{socket.gethostname()}"
-    fd, name = tempfile.mkstemp(prefix=f".{run_ids[0]}.{writer}.", suffix=".tmp",
-                                dir=results_dir)
-    tmp = Path(name)
+    tmp = files.temporary(results_dir, str(record["run_id"]))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            table.to_parquet(fh, index=False)
-            fh.flush()
-            os.fsync(fh.fileno())
+        files.write(rows, record, tmp)
         injection.at("store", injection.LAUNCHER)
         with locked(results_dir):
-            files = run_files(results_dir)
-            seq = _seq(files[-1]) + 1 if files else 1
-            target = results_dir / f"{seq:04d}-{run_ids[0]}.parquet"
-            os.link(tmp, target)  # atomic, and never replaces an existing file
-        _fsync(results_dir)
+            target = files.link(tmp, results_dir, str(record["run_id"]))
+            injection.at("index", injection.LAUNCHER)
+            catalog.add(results_dir, record, target)
         return target
     finally:
         tmp.unlink(missing_ok=True)
@@ -100,59 +50,109 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
 
 def stored_run_ids(results_dir: Path) -> set[str]:
     """The run ids of a directory's result files (read from their names)."""
-    return {_NAME.match(p.name).group(2) for p in run_files(results_dir)}
+    return {files.run_id_of(p) for p in run_files(results_dir)}
 
 
-def remove_stale(results_dir: Path) -> list[Path]:
-    """Remove the temporary files of writers on this host that died before they
-    finished; those removed."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        return []
-    here = socket.gethostname()
-    stale = [p for p in sorted(results_dir.iterdir())
-             if (m := _TEMPORARY.match(p.name)) and m.group(2) == here
-             and not pid_alive(int(m.group(1)))]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return stale
+def load(path: Path | str, errors: list[ResultsError] | None = None, *,
+         framework: str | None = None, model: str | None = None,
+         since: datetime | str | None = None, run_ids: Iterable[str] | None = None,
+         columns: list[str] | None = None, phases: Iterable[str] | None = None,
+         ) -> pd.DataFrame:
+    """Rows of a results directory (or of one result file) as one long DataFrame.
 
-
-def read_file(path: Path) -> pd.DataFrame:
-    """Read and check one result file; :class:`ResultsError` names a corrupt one."""
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise ResultsError(f"results file {path} is corrupt or unreadable: {exc}") from None
-    version = df["schema_version"].max() if "schema_version" in df else None
-    if version is None or pd.isna(version) or int(version) > SCHEMA_VERSION:
-        raise ResultsError(
-            f"results file {path} has schema version {version}; this mpcbench reads "
-            f"up to {SCHEMA_VERSION}"
-        )
-    try:
-        return conform(migrate(df, int(version)))
-    except SchemaError as exc:
-        raise ResultsError(f"results file {path}: {exc}") from None
-
-
-def load(path: Path | str, errors: list[ResultsError] | None = None) -> pd.DataFrame:
-    """All rows of a results directory (or of one result file) as one DataFrame.
-
-    A file that cannot be read raises :class:`ResultsError` naming it; given an
-    ``errors`` list, such a file is skipped instead and its error appended there.
+    Without arguments every row and column of every run. ``framework``, ``model``,
+    ``since`` (runs made then or later) and ``run_ids`` select runs; ``columns`` (of
+    :data:`~.schema.COLUMNS`, in their order) the columns; ``phases`` only the rows of
+    those phases and the run-level rows (rank < 0). A file that cannot be read raises
+    :class:`ResultsError` naming it; given an ``errors`` list, such a file is skipped
+    instead and its error appended there.
     """
     path = Path(path)
     if not path.exists():
         raise ResultsError(f"results directory {path} does not exist")
-    frames = []
-    for file in [path] if path.is_file() else run_files(path):
+    columns = [c for c in COLUMNS if columns is None or c in columns]
+    phases = None if phases is None else sorted(set(phases))
+    if path.is_file():
+        table = _select(read_file(path), framework, model, since, run_ids)
+        return _rows_in(table, phases)[columns].reset_index(drop=True)
+    record_columns = [c for c in RECORD_COLUMNS if c in columns or c in
+                      ("run_id", "framework", "model", "timestamp", "schema_version")]
+    runs = _select(catalog.records(path, errors, record_columns), framework, model, since,
+                   run_ids)
+    rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns], phases, errors)
+    record = conform(runs[record_columns], record_columns)
+    return rows.merge(record, on="run_id", how="inner", validate="many_to_one")[columns]
+
+
+def _select(table: pd.DataFrame, framework: str | None, model: str | None,
+            since: datetime | str | None, run_ids: Iterable[str] | None) -> pd.DataFrame:
+    """The rows (of a runs table or a long table) of the runs selected."""
+    keep = pd.Series(True, index=table.index)
+    if framework is not None:
+        keep &= table["framework"].eq(framework).fillna(False)
+    if model is not None:
+        keep &= table["model"].eq(model).fillna(False)
+    if since is not None:
+        start = pd.Timestamp(since)
+        start = start.tz_localize("UTC") if start.tz is None else start
+        keep &= (pd.to_datetime(table["timestamp"], utc=True) >= start).fillna(False)
+    if run_ids is not None:
+        keep &= table["run_id"].isin(list(run_ids))
+    return table[keep.astype(bool)]
+
+
+def _rows_in(rows: pd.DataFrame, phases: list[str] | None) -> pd.DataFrame:
+    """The rows of ``phases`` and the run-level rows (all rows without ``phases``)."""
+    if phases is None:
+        return rows
+    return rows[(rows["phase"].isin(phases) | (rows["rank"] < 0)).fillna(False).astype(bool)]
+
+
+def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str],
+          phases: list[str] | None, errors: list[ResultsError] | None) -> pd.DataFrame:
+    """``columns`` (and ``run_id``) of the rows of ``runs``: files of the current schema
+    version scanned together, older ones read one by one and migrated."""
+    columns = list(dict.fromkeys(["run_id", *columns, *(["phase", "rank"] if phases else [])]))
+    current = runs["schema_version"].eq(SCHEMA_VERSION).fillna(False).astype(bool)
+    paths = [str(results_dir / name) for name in runs.loc[current, "file"]]
+    parts = [_scan(paths, columns, phases, errors)]
+    for name in runs.loc[~current, "file"]:
         try:
-            frames.append(read_file(file))
+            parts.append(_rows_in(read_file(results_dir / name), phases)[columns])
         except ResultsError as exc:
             if errors is None:
                 raise
             errors.append(exc)
-    if not frames:
-        return conform(pd.DataFrame(columns=COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    order = {run_id: i for i, run_id in enumerate(runs["run_id"])}
+    rows = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    rows = rows.iloc[rows["run_id"].map(order).argsort(kind="stable")]
+    return rows.reset_index(drop=True)
+
+
+def _scan(paths: list[str], columns: list[str], phases: list[str] | None,
+          errors: list[ResultsError] | None) -> pd.DataFrame:
+    """``columns`` of the rows of result files ``paths`` (all of the current version),
+    read with one DuckDB query; if it fails, file by file to name the damaged ones."""
+    if not paths:
+        return conform(pd.DataFrame(columns=columns), columns)
+    names = ", ".join(f'"{c}"' for c in columns)
+    where = " WHERE list_contains($phases, phase) OR rank < 0" if phases is not None else ""
+    query = f"SELECT {names} FROM read_parquet($paths){where}"
+    params = {"paths": paths} | ({"phases": phases} if phases is not None else {})
+    try:
+        with duckdb.connect() as con:
+            table = con.sql(query, params=params).to_arrow_table()
+    except duckdb.Error:
+        if len(paths) == 1:
+            try:
+                files.read_file(Path(paths[0]))
+            except ResultsError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+                return conform(pd.DataFrame(columns=columns), columns)
+            raise
+        half = len(paths) // 2
+        return pd.concat([_scan(paths[:half], columns, phases, errors),
+                          _scan(paths[half:], columns, phases, errors)], ignore_index=True)
+    return conform(table.to_pandas(), columns)

@@ -99,7 +99,7 @@ def test_version_2_files_get_an_identity_without_configuration(tmp_path):
     run = _run(1, "crypten", "mlp", 2).assign(weights_sha256="b" * 64,
                                                framework_versions='{"crypten": "0.4.1"}')
     path = store.append(run, tmp_path)
-    old = pd.read_parquet(path).drop(columns=["identity", "config", "oversubscribed",
+    old = store.read_file(path).drop(columns=["identity", "config", "oversubscribed",
                                               "source"]).assign(schema_version=2)
     old.to_parquet(path, index=False)
     back = store.read_file(path)

@@ -138,7 +138,7 @@ def test_roles7_suite_expands_to_one_model_owner_and_six_data_owners():
 def test_version_3_files_get_roles_from_the_old_owner_columns(tmp_path):
     run = _run(1, "crypten", "mlp", 2)
     path = store.append(run, tmp_path)
-    old = pd.read_parquet(path).drop(columns=["role", "data_owners", "output"])
+    old = store.read_file(path).drop(columns=["role", "data_owners", "output"])
     old = old.assign(schema_version=3, data_owner=0, model_owner=1, output_party=0)
     old.to_parquet(path, index=False)
     back = store.read_file(path)

@@ -139,7 +139,7 @@ def test_version_5_files_get_workload_and_dtype_from_model_case_id_and_identity(
                    case_id="crypten/mlp(dataset=mnist,n=2,b=16,steps=4)")
     for run in (inference, micro, trained):
         path = store.append(run, tmp_path)
-        old = pd.read_parquet(path).drop(columns=["workload", "dtype"])
+        old = store.read_file(path).drop(columns=["workload", "dtype"])
         old.assign(schema_version=5).to_parquet(path, index=False)
     back = store.load(tmp_path).groupby("run_id")[["workload", "dtype"]].first()
     assert back.to_dict("index") == {
