@@ -12,7 +12,8 @@ before it reads the spec and imports torch and its framework), ``setup`` (after 
 ``infer`` (after the first batch's inference; a dealer has none), ``result`` (its result
 line written), ``exit`` (its output closed, as the process ends). The launcher's
 (:data:`LAUNCHER_POINTS`): ``launch`` (every party started), ``store`` (a run's file
-written and synced, not yet linked into the results directory).
+written and synced, not yet linked into the results directory), ``index`` (the file
+linked, the runs table not yet updated).
 
 Faults (:data:`FAULTS`): ``crash`` (SIGKILL to itself), ``stop`` (SIGSTOP to itself),
 ``hang`` (sleeps, alive and idle), ``error`` (raises :class:`Injected`), ``full`` (raises
@@ -35,7 +36,7 @@ LOG_ENV = "MPCBENCH_INJECT_LOG"
 #: who a launcher's fault is for (a party's is its rank)
 LAUNCHER = "launcher"
 PARTY_POINTS = ("boot", "start", "setup", "infer", "result", "exit")
-LAUNCHER_POINTS = ("launch", "store")
+LAUNCHER_POINTS = ("launch", "store", "index")
 FAULTS = ("crash", "stop", "hang", "error", "full")
 
 _met: set[str] = set()

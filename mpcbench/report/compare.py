@@ -67,8 +67,7 @@ def load_side(spec: str, results_dir: Path) -> pd.DataFrame:
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs"
         raise InputError(f"{what} in {results_dir} match {spec!r}; give a run id or a directory")
-    df = store.load(results_dir)
-    return df[df["run_id"] == matches[0]]
+    return store.load(results_dir, run_ids=matches)
 
 
 def _stats(df: pd.DataFrame) -> pd.DataFrame:

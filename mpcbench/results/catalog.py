@@ -32,6 +32,8 @@ TABLE = "runs.parquet"
 FILE_COLUMNS = ["file", "file_bytes", "file_mtime_ns"]
 #: columns of the runs table
 COLUMNS = RECORD_COLUMNS + FILE_COLUMNS
+#: how :func:`check` starts the line of a file that cannot be read
+UNREADABLE = "unreadable:"
 
 
 def _listing(results_dir: Path) -> pd.DataFrame:
@@ -144,7 +146,7 @@ def check(results_dir: Path | str, repair: bool = False) -> list[str]:
     with files.locked(results_dir):
         stored = _read(results_dir)
         rebuilt = rebuild(results_dir, errors)
-        found = [f"unreadable: {exc}" for exc in errors]
+        found = [f"{UNREADABLE} {exc}" for exc in errors]
         if stored is None:
             found.append(f"{TABLE} is missing or unreadable")
         else:

@@ -1,7 +1,7 @@
 """Claims on the cells of a results directory, so that concurrent sweeps run each cell once.
 
 Before it runs a cell, a sweep claims the cell's fingerprint: under the store's lock
-(:func:`.store.locked`) it reads the runs appended since it last looked and, unless the
+(:func:`.store.locked`) it reads the fingerprints of the runs table and, unless the
 fingerprint is stored with status ok or a live process holds its claim, writes
 ``.claims/<fingerprint>`` naming itself (JSON: ``host``, ``pid``, ``started``). The process
 start time makes the name unique, so a pid the system has given to a new process holds
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..owner import Owner
-from . import store
+from . import catalog, store
 from .store import ResultsError
 
 #: directory of the claim files, inside the results directory
@@ -45,30 +45,21 @@ class Claims:
     def __init__(self, results_dir: Path | str) -> None:
         self.results_dir = Path(results_dir)
         self.owner = Owner.this()
-        self._seen: set[str] = set()
-        self._ok = pd.DataFrame({c: pd.Series(dtype="string") for c in STORED_COLUMNS})
         self._held: set[str] = set()
+        self._reported: set[str] = set()
 
     def stored(self, errors: list[ResultsError] | None = None) -> pd.DataFrame:
-        """One row per run stored with status ok (:data:`STORED_COLUMNS`). Reads only the
-        files appended since the last call; an unreadable one is skipped, and its error
-        appended to ``errors``."""
-        new = []
-        for path in store.run_files(self.results_dir):
-            if path.name in self._seen:
-                continue
-            self._seen.add(path.name)
-            try:
-                rows = store.read_file(path)
-            except ResultsError as exc:
-                if errors is not None:
-                    errors.append(exc)
-                continue
-            ok = rows.loc[rows["status"].eq("ok").fillna(False), STORED_COLUMNS]
-            new.append(ok.drop_duplicates("run_id"))
-        if any(len(frame) for frame in new):
-            self._ok = pd.concat([f for f in (self._ok, *new) if len(f)], ignore_index=True)
-        return self._ok
+        """One row per run stored with status ok (:data:`STORED_COLUMNS`), from the runs
+        table (:mod:`.catalog`); an unreadable file is skipped, and its error appended to
+        ``errors`` the first time."""
+        found: list[ResultsError] = []
+        table = catalog.records(self.results_dir, found, [*STORED_COLUMNS, "status"])
+        for exc in found:
+            if errors is not None and str(exc) not in self._reported:
+                errors.append(exc)
+            self._reported.add(str(exc))
+        ok = table.loc[table["status"].eq("ok").fillna(False).astype(bool), STORED_COLUMNS]
+        return ok.reset_index(drop=True)
 
     def claim(self, fingerprint: str, rerun: bool = False) -> str | None:
         """Hold the cell ``fingerprint`` for this process: ``None`` once held, else why

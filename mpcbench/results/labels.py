@@ -19,7 +19,9 @@ t = 1 at 3), and show each point's security setting by its *security tag*
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from .. import roles
@@ -87,6 +89,23 @@ def _security(cells: pd.DataFrame, self_contained: bool) -> list[str]:
             in zip(provider, threshold, show_provider, show_threshold, strict=True)]
 
 
+#: the columns a label is made of: labels are made once per distinct combination of
+#: them (:func:`_once`), however many rows (runs, repeats) share it
+LABELLED = ["framework", "config", "provider", "threshold", "parties", "model", "dataset",
+            "batch", "network", "model_owner", "data_owners", "output"]
+
+
+def _once(cells: pd.DataFrame, make: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """``make`` (columns computed from the :data:`LABELLED` columns of ``cells`` and the
+    set of their values) applied to one row per distinct combination of those columns,
+    spread to every row of ``cells``."""
+    keys = [c for c in LABELLED if c in cells]
+    group = cells.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(group, return_index=True)
+    made = make(cells[keys].iloc[first].reset_index(drop=True))
+    return pd.DataFrame({c: made[c].to_numpy()[group] for c in made}, index=cells.index)
+
+
 def cell_label(cells: pd.DataFrame, self_contained: bool = False) -> pd.Series:
     """The label of every row of ``cells`` (rows with the framework and, where present,
     ``config``, ``provider``, ``threshold``, ``network`` and the role columns; see the
@@ -94,7 +113,8 @@ def cell_label(cells: pd.DataFrame, self_contained: bool = False) -> pd.Series:
     parties and batch) the same label in any table."""
     if cells.empty:
         return pd.Series(dtype=object)
-    return _label(cells, self_contained, _security(cells, self_contained))
+    return _once(cells, lambda u: pd.DataFrame(
+        {"label": _label(u, self_contained, _security(u, self_contained))}))["label"]
 
 
 def _label(cells: pd.DataFrame, self_contained: bool, security: list[str]) -> pd.Series:
@@ -212,5 +232,9 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
     ``settings``, the configuration settings that tell its system's cells apart,
     ``series``, the line a figure draws it in (:func:`series_label`), and ``security``,
     its security tag (:func:`security_tag`)."""
-    return cells.assign(settings=varying_settings(cells), system=cell_label(cells),
-                        series=series_label(cells), security=security_tag(cells))
+    if cells.empty:
+        return cells.assign(settings=varying_settings(cells), system=cell_label(cells),
+                            series=series_label(cells), security=security_tag(cells))
+    return cells.assign(**_once(cells, lambda u: pd.DataFrame({
+        "settings": varying_settings(u), "system": cell_label(u), "series": series_label(u),
+        "security": security_tag(u)})))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..metrics import DEAL
 from .labels import cell_label, kind_label, versions_label
 from .micro import micro_repeats
+from .schema import COLUMNS
 from .summary import RUN_AGG, is_micro, plaintext_reference, repeats, usable
 
 #: columns of :func:`runs`, in display order
@@ -17,6 +19,15 @@ RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "d
                "rounds_per_img", "threshold", "provider", "config",
                "model_shares", "oversubscribed", "contended", "cached", "versions", "note",
                "error"]
+
+#: what :func:`runs` reads of the results table (``store.load``'s ``columns`` and
+#: ``phases``): not the provenance of the machine and code, nor the identity's JSON
+READS = [c for c in COLUMNS if c not in {
+    "identity", "backend_config", "case_fingerprint", "weights_sha256", "mpcbench_version",
+    "python_version", "torch_version", "numpy_version", "git_commit", "git_dirty",
+    "hostname", "host", "os", "cpu_model", "ram_bytes", "schema_version", "unit",
+    "comm_method", "role", "protocol", "adversary"}]
+PHASES_READ = ["total", "load", "share", "process", DEAL]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:

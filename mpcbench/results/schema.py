@@ -318,7 +318,7 @@ def conform(df: pd.DataFrame, columns: list[str] = COLUMNS) -> pd.DataFrame:
         out["is_warmup"] = out["is_warmup"].astype("boolean").fillna(False)
     for col in columns:
         if col == "timestamp":
-            out[col] = pd.to_datetime(out[col], utc=True)
+            out[col] = pd.to_datetime(out[col], utc=True, format="ISO8601")
         elif col in DTYPES:
             out[col] = out[col].astype(DTYPES[col])
         else:

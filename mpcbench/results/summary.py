@@ -99,8 +99,7 @@ def _parties(df: pd.DataFrame) -> pd.DataFrame:
 def per_rank(df: pd.DataFrame, phase: str, metric: str, how: str, keys: list[str]) -> pd.Series:
     """Per group of ``keys``: the computing parties' ``metric`` of ``phase``, aggregated
     over ranks by ``how`` (``max``, ``sum``)."""
-    party = _parties(df)
-    sel = party[(party["phase"] == phase) & (party["metric"] == metric)]
+    sel = _parties(df[(df["phase"] == phase) & (df["metric"] == metric)])
     return sel.groupby(keys, dropna=False)["value"].agg(how)
 
 
@@ -115,10 +114,10 @@ def dealer_cpu_per_img(df: pd.DataFrame) -> pd.Series:
     """Per run id: its dealers' CPU seconds per image served (runs without one: absent).
 
     ``df`` unfiltered: the dealer serves the warm-up repeats too, so they are counted."""
-    ok = df[df["status"].fillna("ok").eq("ok") & df["value"].notna()]
-    cpu = ok[is_dealer(ok) & (ok["phase"] == DEAL) & (ok["metric"] == "cpu_s")]
-    party = _parties(ok)
-    totals = party[(party["phase"] == "total") & (party["metric"] == "wall_s")]
+    ok = df["status"].fillna("ok").eq("ok") & df["value"].notna()
+    cpu = df[ok & (df["phase"] == DEAL) & (df["metric"] == "cpu_s")]
+    cpu = cpu[is_dealer(cpu)]
+    totals = _parties(df[ok & (df["phase"] == "total") & (df["metric"] == "wall_s")])
     served = totals.groupby("run_id")["repeat"].nunique() * totals.groupby("run_id")[
         "images"].max().astype("float64")
     return (cpu.groupby("run_id")["value"].sum() / served).dropna()

@@ -197,7 +197,7 @@ def _cells(tmp_path: Path) -> list[tuple[int, str]]:
 
 
 @pytest.mark.timeout(300)  # two sweeps of two cells
-@pytest.mark.parametrize("point", injection.LAUNCHER_POINTS)
+@pytest.mark.parametrize("point", ["launch", "store"])
 def test_a_sweep_killed_at_a_launcher_point_is_finished_by_the_next(tmp_path, point):
     """SIGKILL of the sweep with its parties started, or while it stores their results:
     its parties are gone within 5 s, nothing of that run is stored (not even in part), and

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mpcbench import results
-from mpcbench.results import store
+from mpcbench.results import catalog, store
 from mpcbench.results.schema import conform
 from tests.conftest import REPO
 
@@ -88,7 +88,7 @@ target, name = Path(sys.argv[1]), sys.argv[2]
 (target.parent / f"ready-{name}").touch()
 while not (target.parent / "go").exists():
     time.sleep(0.01)
-for i in range(50):
+for i in range(200):
     results.append(_rows(f"{name}{i}"), target)
 """
 
@@ -102,11 +102,12 @@ def test_concurrent_appenders_lose_nothing_and_share_no_number(tmp_path):
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
         time.sleep(0.05)
     (tmp_path / "go").touch()
-    assert [p.wait(60) for p in procs] == [0, 0]
+    assert [p.wait(120) for p in procs] == [0, 0]
     files = results.run_files(target)
-    assert sorted(int(f.name.split("-")[0]) for f in files) == list(range(1, 101))
-    expected = {f"{n}{i}" for n in "ab" for i in range(50)}
+    assert sorted(int(f.name.split("-")[0]) for f in files) == list(range(1, 401))
+    expected = {f"{n}{i}" for n in "ab" for i in range(200)}
     assert set(results.load(target)["run_id"]) == expected
+    assert catalog.check(target) == []  # the runs table names every run, as its files do
 
 
 def test_file_and_directory_are_fsynced(tmp_path, monkeypatch):
