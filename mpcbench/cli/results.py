@@ -154,14 +154,15 @@ def results(
     still shown; the exit status is then 1.
     """
     from ..results import ResultsError, load
-    from ..results.runs import PHASES_READ, READS, runs
+    from ..results.runs import METRICS_READ, PHASES_READ, READS, runs
 
     check_table(wide, columns)
     if fmt is not Format.table and (wide or columns):
         raise InputError(f"--wide and --columns choose the table's columns; --format "
                          f"{fmt} has every column")
     unreadable: list[ResultsError] = []
-    df = load(results, errors=unreadable, columns=READS, phases=PHASES_READ)
+    df = load(results, errors=unreadable, columns=READS, phases=PHASES_READ,
+              metrics=METRICS_READ)
     for exc in unreadable:
         err.print(f"[red]error:[/red] {exc}; skipped", highlight=False, soft_wrap=True)
     status = 1 if unreadable else 0

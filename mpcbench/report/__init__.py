@@ -1,5 +1,18 @@
-"""The performance report (``mpcbench report``) and run comparison (``mpcbench compare``)."""
+"""The performance report (``mpcbench report``) and run comparison (``mpcbench compare``).
 
-from .html import build
+:func:`build` is imported when first asked for: ``compare`` needs no plotting libraries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["build"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "build":
+        from .html import build
+
+        return build
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

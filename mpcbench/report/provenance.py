@@ -37,8 +37,8 @@ def _pairs(items: dict) -> str:
 def _describe(column: pd.Series, part: Callable[[dict], dict]) -> pd.Series:
     """``part`` of every row's backend config as ``key: value; ...`` text."""
     text = {t: _pairs(part(_config(t))) for t in column.dropna().unique()}
-    return pd.Series([text.get(t, "") for t in column.fillna("")], index=column.index,
-                     dtype=object)
+    return pd.Series([text.get(t, "") if isinstance(t, str) else "" for t in column],
+                     index=column.index, dtype=object)
 
 
 def _per_run(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -83,10 +83,8 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
         ["timestamp", "case_id", "framework", "model", "dataset", "parties", "batch", "images",
          "hostname", "threads_per_party"],
     )
-    status = df.assign(bad=df["status"].fillna("ok").ne("ok")).groupby("run_id")
-    worst = status.apply(lambda g: g.loc[g["bad"], "status"].iloc[0] if g["bad"].any() else "ok",
-                         include_groups=False)
-    table["status"] = table["run_id"].map(worst)
+    bad = df[df["status"].fillna("ok").ne("ok")].groupby("run_id")["status"].first()
+    table["status"] = [bad.get(run_id, "ok") for run_id in table["run_id"]]
     config = df.groupby("run_id")["backend_config"].first()
     table["config"] = _describe(table["run_id"].map(config),
                                 lambda c: {k: v for k, v in c.items() if k != "security"})

@@ -38,7 +38,9 @@ def versions_label(versions: pd.Series) -> pd.Series:
             return ""
         return ", ".join(f"{pkg} {ver}" for pkg, ver in sorted(json.loads(text).items()))
 
-    return versions.map(label)
+    labels = {text: label(text) for text in versions.dropna().unique()}  # once per value
+    return pd.Series([labels.get(text, "") if isinstance(text, str) else "" for text in
+                      versions], index=versions.index, dtype=object)
 
 
 def kind_label(kind: pd.Series) -> pd.Series:

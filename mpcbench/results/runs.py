@@ -20,14 +20,16 @@ RUN_COLUMNS = ["run_id", "timestamp", "system", "framework", "kind", "model", "d
                "model_shares", "oversubscribed", "contended", "cached", "versions", "note",
                "error"]
 
-#: what :func:`runs` reads of the results table (``store.load``'s ``columns`` and
-#: ``phases``): not the provenance of the machine and code, nor the identity's JSON
+#: what :func:`runs` reads of the results table (``store.load``'s ``columns``, ``phases``
+#: and ``metrics``): not the provenance of the machine and code, nor the identity's JSON
 READS = [c for c in COLUMNS if c not in {
     "identity", "backend_config", "case_fingerprint", "weights_sha256", "mpcbench_version",
     "python_version", "torch_version", "numpy_version", "git_commit", "git_dirty",
     "hostname", "host", "os", "cpu_model", "ram_bytes", "schema_version", "unit",
     "comm_method", "role", "protocol", "adversary"}]
 PHASES_READ = ["total", "load", "share", "process", DEAL]
+METRICS_READ = ["wall_s", "cpu_s", "peak_rss_bytes", "bytes_sent", "bytes_sent_offline",
+                "bytes_received_offline", "rounds"]
 
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:

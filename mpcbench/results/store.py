@@ -14,6 +14,7 @@ rows over as Arrow. A damaged file is named, and can be skipped so the others st
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from .. import injection
 from . import catalog, files
 from .files import ResultsError, locked, read_file, remove_stale, run_files
 from .schema import COLUMNS, RECORD_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, conform
+
+#: long text columns of a run's record (JSON) that every row of the run shares: the
+#: table :func:`load` returns holds them as Python strings (``object``), one string per
+#: run that its rows point to, not a copy per row
+SHARED = ["identity", "backend_config"]
 
 __all__ = ["ResultsError", "append", "load", "locked", "read_file", "remove_stale",
            "run_files", "stored_run_ids"]
@@ -57,30 +63,31 @@ def load(path: Path | str, errors: list[ResultsError] | None = None, *,
          framework: str | None = None, model: str | None = None,
          since: datetime | str | None = None, run_ids: Iterable[str] | None = None,
          columns: list[str] | None = None, phases: Iterable[str] | None = None,
-         ) -> pd.DataFrame:
+         metrics: Iterable[str] | None = None) -> pd.DataFrame:
     """Rows of a results directory (or of one result file) as one long DataFrame.
 
     Without arguments every row and column of every run. ``framework``, ``model``,
     ``since`` (runs made then or later) and ``run_ids`` select runs; ``columns`` (of
-    :data:`~.schema.COLUMNS`, in their order) the columns; ``phases`` only the rows of
-    those phases and the run-level rows (rank < 0). A file that cannot be read raises
-    :class:`ResultsError` naming it; given an ``errors`` list, such a file is skipped
-    instead and its error appended there.
+    :data:`~.schema.COLUMNS`, in their order) the columns; ``phases`` and ``metrics``
+    only the rows of those phases and metrics and the run-level rows (rank < 0). A file
+    that cannot be read raises :class:`ResultsError` naming it; given an ``errors``
+    list, such a file is skipped instead and its error appended there.
     """
     path = Path(path)
     if not path.exists():
         raise ResultsError(f"results directory {path} does not exist")
     columns = [c for c in COLUMNS if columns is None or c in columns]
-    phases = None if phases is None else sorted(set(phases))
+    kept = Kept(phases, metrics)
     if path.is_file():
         table = _select(read_file(path), framework, model, since, run_ids)
-        return _rows_in(table, phases)[columns].reset_index(drop=True)
+        return kept.of(table)[columns].reset_index(drop=True)
     record_columns = [c for c in RECORD_COLUMNS if c in columns or c in
                       ("run_id", "framework", "model", "timestamp", "schema_version")]
     runs = _select(catalog.records(path, errors, record_columns), framework, model, since,
                    run_ids)
-    rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns], phases, errors)
+    rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns], kept, errors)
     record = conform(runs[record_columns], record_columns)
+    record = record.astype({c: object for c in SHARED if c in record})
     return rows.merge(record, on="run_id", how="inner", validate="many_to_one")[columns]
 
 
@@ -101,24 +108,61 @@ def _select(table: pd.DataFrame, framework: str | None, model: str | None,
     return table[keep.astype(bool)]
 
 
-def _rows_in(rows: pd.DataFrame, phases: list[str] | None) -> pd.DataFrame:
-    """The rows of ``phases`` and the run-level rows (all rows without ``phases``)."""
-    if phases is None:
-        return rows
-    return rows[(rows["phase"].isin(phases) | (rows["rank"] < 0)).fillna(False).astype(bool)]
+@dataclass(frozen=True)
+class Kept:
+    """Which rows a query keeps: those of ``phases`` and ``metrics`` (each: all when
+    ``None``) and every run-level row (rank < 0)."""
+
+    phases: Iterable[str] | None = None
+    metrics: Iterable[str] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """The row columns the selection reads."""
+        if not self:
+            return []
+        return ["rank"] + [column for column, values in (("phase", self.phases),
+                                                         ("metric", self.metrics))
+                           if values is not None]
+
+    def __bool__(self) -> bool:
+        return self.phases is not None or self.metrics is not None
+
+    def of(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``rows`` kept."""
+        if not self:
+            return rows
+        keep = rows["rank"] < 0
+        chosen = pd.Series(True, index=rows.index)
+        if self.phases is not None:
+            chosen &= rows["phase"].isin(list(self.phases))
+        if self.metrics is not None:
+            chosen &= rows["metric"].isin(list(self.metrics))
+        return rows[(keep | chosen).fillna(False).astype(bool)]
+
+    def sql(self) -> tuple[str, dict[str, list[str]]]:
+        """The selection as a DuckDB ``WHERE`` clause and its parameters."""
+        if not self:
+            return "", {}
+        tests, params = [], {}
+        for column, values in (("phase", self.phases), ("metric", self.metrics)):
+            if values is not None:
+                tests.append(f"list_contains(${column}s, {column})")
+                params[f"{column}s"] = sorted(set(values))
+        return f" WHERE ({' AND '.join(tests)}) OR rank < 0", params
 
 
-def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str],
-          phases: list[str] | None, errors: list[ResultsError] | None) -> pd.DataFrame:
+def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str], kept: Kept,
+          errors: list[ResultsError] | None) -> pd.DataFrame:
     """``columns`` (and ``run_id``) of the rows of ``runs``: files of the current schema
     version scanned together, older ones read one by one and migrated."""
-    columns = list(dict.fromkeys(["run_id", *columns, *(["phase", "rank"] if phases else [])]))
+    columns = list(dict.fromkeys(["run_id", *columns, *kept.columns]))
     current = runs["schema_version"].eq(SCHEMA_VERSION).fillna(False).astype(bool)
     paths = [str(results_dir / name) for name in runs.loc[current, "file"]]
-    parts = [_scan(paths, columns, phases, errors)]
+    parts = [_scan(paths, columns, kept, errors)]
     for name in runs.loc[~current, "file"]:
         try:
-            parts.append(_rows_in(read_file(results_dir / name), phases)[columns])
+            parts.append(kept.of(read_file(results_dir / name))[columns])
         except ResultsError as exc:
             if errors is None:
                 raise
@@ -129,16 +173,16 @@ def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str],
     return rows.reset_index(drop=True)
 
 
-def _scan(paths: list[str], columns: list[str], phases: list[str] | None,
+def _scan(paths: list[str], columns: list[str], kept: Kept,
           errors: list[ResultsError] | None) -> pd.DataFrame:
     """``columns`` of the rows of result files ``paths`` (all of the current version),
     read with one DuckDB query; if it fails, file by file to name the damaged ones."""
     if not paths:
         return conform(pd.DataFrame(columns=columns), columns)
     names = ", ".join(f'"{c}"' for c in columns)
-    where = " WHERE list_contains($phases, phase) OR rank < 0" if phases is not None else ""
+    where, params = kept.sql()
     query = f"SELECT {names} FROM read_parquet($paths){where}"
-    params = {"paths": paths} | ({"phases": phases} if phases is not None else {})
+    params |= {"paths": paths}
     try:
         with duckdb.connect() as con:
             table = con.sql(query, params=params).to_arrow_table()
@@ -153,6 +197,6 @@ def _scan(paths: list[str], columns: list[str], phases: list[str] | None,
                 return conform(pd.DataFrame(columns=columns), columns)
             raise
         half = len(paths) // 2
-        return pd.concat([_scan(paths[:half], columns, phases, errors),
-                          _scan(paths[half:], columns, phases, errors)], ignore_index=True)
+        return pd.concat([_scan(paths[:half], columns, kept, errors),
+                          _scan(paths[half:], columns, kept, errors)], ignore_index=True)
     return conform(table.to_pandas(), columns)

@@ -69,7 +69,7 @@ def test_old_and_new_files_load_as_one_table_in_append_order(tmp_path):
         os.link(path, tmp_path / path.name)
     store.append(_rows("new"), tmp_path)
     expected = pd.concat([files.read_file(p) for p in files.run_files(tmp_path)],
-                         ignore_index=True)
+                         ignore_index=True).astype({c: object for c in store.SHARED})
     pd.testing.assert_frame_equal(store.load(tmp_path), expected)
     table = pd.read_parquet(tmp_path / catalog.TABLE)  # the append indexed the old files
     assert len(table) == 6 and table["schema_version"].tolist()[-1] == SCHEMA_VERSION
