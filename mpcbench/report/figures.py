@@ -89,10 +89,12 @@ def palette(series: pd.Series) -> dict[str, tuple]:
 
 
 def inputs(df: pd.DataFrame, cells: pd.DataFrame, phases: pd.DataFrame,
-           per_network: pd.DataFrame) -> Tables:
+           per_network: pd.DataFrame, obs: pd.DataFrame | None = None) -> Tables:
     """The figures' inputs from the tidy rows ``df`` and the tables the report already
-    holds: its summary ``cells``, ``phases`` and the per-network table."""
-    repeats, run_rows = summary.repeats(df), summary.run_level(df)
+    holds: its summary ``cells``, ``phases``, the per-network table and the repeats
+    ``obs`` (:func:`~mpcbench.results.summary.repeats`, computed here when not given)."""
+    repeats = summary.repeats(df) if obs is None else obs
+    run_rows = summary.run_level(df)
     colours = palette(pd.concat([repeats["series"], phases["series"], run_rows["series"]]))
     return Tables(repeats, cells, phases, run_rows, micro.micro_repeats(df), per_network,
                   colours)

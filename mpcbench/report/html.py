@@ -300,13 +300,14 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
         raise InputError(f"no results in {results_dir}; run `mpcbench run` or `sweep` first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cells = roles.mark_dealers(summary.summary(df), df)
+    obs = summary.repeats(df)  # every figure per repeat, shared by the tables below
+    cells = roles.mark_dealers(summary.summary(df, obs), df)
     phases = summary.phases(df)
     sharing = micro.micro(df)
     coverage = provenance.coverage(df, expected)
     security = provenance.security(df)
     baseline_fws = sorted(coverage.loc[coverage["kind"] == "baseline", "framework"])
-    per_network = network.by_network(df)
+    per_network = network.by_network(df, obs)
     traffic = dealer.table(cells, df)
     published = load_literature()
     against = literature.table(cells, df, published)
@@ -352,7 +353,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     ]
     tables += [
         _plain_table("privacy", "Privacy: what an attacker on the wire recovers",
-                     privacy.privacy_table(df), privacy.NOTE),
+                     privacy.privacy_table(df, cells), privacy.NOTE),
         _plain_table("robustness_cnnf", "Robustness: CNN-F", robustness.feedback_table(df),
                      robustness.FEEDBACK_NOTE),
         _plain_table("robustness_vae", "Robustness: VAE Lipschitz certificate",
@@ -366,7 +367,7 @@ def build(results_dir: Path, out_dir: Path, expected: dict[str, str] | None = No
     for table in tables:
         table.data.to_csv(out_dir / f"{table.name}.csv", index=False)
     figures.theme()
-    inputs = figures.inputs(df, cells, phases, per_network)
+    inputs = figures.inputs(df, cells, phases, per_network, obs)
     drawn = [_draw(spec, inputs, out_dir) for spec in FIGURES]
     micro_fig = _draw(SHARING_FIGURE, inputs, out_dir) if not sharing.empty else None
     reconstructions = privacy.copy_reconstruction_figures(df, out_dir)

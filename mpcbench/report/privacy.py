@@ -49,9 +49,10 @@ def _figures(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
         value=("value", "mean"), source=("source", sources))
 
 
-def privacy_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The privacy table (columns :data:`COLUMNS`; empty without MPC or attacked cells)."""
-    cells = summary.summary(df)
+def privacy_table(df: pd.DataFrame, cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The privacy table (columns :data:`COLUMNS`; empty without MPC or attacked cells) of
+    the rows ``df`` and their summary ``cells`` (computed here when not given)."""
+    cells = summary.summary(df) if cells is None else cells
     attacked = [m for pairs in ATTACKERS.values() for m, _ in pairs]
     said = security.of_cells(cells, df)["security_sentence"]
     cells = cells.assign(mpc=summary.is_mpc(cells), cell=range(len(cells)), said=said)

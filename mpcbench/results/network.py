@@ -44,35 +44,47 @@ def _placement(text: object) -> dict:
 def links(df: pd.DataFrame) -> pd.DataFrame:
     """Per run: requested one-way delay, RTT and rate of the default link, and the
     median measured RTT and rate of the probed links (NaN where not emulated)."""
-    runs = df.groupby("run_id", sort=False)[["network", "backend_config"]].first()
-    rows = []
-    for run_id, (network, config) in runs.iterrows():
-        placed = _placement(config)
-        default = placed.get("network", {}).get("profile", {}).get("default", {})
-        probed = pd.DataFrame(placed.get("probe", {}).get("links", []))
-        emulated = bool(default)
-        rows.append({
-            "run_id": run_id, "network": network,
-            "delay_s": default.get("delay_s", 0.0) if emulated else 0.0,
-            "rtt_s": 2 * default.get("delay_s", 0.0) if emulated else 0.0,
-            "rate_bps": default.get("rate_bps") if emulated else np.nan,
-            "measured_rtt_s": probed["measured_rtt_s"].median() if len(probed) else np.nan,
-            "measured_rate_bps": (probed["measured_rate_bps"].dropna().median()
-                                  if len(probed) else np.nan),
-        })
-    out = pd.DataFrame(rows, columns=["run_id", "network", "delay_s", "rtt_s", "rate_bps",
-                                      "measured_rtt_s", "measured_rate_bps"])
+    runs = df.drop_duplicates("run_id")  # the network and configuration are the run's
+    said = {config: _link(config) for config in set(runs["backend_config"].dropna())}
+    unset = _link(None)
+    out = pd.DataFrame([{"run_id": run_id, "network": network,
+                         **(said[config] if isinstance(config, str) else unset)}
+                        for run_id, network, config in zip(
+                            runs["run_id"], runs["network"], runs["backend_config"],
+                            strict=True)],
+                       columns=["run_id", "network", "delay_s", "rtt_s", "rate_bps",
+                                "measured_rtt_s", "measured_rate_bps"])
     return out.astype({c: "float64" for c in out.columns[2:]})
 
 
-def by_network(df: pd.DataFrame) -> pd.DataFrame:
+def _link(config: object) -> dict[str, float]:
+    """Requested delay, RTT and rate of a run's default link and the median measured RTT
+    and rate of its probed links, from its ``backend_config``."""
+    placed = _placement(config)
+    default = placed.get("network", {}).get("profile", {}).get("default", {})
+    probed = placed.get("probe", {}).get("links", [])
+    emulated = bool(default)
+
+    def median(key: str) -> float:
+        found = [p[key] for p in probed if p.get(key) is not None and not pd.isna(p[key])]
+        return float(np.median(found)) if found else np.nan
+
+    return {"delay_s": default.get("delay_s", 0.0) if emulated else 0.0,
+            "rtt_s": 2 * default.get("delay_s", 0.0) if emulated else 0.0,
+            "rate_bps": default.get("rate_bps") if emulated else np.nan,
+            "measured_rtt_s": median("measured_rtt_s"),
+            "measured_rate_bps": median("measured_rate_bps")}
+
+
+def by_network(df: pd.DataFrame, obs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per cell and network: median time per image and per batch, requested RTT, rate,
-    counted rounds and MiB sent per party per batch."""
-    obs = repeats(df)
+    counted rounds and MiB sent per party per batch (from the rows ``df`` and their
+    :func:`~.summary.repeats` ``obs``, computed here when not given)."""
+    obs = repeats(df) if obs is None else obs
     if obs.empty:
         return pd.DataFrame(columns=BY_NETWORK)
     # the figures' series without its network: one series across networks
-    obs["series"] = obs["series"].str.replace(r" @\S+$", "", regex=True)
+    obs = obs.assign(series=obs["series"].str.replace(r" @\S+$", "", regex=True))
     obs = obs.merge(links(df).drop(columns="network"), on="run_id", how="left")
     obs["s_per_batch"] = obs["s_per_img"] * obs["batch"].astype("float64")
     obs["rounds_per_batch"] = obs["rounds_per_img"] * obs["batch"].astype("float64")

@@ -57,10 +57,15 @@ MIB = 2**20
 OBS = ["run_id", "repeat"]
 
 
+def _usable(df: pd.DataFrame) -> pd.Series:
+    """Per row: does it enter statistics (see :func:`usable`)?"""
+    ok = df["status"].fillna("ok").eq("ok") & ~df["is_warmup"].fillna(False).astype(bool)
+    return ok & df["value"].notna()
+
+
 def usable(df: pd.DataFrame) -> pd.DataFrame:
     """Rows that enter statistics: status ok (or unset) and not warm-up."""
-    ok = df["status"].fillna("ok").eq("ok") & ~df["is_warmup"].fillna(False).astype(bool)
-    return df[ok & df["value"].notna()]
+    return df[_usable(df)]
 
 
 def is_workload(df: pd.DataFrame, kind: str) -> pd.Series:
@@ -82,8 +87,7 @@ def is_micro(df: pd.DataFrame) -> pd.Series:
 
 
 def _inference(df: pd.DataFrame) -> pd.DataFrame:
-    rows = usable(df)
-    return rows[is_workload(rows, Inference.kind)]
+    return df[_usable(df) & is_workload(df, Inference.kind)]
 
 
 def is_dealer(df: pd.DataFrame) -> pd.Series:
@@ -195,8 +199,9 @@ def quantile(p: float) -> Callable[[pd.Series], float]:
     return of
 
 
-def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """The summary table: one row per cell (see module doc for the definitions).
+def summary(df: pd.DataFrame, obs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The summary table: one row per cell (see module doc for the definitions), from the
+    rows ``df`` and their :func:`repeats` ``obs`` (computed here when not given).
 
     Columns: cell keys, ``system``, ``settings``, ``series`` and ``security`` (see
     :mod:`.labels`), ``kind``, ``runs``, ``repeats``, ``images``,
@@ -208,7 +213,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     ``rounds_per_img``, ``eff`` (median total time of a repeat / accuracy)
     and the security columns.
     """
-    obs = repeats(df)
+    obs = repeats(df) if obs is None else obs
     rows = _inference(df)
     grouped = obs.groupby(CELL, dropna=False)
     table = grouped.agg(
