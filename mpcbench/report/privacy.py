@@ -84,9 +84,9 @@ def privacy_table(df: pd.DataFrame, cells: pd.DataFrame | None = None) -> pd.Dat
 def reconstruction_figures(df: pd.DataFrame) -> list[str]:
     """Paths of the reconstruction figures (originals beside reconstructions) the split
     runs recorded, one per dataset, as stored in their backend configuration."""
-    rows = summary.usable(df)
+    rows = summary.usable(df[df["framework"].eq("split").fillna(False).astype(bool)])
     found = {}
-    for text in rows.loc[rows["framework"] == "split", "backend_config"].dropna().unique():
+    for text in rows["backend_config"].dropna().unique():
         path = json.loads(text).get("reconstruction_figure")
         if path:
             found[path] = None

@@ -26,10 +26,13 @@ from . import catalog, files
 from .files import ResultsError, locked, read_file, remove_stale, run_files
 from .schema import COLUMNS, RECORD_COLUMNS, ROW_COLUMNS, SCHEMA_VERSION, conform
 
-#: long text columns of a run's record (JSON) that every row of the run shares: the
-#: table :func:`load` returns holds them as Python strings (``object``), one string per
-#: run that its rows point to, not a copy per row
-SHARED = ["identity", "backend_config"]
+#: text columns of a run's record that say what it ran on and with (JSON, hashes,
+#: versions, messages), which statistics never group rows by: the table :func:`load`
+#: returns holds them as Python strings (``object``), one string per run that its rows
+#: point to, not a copy per row
+SHARED = ["identity", "backend_config", "framework_versions", "mpcbench_version",
+          "python_version", "torch_version", "numpy_version", "git_commit", "hostname", "os",
+          "cpu_model", "weights_sha256", "case_fingerprint", "error", "note"]
 
 __all__ = ["ResultsError", "append", "load", "locked", "read_file", "remove_stale",
            "run_files", "stored_run_ids"]
@@ -176,26 +179,29 @@ def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str], kept: Kept,
 def _scan(paths: list[str], columns: list[str], kept: Kept,
           errors: list[ResultsError] | None) -> pd.DataFrame:
     """``columns`` of the rows of result files ``paths`` (all of the current version),
-    read with one DuckDB query; if it fails, file by file to name the damaged ones."""
+    read with one DuckDB query; if it fails, halves of them in turn down to single files,
+    which pyarrow reads or names as damaged."""
     if not paths:
         return conform(pd.DataFrame(columns=columns), columns)
     names = ", ".join(f'"{c}"' for c in columns)
     where, params = kept.sql()
     query = f"SELECT {names} FROM read_parquet($paths){where}"
     params |= {"paths": paths}
-    try:
-        with duckdb.connect() as con:
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")  # stdout carries the data
+        try:
             table = con.sql(query, params=params).to_arrow_table()
-    except duckdb.Error:
-        if len(paths) == 1:
+        except (duckdb.IOException, duckdb.InvalidInputException):
+            table = None
+    if table is None:
+        if len(paths) == 1:  # read by pyarrow instead, or named as damaged
             try:
-                files.read_file(Path(paths[0]))
+                return kept.of(files.read_file(Path(paths[0])))[columns]
             except ResultsError as exc:
                 if errors is None:
                     raise
                 errors.append(exc)
                 return conform(pd.DataFrame(columns=columns), columns)
-            raise
         half = len(paths) // 2
         return pd.concat([_scan(paths[:half], columns, kept, errors),
                           _scan(paths[half:], columns, kept, errors)], ignore_index=True)

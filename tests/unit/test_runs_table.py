@@ -138,3 +138,18 @@ def test_a_damaged_file_is_named_by_check_and_left_out(tmp_path):
     errors = []
     assert set(store.load(tmp_path, errors=errors)["run_id"]) == {"b"}
     assert len(errors) == 1 and bad.name in str(errors[0])
+
+
+def test_a_file_damaged_in_place_is_found_by_the_scan_and_named(tmp_path):
+    """Damage the runs table cannot see (same size, same time): the one query over the
+    files fails, and they are read in halves down to the damaged one."""
+    _stored(tmp_path, "a", "b", "c", "d")
+    bad = files.run_files(tmp_path)[2]
+    before = bad.stat()
+    bad.write_bytes(b"x" * before.st_size)
+    os.utime(bad, ns=(before.st_atime_ns, before.st_mtime_ns))
+    errors = []
+    assert set(store.load(tmp_path, errors=errors)["run_id"]) == {"a", "b", "d"}
+    assert len(errors) == 1 and bad.name in str(errors[0])
+    with pytest.raises(store.ResultsError, match=bad.name):
+        store.load(tmp_path)
