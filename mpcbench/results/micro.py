@@ -13,9 +13,8 @@ from .summary import MIB, OBS, is_micro, per_rank, quantile, usable
 def micro_repeats(df: pd.DataFrame) -> pd.DataFrame:
     """Sharing micro-benchmark: per run x repeat, the slowest party's ``load`` and ``share``
     time and the largest party's peak RSS over the micro-benchmark's phases."""
-    rows = usable(df)
-    rows = rows[is_micro(rows) & (rows["rank"] >= 0)
-                & rows["phase"].isin(["load", "share", "total"])]
+    chosen = is_micro(df) & (df["rank"] >= 0) & df["phase"].isin(["load", "share", "total"])
+    rows = usable(df[chosen.fillna(False).astype(bool)])
     rows = rows.assign(dtype=rows["dtype"].fillna("?").astype(str))
     keys = ["framework", "dtype", "case_id", "parties", "config", *OBS]
     rss = rows[rows["metric"] == "peak_rss_bytes"].groupby(keys, dropna=False)["value"].max()

@@ -59,7 +59,7 @@ def runs(df: pd.DataFrame) -> pd.DataFrame:
         dealer_rss_mib=("dealer_rss_mib", "max"),
         rounds_per_img=("rounds_per_img", "median"),
     )
-    run_rows = usable(df)[lambda d: (d["rank"] < 0) & d["metric"].isin(list(RUN_AGG))]
+    run_rows = usable(df[(df["rank"] < 0) & df["metric"].isin(list(RUN_AGG))])
     metrics = run_rows.pivot_table(index="run_id", columns="metric", values="value",
                                    aggfunc="first")
     out = ident.join(obs).join(metrics.reindex(columns=list(RUN_AGG))).reset_index()
