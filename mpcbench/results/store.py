@@ -72,9 +72,11 @@ def load(path: Path | str, errors: list[ResultsError] | None = None, *,
     Without arguments every row and column of every run. ``framework``, ``model``,
     ``since`` (runs made then or later) and ``run_ids`` select runs; ``columns`` (of
     :data:`~.schema.COLUMNS`, in their order) the columns; ``phases`` and ``metrics``
-    only the rows of those phases and metrics and the run-level rows (rank < 0). A file
-    that cannot be read raises :class:`ResultsError` naming it; given an ``errors``
-    list, such a file is skipped instead and its error appended there.
+    only the rows of those phases and metrics and the run-level rows (rank < 0). The
+    :data:`SHARED` columns are Python strings (``object``), one per run, that its rows
+    share; the others have the schema's types. A file that cannot be read raises
+    :class:`ResultsError` naming it; given an ``errors`` list, such a file is skipped
+    instead and its error appended there.
     """
     path = Path(path)
     if not path.exists():
@@ -83,15 +85,19 @@ def load(path: Path | str, errors: list[ResultsError] | None = None, *,
     kept = Kept(phases, metrics)
     if path.is_file():
         table = _select(read_file(path), framework, model, since, run_ids)
-        return kept.of(table)[columns].reset_index(drop=True)
+        return _shared(kept.of(table)[columns].reset_index(drop=True))
     record_columns = [c for c in RECORD_COLUMNS if c in columns or c in
                       ("run_id", "framework", "model", "timestamp", "schema_version")]
     runs = _select(catalog.records(path, errors, record_columns), framework, model, since,
                    run_ids)
     rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns], kept, errors)
-    record = conform(runs[record_columns], record_columns)
-    record = record.astype({c: object for c in SHARED if c in record})
+    record = _shared(conform(runs[record_columns], record_columns))
     return rows.merge(record, on="run_id", how="inner", validate="many_to_one")[columns]
+
+
+def _shared(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its :data:`SHARED` columns as Python strings."""
+    return table.astype({c: object for c in SHARED if c in table})
 
 
 def _select(table: pd.DataFrame, framework: str | None, model: str | None,
