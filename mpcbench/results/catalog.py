@@ -144,15 +144,37 @@ def check(results_dir: Path | str, repair: bool = False) -> list[str]:
     results_dir = Path(results_dir)
     errors: list[ResultsError] = []
     with files.locked(results_dir):
-        stored = _read(results_dir)
-        rebuilt = rebuild(results_dir, errors)
-        found = [f"{UNREADABLE} {exc}" for exc in errors]
-        if stored is None:
-            found.append(f"{TABLE} is missing or unreadable")
-        else:
-            found += _differences(stored, rebuilt)
-        if repair and found:
-            write(rebuilt, results_dir)
+        return _check(results_dir, repair, errors)
+
+
+def upgrade(results_dir: Path | str) -> tuple[list[Path], list[str]]:
+    """Rewrite every readable result file of an older schema version in the current one
+    (:func:`.files.upgrade`: the rows read are the same, and read faster), then store the
+    runs table rebuilt from the files; the files rewritten and :func:`check`'s lines."""
+    results_dir = Path(results_dir)
+    errors: list[ResultsError] = []
+    with files.locked(results_dir):
+        upgraded = []
+        for path in files.run_files(results_dir):
+            try:
+                if files.upgrade(path):
+                    upgraded.append(path)
+            except (ResultsError, OSError, ValueError) as exc:
+                errors.append(ResultsError(f"results file {path} not upgraded: {exc}"))
+        return upgraded, _check(results_dir, True, errors)
+
+
+def _check(results_dir: Path, repair: bool, errors: list[ResultsError]) -> list[str]:
+    """:func:`check` with the lock held, ``errors`` met so far named first."""
+    stored = _read(results_dir)
+    rebuilt = rebuild(results_dir, errors)
+    found = [f"{UNREADABLE} {exc}" for exc in errors]
+    if stored is None:
+        found.append(f"{TABLE} is missing or unreadable")
+    else:
+        found += _differences(stored, rebuilt)
+    if repair and found:
+        write(rebuilt, results_dir)
     return found
 
 

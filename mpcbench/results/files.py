@@ -198,6 +198,23 @@ def read_file(path: Path) -> pd.DataFrame:
         raise ResultsError(f"results file {path}: {exc}") from None
 
 
+def upgrade(path: Path) -> bool:
+    """Rewrite result file ``path`` in the current schema version if it is older (the
+    same rows, migrated as :func:`read_file` reads them; the new file renamed over the
+    old); whether it was. The caller holds :func:`locked`."""
+    if RECORD_KEY in (pq.read_schema(path).metadata or {}):
+        return False
+    rows, record = split(read_file(path).drop(columns="schema_version"))
+    tmp = temporary(path.parent, run_id_of(path))
+    try:
+        write(rows, record, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync(path.parent)
+    return True
+
+
 def remove_stale(results_dir: Path) -> list[Path]:
     """Remove the temporary files of writers on this host that died before they
     finished; those removed."""

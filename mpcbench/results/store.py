@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from .. import injection
@@ -91,8 +92,11 @@ def load(path: Path | str, errors: list[ResultsError] | None = None, *,
     runs = _select(catalog.records(path, errors, record_columns), framework, model, since,
                    run_ids)
     rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns], kept, errors)
-    record = _shared(conform(runs[record_columns], record_columns))
-    return rows.merge(record, on="run_id", how="inner", validate="many_to_one")[columns]
+    record = _shared(conform(runs[record_columns], record_columns)).assign(
+        file=range(len(runs)))
+    # by file, not run id alone: a run id appended twice is two files, two runs' rows
+    return rows.merge(record, on=["run_id", "file"], how="inner",
+                      validate="many_to_one")[columns]
 
 
 def _shared(table: pd.DataFrame) -> pd.DataFrame:
@@ -163,35 +167,37 @@ class Kept:
 
 def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str], kept: Kept,
           errors: list[ResultsError] | None) -> pd.DataFrame:
-    """``columns`` (and ``run_id``) of the rows of ``runs``: files of the current schema
-    version scanned together, older ones read one by one and migrated."""
+    """``columns`` (and ``run_id``) of the rows of ``runs`` and the ``file`` each is
+    from (its position in ``runs``), in that order: files of the current schema version
+    scanned together, older ones read one by one and migrated."""
     columns = list(dict.fromkeys(["run_id", *columns, *kept.columns]))
     current = runs["schema_version"].eq(SCHEMA_VERSION).fillna(False).astype(bool)
     paths = [str(results_dir / name) for name in runs.loc[current, "file"]]
-    parts = [_scan(paths, columns, kept, errors)]
-    for name in runs.loc[~current, "file"]:
+    scanned = _scan(paths, columns, kept, errors)
+    parts = [scanned.assign(file=np.flatnonzero(current)[scanned["file"].to_numpy("int64")])]
+    for at, name in zip(np.flatnonzero(~current), runs.loc[~current, "file"], strict=True):
         try:
-            parts.append(kept.of(read_file(results_dir / name))[columns])
+            parts.append(kept.of(read_file(results_dir / name))[columns].assign(file=at))
         except ResultsError as exc:
             if errors is None:
                 raise
             errors.append(exc)
-    order = {run_id: i for i, run_id in enumerate(runs["run_id"])}
     rows = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    rows = rows.iloc[rows["run_id"].map(order).argsort(kind="stable")]
+    rows = rows.iloc[rows["file"].to_numpy().argsort(kind="stable")]
     return rows.reset_index(drop=True)
 
 
 def _scan(paths: list[str], columns: list[str], kept: Kept,
           errors: list[ResultsError] | None) -> pd.DataFrame:
-    """``columns`` of the rows of result files ``paths`` (all of the current version),
+    """``columns`` of the rows of result files ``paths`` (all of the current version)
+    and the ``file`` each is from (its position in ``paths``),
     read with one DuckDB query; if it fails, halves of them in turn down to single files,
     which pyarrow reads or names as damaged."""
     if not paths:
-        return conform(pd.DataFrame(columns=columns), columns)
+        return _none(columns)
     names = ", ".join(f'"{c}"' for c in columns)
     where, params = kept.sql()
-    query = f"SELECT {names} FROM read_parquet($paths){where}"
+    query = f"SELECT {names}, file_index AS file FROM read_parquet($paths){where}"
     params |= {"paths": paths}
     with duckdb.connect() as con:
         con.execute("SET enable_progress_bar = false")  # stdout carries the data
@@ -202,13 +208,21 @@ def _scan(paths: list[str], columns: list[str], kept: Kept,
     if table is None:
         if len(paths) == 1:  # read by pyarrow instead, or named as damaged
             try:
-                return kept.of(files.read_file(Path(paths[0])))[columns]
+                return kept.of(files.read_file(Path(paths[0])))[columns].assign(file=0)
             except ResultsError as exc:
                 if errors is None:
                     raise
                 errors.append(exc)
-                return conform(pd.DataFrame(columns=columns), columns)
+                return _none(columns)
         half = len(paths) // 2
+        second = _scan(paths[half:], columns, kept, errors)
         return pd.concat([_scan(paths[:half], columns, kept, errors),
-                          _scan(paths[half:], columns, kept, errors)], ignore_index=True)
-    return conform(table.to_pandas(), columns)
+                          second.assign(file=second["file"] + half)], ignore_index=True)
+    rows = table.to_pandas()
+    return conform(rows.drop(columns="file"), columns).assign(file=rows["file"])
+
+
+def _none(columns: list[str]) -> pd.DataFrame:
+    """No rows, in ``columns`` and ``file``."""
+    return conform(pd.DataFrame(columns=columns), columns).assign(
+        file=pd.Series(dtype="int64"))

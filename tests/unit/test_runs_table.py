@@ -153,3 +153,28 @@ def test_a_file_damaged_in_place_is_found_by_the_scan_and_named(tmp_path):
     assert len(errors) == 1 and bad.name in str(errors[0])
     with pytest.raises(store.ResultsError, match=bad.name):
         store.load(tmp_path)
+
+
+def test_upgrade_rewrites_old_files_as_the_rows_they_read_as(tmp_path):
+    for path in files.run_files(REAL):  # files of schema version 5 and 6
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    before = store.load(tmp_path)
+    res = CliRunner().invoke(app, ["check", "-r", str(tmp_path), "--upgrade"])
+    assert res.exit_code == 0, res.output
+    assert "5 files rewritten" in res.output
+    assert all(files.RECORD_KEY in pq.read_schema(p).metadata
+               for p in files.run_files(tmp_path))
+    after = store.load(tmp_path)
+    pd.testing.assert_frame_equal(before.drop(columns="schema_version"),
+                                  after.drop(columns="schema_version"))
+    assert (after["schema_version"] == SCHEMA_VERSION).all()
+    assert catalog.check(tmp_path) == []
+    res = CliRunner().invoke(app, ["check", "-r", str(tmp_path), "--upgrade"])
+    assert "0 files rewritten" in res.output and "agree (5 runs)" in res.output
+
+
+def test_a_run_id_appended_twice_is_two_runs_each_with_its_own_record(tmp_path):
+    store.append(_rows("a", 1.0), tmp_path)
+    store.append(_rows("a", 5.0).assign(batch=32), tmp_path)
+    df = store.load(tmp_path)
+    assert df[["batch", "value"]].drop_duplicates().values.tolist() == [[64, 1.0], [32, 5.0]]
