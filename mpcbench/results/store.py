@@ -91,12 +91,13 @@ def load(path: Path | str, errors: list[ResultsError] | None = None, *,
                       ("run_id", "framework", "model", "timestamp", "schema_version")]
     runs = _select(catalog.records(path, errors, record_columns), framework, model, since,
                    run_ids)
-    rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns], kept, errors)
-    record = _shared(conform(runs[record_columns], record_columns)).assign(
-        file=range(len(runs)))
-    # by file, not run id alone: a run id appended twice is two files, two runs' rows
-    return rows.merge(record, on=["run_id", "file"], how="inner",
-                      validate="many_to_one")[columns]
+    rows = _rows(path, runs, [c for c in ROW_COLUMNS if c in columns and c != "run_id"],
+                 kept, errors)
+    record = _shared(conform(runs[record_columns], record_columns))
+    # each row takes the record of its file (a run id appended twice is two files)
+    joined = pd.concat([rows.drop(columns="file"),
+                        record.iloc[rows["file"].to_numpy()].reset_index(drop=True)], axis=1)
+    return joined[columns]
 
 
 def _shared(table: pd.DataFrame) -> pd.DataFrame:
@@ -167,10 +168,10 @@ class Kept:
 
 def _rows(results_dir: Path, runs: pd.DataFrame, columns: list[str], kept: Kept,
           errors: list[ResultsError] | None) -> pd.DataFrame:
-    """``columns`` (and ``run_id``) of the rows of ``runs`` and the ``file`` each is
-    from (its position in ``runs``), in that order: files of the current schema version
-    scanned together, older ones read one by one and migrated."""
-    columns = list(dict.fromkeys(["run_id", *columns, *kept.columns]))
+    """``columns`` of the rows of ``runs`` and the ``file`` each is from (its position
+    in ``runs``), in that order: files of the current schema version scanned together,
+    older ones read one by one and migrated."""
+    columns = list(dict.fromkeys([*columns, *kept.columns]))
     current = runs["schema_version"].eq(SCHEMA_VERSION).fillna(False).astype(bool)
     paths = [str(results_dir / name) for name in runs.loc[current, "file"]]
     scanned = _scan(paths, columns, kept, errors)
