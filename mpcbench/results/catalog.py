@@ -38,8 +38,10 @@ UNREADABLE = "unreadable:"
 
 def _listing(results_dir: Path) -> pd.DataFrame:
     """The result files of ``results_dir`` in append order, with size and mtime."""
-    entries = [(p.name, *(lambda st: (st.st_size, st.st_mtime_ns))(p.stat()))
-               for p in files.run_files(results_dir)]
+    entries = []
+    for path in files.run_files(results_dir):
+        stat = path.stat()
+        entries.append((path.name, stat.st_size, stat.st_mtime_ns))
     return pd.DataFrame(entries, columns=FILE_COLUMNS).astype(
         {"file": "string", "file_bytes": "Int64", "file_mtime_ns": "Int64"})
 
@@ -63,10 +65,10 @@ def _read(results_dir: Path, columns: list[str] | None = None) -> pd.DataFrame |
 
 
 def _reconcile(table: pd.DataFrame | None, results_dir: Path,
-               errors: list[ResultsError] | None) -> tuple[pd.DataFrame, bool]:
+               errors: list[ResultsError] | None) -> pd.DataFrame:
     """``table`` made to match the directory's files: records of files it does not match
-    read from them; whether it changed. A file that cannot be read raises
-    :class:`ResultsError`, or with ``errors`` is left out and its error appended."""
+    read from them. A file that cannot be read raises :class:`ResultsError`, or with
+    ``errors`` is left out and its error appended."""
     listing = _listing(results_dir)
     if table is None:
         table = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
@@ -75,7 +77,7 @@ def _reconcile(table: pd.DataFrame | None, results_dir: Path,
     matched = on_disk.isin(indexed)
     current = indexed.isin(on_disk)
     if matched.all() and current.all():
-        return table, False
+        return table
     records, read = [], []
     for name in listing.loc[~matched, "file"]:
         try:
@@ -86,13 +88,13 @@ def _reconcile(table: pd.DataFrame | None, results_dir: Path,
                 raise
             errors.append(exc)
     if current.all() and not read:  # only unreadable files are not indexed
-        return table, False
+        return table
     new = _typed(records, listing[listing["file"].isin(read)])
     order = {name: i for i, name in enumerate(listing["file"])}
     both = pd.concat([f for f in (table[current], new) if len(f)] or [new],
                      ignore_index=True)
     both = both.iloc[both["file"].map(order).argsort(kind="stable")]
-    return both.reset_index(drop=True), True
+    return both.reset_index(drop=True)
 
 
 def write(table: pd.DataFrame, results_dir: Path) -> None:
@@ -117,16 +119,16 @@ def records(results_dir: Path | str, errors: list[ResultsError] | None = None,
     it). A file that cannot be read raises :class:`ResultsError`, or with
     ``errors`` is left out and its error appended."""
     results_dir = Path(results_dir)
-    table, _ = _reconcile(_read(results_dir, columns), results_dir, errors)
+    table = _reconcile(_read(results_dir, columns), results_dir, errors)
     wanted = list(dict.fromkeys([*(columns or RECORD_COLUMNS), *FILE_COLUMNS]))
     return table[wanted]
 
 
-def add(results_dir: Path, record: dict[str, object], path: Path) -> None:
-    """Add the record of ``path``, just linked, to the runs table (the caller holds
-    :func:`.files.locked`). Files the table did not match are reconciled on the way; an
-    unreadable one is left out, as every reader leaves it out."""
-    table, _ = _reconcile(_read(results_dir), results_dir, [])
+def add(results_dir: Path, path: Path) -> None:
+    """Add the record of ``path``, just linked, to the runs table, read back from it (the
+    caller holds :func:`.files.locked`). Files the table did not match are reconciled on
+    the way; an unreadable one is left out, as every reader leaves it out."""
+    table = _reconcile(_read(results_dir), results_dir, [])
     if path.name not in set(table["file"]):  # the new file is not readable back
         raise ResultsError(f"results file {path} was linked but cannot be read back")
     write(table, results_dir)
@@ -134,8 +136,7 @@ def add(results_dir: Path, record: dict[str, object], path: Path) -> None:
 
 def rebuild(results_dir: Path | str, errors: list[ResultsError] | None = None) -> pd.DataFrame:
     """The runs table as the files alone give it (the stored one unread)."""
-    table, _ = _reconcile(None, Path(results_dir), errors)
-    return table
+    return _reconcile(None, Path(results_dir), errors)
 
 
 def check(results_dir: Path | str, repair: bool = False) -> list[str]:

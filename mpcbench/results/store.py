@@ -52,7 +52,7 @@ def append(df: pd.DataFrame, results_dir: Path) -> Path:
         with locked(results_dir):
             target = files.link(tmp, results_dir, str(record["run_id"]))
             injection.at("index", injection.LAUNCHER)
-            catalog.add(results_dir, record, target)
+            catalog.add(results_dir, target)
         return target
     finally:
         tmp.unlink(missing_ok=True)
