@@ -14,6 +14,7 @@ import pandas as pd
 from ..results import security as settings
 from ..results.identity import system_name
 from ..results.labels import kind_label, versions_label
+from ..results.schema import first_rows
 from ..results.summary import is_micro, is_mpc, security_notes, usable
 
 GIB = 2**30
@@ -41,12 +42,6 @@ def _describe(column: pd.Series, part: Callable[[dict], dict]) -> pd.Series:
                      index=column.index, dtype=object)
 
 
-def _first_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The first row of every run: what the tables of runs read is the same on all of a
-    run's rows (its record: :data:`~mpcbench.results.schema.RECORD_COLUMNS`)."""
-    return df.drop_duplicates("run_id")
-
-
 def _per_run(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """First value of ``columns`` of every run (runs share these columns in all rows)."""
     return df.groupby("run_id", sort=False)[columns].first().reset_index()
@@ -70,7 +65,7 @@ def machines(df: pd.DataFrame) -> pd.DataFrame:
 
 def versions(df: pd.DataFrame) -> pd.DataFrame:
     """Software the runs were made with: package versions and git commit (``+dirty``)."""
-    df = _first_rows(df)
+    df = first_rows(df)
     runs = _per_run(df, ["git_commit", "git_dirty"])
     dirty = runs["git_dirty"].fillna(False).astype(bool).map({True: "+dirty", False: ""})
     commit = runs["git_commit"].astype("string").str[:10].fillna("unknown") + dirty
@@ -85,7 +80,7 @@ def versions(df: pd.DataFrame) -> pd.DataFrame:
 
 def runs(df: pd.DataFrame) -> pd.DataFrame:
     """One line per run: when, what, where, status and threads per party."""
-    df = _first_rows(df)
+    df = first_rows(df)
     table = _per_run(
         df.sort_values("timestamp"),
         ["timestamp", "case_id", "framework", "model", "dataset", "parties", "batch", "images",
@@ -120,7 +115,7 @@ def run_dates(df: pd.DataFrame) -> dict[str, object]:
 def security(df: pd.DataFrame) -> pd.DataFrame:
     """Security model of every MPC framework x parties: the setting (a tag) and what it
     protects (:mod:`mpcbench.results.security`), with warnings for weakened settings."""
-    rows = _first_rows(df[is_mpc(df)])
+    rows = first_rows(df[is_mpc(df)])
     said = settings.of_rows(rows).set_axis(rows["run_id"])
     rows = rows.assign(details=_describe(rows["backend_config"], lambda c: c.get("security", {})),
                        system=[system_name(str(f), c) for f, c in

@@ -234,9 +234,6 @@ def add_labels(cells: pd.DataFrame) -> pd.DataFrame:
     ``settings``, the configuration settings that tell its system's cells apart,
     ``series``, the line a figure draws it in (:func:`series_label`), and ``security``,
     its security tag (:func:`security_tag`)."""
-    if cells.empty:
-        return cells.assign(settings=varying_settings(cells), system=cell_label(cells),
-                            series=series_label(cells), security=security_tag(cells))
     return cells.assign(**_once(cells, lambda u: pd.DataFrame({
         "settings": varying_settings(u), "system": cell_label(u), "series": series_label(u),
         "security": security_tag(u)})))

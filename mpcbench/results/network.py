@@ -22,6 +22,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from .schema import first_rows
 from .summary import CELL, repeats
 
 #: a cell across networks: the summary's cell without the network
@@ -44,7 +45,7 @@ def _placement(text: object) -> dict:
 def links(df: pd.DataFrame) -> pd.DataFrame:
     """Per run: requested one-way delay, RTT and rate of the default link, and the
     median measured RTT and rate of the probed links (NaN where not emulated)."""
-    runs = df.drop_duplicates("run_id")  # the network and configuration are the run's
+    runs = first_rows(df)  # the network and configuration are the run's
     said = {config: _link(config) for config in set(runs["backend_config"].dropna())}
     unset = _link(None)
     out = pd.DataFrame([{"run_id": run_id, "network": network,

@@ -140,6 +140,12 @@ ROW_COLUMNS = ["run_id", "rank", "role", "repeat", "is_warmup", "phase", "metric
 #: the columns of a run's record: one value per run (``run_id`` is its key)
 RECORD_COLUMNS = ["run_id"] + [c for c in COLUMNS if c not in ROW_COLUMNS]
 
+
+def first_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The first row of every run of the long table ``df``: enough for what is the same
+    on all of a run's rows (its record, :data:`RECORD_COLUMNS`)."""
+    return df.drop_duplicates("run_id")
+
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 #: non-string column types (every other column is a nullable string)
