@@ -10,15 +10,16 @@ SUITES := crypten frameworks micro baselines network network_quick network16 emu
 
 .PHONY: install demo test test-deps docs clean $(addprefix bench-,$(SUITES))
 
-# torch is the local CPU wheel; crypten goes in without its dependency pins (they pull
-# torchvision and a CUDA torch); its real runtime dependencies come from setup.cfg. It goes
-# in last: pip checks dependencies only when it installs them, so no later step of ours
-# complains in red that crypten's pins (torchvision, sklearn, ...) are missing.
+# torch is the local CPU wheel; crypten and spu go in without their dependency pins
+# (crypten's pull torchvision and a CUDA torch, spu's numpy<2, which pandas 3 cannot run
+# on); their real runtime dependencies come from setup.cfg (spu's: the extra "spu", jax
+# 0.4.34 on numpy 2). They go in last: pip checks dependencies only when it installs
+# them, so no later step of ours complains in red that their pins are not met.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
-	$(BIN)/pip install -q --no-deps crypten==0.4.1
+	$(BIN)/pip install -q -e '.[test,spu]'
+	$(BIN)/pip install -q --no-deps crypten==0.4.1 spu==0.9.5
 	touch $(STAMP)
 
 install: $(STAMP)

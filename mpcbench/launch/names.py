@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import InputError
 
 #: mpcbench's own frameworks (:func:`mpcbench.parties.names` without plugins)
-FRAMEWORKS = ("complex", "crypten", "feedback", "mpyc", "plaintext", "split", "vae")
+FRAMEWORKS = ("complex", "crypten", "feedback", "mpyc", "plaintext", "split", "spu", "vae")
 #: the models a case names by name: shared and baselines' own (:func:`.catalog.model_names`)
 #: and ``micro``, the sharing micro-benchmark (its workload: :mod:`mpcbench.case`)
 MODELS = ("alexnet", "bnn", "cnn", "cnnf", "complex", "lenet", "micro", "minionn", "mlp",

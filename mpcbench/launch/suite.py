@@ -3,7 +3,9 @@
 A suite names the grid: frameworks x models x datasets x parties x batch sizes x
 dtypes x variants (``stock``/``tuned``, for the backends that have the option; empty:
 the backend's default) x providers (of correlated randomness, e.g. CrypTen's
-``TFP``/``TTP``, for the backends that have the option; empty: the default) x networks,
+``TFP``/``TTP``, for the backends that have the option; empty: the default) x protocols
+(for the backends that have the option, each at the party counts it runs with; empty:
+the default) x networks,
 with images, repeats, warm-up and a timeout per case, and the roles of every case
 (``model_owner``, ``data_owners``, ``output``; see :mod:`mpcbench.roles`).
 ``overrides`` change any of those fields (and framework ``options``; a list of values is
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import (
@@ -51,6 +53,9 @@ from ..roles import OWNERS, Roles, format_ranks
 from . import checks, defaults
 from .record import code_identity, identity
 
+if TYPE_CHECKING:
+    from ..parties.base import Backend
+
 
 class SuiteError(InputError):
     """A suite file is missing or malformed."""
@@ -73,6 +78,9 @@ class Grid(BaseModel):
     variants: tuple[str, ...] = ()
     #: empty: the backend's default; else each backend that has the option runs each
     providers: tuple[str, ...] = ()
+    #: empty: the backend's default; else each backend that has the option runs each
+    #: protocol it has at the party counts that protocol runs with
+    protocols: tuple[str, ...] = ()
     images: PositiveInt = DEFAULT_IMAGES
     repeats: PositiveInt = 1
     warmup: NonNegativeInt = 0
@@ -93,7 +101,7 @@ class Grid(BaseModel):
     train_images: PositiveInt = EPOCH_IMAGES
 
     @field_validator("frameworks", "models", "datasets", "parties", "batch_sizes", "dtypes",
-                     "networks", "variants", "providers", mode="before")
+                     "networks", "variants", "providers", "protocols", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list | tuple) else (value,)
@@ -229,6 +237,23 @@ def _training(grid: Grid) -> Training | None:
     return Training(grid.steps, grid.lr, grid.seed, grid.train_images)
 
 
+def _protocols(grid: Grid, backend: type[Backend]) -> list[dict[str, str]]:
+    """The grid's protocols as options of ``backend`` (none if it has no such option);
+    :class:`SuiteError` for one it does not have."""
+    if not backend.protocols:
+        return []
+    unknown = [p for p in grid.protocols if p.upper() not in backend.protocols]
+    if unknown:
+        raise SuiteError(f"{backend.name} has no protocol {', '.join(unknown)}; it has "
+                         f"{', '.join(backend.protocols)}")
+    return [{"protocol": p.upper()} for p in grid.protocols]
+
+
+def _runs_with(backend: type[Backend], protocol: str, parties: int) -> bool:
+    fewest, most = backend.protocols[protocol]
+    return fewest <= parties <= most
+
+
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
     """All cases of ``suite``, validated by their backends, in a stable order.
 
@@ -246,15 +271,19 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
             variants = [{"variant": v} for v in grid.variants] if backend.variants else []
             providers = ([{"provider": p} for p in grid.providers] if backend.providers
                          else [])
+            protocols = _protocols(grid, backend)
             for dataset in grid.datasets:
-                for n, batch, dtype, network, variant, provider, options in product(
-                        counts, _batch_sizes(grid), grid.dtypes, networks,
-                        variants or [{}], providers or [{}], option_grid(grid.options)):
+                for n, batch, dtype, network, variant, provider, protocol, options in product(
+                        counts, _batch_sizes(grid), grid.dtypes, networks, variants or [{}],
+                        providers or [{}], protocols or [{}], option_grid(grid.options)):
+                    if protocol and not _runs_with(backend, protocol["protocol"], n):
+                        continue
                     case = defaults.case(
                         framework, model, parties=n, images=grid.images, batch=batch,
                         workload=_training(grid), dataset=dataset, repeats=grid.repeats,
                         warmup=grid.warmup, dtype=dtype,
-                        options={**options, **variant, **provider, **(extra_options or {})},
+                        options={**options, **variant, **provider, **protocol,
+                                 **(extra_options or {})},
                         network=network, roles=grid.roles())
                     checks.validate(case, backend)
                     planned.append(PlannedCase(case, grid.timeout_s))

@@ -85,6 +85,9 @@ class Backend(abc.ABC):
     #: values of the option ``provider`` (where correlated randomness comes from), the
     #: default first; empty: no such option
     providers: ClassVar[tuple[str, ...]] = ()
+    #: values of the option ``protocol``, the default first, each with the fewest and
+    #: most parties it runs with; empty: no such option
+    protocols: ClassVar[dict[str, tuple[int, int]]] = {}
     #: why the backend lacks a capability (:mod:`.capabilities` class -> reason), said
     #: when a case needs it
     lacks: ClassVar[dict[type, str]] = {}
@@ -162,6 +165,24 @@ class Backend(abc.ABC):
         return str(value)
 
     @classmethod
+    def protocol(cls, case: Case) -> str | None:
+        """The ``protocol`` option of ``case`` (upper case; the default if unset); ``None``
+        without protocols. :class:`Unsupported` for a value not in :attr:`protocols`, or
+        a party count the protocol does not run with."""
+        if not cls.protocols:
+            return None
+        value = str(case.options.get("protocol", next(iter(cls.protocols)))).upper()
+        if value not in cls.protocols:
+            raise Unsupported(f"{cls.name} option protocol must be one of "
+                              f"{', '.join(cls.protocols)}, got {value!r}")
+        fewest, most = cls.protocols[value]
+        if not fewest <= case.parties <= most:
+            span = f"exactly {fewest}" if fewest == most else f"{fewest} to {most}"
+            raise Unsupported(f"{cls.name} protocol {value} runs with {span} parties, "
+                              f"got {case.parties}")
+        return value
+
+    @classmethod
     def validate(cls, case: Case) -> None:
         """Raise :class:`Unsupported` for a case this framework cannot run (what its
         workload asks of the backend, e.g. secure training, the workload checks)."""
@@ -180,6 +201,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def setup(self, ctx: PartyContext) -> None:
         """Connect to the other parties."""
+
+    def prepare(self, graph: Graph) -> None:  # noqa: B027  optional: nothing to prepare
+        """Get ready to evaluate ``graph`` on the case's batches (e.g. compile it), before
+        the first repeat; timed as part of ``setup``. Called by the inference workload."""
 
     @abc.abstractmethod
     def share_model(self, graph: Graph | None) -> Any:

@@ -25,7 +25,8 @@ from typing import Any
 #: identity components in display order
 COMPONENTS = ("case", "config", "weights", "mpcbench", "frameworks")
 #: options shown in the system name or in their own columns, not among a cell's settings
-LABELLED_OPTIONS = frozenset({"variant", "tuned", "provider", "threshold", "rewrite"})
+LABELLED_OPTIONS = frozenset({"variant", "tuned", "provider", "threshold", "rewrite",
+                              "protocol"})
 _ARROW = "\N{RIGHTWARDS ARROW}"
 _NONE = "\N{EM DASH}"
 
@@ -64,12 +65,15 @@ def variant(config: object) -> str:
 
 
 def system_name(framework: str, config: object) -> str:
-    """``crypten``, ``crypten+tuned``, ``mpyc+pool_before_relu``: the framework, suffixed
-    with its variant unless that is ``stock`` and with its graph rewrite unless that is
-    ``none`` (or unrecorded)."""
+    """``crypten``, ``crypten+tuned``, ``mpyc+pool_before_relu``, ``fw[protocol]``: the
+    framework, with its protocol in brackets where it has one (lower case), suffixed with its variant
+    unless that is ``stock`` and with its graph rewrite unless that is ``none`` (or
+    unrecorded)."""
     v = variant(config)
-    rewrite = parse_config(config).get("rewrite", "none")
-    return framework + ("" if v == "stock" else f"+{v}") + (
+    opts = parse_config(config)
+    rewrite = opts.get("rewrite", "none")
+    protocol = f"[{opts['protocol'].lower()}]" if "protocol" in opts else ""
+    return framework + protocol + ("" if v == "stock" else f"+{v}") + (
         "" if rewrite == "none" else f"+{rewrite}")
 
 

@@ -92,10 +92,19 @@ def _frameworks(keep: Callable[[type[Backend]], bool] = lambda backend: True) ->
     return [name for name in _mpc() if keep(parties.get(name))]
 
 
+def protocols_at(backend: type[Backend], n: int) -> list[str | None]:
+    """The protocols the battery runs ``backend`` with at ``n`` parties: each that runs
+    with ``n`` parties (the default only, ``None``, for a backend without protocols)."""
+    return [p for p, (fewest, most) in backend.protocols.items()
+            if fewest <= n <= most] or [None]
+
+
 def _runs(keep: Callable[[type[Backend]], bool] = lambda backend: True) -> list:
-    """``(framework, parties)`` of every battery run of a backend that ``keep`` takes."""
-    return [pytest.param(name, n, id=f"{name}-{n}") for name in _frameworks(keep)
-            for n in party_counts(parties.get(name))]
+    """``(framework, parties, protocol)`` of every battery run of a backend that ``keep``
+    takes."""
+    return [pytest.param(name, n, p, id=f"{name}-{n}" + (f"-{p}" if p else ""))
+            for name in _frameworks(keep) for n in party_counts(parties.get(name))
+            for p in protocols_at(parties.get(name), n)]
 
 
 def _backend(framework: str) -> type[Backend]:
@@ -106,11 +115,13 @@ def _backend(framework: str) -> type[Backend]:
     return backend
 
 
-def _case(backend: type[Backend], n: int, **fields) -> Case:
-    """The battery's case of ``backend`` at ``n`` parties."""
+def _case(backend: type[Backend], n: int, protocol: str | None = None, **fields) -> Case:
+    """The battery's case of ``backend`` at ``n`` parties (with ``protocol``, if given)."""
     counts = party_counts(backend)
     options = ({"variant": backend.variants[counts.index(n) % len(backend.variants)]}
                if backend.variants and n in counts else {})
+    if protocol:
+        options["protocol"] = protocol
     return Case(backend.name, "mlp", parties=n, images=IMAGES, batch=BATCH, options=options,
                 **fields)
 
@@ -158,9 +169,10 @@ class Run:
         return sel.groupby(["repeat", "phase"])["value"].sum()
 
 
-def _measure(base: Path, framework: str, n: int) -> Run:
+def _measure(base: Path, framework: str, n: int, protocol: str | None) -> Run:
     backend = _backend(framework)
-    case = _case(backend, n, roles=_owners_roles(n) if backend.takes_roles else Roles())
+    case = _case(backend, n, protocol,
+                 roles=_owners_roles(n) if backend.takes_roles else Roles())
     dumps = base / "modules"
     dumps.mkdir()
     wrapper = base / "wrapper.py"
@@ -177,16 +189,16 @@ def _measure(base: Path, framework: str, n: int) -> Run:
 
 
 @pytest.fixture(scope="module")
-def battery_run(tmp_path_factory) -> Callable[[str, int], Run]:
-    """``(framework, parties) ->`` the battery's run of them (one for the whole module;
-    a run that failed fails every case that reads it, without running again)."""
-    return once(lambda framework, n: _measure(tmp_path_factory.mktemp(f"{framework}{n}"),
-                                              framework, n))
+def battery_run(tmp_path_factory) -> Callable[[str, int, str | None], Run]:
+    """``(framework, parties, protocol) ->`` the battery's run of them (one for the whole
+    module; a run that failed fails every case that reads it, without running again)."""
+    return once(lambda framework, n, protocol: _measure(
+        tmp_path_factory.mktemp(f"{framework}{n}{protocol or ''}"), framework, n, protocol))
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs())
-def test_agrees_with_plaintext(battery_run, framework, n):
-    run = battery_run(framework, n)
+@pytest.mark.parametrize(("framework", "n", "protocol"), _runs())
+def test_agrees_with_plaintext(battery_run, framework, n, protocol):
+    run = battery_run(framework, n, protocol)
     assert set(run.rows["status"]) == {"ok"}
     assert sorted(run.party["rank"].unique()) == list(range(n))
     assert run.metrics["agreement"] == 1.0
@@ -199,14 +211,14 @@ def test_agrees_with_plaintext(battery_run, framework, n):
         assert checked is None
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs())
-def test_every_phase_sends_what_it_receives(battery_run, framework, n):
+@pytest.mark.parametrize(("framework", "n", "protocol"), _runs())
+def test_every_phase_sends_what_it_receives(battery_run, framework, n, protocol):
     """Over all parties, the bytes sent in each repeat are the bytes received in it
     (barrier traffic is not counted), and ``total`` is exactly its phases. In each inner
     phase too, but for :data:`CONTROL_BYTES` per pair of parties: a transport's small
     control messages at the end of a collective can reach a party after it closed the
     phase, and are credited to the phase it closes next."""
-    run = battery_run(framework, n)
+    run = battery_run(framework, n, protocol)
     sent, received = run.per_phase("bytes_sent"), run.per_phase("bytes_received")
     pd.testing.assert_series_equal(sent.xs("total", level="phase"),
                                    received.xs("total", level="phase"), check_names=False)
@@ -215,12 +227,12 @@ def test_every_phase_sends_what_it_receives(battery_run, framework, n):
     pd.testing.assert_series_equal(inner, sent.xs("total", level="phase"), check_names=False)
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs())
-def test_uncounted_metrics_are_missing_not_zero(battery_run, framework, n):
+@pytest.mark.parametrize(("framework", "n", "protocol"), _runs())
+def test_uncounted_metrics_are_missing_not_zero(battery_run, framework, n, protocol):
     """Every party's traffic is counted (or estimated); rounds are counted everywhere or
     missing everywhere, never 0 where bytes moved; without a dealer the offline bytes are
     a measured 0."""
-    run = battery_run(framework, n)
+    run = battery_run(framework, n, protocol)
     party = run.party[run.party["phase"].isin(PHASES)]
     assert set(party["comm_method"]) <= {"counted", "estimated"}
     wide = party.set_index(["rank", "repeat", "phase", "metric"])["value"].unstack("metric")
@@ -236,9 +248,9 @@ def test_uncounted_metrics_are_missing_not_zero(battery_run, framework, n):
     assert cell["online_mib_per_img"] == cell["mib_per_img"] > 0
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs())
-def test_time_and_memory_are_measured_per_phase(battery_run, framework, n):
-    run = battery_run(framework, n)
+@pytest.mark.parametrize(("framework", "n", "protocol"), _runs())
+def test_time_and_memory_are_measured_per_phase(battery_run, framework, n, protocol):
+    run = battery_run(framework, n, protocol)
     party = run.party[run.party["phase"].isin(PHASES)]
     assert (party.loc[party["metric"] == "wall_s", "value"] > 0).all()
     rss = party[party["metric"] == "peak_rss_bytes"]
@@ -249,9 +261,9 @@ def test_time_and_memory_are_measured_per_phase(battery_run, framework, n):
     assert set(run.rows["oversubscribed"]) == {n > (os.cpu_count() or 1)}
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs(lambda backend: backend.takes_roles))
-def test_each_data_owner_learns_only_its_own_logits(battery_run, framework, n):
-    run = battery_run(framework, n)
+@pytest.mark.parametrize(("framework", "n", "protocol"), _runs(lambda backend: backend.takes_roles))
+def test_each_data_owner_learns_only_its_own_logits(battery_run, framework, n, protocol):
+    run = battery_run(framework, n, protocol)
     plain = _plain()
     owners = run.case.roles.data_owners
     learnt = []
@@ -282,9 +294,9 @@ def _home(backend: type[Backend]) -> str:
     return ".".join(module[:module.index(backend.name) + 1])
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs())
-def test_a_party_imports_only_its_own_framework(battery_run, framework, n):
-    run = battery_run(framework, n)
+@pytest.mark.parametrize(("framework", "n", "protocol"), _runs())
+def test_a_party_imports_only_its_own_framework(battery_run, framework, n, protocol):
+    run = battery_run(framework, n, protocol)
     own = parties.get(framework)
     others = [b for b in parties.registry().values() if b is not own]
     foreign = {*ALWAYS_FOREIGN, *(_home(b) for b in others),
@@ -297,15 +309,16 @@ def test_a_party_imports_only_its_own_framework(battery_run, framework, n):
         assert not wrong, f"a {framework} party imported {wrong}"
 
 
-@pytest.mark.parametrize(("framework", "n"), _runs(lambda b: issubclass(b, ShareFiles)))
+@pytest.mark.parametrize(("framework", "n", "protocol"),
+                         _runs(lambda b: issubclass(b, ShareFiles)))
 def test_saved_shares_reload_in_new_parties_to_the_same_logits(
-        tmp_path, battery_run, party_results, framework, n):
+        tmp_path, battery_run, party_results, framework, n, protocol):
     """New parties load the shares the battery run saved; no party reads the weights.
 
     The loading parties hold the very fixed-point shares the saving run used, with fresh
     randomness for the rest: their logits are within twice the saving run's own error
     against plaintext, with the same predicted classes."""
-    first = battery_run(framework, n)
+    first = battery_run(framework, n, protocol)
     manifest = json.loads((first.shares / shares.MANIFEST).read_text())
     assert sorted(manifest["files"]) == [str(r) for r in range(n)]
     assert manifest["set_id"] == first.rows["run_id"].iloc[0]
@@ -349,8 +362,9 @@ def test_a_killed_party_is_named_within_10_s_and_nothing_is_left(
 
 @pytest.mark.parametrize("framework", _frameworks())
 def test_bad_options_are_refused_before_launch(tmp_path, framework):
-    """Party counts outside the declared span, an unknown option, an unknown variant or
-    provider, and roles the backend does not take: refused, with nothing stored."""
+    """Party counts outside the declared span (the backend's, or a protocol's), an
+    unknown option, an unknown variant, provider or protocol, and roles the backend does
+    not take: refused, with nothing stored."""
     backend = _backend(framework)
     n = party_counts(backend)[0]
     bad = [Case(framework, "mlp", parties=backend.min_parties - 1),
@@ -358,7 +372,11 @@ def test_bad_options_are_refused_before_launch(tmp_path, framework):
            Case(framework, "mlp", parties=n, options={"no_such_option": 1})]
     bad += [Case(framework, "mlp", parties=n, options={option: "no_such_value"})
             for option, values in (("variant", backend.variants),
-                                   ("provider", backend.providers)) if values]
+                                   ("provider", backend.providers),
+                                   ("protocol", backend.protocols)) if values]
+    bad += [Case(framework, "mlp", parties=m, options={"protocol": p})  # outside its span
+            for p, (fewest, most) in backend.protocols.items() for m in (fewest - 1, most + 1)
+            if backend.min_parties <= m <= backend.max_parties]
     if not backend.takes_roles:
         bad.append(Case(framework, "mlp", parties=n, roles=Roles(model_owner=1)))
     for case in bad:

@@ -150,7 +150,7 @@ def test_missing_baseline_is_listed_as_not_measured(built):
     assert coverage.loc["mpyc", "status"] == "measured"
     page = built.read_text()
     assert re.search(r'<tr class="missing"><td[^>]*>complex</td>', page)
-    assert "Not measured (no rows in these results): complex, split, vae." in page
+    assert "Not measured (no rows in these results): complex, split, spu, vae." in page
 
 
 def test_failed_run_and_security_marks_in_page(built):

@@ -18,8 +18,8 @@ from mpcbench.roles import Roles
 from tests.unit import report_data
 
 #: every security setting a backend declares: CrypTen's two providers with the default
-#: roles and with the inputs elsewhere, MPyC at its default thresholds and at t = 0,
-#: the plaintext reference and each baseline
+#: roles and with the inputs elsewhere, MPyC at its default thresholds and at t = 0, SPU's
+#: three protocols, the plaintext reference and each baseline
 CASES = {
     "crypten TFP": Case("crypten", "mlp", parties=3),
     "crypten TFP, 2 parties": Case("crypten", "mlp", parties=2),
@@ -36,6 +36,9 @@ CASES = {
     "mpyc t=1, 3 parties": Case("mpyc", "mlp", parties=3),
     "mpyc t=1, 5 parties": Case("mpyc", "mlp", parties=5, options={"threshold": 1}),
     "mpyc t=2, 5 parties": Case("mpyc", "mlp", parties=5),
+    "spu SEMI2K": Case("spu", "mlp", parties=3),
+    "spu ABY3": Case("spu", "mlp", parties=3, options={"protocol": "ABY3"}),
+    "spu CHEETAH": Case("spu", "mlp", parties=2, options={"protocol": "CHEETAH"}),
     "plaintext": Case("plaintext", "mlp", parties=1),
     "complex": Case("complex", "complex", parties=2, batch=16),
     "feedback": Case("feedback", "cnnf", parties=1),
@@ -109,6 +112,19 @@ def test_ttp_is_a_dealer_without_inputs_trusted_not_to_collude(said, name):
         "a separate dealer process (trusted third party) that holds no inputs deals the "
         "correlated randomness; private unless all parties collude (semi-honest; the dealer "
         "is trusted not to collude with any party)"))
+
+
+def test_each_spu_protocol_says_whom_it_trusts(said):
+    semi2k = said["spu SEMI2K"]
+    assert semi2k.tag == "TFP dealer"  # SEMI2K's Beaver triples come from party 0
+    assert semi2k.sentence.startswith("party 0 generates all correlated randomness in the "
+                                      "clear (trusted first party)")
+    assert said["spu ABY3"] == security.Setting(
+        "honest majority", "private while at most 1 of 3 parties collude (3 parties, honest "
+                           "majority, semi-honest)")
+    assert said["spu CHEETAH"] == security.Setting(
+        "dishonest majority", "private unless all 2 parties collude (2 parties, no dealer, "
+                              "semi-honest)")
 
 
 def test_no_mpc_says_no_cryptographic_protection_and_what_the_backend_says(said):

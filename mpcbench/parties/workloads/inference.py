@@ -44,6 +44,9 @@ class InferenceParty(WorkloadParty):
             others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
             x_all[others] = 0
         graph = _graph(ctx) if backend.uses_description else None
+        if graph is not None:
+            with prof.phase("setup", sync=False):
+                backend.prepare(graph)
         directory = case.workload.shares
         stored = (shares.load(directory, ctx.rank, shares.expected(
             case, type(backend).share_encoding(case))) if directory else None)
@@ -66,7 +69,7 @@ class InferenceParty(WorkloadParty):
                         learnt = backend.reveal_batch(y, roles.outputs(case_roles, lo, hi),
                                                       (lo, hi))
                     for s, out in learnt:
-                        rows = out.detach().double().cpu().numpy()
+                        rows = np.asarray(out, dtype=np.float64)
                         logits.update(zip(range(s.lo, s.hi), rows, strict=True))
                     progress(1)
         saved = save_shares(ctx, backend, model) if ctx.save_shares else None
