@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
+from rich.text import Text
 
 from ..case import EPOCH_IMAGES
 from ..errors import InputError
@@ -75,6 +76,12 @@ class PathCheck:
                 pass
         except OSError as exc:
             raise typer.BadParameter(f"cannot write in {directory}: {exc.strerror}") from None
+
+
+def literal(cells: Iterable[object]) -> list[Text]:
+    """Table cells shown as they are: brackets in a label (``spu[aby3]``, ``[TFP t=1]``)
+    are text, not console markup."""
+    return [Text(str(cell)) for cell in cells]
 
 
 def nonempty(value: str | None) -> str | None:

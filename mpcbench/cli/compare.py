@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, PathCheck, nonempty
+from .common import DEFAULT_RESULTS, PathCheck, literal, nonempty
 
 #: the largest --factor taken
 MAX_FACTOR = 1000.0
@@ -81,8 +81,9 @@ def compare(
         m = METRICS.get(row.metric)
         unit = m.unit if m else ""
         ratio = "" if pd.isna(row.ratio) else f"{row.ratio:.3f}"
-        table.add_row(row.mark, row.cell, m.label if m else row.metric, _value(row.value_a, unit),
-                      _value(row.value_b, unit), ratio, row.note, style=_STYLE[row.mark])
+        table.add_row(*literal([row.mark, row.cell, m.label if m else row.metric,
+                                _value(row.value_a, unit), _value(row.value_b, unit), ratio,
+                                row.note]), style=_STYLE[row.mark])
     out.print(table)
     worse = regressions(changes)
     if worse:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, StoredResults, nonempty, stored_only
+from .common import DEFAULT_RESULTS, StoredResults, literal, nonempty, stored_only
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,7 +127,7 @@ def _table(summary: pd.DataFrame, columns: list[str], title: str | None) -> Tabl
         table.add_column(HEADERS.get(c, c), justify="right" if number else "left",
                          no_wrap=number)
     for row in zip(*text.values(), strict=True):
-        table.add_row(*row)
+        table.add_row(*literal(row))
     return table
 
 

@@ -14,7 +14,14 @@ from rich.table import Table
 
 from ..errors import InputError
 from .app import app, err, out
-from .common import DEFAULT_RESULTS, FrameworkName, StoredResults, nonempty, stored_only
+from .common import (
+    DEFAULT_RESULTS,
+    FrameworkName,
+    StoredResults,
+    literal,
+    nonempty,
+    stored_only,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +68,7 @@ def _table(rows: pd.DataFrame, title: str, caption: str) -> Table:
             cells = [str(row[c]) for c in shown]
             for measure, (_, spec) in _MEASURES.items():
                 cells += [_fmt(row[measure], spec), _fmt(row[RATIOS[measure]], "{:.2f}", _TIMES)]
-            table.add_row(*cells, _fmt(row["slowdown"], "{:.3g}", _TIMES),
+            table.add_row(*literal([*cells, _fmt(row["slowdown"], "{:.3g}", _TIMES)]),
                           style="bold" if row["is_reference"] else None)
         table.add_section()
     return table

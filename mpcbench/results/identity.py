@@ -66,9 +66,9 @@ def variant(config: object) -> str:
 
 def system_name(framework: str, config: object) -> str:
     """``crypten``, ``crypten+tuned``, ``mpyc+pool_before_relu``, ``fw[protocol]``: the
-    framework, with its protocol in brackets where it has one (lower case), suffixed with its variant
-    unless that is ``stock`` and with its graph rewrite unless that is ``none`` (or
-    unrecorded)."""
+    framework, with its protocol (lower case) in brackets where it has one, suffixed with
+    its variant unless that is ``stock`` and with its graph rewrite unless that is
+    ``none`` (or unrecorded)."""
     v = variant(config)
     opts = parse_config(config)
     rewrite = opts.get("rewrite", "none")

@@ -154,7 +154,8 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
 
     def setup(self, ctx: PartyContext) -> None:
         """Connect SPU's link and the control link, start SPU's runtime and run one
-        secure comparison, so a protocol's one-time setup (CHEETAH's OT) happens here."""
+        small product and comparison of secrets, so that a protocol's one-time setup
+        (CHEETAH's keys and OT: about 10 MB) happens here, not in the first batch."""
         from .links import Links
 
         self.validate(ctx.case)
@@ -164,12 +165,17 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         config = self._config(ctx.case)
         self._rt = spu.Runtime(self._links.data, config)
         self._io = spu.Io(ctx.parties, config)
-        from .program import Programs
+        from .program import Programs, params
 
-        self._programs = Programs(L.Graph.chain([L.ReLU()], (1,)))
-        warm = self._programs.of([(1, 1)])
-        self._share(np.zeros((1, 1), dtype=np.float32), 0, "x0")
-        self._rt.run(warm.executable)
+        # a product and a comparison of secrets: their one-time setup (CHEETAH's keys
+        # and OT) happens in this phase, not in the first batch
+        warm = L.Graph.chain([L.Linear(np.zeros((2, 2)), np.zeros(2)), L.ReLU()], (2,))
+        self._programs = Programs(warm)
+        program = self._programs.of([(1, 2)])
+        for name, value in zip(program.inputs, [*params(warm), np.zeros((1, 2))],
+                               strict=True):
+            self._share(value if ctx.rank == 0 else None, 0, name)
+        self._rt.run(program.executable)
 
     def prepare(self, graph: L.Graph) -> None:
         """Compile the programs of the case's batches: the inference of each layout of
