@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 RESULTS ?= results
 REPORT  ?= report
 
-SUITES := crypten frameworks micro baselines network network_quick network16 emulator_overhead roles7 dealer training zoo zoo_quick rewrite full
+SUITES := crypten frameworks three micro baselines network network_quick network16 emulator_overhead roles7 dealer training zoo zoo_quick rewrite full
 
 .PHONY: install demo test test-deps docs clean $(addprefix bench-,$(SUITES))
 
