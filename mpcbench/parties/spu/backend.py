@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -67,6 +67,18 @@ def fraction_bits(case: Case) -> int:
     return FIELDS.get(field(case), 0) if bits is None else bits
 
 
+class Logits(NamedTuple):
+    """Shared logits: the name of SPU's variable and its shape."""
+
+    name: str
+    shape: tuple[int, ...]
+
+
+def _spans(receivers: list[roles.Slice], lo: int) -> list[tuple[int, int]]:
+    """The rows of each receiver in the logits of a batch that starts at image ``lo``."""
+    return [(s.lo - lo, s.hi - lo) for s in receivers]
+
+
 def _spu():
     import spu
 
@@ -96,8 +108,6 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         self._programs = None
         #: slices shared since the last join (the next is input ``x<k>`` of the program)
         self._parts = 0
-        #: logits per image (known once the graph is prepared)
-        self._classes = 0
 
     @classmethod
     def available(cls) -> str | None:
@@ -186,19 +196,12 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         seconds = self._programs.seconds
         self._programs = Programs(graph)
         self._programs.seconds += seconds
-        image, self._classes = graph.input_shape, self._logits(graph)
         for lo, hi in roles.batches(case.images, case.batch):
-            self._programs.of([(s.hi - s.lo, *image)
-                               for s in roles.split(lo, hi, case.roles.data_owners)])
+            program = self._programs.of([(s.hi - s.lo, *graph.input_shape)
+                                         for s in roles.split(lo, hi, case.roles.data_owners)])
             receivers = roles.outputs(case.roles, lo, hi)
             if len(receivers) > 1:
-                spans = [(s.lo - lo, s.hi - lo) for s in receivers]
-                self._programs.rows((hi - lo, self._classes), spans)
-
-    @staticmethod
-    def _logits(graph: L.Graph) -> int:
-        last = [op for op in graph.ops if isinstance(op, L.Affine)][-1]
-        return last.weight.shape[0]
+                self._programs.rows(program.shape, _spans(receivers, lo))
 
     def _share(self, value: np.ndarray | None, owner: int, name: str) -> None:
         """Set ``name`` to this party's share of ``owner``'s ``value`` (``None``
@@ -234,14 +237,13 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         self._parts = 0
         return [p for part in parts for p in part]
 
-    def infer(self, model: list[str], x: list[tuple]) -> str:
-        """Run the program of the batch's layout on the shared model and slices; the name
-        of the shared logits."""
+    def infer(self, model: list[str], x: list[tuple]) -> Logits:
+        """Run the program of the batch's layout on the shared model and slices."""
         program = self._programs.of([shape for _, shape in x])
         if list(program.inputs) != [*model, *(name for name, _ in x)]:
             raise RuntimeError(f"the program reads {program.inputs}, the batch is {x}")
         self._rt.run(program.executable)
-        return program.outputs[0]
+        return Logits(program.outputs[0], program.shape)
 
     def _open(self, name: str, receiver: int) -> np.ndarray | None:
         share = self._rt.get_var(name)
@@ -252,19 +254,18 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
                for r in range(self._ctx.parties)]
         return np.asarray(self._io.reconstruct(got), dtype=np.float64)
 
-    def reveal(self, y: str, receiver: int) -> np.ndarray | None:
-        return self._open(y, receiver)
+    def reveal(self, y: Logits, receiver: int) -> np.ndarray | None:
+        return self._open(y.name, receiver)
 
-    def reveal_batch(self, y: str, receivers: list[roles.Slice],
+    def reveal_batch(self, y: Logits, receivers: list[roles.Slice],
                      batch: tuple[int, int]) -> list[tuple[roles.Slice, np.ndarray]]:
         """Cut each receiver's rows out of the shared logits (a local program), then open
         them to it alone."""
-        lo, hi = batch
+        lo = batch[0]
         if len(receivers) == 1:
-            out = self._open(y, receivers[0].owner)
+            out = self._open(y.name, receivers[0].owner)
             return [] if out is None else [(receivers[0], out)]
-        program = self._programs.rows((hi - lo, self._classes),
-                                      [(s.lo - lo, s.hi - lo) for s in receivers])
+        program = self._programs.rows(y.shape, _spans(receivers, lo))
         self._rt.run(program.executable)
         learnt = []
         for s, name in zip(receivers, program.outputs, strict=True):

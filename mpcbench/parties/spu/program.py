@@ -91,17 +91,21 @@ def forward(graph: L.Graph):
 
 @dataclass(frozen=True)
 class Program:
-    """A compiled program with the names of its inputs and outputs."""
+    """A compiled program with the names of its inputs and outputs and the shape of
+    its (first) output."""
 
     executable: spu.Executable
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    shape: tuple[int, ...]
 
 
-def _compile(fn, args: list, names: list[str], outputs: list[str]) -> spu.Executable:
+def _compile(fn, args: list, names: list[str], outputs: list[str]) -> Program:
     secret = [spu.Visibility.VIS_SECRET] * len(names)
-    return frontend.compile(frontend.Kind.JAX, fn, args, {}, names, secret,
-                            lambda _outs: outputs)[0]
+    exe, out = frontend.compile(frontend.Kind.JAX, fn, args, {}, names, secret,
+                                lambda _outs: outputs)
+    first = out[0] if isinstance(out, tuple | list) else out
+    return Program(exe, tuple(names), tuple(outputs), tuple(first.shape))
 
 
 class Programs:
@@ -127,8 +131,7 @@ class Programs:
             weights = params(self.graph)
             names = [*param_names(self.graph), *(f"x{k}" for k in range(len(parts)))]
             inputs = [np.zeros(s, dtype=np.float32) for s in parts]
-            exe = _compile(self._fn, [weights, inputs], names, [OUTPUT])
-            self._cache[key] = Program(exe, tuple(names), (OUTPUT,))
+            self._cache[key] = _compile(self._fn, [weights, inputs], names, [OUTPUT])
             self.seconds += time.perf_counter() - start
         return self._cache[key]
 
@@ -140,7 +143,7 @@ class Programs:
             start = time.perf_counter()
             fn = lambda y: tuple(y[lo:hi] for lo, hi in spans)  # noqa: E731
             cuts = [f"{CUT}{k}" for k in range(len(spans))]
-            exe = _compile(fn, [np.zeros(shape, dtype=np.float32)], [OUTPUT], cuts)
-            self._cache[key] = Program(exe, (OUTPUT,), tuple(cuts))
+            self._cache[key] = _compile(fn, [np.zeros(shape, dtype=np.float32)], [OUTPUT],
+                                        cuts)
             self.seconds += time.perf_counter() - start
         return self._cache[key]
