@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from ..case import Case
-from ..models.layers import Graph, evaluate, map_params
+from ..models.layers import Graph, map_params
+from ..models.plain import evaluate
 from .base import Backend, Kind
 from .capabilities import SecureTraining
 from .context import PartyContext

@@ -38,7 +38,7 @@ from mpcbench.launch import placement, record, workloads
 from mpcbench.launch.liveness import SILENT_S
 from mpcbench.launch.local import LaunchError
 from mpcbench.launch.runner import run_case
-from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.parties import shares
 from mpcbench.parties.base import Backend, Kind
 from mpcbench.parties.capabilities import ShareFiles, ValueRange
@@ -123,7 +123,7 @@ def _owners_roles(n: int) -> Roles:
 def _plain() -> torch.Tensor:
     """Plaintext logits of the battery's images."""
     x, _ = data.load("mnist", "test", limit=IMAGES)
-    return L.evaluate(models.graph("mlp", "mnist"), x)
+    return plain.evaluate(models.graph("mlp", "mnist"), x)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import torch
 
 from mpcbench.case import Case
 from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.parties.base import Backend, CommCounters, Kind, Unsupported
 from mpcbench.parties.context import PartyContext
 
@@ -136,10 +137,10 @@ class ToympcBackend(Backend):
         def step(_i: int, node: L.Node, ins: list[torch.Tensor]) -> torch.Tensor:
             op = node.op
             if isinstance(op, L.Affine) and not first:  # the bias is party 0's
-                return L.apply(replace(op, bias=np.zeros_like(op.bias)), ins)
+                return plain.apply(replace(op, bias=np.zeros_like(op.bias)), ins)
             if isinstance(op, L.Affine | L.Flatten | L.Add | L.AvgPool2d | L.GlobalAvgPool):
-                return L.apply(op, ins)  # linear: on the shares
-            y = L.apply(op, [self._open(v) for v in ins])
+                return plain.apply(op, ins)  # linear: on the shares
+            y = plain.apply(op, [self._open(v) for v in ins])
             return y if first else torch.zeros_like(y)
 
         return model.run(x, step)

@@ -14,6 +14,7 @@ import torch
 
 from mpcbench.case import Case
 from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.parties import get
 from mpcbench.parties.base import Unsupported
 from mpcbench.parties.context import PartyContext
@@ -65,7 +66,7 @@ def _chain(layers: list[L.Layer], x: torch.Tensor) -> L.Graph:
 
 
 def _plain(layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
-    return L.evaluate(_chain(layers, x), x)
+    return plain.evaluate(_chain(layers, x), x)
 
 
 def _secure(backend: MpycBackend, layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
@@ -259,7 +260,7 @@ def test_pooling_and_residual_sums_match_plaintext(backend, branching_graph):
     x = torch.from_numpy(np.random.default_rng(6).normal(0, 1, (2, 2, 7, 7)))
     model = backend.share_model(branching_graph)
     got = backend.reveal(backend.infer(model, backend.share_input(x, tuple(x.shape), 0)), 0)
-    assert torch.allclose(got, L.evaluate(branching_graph, x), atol=16 * ULP)
+    assert torch.allclose(got, plain.evaluate(branching_graph, x), atol=16 * ULP)
 
 
 def test_unknown_layer_is_named(backend):

@@ -20,7 +20,7 @@ import torch
 from ... import data, models
 from ...case import Inference
 from ...models import layers as L
-from ...models import ranges, rewrites
+from ...models import plain, ranges, rewrites
 from ...parties import shares
 from ...parties.base import Unsupported
 from ...parties.capabilities import ValueRange
@@ -154,8 +154,8 @@ class InferenceRun(WorkloadRun):
             pred = secure.argmax(1)
             values["accuracy"] = accuracy(pred)
             if self.backend.uses_description and self._plain is not None:
-                plain = L.evaluate(self._plain, x)
-                values["plain_accuracy"] = accuracy(plain.argmax(1))
-                values["agreement"] = float((plain.argmax(1) == pred).double().mean())
-                values["max_abs_err"] = float((plain - secure).abs().max())
+                reference = plain.evaluate(self._plain, x)
+                values["plain_accuracy"] = accuracy(reference.argmax(1))
+                values["agreement"] = float((reference.argmax(1) == pred).double().mean())
+                values["max_abs_err"] = float((reference - secure).abs().max())
         return run_rows(values)
