@@ -50,6 +50,7 @@ class ToympcBackend(Backend):
     """Additive shares of the activations between two or three parties."""
 
     name = "toympc"
+    imports = ("torch",)
     kind = Kind.MPC
     min_parties = 2
     max_parties = 3
@@ -117,11 +118,11 @@ class ToympcBackend(Backend):
             self._send(rank, graph)
         return graph
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...],
                     owner: int) -> torch.Tensor:
         if self.ctx.rank != owner:
             return self._recv(owner)
-        share = x.double()
+        share = torch.from_numpy(np.asarray(x, dtype=np.float64))
         for rank in self.peers:
             mask = torch.randn(shape, dtype=torch.float64)
             self._send(rank, mask)
@@ -145,11 +146,11 @@ class ToympcBackend(Backend):
 
         return model.run(x, step)
 
-    def reveal(self, y: torch.Tensor, receiver: int) -> torch.Tensor | None:
+    def reveal(self, y: torch.Tensor, receiver: int) -> np.ndarray | None:
         if self.ctx.rank != receiver:
             self._send(receiver, y.clone())
             return None
-        return y + sum(self._recv(rank) for rank in sorted(self.peers))
+        return (y + sum(self._recv(rank) for rank in sorted(self.peers))).numpy()
 
     def comm_counters(self) -> CommCounters:
         return CommCounters(self.sent, self.received, rounds=None, method="counted")
