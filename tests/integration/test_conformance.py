@@ -242,7 +242,7 @@ def test_time_and_memory_are_measured_per_phase(battery_run, framework, n):
     party = run.party[run.party["phase"].isin(PHASES)]
     assert (party.loc[party["metric"] == "wall_s", "value"] > 0).all()
     rss = party[party["metric"] == "peak_rss_bytes"]
-    assert (rss["value"] > 100 * 2**20).all()  # a torch process, read exactly per phase
+    assert (rss["value"] > 20 * 2**20).all()  # a Python process with numpy, read exactly
     peak = rss.groupby(["rank", "repeat", "phase"])["value"].first().unstack("phase")
     assert (peak["total"] >= peak[["share", "infer", "reveal"]].max(axis=1)).all()
     assert set(run.rows["source"].dropna()) == {"measured"}
