@@ -2,12 +2,11 @@
 
 The worker (``parties/worker.py``) drives a backend through its phases and times every
 call; a backend only computes. Methods are synchronous (an asyncio framework runs its
-own loop inside them) and must not import their framework at module import time; they
+own loop inside them) and must not import their framework at module import time. They
 take and give numpy arrays, so a party imports only the packages its backend declares
-(:attr:`Backend.imports`: a backend that computes with torch converts at its own
-boundary, :mod:`.tensors`). What
-only some backends can do (secure training, share files, a dealer, a value range) is a
-capability of its own, in :mod:`.capabilities`.
+(:attr:`Backend.imports`; a backend that computes with torch converts at its own
+boundary, :mod:`.tensors`). What only some backends can do (secure training, share
+files, a dealer, a value range) is a capability of its own, in :mod:`.capabilities`.
 """
 
 from __future__ import annotations
