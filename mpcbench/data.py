@@ -9,11 +9,14 @@ import gzip
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -129,7 +132,7 @@ def check_available(dataset: str, split: str, count: int, data_dir: Path = DATA_
 
 
 def _synthetic(split: str, limit: int | None,
-               shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+               shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """The first ``limit`` synthetic images (standard normal, as normalised images are)
     and labels (uniform in 0..9), drawn in order from :data:`SYNTHETIC_SEED`: a shorter
     load is a prefix of a longer one."""
@@ -137,14 +140,15 @@ def _synthetic(split: str, limit: int | None,
     check_available(SYNTHETIC, split, count)
     images, labels = (np.random.default_rng([SYNTHETIC_SEED, stream]) for stream in (0, 1))
     x = images.standard_normal((count, *shape), dtype=np.float32)
-    return torch.from_numpy(x), torch.from_numpy(labels.integers(0, 10, count))
+    return x, labels.integers(0, 10, count)
 
 
-def load(
+def arrays(
     dataset: str, split: str = "test", limit: int | None = None, data_dir: Path = DATA_DIR,
     shape: tuple[int, ...] = VENDORED_SHAPE,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return normalised float images ``[N, *shape]`` and int64 labels ``[N]``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return normalised float32 images ``[N, *shape]`` and int64 labels ``[N]`` as numpy
+    arrays (what a party without torch reads; :func:`load` gives torch tensors).
 
     ``limit`` keeps the first ``limit`` examples (deterministic, so every party and
     the plaintext reference see the same images). The synthetic images take any
@@ -159,5 +163,16 @@ def load(
         check_available(dataset, split, limit, data_dir)
         images, labels = images[:limit], labels[:limit]
     mean, std = NORMALISATION[dataset]
-    x = (torch.from_numpy(images.astype(np.float32)) / 255.0 - mean) / std
-    return x.unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+    x = (images.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)
+    return x[:, None], labels.astype(np.int64)
+
+
+def load(
+    dataset: str, split: str = "test", limit: int | None = None, data_dir: Path = DATA_DIR,
+    shape: tuple[int, ...] = VENDORED_SHAPE,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels of :func:`arrays` as torch tensors."""
+    import torch
+
+    x, labels = arrays(dataset, split, limit, data_dir, shape)
+    return torch.from_numpy(x), torch.from_numpy(labels)

@@ -1,18 +1,24 @@
 """What the non-MPC baseline backends share: one party process (client and server in one)
 that runs its own trained model and reports its evaluation figures (attack MSE,
 robustness): read from the cache of exactly its inputs (stored as ``cached``), or, with
-the option ``measure_attack=true``, measured in the run on a few images (``measured``)."""
+the option ``measure_attack=true``, measured in the run on a few images (``measured``).
+
+A baseline computes with torch: its ``share_input``, ``infer`` and ``reveal`` take and
+give tensors, and :class:`BaselineBackend` converts the numpy batches and logits of the
+backend interface once, in ``share_batch`` and ``reveal_batch``."""
 
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
-from .. import data, models
+from .. import data, models, roles
 from ..case import Case
+from ..parties import tensors
 from ..parties.base import Backend, Kind, Unsupported
 from ..parties.context import PartyContext
 from .cache import REFERENCE_MODEL, EvaluationCode, load_evaluation
@@ -22,6 +28,7 @@ class BaselineBackend(Backend):
     """In-process baseline running the trained model of :attr:`model_module`."""
 
     kind = Kind.BASELINE
+    imports = ("torch",)
     min_parties = 1
     max_parties = 1
     uses_description = False
@@ -82,6 +89,7 @@ class BaselineBackend(Backend):
         models.weights_info(cls.weights_name(case), case.dataset)
 
     def setup(self, ctx: PartyContext) -> None:
+        tensors.use_threads(ctx.threads)
         self.ctx = ctx
         self.model = self.load_model(ctx.case)
         #: cached figures of exactly these inputs (``None`` until ``python -m
@@ -95,6 +103,17 @@ class BaselineBackend(Backend):
         """The loaded model (the layer description is not used); starts a repeat."""
         self.repeat += 1
         return self.model
+
+    def share_batch(self, x: np.ndarray | None, slices: list[roles.Slice],
+                    rank: int, image: tuple[int, ...]) -> Any:
+        """The slices of the images as tensors for the baseline's ``share_input``."""
+        return super().share_batch(None if x is None else tensors.tensor(x), slices, rank,
+                                   image)
+
+    def reveal_batch(self, y: Any, receivers: list[roles.Slice],
+                     batch: tuple[int, int]) -> list[tuple[roles.Slice, np.ndarray]]:
+        """The logits the baseline's ``reveal`` opened, as arrays."""
+        return [(s, tensors.array(out)) for s, out in super().reveal_batch(y, receivers, batch)]
 
     def run_info(self) -> dict[str, Any]:
         return {"evaluation": self.evaluation,

@@ -91,6 +91,7 @@ def run_case(
         placement = _place(stack, work, place or _placer(case, port), threads, run_id,
                            results_dir)
         work.check_placed(placement)
+        work.prepare(placement)
         if save_shares is not None:
             stack.enter_context(shares.discarded_on_failure(save_shares, run_id))
         ctx = party_context(case, placement, threads, run_id, save_shares)

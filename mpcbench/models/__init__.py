@@ -1,6 +1,8 @@
 """The shared models every secure framework runs (one module per model) and their trained
 weights; the layer graph (:mod:`.layers`) every backend evaluates, imported from the
-torch module (:mod:`.importer`), and plaintext training (:mod:`.train`).
+torch module (:mod:`.importer`), and plaintext training (:mod:`.train`). The package
+imports no torch: a party that does not compute with it reads the layer graph exported
+by a child process (:mod:`.exported`).
 
 A model module defines ``build() -> nn.Module`` and ``DEFAULT_BATCH``, and may define
 ``INPUT_SHAPE`` (the shape of one image; default :data:`INPUT_SHAPE`); it is found by
@@ -27,14 +29,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
 from ..data import DATA_DIR, SYNTHETIC, VENDORED_SHAPE
 from ..errors import InputError
 from . import layers as L
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported where a model is built or loaded, not with the package
+    from torch import nn
+
     from .sources import Source
 
 WEIGHTS_DIR = DATA_DIR / "weights"
@@ -129,6 +130,8 @@ def save_weights(
 ) -> WeightsInfo:
     """Save ``model``'s weights and record their checksum and ``meta`` in the manifest."""
     path = weights_path(name, dataset, weights_dir)
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(model.state_dict(), tmp)
@@ -146,6 +149,8 @@ def seeded(name: str, seed: int = WEIGHTS_SEED) -> nn.Module:
     """Model ``name`` with torch's default initialisation under ``seed``, in eval mode:
     its weights on the synthetic dataset, whose random labels leave nothing to learn
     (the global random state is left as it was)."""
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build(name).eval()
@@ -173,6 +178,8 @@ def weights_info(reference: str, dataset: str, weights_dir: Path = WEIGHTS_DIR
 def load_weights(model: nn.Module, name: str, dataset: str,
                  weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
     """``model`` with the trained weights saved as ``name`` for ``dataset``, in eval mode."""
+    import torch
+
     info = weights_info(name, dataset, weights_dir)
     model.load_state_dict(torch.load(info.path, map_location="cpu", weights_only=True))
     return model.eval()

@@ -15,13 +15,12 @@ with ``-inf`` (:func:`windows` gives backends an equivalent padding they can com
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..errors import InputError
 
@@ -194,7 +193,7 @@ def checked(graph: Graph) -> Graph:
     shape (an importer's last check)."""
     try:
         shapes(graph)
-    except RuntimeError as exc:
+    except ValueError as exc:
         raise UnsupportedLayer(f"the imported graph does not run on images of shape "
                                f"{graph.input_shape}: {exc}") from exc
     return graph
@@ -235,50 +234,59 @@ def windows(x: Any, op: MaxPool2d | AvgPool2d, pad: Callable[[Any, int, int], An
     return parts
 
 
-def apply(op: Layer, inputs: list[torch.Tensor]) -> torch.Tensor:
-    """One operation in plain torch, in the inputs' dtype."""
-    x = inputs[0]
+def _pooled(shape: tuple[int, ...], kernel: tuple[int, int], stride: int, padding: int,
+            channels: int | None = None) -> tuple[int, ...]:
+    """The shape one image of ``shape`` (C, H, W) takes through windows of ``kernel``
+    (height, width)."""
+    if len(shape) != 3:
+        raise ValueError(f"expected an image of 3 dimensions (C, H, W), got {shape}")
+    c, h, w = shape
+    oh, ow = (out_size(n, k, stride, padding) for n, k in zip((h, w), kernel, strict=True))
+    if oh < 1 or ow < 1:
+        raise ValueError(f"a {kernel[0]}x{kernel[1]} window does not fit {h}x{w} padded "
+                         f"by {padding}")
+    return (c if channels is None else channels, oh, ow)
 
-    def t(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a).to(x.dtype)
 
+def out_shape(op: Layer, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """The shape of ``op``'s output for one image, its inputs' of ``ins`` (``ValueError``
+    where torch would refuse them)."""
+    x = ins[0]
     if isinstance(op, Linear):
-        return F.linear(x, t(op.weight), t(op.bias))
+        out, inp = op.weight.shape
+        if not x or x[-1] != inp:
+            raise ValueError(f"{describe_op(op)} cannot take inputs of shape {x}")
+        return (*x[:-1], out)
     if isinstance(op, Conv2d):
-        return F.conv2d(x, t(op.weight), t(op.bias), op.stride, op.padding)
-    if isinstance(op, ReLU):
-        return x.clamp_min(0)
-    if isinstance(op, Sign):
-        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
-    if isinstance(op, MaxPool2d):
-        return F.max_pool2d(x, op.kernel, op.stride, op.padding)
-    if isinstance(op, AvgPool2d):
-        return F.avg_pool2d(x, op.kernel, op.stride, op.padding)
+        o, c, kh, kw = op.weight.shape
+        if len(x) != 3 or x[0] != c:
+            raise ValueError(f"{describe_op(op)} cannot take inputs of shape {x}")
+        return _pooled(x, (kh, kw), op.stride, op.padding, o)
+    if isinstance(op, MaxPool2d | AvgPool2d):
+        if op.padding > op.kernel // 2:
+            raise ValueError(f"{describe_op(op)}: padding must be at most half the kernel")
+        return _pooled(x, (op.kernel, op.kernel), op.stride, op.padding)
     if isinstance(op, GlobalAvgPool):
-        return x.mean((2, 3), keepdim=True)
+        return (*_pooled(x, (1, 1), 1, 0)[:1], 1, 1)
     if isinstance(op, Flatten):
-        return x.flatten(1)
+        return (math.prod(x),)
     if isinstance(op, Add):
-        return x + inputs[1]
-    raise UnsupportedLayer(f"no plain evaluation of {type(op).__name__}")
-
-
-def evaluate(graph: Graph, x: torch.Tensor, dtype: torch.dtype = torch.float64
-             ) -> torch.Tensor:
-    """Run a graph in plain torch (float64 unless told otherwise)."""
-    return graph.run(x.to(dtype), lambda _i, node, ins: apply(node.op, ins))
+        return tuple(np.broadcast_shapes(x, ins[1]))
+    if isinstance(op, ReLU | Sign):
+        return x
+    raise UnsupportedLayer(f"no shape of {type(op).__name__}")
 
 
 def shapes(graph: Graph) -> list[tuple[int, ...]]:
-    """The shape of every node's output for one image."""
+    """The shape of every node's output for one image (``ValueError`` if the graph does
+    not run on images of its input shape)."""
     out: list[tuple[int, ...]] = []
 
-    def step(_i: int, node: Node, ins: list[torch.Tensor]) -> torch.Tensor:
-        y = apply(node.op, ins)
-        out.append(tuple(y.shape[1:]))
-        return y
+    def step(_i: int, node: Node, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
+        out.append(out_shape(node.op, ins))
+        return out[-1]
 
-    graph.run(torch.zeros((1, *graph.input_shape), dtype=torch.float64), step)
+    graph.run(tuple(graph.input_shape), step)
     return out
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from . import layers as L
+from . import plain
 
 
 class RangeError(InputError):
@@ -73,7 +74,7 @@ def largest(graph: L.Graph, x: torch.Tensor, batch: int = 256,
                 spread = (F.max_pool2d(ins[0], op.kernel, op.stride, op.padding)
                           + F.max_pool2d(-ins[0], op.kernel, op.stride, op.padding))
                 keep(_peak(i, name, "max-pool difference", spread), lo)
-            out = L.apply(op, ins)
+            out = plain.apply(op, ins)
             if not isinstance(op, L.ReLU | L.Sign | L.Flatten):  # no larger than their input
                 what = "pre-activation" if isinstance(op, L.Affine) else "output"
                 keep(_peak(i, name, what, out), lo)

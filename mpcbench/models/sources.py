@@ -21,19 +21,20 @@ from __future__ import annotations
 import abc
 import hashlib
 import importlib
+import importlib.util
 import os
 import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import ClassVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import models
 from ..data import SYNTHETIC
 from . import layers as L
+
+if TYPE_CHECKING:  # torch is imported where a model is built, not with the module
+    from torch import nn
 
 #: the default batch of a user's model whose models.module does not say
 USER_BATCH = 1
@@ -68,6 +69,12 @@ class Source(abc.ABC):
         """The layer graph with zero parameters."""
         return L.blank(self.graph(SYNTHETIC, models.WEIGHTS_DIR))
 
+    @abc.abstractmethod
+    def made_from(self, dataset: str | None) -> dict[str, str]:
+        """SHA-256 of every file besides mpcbench's code that the layer graph (with the
+        weights for ``dataset``; ``None``: its structure) is made from, ``what -> hash``,
+        found without importing torch (:mod:`.exported` keys its cache by them)."""
+
 
 class Shared(Source):
     """One of the shared models (:func:`mpcbench.models.names`), by name."""
@@ -98,6 +105,13 @@ class Shared(Source):
         if entry.get("sha256") not in (None, digest):
             raise models.ModelError(f"weights {path} do not match their checksum in the manifest")
         return models.WeightsInfo(path, digest, entry.get("test_accuracy"))
+
+    def made_from(self, dataset: str | None) -> dict[str, str]:
+        """The trained weights (none for the structure or the seeded weights: the
+        model's code and torch's initialisation make them)."""
+        if dataset in (None, SYNTHETIC):
+            return {}
+        return {"weights": self.weights(dataset, models.WEIGHTS_DIR).sha256}
 
     def graph(self, dataset: str, weights_dir: Path) -> L.Graph:
         from .importer import from_torch
@@ -135,6 +149,9 @@ class OnnxFile(Source):
             raise models.ModelError(f"no ONNX file {self.path}")
         return models.WeightsInfo(self.path, models.sha256_file(self.path), None)
 
+    def made_from(self, dataset: str | None) -> dict[str, str]:
+        return {"onnx": self.weights(SYNTHETIC, models.WEIGHTS_DIR).sha256}
+
     def graph(self, dataset: str, weights_dir: Path) -> L.Graph:
         from .onnx import from_onnx
 
@@ -158,13 +175,25 @@ class Factory(Source):
 
     def _module(self) -> ModuleType:
         """The factory's models.module, imported from the current directory or ``PYTHONPATH``."""
-        if os.getcwd() not in sys.path:
-            sys.path.append(os.getcwd())
+        _search_cwd()
         try:
             return importlib.import_module(self.module_name)
         except Exception as exc:
             raise models.ModelError(f"cannot import {self.module_name} (model {self.reference}): "
                              f"{_one_line(exc)}") from exc
+
+    def _source_file(self) -> Path:
+        """The source file of the factory's module, found without running it."""
+        _search_cwd()
+        try:
+            spec = importlib.util.find_spec(self.module_name)
+        except Exception as exc:  # a parent package that is missing or fails
+            raise models.ModelError(f"cannot import {self.module_name} (model {self.reference}): "
+                             f"{_one_line(exc)}") from exc
+        if spec is None or not spec.has_location or spec.origin is None:
+            raise models.ModelError(f"cannot import {self.module_name} (model {self.reference}): "
+                                    "no such module file")
+        return Path(spec.origin)
 
     def _build(self) -> nn.Module:
         """A fresh models.module from the factory; :class:`models.ModelError` if it fails."""
@@ -176,6 +205,8 @@ class Factory(Source):
         except Exception as exc:
             raise models.ModelError(f"factory {self.module_name}:{self.factory}() failed: "
                              f"{_one_line(exc)}") from exc
+        from torch import nn
+
         if not isinstance(model, nn.Module):
             raise models.ModelError(f"factory {self.module_name}:{self.factory}() returned a "
                              f"{type(model).__name__}, not a torch.nn.Module")
@@ -192,12 +223,19 @@ class Factory(Source):
         file, one line each."""
         if not self.weights_file.is_file():
             raise models.ModelError(f"no weights file {self.weights_file} (model {self.reference})")
-        source = Path(self._module().__file__ or "")
+        source = self._source_file()
         digests = f"{models.sha256_file(source)}\n{models.sha256_file(self.weights_file)}\n"
         return models.WeightsInfo(self.weights_file,
                            hashlib.sha256(digests.encode()).hexdigest(), None)
 
+    def made_from(self, dataset: str | None) -> dict[str, str]:
+        if dataset is None:
+            return {"module": models.sha256_file(self._source_file())}
+        return {"weights": self.weights(dataset, models.WEIGHTS_DIR).sha256}
+
     def graph(self, dataset: str, weights_dir: Path) -> L.Graph:
+        import torch
+
         from .importer import from_torch
 
         self.weights(dataset, weights_dir)
@@ -215,6 +253,12 @@ class Factory(Source):
         from .importer import from_torch
 
         return L.blank(from_torch(self._build().eval(), self.input_shape()))
+
+
+def _search_cwd() -> None:
+    """Let a user's module be imported from the current directory."""
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
 
 
 def _one_line(exc: Exception) -> str:

@@ -2,9 +2,11 @@
 
 The worker (``parties/worker.py``) drives a backend through its phases and times every
 call; a backend only computes. Methods are synchronous (an asyncio framework runs its
-own loop inside them) and must not import their framework at module import time. What
-only some backends can do (secure training, share files, a dealer, a value range) is a
-capability of its own, in :mod:`.capabilities`.
+own loop inside them) and must not import their framework at module import time. They
+take and give numpy arrays, so a party imports only the packages its backend declares
+(:attr:`Backend.imports`; a backend that computes with torch converts at its own
+boundary, :mod:`.tensors`). What only some backends can do (secure training, share
+files, a dealer, a value range) is a capability of its own, in :mod:`.capabilities`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import torch
+import numpy as np
 
 from .. import models, roles
 from ..case import Case
@@ -66,6 +68,10 @@ class Backend(abc.ABC):
 
     #: framework id, equal to the module or subpackage name (``plaintext``, ``crypten``, ...)
     name: ClassVar[str]
+    #: the top-level packages a party of this backend imports besides mpcbench's own and
+    #: numpy (its framework, torch if it computes with it): a party imports no package
+    #: another backend declares unless its own declares it too
+    imports: ClassVar[tuple[str, ...]] = ()
     #: what the backend is (every backend declares it); stored on every row of its runs
     kind: ClassVar[Kind]
     #: smallest party count the framework runs with
@@ -216,7 +222,7 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...], owner: int) -> Any:
         """Secret-share a slice of ``shape`` from ``owner``; ``x`` is ``None`` elsewhere."""
 
     def join(self, parts: list[Any]) -> Any:
@@ -226,7 +232,7 @@ class Backend(abc.ABC):
             raise Unsupported(f"{self.name} cannot join the slices of several data owners")
         return parts[0]
 
-    def share_batch(self, x: torch.Tensor | None, slices: list[roles.Slice],
+    def share_batch(self, x: np.ndarray | None, slices: list[roles.Slice],
                     rank: int, image: tuple[int, ...]) -> Any:
         """Share batch ``slices`` (:func:`mpcbench.roles.split`) of images of shape
         ``image``, each from its owner, and join them; ``x`` holds the case's images at a
@@ -240,11 +246,11 @@ class Backend(abc.ABC):
         """Evaluate the shared model on the shared batch; returns shared logits."""
 
     @abc.abstractmethod
-    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+    def reveal(self, y: Any, receiver: int) -> np.ndarray | None:
         """Open the logits ``y`` to ``receiver`` only (the others get ``None``)."""
 
     def reveal_batch(self, y: Any, receivers: list[roles.Slice],
-                     batch: tuple[int, int]) -> list[tuple[roles.Slice, torch.Tensor]]:
+                     batch: tuple[int, int]) -> list[tuple[roles.Slice, np.ndarray]]:
         """Open each receiver's rows of the logits ``y`` of images ``batch`` (``lo, hi``)
         to that receiver only; the rows this party learnt, with their slices."""
         lo, hi = batch

@@ -14,13 +14,15 @@ without a capability may say why in :attr:`~.base.Backend.lacks`.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from torch import nn
 
 from ..case import Case
 from ..models.layers import Graph
+
+if TYPE_CHECKING:  # only a backend with secure training imports torch
+    from torch import nn
 
 
 class SecureTraining(abc.ABC):

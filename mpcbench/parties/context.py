@@ -1,7 +1,7 @@
 """What a party knows about its run, and the run spec that carries it to every party.
 
 It imports nothing heavy: the party program reads its spec before it imports its
-framework (and torch), while its pulse already beats.
+framework, while its pulse already beats.
 """
 
 from __future__ import annotations

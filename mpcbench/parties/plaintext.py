@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from ..case import Case
-from ..models.layers import Graph, evaluate, map_params
+from ..models.layers import Graph, map_params
+from ..models.plain import evaluate
+from . import tensors
 from .base import Backend, Kind
 from .capabilities import SecureTraining
 from .context import PartyContext
@@ -22,6 +24,7 @@ class PlaintextBackend(Backend):
     """Single-process float torch inference."""
 
     name = "plaintext"
+    imports = ("torch",)
     kind = Kind.PLAINTEXT
     min_parties = 1
     max_parties = 1
@@ -38,17 +41,18 @@ class PlaintextBackend(Backend):
         return {"protocol": "none", "threshold": None, "provider": "none", "adversary": "none"}
 
     def setup(self, ctx: PartyContext) -> None:
+        tensors.use_threads(ctx.threads)
         self.ctx = ctx
 
     def share_model(self, graph: Graph) -> Graph:
         return map_params(graph, lambda a: a.astype(np.float32))
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...],
                     owner: int) -> torch.Tensor:
-        return x if x is not None else torch.zeros(shape)
+        return tensors.tensor(x) if x is not None else torch.zeros(shape)
 
     def infer(self, model: Graph, x: torch.Tensor) -> torch.Tensor:
         return evaluate(model, x, torch.float32)
 
-    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
-        return y if self.ctx.rank == receiver else None
+    def reveal(self, y: Any, receiver: int) -> np.ndarray | None:
+        return tensors.array(y) if self.ctx.rank == receiver else None

@@ -16,8 +16,6 @@ import json
 import sys
 from collections.abc import Callable
 
-import torch
-
 from .. import injection, roles
 from ..metrics import DEAL, DEALER, RANK_METRICS
 from . import get, workloads
@@ -34,7 +32,6 @@ def _emit(kind: str, payload: str) -> None:
 
 def run_party(ctx: PartyContext) -> None:
     """Run one party of a case and report its progress and rows on standard output."""
-    torch.set_num_threads(ctx.threads)
     workload = workloads.of(ctx.case)
     steps = workload.steps(ctx.case)
     done = 0

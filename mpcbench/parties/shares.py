@@ -72,11 +72,15 @@ def layer_shapes(graph: L.Graph) -> list[dict[str, Any]]:
     return out
 
 
-def expected(case: Any, encoding: dict[str, Any]) -> dict[str, Any]:
-    """What a share set for ``case`` must say: case fields, layer shapes and ``encoding``
-    (the backend's :meth:`~.capabilities.ShareFiles.share_encoding`)."""
+def expected(case: Any, encoding: dict[str, Any],
+             structure: L.Graph | None = None) -> dict[str, Any]:
+    """What a share set for ``case`` must say: case fields, layer shapes (of
+    ``structure``, the model's graph with zero parameters; default
+    :func:`mpcbench.models.structure`) and ``encoding`` (the backend's
+    :meth:`~.capabilities.ShareFiles.share_encoding`)."""
+    structure = models.structure(case.model) if structure is None else structure
     return {"framework": case.framework, "model": case.model, "dataset": case.dataset,
-            "parties": case.parties, "layers": layer_shapes(models.structure(case.model)),
+            "parties": case.parties, "layers": layer_shapes(structure),
             "encoding": encoding}
 
 

@@ -6,7 +6,7 @@
 
 It reads its arguments, starts its pulse (:mod:`.lifeline`: from then on a heartbeat
 every half second, whatever the party does), and only then reads the run spec and imports
-what a party does (:mod:`.program`: torch, the framework), so a party that freezes in
+what a party does (:mod:`.program`: its framework), so a party that freezes in
 those imports is seen like one that freezes later. It reports on standard output, in lines
 starting with :data:`MARKER`: progress, then one result line. Standard output is the only
 channel back, so a party on another host needs nothing but a way to run this command.
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         injection.at("start", args.rank)
         ctx = read_spec(text, args.rank)
         os.environ.setdefault("OMP_NUM_THREADS", str(ctx.threads))
-        from .program import run_party  # torch and the framework: the pulse is beating
+        from .program import run_party  # the framework: the pulse is beating
 
         run_party(ctx)
     injection.at("exit", args.rank)

@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from mpcbench import results
-from tests.conftest import ONCE, invoke
+from mpcbench import models, results
+from mpcbench.models import exported
+from mpcbench.models import layers as L
+from tests.conftest import ONCE, REPO, invoke
 from tests.data_models import export, trained
 
 pytestmark = [pytest.mark.integration]
@@ -66,3 +69,29 @@ def test_a_factory_with_its_weights_runs(tmp_path, network, framework, parties,
                "--weights", str(weights))
     assert run["agreement"] >= 0.99
     assert run["case_id"].startswith(f"{framework}/tests.data_models:small@{weights}(")
+
+
+def _arrays(graph: L.Graph) -> list[np.ndarray]:
+    return [a for op in graph.ops if isinstance(op, L.Affine) for a in (op.weight, op.bias)]
+
+
+@pytest.mark.timeout(60)
+def test_a_users_network_is_exported_for_parties_without_torch(tmp_path, network,
+                                                                monkeypatch):
+    """Into an empty cache, by ``python -m mpcbench.models.exported`` in a child process:
+    the ONNX file's graph and the factory's structure as the launcher imports them; a
+    file that is no network fails with the child's reason."""
+    monkeypatch.chdir(REPO)  # where tests.data_models is importable
+    onnx, factory = str(network[0]), f"tests.data_models:small@{network[1]}"
+    for got, want in ((exported.graph(onnx, "mnist", tmp_path), models.graph(onnx, "mnist")),
+                      (exported.structure(factory, tmp_path), models.structure(factory))):
+        assert [L.describe_op(op) for op in got.ops] == [L.describe_op(op) for op in want.ops]
+        assert all(np.array_equal(a, b) for a, b in zip(_arrays(got), _arrays(want),
+                                                        strict=True))
+    assert any(a.any() for a in _arrays(exported.graph(onnx, "mnist", tmp_path)))
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a network")
+    failed = r"exporting the layer graph of \S*broken\.onnx failed: \w+"
+    with pytest.raises(models.ModelError, match=failed):
+        exported.graph(str(broken), "mnist", tmp_path)

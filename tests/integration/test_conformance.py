@@ -38,7 +38,7 @@ from mpcbench.launch import placement, record, workloads
 from mpcbench.launch.liveness import SILENT_S
 from mpcbench.launch.local import LaunchError
 from mpcbench.launch.runner import run_case
-from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.parties import shares
 from mpcbench.parties.base import Backend, Kind
 from mpcbench.parties.capabilities import ShareFiles, ValueRange
@@ -134,7 +134,7 @@ def _owners_roles(n: int) -> Roles:
 def _plain() -> torch.Tensor:
     """Plaintext logits of the battery's images."""
     x, _ = data.load("mnist", "test", limit=IMAGES)
-    return L.evaluate(models.graph("mlp", "mnist"), x)
+    return plain.evaluate(models.graph("mlp", "mnist"), x)
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def test_time_and_memory_are_measured_per_phase(battery_run, framework, n, proto
     party = run.party[run.party["phase"].isin(PHASES)]
     assert (party.loc[party["metric"] == "wall_s", "value"] > 0).all()
     rss = party[party["metric"] == "peak_rss_bytes"]
-    assert (rss["value"] > 100 * 2**20).all()  # a torch process, read exactly per phase
+    assert (rss["value"] > 20 * 2**20).all()  # a Python process with numpy, read exactly
     peak = rss.groupby(["rank", "repeat", "phase"])["value"].first().unstack("phase")
     assert (peak["total"] >= peak[["share", "infer", "reveal"]].max(axis=1)).all()
     assert set(run.rows["source"].dropna()) == {"measured"}
@@ -296,11 +296,14 @@ def _home(backend: type[Backend]) -> str:
 
 @pytest.mark.parametrize(("framework", "n", "protocol"), _runs())
 def test_a_party_imports_only_its_own_framework(battery_run, framework, n, protocol):
+    """Nothing of another backend, of the launcher or the results, and no package another
+    backend declares in ``imports`` unless its own declares it too."""
     run = battery_run(framework, n, protocol)
     own = parties.get(framework)
     others = [b for b in parties.registry().values() if b is not own]
     foreign = {*ALWAYS_FOREIGN, *(_home(b) for b in others),
-               *(b.name for b in others)}  # a framework package named as its backend
+               *(b.name for b in others),  # a framework package named as its backend
+               *(p for b in others for p in b.imports)} - set(own.imports)
     assert len(run.imported) == n
     for loaded in run.imported:
         assert _home(own) in loaded

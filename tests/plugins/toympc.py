@@ -22,6 +22,7 @@ import torch
 
 from mpcbench.case import Case
 from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.parties.base import Backend, CommCounters, Kind, Unsupported
 from mpcbench.parties.context import PartyContext
 
@@ -49,6 +50,7 @@ class ToympcBackend(Backend):
     """Additive shares of the activations between two or three parties."""
 
     name = "toympc"
+    imports = ("torch",)
     kind = Kind.MPC
     min_parties = 2
     max_parties = 3
@@ -116,11 +118,11 @@ class ToympcBackend(Backend):
             self._send(rank, graph)
         return graph
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...],
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...],
                     owner: int) -> torch.Tensor:
         if self.ctx.rank != owner:
             return self._recv(owner)
-        share = x.double()
+        share = torch.from_numpy(np.asarray(x, dtype=np.float64))
         for rank in self.peers:
             mask = torch.randn(shape, dtype=torch.float64)
             self._send(rank, mask)
@@ -136,19 +138,19 @@ class ToympcBackend(Backend):
         def step(_i: int, node: L.Node, ins: list[torch.Tensor]) -> torch.Tensor:
             op = node.op
             if isinstance(op, L.Affine) and not first:  # the bias is party 0's
-                return L.apply(replace(op, bias=np.zeros_like(op.bias)), ins)
+                return plain.apply(replace(op, bias=np.zeros_like(op.bias)), ins)
             if isinstance(op, L.Affine | L.Flatten | L.Add | L.AvgPool2d | L.GlobalAvgPool):
-                return L.apply(op, ins)  # linear: on the shares
-            y = L.apply(op, [self._open(v) for v in ins])
+                return plain.apply(op, ins)  # linear: on the shares
+            y = plain.apply(op, [self._open(v) for v in ins])
             return y if first else torch.zeros_like(y)
 
         return model.run(x, step)
 
-    def reveal(self, y: torch.Tensor, receiver: int) -> torch.Tensor | None:
+    def reveal(self, y: torch.Tensor, receiver: int) -> np.ndarray | None:
         if self.ctx.rank != receiver:
             self._send(receiver, y.clone())
             return None
-        return y + sum(self._recv(rank) for rank in sorted(self.peers))
+        return (y + sum(self._recv(rank) for rank in sorted(self.peers))).numpy()
 
     def comm_counters(self) -> CommCounters:
         return CommCounters(self.sent, self.received, rounds=None, method="counted")

@@ -26,6 +26,17 @@ def test_every_backend_implements_the_core_and_its_capabilities(framework):
     assert not any(issubclass(backend, c) for c in backend.lacks)  # lacks what it has not
 
 
+@pytest.mark.parametrize("framework", parties.names())
+def test_every_backend_declares_the_packages_its_parties_import(framework):
+    """Declared on the backend itself (not inherited from the core's empty default, except
+    by a baseline, whose shared base declares torch), as top-level package names."""
+    backend = parties.get(framework)
+    declared = next(cls for cls in backend.__mro__ if "imports" in vars(cls))
+    assert declared is backend or backend.kind is Kind.BASELINE, framework
+    assert isinstance(backend.imports, tuple) and all(
+        isinstance(p, str) and p.isidentifier() for p in backend.imports)
+
+
 @pytest.mark.parametrize("capability", CAPABILITIES, ids=lambda c: c.__name__)
 def test_each_capability_is_asked_for_in_one_place(capability):
     asking = re.compile(rf"\b(issubclass|isinstance)\([^)]*\b{capability.__name__}\b")

@@ -8,7 +8,7 @@ from torch import nn
 
 from mpcbench import models
 from mpcbench.models import layers as L
-from mpcbench.models import rewrites
+from mpcbench.models import plain, rewrites
 from mpcbench.models.importer import from_torch
 
 
@@ -19,7 +19,7 @@ def test_imported_graph_matches_torch_model(name):
     graph = models.graph(name, "mnist") if name in ("mlp", "bnn", "cnn") \
         else from_torch(model, models.input_shape(name))
     x = torch.randn(4, *graph.input_shape)
-    assert torch.allclose(L.evaluate(graph, x), model(x).double(), atol=1e-4)
+    assert torch.allclose(plain.evaluate(graph, x), model(x).double(), atol=1e-4)
 
 
 class Residual(nn.Module):
@@ -56,7 +56,7 @@ def test_residual_network_with_batch_norm_is_imported_exactly():
     assert graph.nodes[3].inputs == (1, 2)  # the residual sum reads the ReLU and the conv
     assert graph.notes == ("batch norm bn folded into conv",)
     x = torch.randn(3, 1, 28, 28)
-    assert torch.allclose(L.evaluate(graph, x), model(x).double(), atol=1e-5)
+    assert torch.allclose(plain.evaluate(graph, x), model(x).double(), atol=1e-5)
 
 
 @pytest.mark.parametrize(("module", "named"), [
@@ -69,6 +69,17 @@ def test_unsupported_operations_are_named_with_what_is_supported(module, named):
     with pytest.raises(L.UnsupportedLayer, match=named) as exc:
         from_torch(module, (1, 4, 4))
     assert "supported: Conv2d" in str(exc.value) and exc.value.exit_code == 2
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_shapes_are_torchs_without_running_torch(name):
+    """Shape arithmetic (what a party without torch counts comparisons with) gives the
+    shapes of the plain evaluation of every node."""
+    graph = L.blank(from_torch(models.build(name).eval(), models.input_shape(name)))
+    seen = []
+    graph.run(torch.zeros((1, *graph.input_shape), dtype=torch.float64),
+              lambda _i, node, ins: seen.append(plain.apply(node.op, ins)) or seen[-1])
+    assert L.shapes(graph) == [tuple(y.shape[1:]) for y in seen]
 
 
 def test_a_graph_that_does_not_fit_its_images_is_refused():
@@ -84,7 +95,7 @@ def test_default_graph_is_the_network_as_given_and_the_rewrite_is_named():
     assert note.startswith("nodes 3-4: ReLU, MaxPool2d(2) -> MaxPool2d(2), ReLU")
     assert [type(op).__name__ for op in fast.ops][2:5] == ["Conv2d", "MaxPool2d", "ReLU"]
     x = torch.randn(3, 1, 28, 28)
-    assert torch.allclose(L.evaluate(fast, x), L.evaluate(graph, x), atol=1e-10)
+    assert torch.allclose(plain.evaluate(fast, x), plain.evaluate(graph, x), atol=1e-10)
     assert L.count_comparisons(fast) < L.count_comparisons(graph)
     assert rewrites.rewrite(models.graph("mlp", "mnist"), "pool_before_relu")[1] == []
     with pytest.raises(rewrites.InputError, match="unknown rewrite 'fast'"):
@@ -102,7 +113,7 @@ def test_blank_keeps_structure_but_not_values():
 
 
 def test_sign_is_plus_one_at_zero():
-    y = L.apply(L.Sign(), [torch.tensor([[-1.0, 0.0, 2.0]])])
+    y = plain.apply(L.Sign(), [torch.tensor([[-1.0, 0.0, 2.0]])])
     assert y.tolist() == [[-1.0, 1.0, 1.0]]
 
 
@@ -126,7 +137,7 @@ def test_separable_windows_give_torchs_pooling(op):
     if isinstance(op, L.AvgPool2d):
         y = y / op.kernel**2
     assert edge <= op.kernel // 2
-    np.testing.assert_allclose(y, L.apply(op, [x]), atol=1e-12)
+    np.testing.assert_allclose(y, plain.apply(op, [x]), atol=1e-12)
 
 
 def test_graph_refuses_reading_later_nodes():

@@ -14,6 +14,7 @@ import torch
 
 from mpcbench.case import Case
 from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.parties import get
 from mpcbench.parties.base import Unsupported
 from mpcbench.parties.context import PartyContext
@@ -65,13 +66,14 @@ def _chain(layers: list[L.Layer], x: torch.Tensor) -> L.Graph:
 
 
 def _plain(layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
-    return L.evaluate(_chain(layers, x), x)
+    return plain.evaluate(_chain(layers, x), x)
 
 
 def _secure(backend: MpycBackend, layers: list[L.Layer], x: torch.Tensor) -> torch.Tensor:
+    """The backend's logits (numpy in, numpy out) as a tensor, to compare with torch's."""
     model = backend.share_model(_chain(layers, x))
-    y = backend.infer(model, backend.share_input(x, tuple(x.shape), 0))
-    return backend.reveal(y, 0)
+    y = backend.infer(model, backend.share_input(x.numpy(), tuple(x.shape), 0))
+    return torch.from_numpy(backend.reveal(y, 0))
 
 
 def _linear(rng, n_in, n_out) -> L.Linear:
@@ -258,8 +260,9 @@ def test_large_batches_run_in_groups_of_images(backend, monkeypatch):
 def test_pooling_and_residual_sums_match_plaintext(backend, branching_graph):
     x = torch.from_numpy(np.random.default_rng(6).normal(0, 1, (2, 2, 7, 7)))
     model = backend.share_model(branching_graph)
-    got = backend.reveal(backend.infer(model, backend.share_input(x, tuple(x.shape), 0)), 0)
-    assert torch.allclose(got, L.evaluate(branching_graph, x), atol=16 * ULP)
+    got = backend.reveal(backend.infer(model, backend.share_input(x.numpy(), x.shape, 0)), 0)
+    assert torch.allclose(torch.from_numpy(got), plain.evaluate(branching_graph, x),
+                          atol=16 * ULP)
 
 
 def test_unknown_layer_is_named(backend):
@@ -270,7 +273,7 @@ def test_unknown_layer_is_named(backend):
     with pytest.raises(Unsupported, match=r"mpyc cannot evaluate node 1 \(1\): Softmax"):
         MpycBackend.check_graph(graph)
     with pytest.raises(L.UnsupportedLayer, match="Softmax"):
-        backend.infer(backend.share_model(graph), backend.share_input(torch.ones(1, 4), (1, 4), 0))
+        backend.infer(backend.share_model(graph), backend.share_input(np.ones((1, 4)), (1, 4), 0))
 
 
 def test_setup_again_in_the_same_process_gets_a_fresh_runtime(backend):

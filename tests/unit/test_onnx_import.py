@@ -19,6 +19,7 @@ from mpcbench import models
 from mpcbench.case import Case
 from mpcbench.launch import record
 from mpcbench.models import layers as L
+from mpcbench.models import plain
 from mpcbench.models.importer import from_torch
 from mpcbench.models.onnx import OnnxError, from_onnx
 from tests.conftest import invoke
@@ -53,8 +54,8 @@ def test_onnx_graph_computes_the_torch_module_and_its_fx_import(tmp_path, traini
     x = torch.randn(5, 1, 28, 28)
     with torch.no_grad():
         expected = model(x).double()
-    assert torch.allclose(L.evaluate(graph, x), expected, atol=1e-5)
-    assert torch.allclose(L.evaluate(graph, x), L.evaluate(fx, x), atol=1e-5)
+    assert torch.allclose(plain.evaluate(graph, x), expected, atol=1e-5)
+    assert torch.allclose(plain.evaluate(graph, x), plain.evaluate(fx, x), atol=1e-5)
 
 
 def test_a_symbolic_batch_is_one_input_of_any_batch(tmp_path):
@@ -62,7 +63,7 @@ def test_a_symbolic_batch_is_one_input_of_any_batch(tmp_path):
     graph = from_onnx(export(model, tmp_path / "n.onnx", batch=None))
     x = torch.randn(3, 1, 28, 28)
     with torch.no_grad():
-        assert torch.allclose(L.evaluate(graph, x), model(x).double(), atol=1e-5)
+        assert torch.allclose(plain.evaluate(graph, x), model(x).double(), atol=1e-5)
 
 
 def test_the_shared_cnn_exported_is_the_zoo_graph(tmp_path):
@@ -103,7 +104,7 @@ def test_matmul_then_add_of_a_constant_is_one_linear_layer(tmp_path):
     x = torch.randn(2, 1, 2, 2)
     expected = x.double().flatten(1) @ torch.from_numpy(w).float().double() \
         + torch.from_numpy(b).float().double()
-    assert torch.allclose(L.evaluate(graph, x), expected, atol=1e-6)
+    assert torch.allclose(plain.evaluate(graph, x), expected, atol=1e-6)
 
 
 class _Sigmoid(nn.Module):

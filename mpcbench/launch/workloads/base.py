@@ -68,6 +68,10 @@ class WorkloadRun(abc.ABC):
     def check_placed(self, placement: Placement) -> None:  # noqa: B027  optional
         """Checks that need the parties' placement (before they start)."""
 
+    def prepare(self, placement: Placement) -> None:  # noqa: B027  optional
+        """Make ready on this machine what parties placed by ``placement`` read (after
+        the checks, before they start)."""
+
     @property
     def dealers(self) -> int:
         """How many dealer processes the run needs beside its computing parties (those of

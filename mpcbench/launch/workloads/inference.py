@@ -19,8 +19,8 @@ import torch
 
 from ... import data, models
 from ...case import Inference
+from ...models import exported, plain, ranges, rewrites
 from ...models import layers as L
-from ...models import ranges, rewrites
 from ...parties import shares
 from ...parties.base import Unsupported
 from ...parties.capabilities import ValueRange
@@ -102,14 +102,34 @@ class InferenceRun(WorkloadRun):
         return data.load(case.dataset, "test", limit=case.images,
                          shape=self.backend.image_shape(case))
 
+    def prepare(self, placement: Placement) -> None:
+        """For parties on this machine's file system: the layer graphs they read, stored
+        in the cache of exported graphs (:mod:`mpcbench.models.exported`), so none of them
+        exports its own."""
+        if not self.backend.uses_description or placement.spec_on_stdin:
+            return
+        case = self.case
+        exported.keep(case.model, None, self._structure)
+        if not self.shares:
+            exported.keep(case.model, case.dataset, self._imported)
+
+    @cached_property
+    def _structure(self) -> L.Graph:
+        """The model's layer graph with zero parameters."""
+        return models.structure(self.case.model)
+
+    @cached_property
+    def _imported(self) -> L.Graph:
+        """The layer graph the parties share before any rewrite: trained, or its
+        structure alone when the model comes from shares."""
+        return self._structure if self.shares else models.graph(self.case.model,
+                                                                self.case.dataset)
+
     @cached_property
     def _graph(self) -> tuple[L.Graph, list[str]]:
-        """The layer graph the parties run (trained, or its structure alone when the
-        model comes from shares), with the case's rewrite, and what that changed."""
-        case = self.case
-        graph = models.structure(case.model) if self.shares else models.graph(
-            case.model, case.dataset)
-        return rewrites.rewrite(graph, rewrites.requested(case.options))
+        """The layer graph the parties run, with the case's rewrite, and what that
+        changed."""
+        return rewrites.rewrite(self._imported, rewrites.requested(self.case.options))
 
     @property
     def _plain(self) -> L.Graph | None:
@@ -154,8 +174,8 @@ class InferenceRun(WorkloadRun):
             pred = secure.argmax(1)
             values["accuracy"] = accuracy(pred)
             if self.backend.uses_description and self._plain is not None:
-                plain = L.evaluate(self._plain, x)
-                values["plain_accuracy"] = accuracy(plain.argmax(1))
-                values["agreement"] = float((plain.argmax(1) == pred).double().mean())
-                values["max_abs_err"] = float((plain - secure).abs().max())
+                reference = plain.evaluate(self._plain, x)
+                values["plain_accuracy"] = accuracy(reference.argmax(1))
+                values["agreement"] = float((reference.argmax(1) == pred).double().mean())
+                values["max_abs_err"] = float((reference - secure).abs().max())
         return run_rows(values)

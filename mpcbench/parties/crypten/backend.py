@@ -35,7 +35,7 @@ from torch import nn
 from ... import models, roles
 from ...case import Case
 from ...models import layers as L
-from .. import shares
+from .. import shares, tensors
 from ..base import Backend, CommCounters, Kind, Unsupported
 from ..capabilities import Dealer, SecureTraining, ShareFiles, ValueRange
 from ..context import PartyContext
@@ -100,6 +100,7 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
     """Secure inference with CrypTen (``crypten.mpc``, gloo communicator)."""
 
     name = "crypten"
+    imports = ("crypten", "torch")
     kind = Kind.MPC
     variants = ("stock", "tuned")
     takes_roles = True
@@ -217,7 +218,7 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
         generators it seeds. The computing parties tell their connections to the dealer
         from the others by the endpoints they show each other."""
         self.validate(ctx.case)
-        torch.set_num_threads(ctx.threads)
+        tensors.use_threads(ctx.threads)
         host = ctx.addresses[0].rsplit(":", 1)[0]
         env = {
             "RANK": str(ctx.rank),
@@ -315,8 +316,8 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
                   for i, lay in enumerate(graph.ops)]
         return self._model(graph, params)
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
-        plain = torch.zeros(shape) if x is None else x
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...], owner: int) -> Any:
+        plain = torch.zeros(shape) if x is None else tensors.tensor(x)
         return self._ct.cryptensor(plain, src=owner)
 
     def join(self, parts: list[Any]) -> Any:
@@ -335,9 +336,9 @@ class CryptenBackend(Backend, SecureTraining, ShareFiles, Dealer, ValueRange):
     def predict(self, model: training.Trainable, x: Any) -> Any:
         return training.predict(self._ct, model, x)
 
-    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+    def reveal(self, y: Any, receiver: int) -> np.ndarray | None:
         out = y.get_plain_text(dst=receiver)
-        return out if self._ctx.rank == receiver else None
+        return tensors.array(out) if self._ctx.rank == receiver else None
 
     def barrier(self) -> None:
         # torch.distributed directly, on the barrier group: CrypTen's own barrier would

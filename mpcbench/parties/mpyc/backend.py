@@ -26,7 +26,6 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from ... import roles
 from ...case import Case
@@ -129,6 +128,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
     """Secure inference with MPyC (semi-honest, honest majority)."""
 
     name: ClassVar[str] = "mpyc"
+    imports: ClassVar[tuple[str, ...]] = ("mpyc", "gmpy2")
     kind: ClassVar[Kind] = Kind.MPC
     min_parties: ClassVar[int] = 2
     max_parties: ClassVar[int] = 16
@@ -293,7 +293,7 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
                     ints[key] = values
         return self._net.from_shares(graph, ints)
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...], owner: int) -> Any:
         return self._net.share_input(x, shape, owner)
 
     def join(self, parts: list[Any]) -> Any:
@@ -302,9 +302,9 @@ class MpycBackend(Backend, ShareFiles, ValueRange):
     def infer(self, model: Any, x: Any) -> Any:
         return self._net.infer(model, x)
 
-    def reveal(self, y: Any, receiver: int) -> torch.Tensor | None:
+    def reveal(self, y: Any, receiver: int) -> np.ndarray | None:
         out = self._net.reveal(y, receiver)
-        return None if out is None else torch.from_numpy(np.asarray(out, dtype=np.float64))
+        return None if out is None else np.asarray(out, dtype=np.float64)
 
     def barrier(self) -> None:
         """Finish pending work, then exchange a token with every party (MPyC's own

@@ -29,7 +29,6 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from mpyc import asyncoro
 
 from ...case import Case
@@ -106,7 +105,7 @@ class SecureNet(abc.ABC):
         encodes them, to be shared."""
 
     @abc.abstractmethod
-    def _input_values(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> np.ndarray:
+    def _input_values(self, x: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
         """The values of a batch ``x`` (zeros of ``shape`` where it is ``None``) that
         :meth:`_encode` takes."""
 
@@ -174,7 +173,7 @@ class SecureNet(abc.ABC):
             self._affine_of(lay, arrays[f"{i}.weight"], arrays[f"{i}.bias"])
             if isinstance(lay, L.Affine) else None for i, lay in enumerate(graph.ops)])
 
-    def share_input(self, x: torch.Tensor | None, shape: tuple[int, ...], owner: int) -> Any:
+    def share_input(self, x: np.ndarray | None, shape: tuple[int, ...], owner: int) -> Any:
         """Share a batch from ``owner`` (in chunks of images); waits for this party's shares."""
         values = self._input_values(x, shape)
         rows = max(1, _SHARE_CHUNK // math.prod(shape[1:]))

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from ...models import layers as L
 from .fixedpoint import PRODUCT_HEADROOM
@@ -54,10 +53,10 @@ class StockNet(SecureNet):
         encoding, ``n * 2**f``)."""
         return self.stype.array(values, integral=bool(values.dtype.kind == "i"))
 
-    def _input_values(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> np.ndarray:
+    def _input_values(self, x: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
         if x is None:
             return np.zeros(shape, dtype=np.float64)
-        return x.detach().cpu().double().numpy()
+        return np.asarray(x, dtype=np.float64)
 
     def _share_affine(self, lay: L.Linear | L.Conv2d, owner: int) -> StockAffine:
         """Weights as an integral ``SecFxp`` array of ``round(W * 2**fw)``, bias as ``SecFxp``."""

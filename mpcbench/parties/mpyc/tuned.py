@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from mpyc import asyncoro, thresha
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -78,10 +77,10 @@ class TunedNet(SecureNet):
         """Int64 values as they are (field elements)."""
         return self.stype.array(self.field.array(values.astype(object)), integral=False)
 
-    def _input_values(self, x: torch.Tensor | None, shape: tuple[int, ...]) -> np.ndarray:
+    def _input_values(self, x: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
         if x is None:
             return np.zeros(shape, dtype=np.int64)
-        return self._fixed(x.detach().cpu().double().numpy(), self.fmt.frac_bits)
+        return self._fixed(np.asarray(x, dtype=np.float64), self.fmt.frac_bits)
 
     def _limb_layout(self, wmat_shape: tuple[int, ...]) -> tuple[int, int]:
         """Limb width and count of a weight matrix of ``wmat_shape``."""

@@ -93,6 +93,7 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
     min_parties: ClassVar[int] = 2
     max_parties: ClassVar[int] = max(most for _, most in PROTOCOLS.values())
     protocols: ClassVar[dict[str, tuple[int, int]]] = PROTOCOLS
+    imports: ClassVar[tuple[str, ...]] = ("spu", "jax", "jaxlib")
     takes_roles: ClassVar[bool] = True
     lacks: ClassVar[dict[type, str]] = {SecureTraining: (
         "SPU trains jax programs it compiles (a gradient step of the whole network), but "

@@ -3,7 +3,8 @@
 launcher's side is :mod:`mpcbench.launch.workloads`.
 
 The party program asks :func:`of` once and imports only the module of its case's
-workload (after its pulse beats: the modules import torch).
+workload (after its pulse beats); inference and the micro-benchmark import no torch
+(their backends take numpy arrays), training does (it runs on CrypTen).
 """
 
 from __future__ import annotations

@@ -4,18 +4,19 @@
 
 The model comes from the model owner's trained weights (the other parties hold its
 structure with zero parameters) or, from a share set, from every party's own file of
-shares (no party reads the trained weights).
+shares (no party reads the trained weights). The layer graph and the images are numpy
+arrays (the graph from the host's cache of exported graphs, :mod:`mpcbench.models.exported`):
+a party imports no torch unless its backend computes with it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ... import data, injection, models, roles
+from ... import data, injection, roles
 from ...case import Inference
+from ...models import exported, rewrites
 from ...models import layers as L
-from ...models import rewrites
 from .. import shares
 from ..base import Backend
 from ..context import PartyContext
@@ -37,19 +38,21 @@ class InferenceParty(WorkloadParty):
         # Data and model loading happen outside the timed phases; a data owner keeps only
         # its own images (the others' rows are zero) and shares only its slices of each
         # batch.
-        x_all, image = None, type(backend).image_shape(case)
+        graph = _graph(ctx) if backend.uses_description else None
+        x_all = None
+        image = type(backend).image_shape(case) if graph is None else graph.input_shape
         if ctx.rank in case_roles.data_owners:
-            x_all = data.load(case.dataset, "test", limit=case.images, shape=image)[0]
-            others = torch.ones(case.images, dtype=torch.bool)
+            x_all = data.arrays(case.dataset, "test", limit=case.images, shape=image)[0]
+            others = np.ones(case.images, dtype=bool)
             others[roles.owned(case_roles, ctx.rank, case.images, case.batch)] = False
             x_all[others] = 0
-        graph = _graph(ctx) if backend.uses_description else None
         if graph is not None:
             with prof.phase("setup", sync=False):
                 backend.prepare(graph)
         directory = case.workload.shares
         stored = (shares.load(directory, ctx.rank, shares.expected(
-            case, type(backend).share_encoding(case))) if directory else None)
+            case, type(backend).share_encoding(case), exported.structure(case.model)))
+            if directory else None)
         logits: dict[int, np.ndarray] = {}
         for rep in range(case.warmup + case.repeats):
             logits.clear()
@@ -82,7 +85,7 @@ def _graph(ctx: PartyContext) -> L.Graph:
     model from shares: no party reads the trained weights)."""
     case = ctx.case
     if case.workload.shares or ctx.rank != case.roles.model_owner:
-        graph = models.structure(case.model)
+        graph = exported.structure(case.model)
     else:
-        graph = models.graph(case.model, case.dataset)
+        graph = exported.graph(case.model, case.dataset)
     return rewrites.rewrite(graph, rewrites.requested(case.options))[0]

@@ -4,7 +4,7 @@ and ``share`` (they share them), inside ``total``; nothing is revealed."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from ... import data, models, roles
 from ...case import Micro
@@ -23,11 +23,11 @@ class MicroParty(WorkloadParty):
     def run(cls, ctx: PartyContext, backend: Backend, prof: Profiler,
             progress: Progress) -> Learnt:
         case = ctx.case
-        dtype = getattr(torch, case.dtype)
+        dtype = np.dtype(case.dtype)
         for rep in range(case.warmup + case.repeats):
             with prof.phase("total", rep):
                 with prof.phase("load", rep):
-                    x = (data.load(case.dataset, "train", limit=case.images)[0].to(dtype)
+                    x = (data.arrays(case.dataset, "train", limit=case.images)[0].astype(dtype)
                          if ctx.rank in case.roles.data_owners else None)
                 with prof.phase("share", rep):
                     backend.share_batch(x, roles.split(0, case.images, case.roles.data_owners),

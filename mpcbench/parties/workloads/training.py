@@ -69,16 +69,16 @@ class TrainingParty(WorkloadParty):
             shape = (len(idx), *models.input_shape(case.model))
             with prof.phase(TRAIN_STEP, step):
                 with prof.phase("train_step.share", step, sync=False):
-                    x = backend.share_input(None if x_all is None else x_all[idx], shape,
-                                            owner)
-                    labels = (None if y_all is None else
-                              torch.nn.functional.one_hot(y_all[idx], CLASSES).float())
+                    x = backend.share_input(None if x_all is None else x_all[idx].numpy(),
+                                            shape, owner)
+                    labels = (None if y_all is None else torch.nn.functional.one_hot(
+                        y_all[idx], CLASSES).float().numpy())
                     y = backend.share_input(labels, (len(idx), CLASSES), owner)
                 loss = backend.train_step(model, x, y)
                 with prof.phase("train_step.loss", step, sync=False):
                     opened = backend.reveal(loss, receiver)
             if opened is not None:
-                losses.append(float(opened))
+                losses.append(float(opened.item()))
             progress(1)
         saved = save_shares(ctx, backend, model) if ctx.save_shares else None
         logits = _score(ctx, backend, prof, model, progress, owner, receiver)
@@ -91,7 +91,7 @@ def _score(ctx: PartyContext, backend: Backend, prof: Profiler, model: Any,
     """Test logits of the trained shared model on the images of data owner ``owner``,
     opened to ``receiver`` (the model owner) only."""
     case = ctx.case
-    x_all = (data.load(case.dataset, "test", limit=case.images)[0]
+    x_all = (data.arrays(case.dataset, "test", limit=case.images)[0]
              if ctx.rank == owner else None)
     logits = []
     with prof.phase("test"):
@@ -100,6 +100,6 @@ def _score(ctx: PartyContext, backend: Backend, prof: Profiler, model: Any,
                                     (hi - lo, *models.input_shape(case.model)), owner)
             out = backend.reveal(backend.predict(model, x), receiver)
             if out is not None:
-                logits.append(out.detach().double().cpu().numpy())
+                logits.append(np.asarray(out, dtype=np.float64))
             progress(1)
     return np.concatenate(logits) if logits else None
