@@ -1,4 +1,4 @@
-"""mpcbench: benchmark secure (MPC) inference of shared PyTorch models with CrypTen, MPyC and SPU.
+"""mpcbench: benchmark secure (MPC) inference of shared PyTorch models under several MPC frameworks.
 
 The root package names where its backends live (:data:`BACKEND_PACKAGES`), so the
 backend registry (:mod:`mpcbench.parties`), a layer below the baselines, names no

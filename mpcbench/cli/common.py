@@ -79,7 +79,7 @@ class PathCheck:
 
 
 def literal(cells: Iterable[object]) -> list[Text]:
-    """Table cells shown as they are: brackets in a label (``spu[aby3]``, ``[TFP t=1]``)
+    """Table cells shown as they are: brackets in a label (``fw[protocol]``, ``[TFP t=1]``)
     are text, not console markup."""
     return [Text(str(cell)) for cell in cells]
 
