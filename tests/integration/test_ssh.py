@@ -46,14 +46,13 @@ def _hosts_file(tmp_path, servers, **override) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("framework", [
-    pytest.param(["-f", "mpyc"], id="mpyc", marks=pytest.mark.mpyc),
-    pytest.param(["-f", "spu", "--set", "protocol=ABY3"], id="spu-aby3",
-                 marks=pytest.mark.spu)])
-def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers, framework):
+@pytest.mark.spu
+def test_three_hosts_over_ssh_agree_with_plaintext(tmp_path, servers):
+    """SPU's ABY3 (its brpc links and the control link beside them) across three hosts;
+    MPyC over real sshd: test_deployments.py::test_three_emulated_hosts_over_real_sshd."""
     hosts = _hosts_file(tmp_path, servers)
-    proc = invoke("run", *ONCE, *framework, "-m", "mlp", "-n", "3", "--images", "16",
-                  "--batch", "16", "--hosts", hosts, "-r", str(tmp_path / "r"))
+    proc = invoke("run", *ONCE, "-f", "spu", "--set", "protocol=ABY3", "-m", "mlp", "-n", "3",
+                  "--images", "16", "--batch", "16", "--hosts", hosts, "-r", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     df = results.load(tmp_path / "r")
     run = df[df["rank"] == -1].set_index("metric")["value"]
