@@ -249,11 +249,6 @@ def _protocols(grid: Grid, backend: type[Backend]) -> list[dict[str, str]]:
     return [{"protocol": p.upper()} for p in grid.protocols]
 
 
-def _runs_with(backend: type[Backend], protocol: str, parties: int) -> bool:
-    fewest, most = backend.protocols[protocol]
-    return fewest <= parties <= most
-
-
 def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[PlannedCase]:
     """All cases of ``suite``, validated by their backends, in a stable order.
 
@@ -276,7 +271,7 @@ def expand(suite: Suite, extra_options: dict[str, Any] | None = None) -> list[Pl
                 for n, batch, dtype, network, variant, provider, protocol, options in product(
                         counts, _batch_sizes(grid), grid.dtypes, networks, variants or [{}],
                         providers or [{}], protocols or [{}], option_grid(grid.options)):
-                    if protocol and not _runs_with(backend, protocol["protocol"], n):
+                    if protocol and protocol["protocol"] not in backend.protocols_for(n):
                         continue
                     case = defaults.case(
                         framework, model, parties=n, images=grid.images, batch=batch,

@@ -58,6 +58,11 @@ class CommCounters:
     offline_received: int | None = 0
 
 
+def _span(fewest: int, most: int) -> str:
+    """``exactly 3`` or ``2 to 16`` (parties)."""
+    return f"exactly {fewest}" if fewest == most else f"{fewest} to {most}"
+
+
 class Backend(abc.ABC):
     """One framework's way to run secure inference of a layer graph.
 
@@ -171,6 +176,11 @@ class Backend(abc.ABC):
         return str(value)
 
     @classmethod
+    def protocols_for(cls, parties: int) -> list[str]:
+        """The values of :attr:`protocols` that run with ``parties`` parties."""
+        return [p for p, (fewest, most) in cls.protocols.items() if fewest <= parties <= most]
+
+    @classmethod
     def protocol(cls, case: Case) -> str | None:
         """The ``protocol`` option of ``case`` (upper case; the default if unset); ``None``
         without protocols. :class:`Unsupported` for a value not in :attr:`protocols`, or
@@ -181,11 +191,9 @@ class Backend(abc.ABC):
         if value not in cls.protocols:
             raise Unsupported(f"{cls.name} option protocol must be one of "
                               f"{', '.join(cls.protocols)}, got {value!r}")
-        fewest, most = cls.protocols[value]
-        if not fewest <= case.parties <= most:
-            span = f"exactly {fewest}" if fewest == most else f"{fewest} to {most}"
-            raise Unsupported(f"{cls.name} protocol {value} runs with {span} parties, "
-                              f"got {case.parties}")
+        if value not in cls.protocols_for(case.parties):
+            raise Unsupported(f"{cls.name} protocol {value} runs with "
+                              f"{_span(*cls.protocols[value])} parties, got {case.parties}")
         return value
 
     @classmethod
@@ -193,12 +201,8 @@ class Backend(abc.ABC):
         """Raise :class:`Unsupported` for a case this framework cannot run (what its
         workload asks of the backend, e.g. secure training, the workload checks)."""
         if not cls.min_parties <= case.parties <= cls.max_parties:
-            span = (
-                f"exactly {cls.min_parties}"
-                if cls.min_parties == cls.max_parties
-                else f"{cls.min_parties} to {cls.max_parties}"
-            )
-            raise Unsupported(f"{cls.name} runs with {span} parties, got {case.parties}")
+            raise Unsupported(f"{cls.name} runs with {_span(cls.min_parties, cls.max_parties)} "
+                              f"parties, got {case.parties}")
         roles.check(case.roles, case.parties, case.images, case.batch)
         if not cls.takes_roles and not case.roles.is_default:
             raise Unsupported(f"{cls.name} runs with party 0 as model owner, data owner and "

@@ -95,8 +95,7 @@ def _frameworks(keep: Callable[[type[Backend]], bool] = lambda backend: True) ->
 def protocols_at(backend: type[Backend], n: int) -> list[str | None]:
     """The protocols the battery runs ``backend`` with at ``n`` parties: each that runs
     with ``n`` parties (the default only, ``None``, for a backend without protocols)."""
-    return [p for p, (fewest, most) in backend.protocols.items()
-            if fewest <= n <= most] or [None]
+    return backend.protocols_for(n) or [None]
 
 
 def _runs(keep: Callable[[type[Backend]], bool] = lambda backend: True) -> list:
