@@ -36,7 +36,8 @@ PROTOCOLS: dict[str, tuple[int, int]] = {"SEMI2K": (2, 16), "ABY3": (3, 3), "CHE
 #: ring -> SPU's default fractional bits of its fixed-point encoding
 FIELDS: dict[str, int] = {"FM64": 18, "FM128": 26}
 #: case options this backend understands, with their defaults (``None``: the ring's)
-OPTIONS: dict[str, Any] = {"protocol": "SEMI2K", "field": "FM64", "fxp_fraction_bits": None}
+OPTIONS: dict[str, Any] = {"protocol": next(iter(PROTOCOLS)), "field": "FM64",
+                           "fxp_fraction_bits": None}
 #: what each protocol protects against, and where its correlated randomness comes from
 SECURITY: dict[str, dict[str, Any]] = {
     "SEMI2K": {"protocol": "SEMI2K: additive secret sharing over the ring (SPU)",
@@ -65,6 +66,14 @@ def fraction_bits(case: Case) -> int:
     """The case's fractional bits: the option, else SPU's default for the ring."""
     bits = case.options.get("fxp_fraction_bits")
     return FIELDS.get(field(case), 0) if bits is None else bits
+
+
+class Model(NamedTuple):
+    """A shared model: its layer graph and the names of SPU's variables of its weights and
+    biases (:func:`.program.param_names`)."""
+
+    graph: L.Graph
+    names: list[str]
 
 
 class Logits(NamedTuple):
@@ -112,12 +121,12 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
 
     @classmethod
     def available(cls) -> str | None:
-        missing = [p for p in ("spu", "jax") if importlib.util.find_spec(p) is None]
+        missing = [p for p in cls.imports if importlib.util.find_spec(p) is None]
         return f"{' and '.join(missing)} not installed" if missing else None
 
     @classmethod
     def versions(cls) -> dict[str, str]:
-        return {pkg: importlib.metadata.version(pkg) for pkg in ("spu", "jax", "jaxlib")}
+        return {pkg: importlib.metadata.version(pkg) for pkg in cls.imports}
 
     @classmethod
     def security(cls, case: Case) -> dict[str, Any]:
@@ -181,8 +190,8 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         # a product and a comparison of secrets: their one-time setup (CHEETAH's keys
         # and OT) happens in this phase, not in the first batch
         warm = L.Graph.chain([L.Linear(np.zeros((2, 2)), np.zeros(2)), L.ReLU()], (2,))
-        self._programs = Programs(warm)
-        program = self._programs.of([(1, 2)])
+        self._programs = Programs()
+        program = self._programs.of(warm, [(1, 2)])
         for name, value in zip(program.inputs, [*params(warm), np.zeros((1, 2))],
                                strict=True):
             self._share(value if ctx.rank == 0 else None, 0, name)
@@ -191,15 +200,11 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
     def prepare(self, graph: L.Graph) -> None:
         """Compile the programs of the case's batches: the inference of each layout of
         data owners' slices, and the cut of each receiver's rows of the logits."""
-        from .program import Programs
-
         case = self._ctx.case
-        seconds = self._programs.seconds
-        self._programs = Programs(graph)
-        self._programs.seconds += seconds
         for lo, hi in roles.batches(case.images, case.batch):
-            program = self._programs.of([(s.hi - s.lo, *graph.input_shape)
-                                         for s in roles.split(lo, hi, case.roles.data_owners)])
+            program = self._programs.of(graph, [
+                (s.hi - s.lo, *graph.input_shape)
+                for s in roles.split(lo, hi, case.roles.data_owners)])
             receivers = roles.outputs(case.roles, lo, hi)
             if len(receivers) > 1:
                 self._programs.rows(program.shape, _spans(receivers, lo))
@@ -217,14 +222,14 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         else:
             self._rt.set_var(name, self._links.recv_share(owner))
 
-    def share_model(self, graph: L.Graph) -> list[str]:
+    def share_model(self, graph: L.Graph) -> Model:
         from .program import param_names, params
 
         owner = self._ctx.case.roles.model_owner
         names = param_names(graph)
         for name, value in zip(names, params(graph), strict=True):
             self._share(value, owner, name)
-        return names
+        return Model(graph, names)
 
     def share_input(self, x: Any, shape: tuple[int, ...], owner: int) -> list[tuple]:
         """Share a slice as the program's next input ``x<k>`` (``k``: slices shared since
@@ -238,10 +243,10 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         self._parts = 0
         return [p for part in parts for p in part]
 
-    def infer(self, model: list[str], x: list[tuple]) -> Logits:
+    def infer(self, model: Model, x: list[tuple]) -> Logits:
         """Run the program of the batch's layout on the shared model and slices."""
-        program = self._programs.of([shape for _, shape in x])
-        if list(program.inputs) != [*model, *(name for name, _ in x)]:
+        program = self._programs.of(model.graph, [shape for _, shape in x])
+        if list(program.inputs) != [*model.names, *(name for name, _ in x)]:
             raise RuntimeError(f"the program reads {program.inputs}, the batch is {x}")
         self._rt.run(program.executable)
         return Logits(program.outputs[0], program.shape)
@@ -305,14 +310,14 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
         return {"scheme": cls.protocol(case), "field": field(case),
                 "fxp_fraction_bits": fraction_bits(case)}
 
-    def export_shares(self, model: list[str]) -> dict[str, np.ndarray]:
+    def export_shares(self, model: Model) -> dict[str, np.ndarray]:
         """This party's SPU share of every weight and bias, as the bytes of its message."""
         from .links import pack
 
         return {name: np.frombuffer(pack(self._rt.get_var(name)), dtype=np.uint8)
-                for name in model}
+                for name in model.names}
 
-    def import_shares(self, arrays: dict[str, np.ndarray], graph: L.Graph) -> list[str]:
+    def import_shares(self, arrays: dict[str, np.ndarray], graph: L.Graph) -> Model:
         from .links import unpack
         from .program import param_names
 
@@ -321,7 +326,7 @@ class SpuBackend(Backend, ShareFiles, ValueRange):
             if name not in arrays:
                 raise shares.SharesError(f"the shares hold no array {name}")
             self._rt.set_var(name, unpack(arrays[name].tobytes()))
-        return names
+        return Model(graph, names)
 
     def teardown(self) -> None:
         if self._links is not None:

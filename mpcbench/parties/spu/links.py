@@ -64,13 +64,11 @@ def unpack(blob: bytes) -> libspu.Share:
     return share
 
 
-
 class Links:
     """This party's protocol link (:attr:`data`), its control link and the kernel's
     counters of the protocol link's connections."""
 
     def __init__(self, addresses: list[str], rank: int) -> None:
-        self.rank, self.world = rank, len(addresses)
         start = time.perf_counter()
         before = established()
         self.data = link.create_brpc(_desc(addresses), rank)

@@ -109,13 +109,11 @@ def _compile(fn, args: list, names: list[str], outputs: list[str]) -> Program:
 
 
 class Programs:
-    """The compiled programs of one graph, by layout of input slices, and the seconds
-    spent compiling them."""
+    """The compiled programs of a party, by graph and layout of input slices, and the
+    seconds spent compiling them."""
 
-    def __init__(self, graph: L.Graph) -> None:
-        self.graph = graph
+    def __init__(self) -> None:
         self.seconds = 0.0
-        self._fn = forward(graph)
         self._cache: dict[tuple, Program] = {}
 
     @property
@@ -123,15 +121,16 @@ class Programs:
         """How many programs were compiled."""
         return len(self._cache)
 
-    def of(self, parts: Sequence[tuple[int, ...]]) -> Program:
-        """The program of a batch whose slices have shapes ``parts`` (compiled once)."""
-        key = ("infer", *map(tuple, parts))
+    def of(self, graph: L.Graph, parts: Sequence[tuple[int, ...]]) -> Program:
+        """The program of ``graph`` on a batch whose slices have shapes ``parts``
+        (compiled once)."""
+        key = ("infer", graph, *map(tuple, parts))
         if key not in self._cache:
             start = time.perf_counter()
-            weights = params(self.graph)
-            names = [*param_names(self.graph), *(f"x{k}" for k in range(len(parts)))]
+            names = [*param_names(graph), *(f"x{k}" for k in range(len(parts)))]
             inputs = [np.zeros(s, dtype=np.float32) for s in parts]
-            self._cache[key] = _compile(self._fn, [weights, inputs], names, [OUTPUT])
+            self._cache[key] = _compile(forward(graph), [params(graph), inputs], names,
+                                        [OUTPUT])
             self.seconds += time.perf_counter() - start
         return self._cache[key]
 
