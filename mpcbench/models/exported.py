@@ -30,7 +30,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -136,12 +136,18 @@ def _export(reference: str, dataset: str | None, target: Path) -> None:
                                 f"{lines[-1]}")
 
 
-def _cached(reference: str, dataset: str | None, graphs_dir: Path) -> L.Graph:
-    target = path(reference, dataset, graphs_dir)
+def _ensure(target: Path, make: Callable[[], None]) -> None:
+    """``make()`` writes ``target`` unless it exists: checked again under the lock, so
+    processes of one host make it once."""
     if not target.exists():
         with _locked(target):
             if not target.exists():
-                _export(reference, dataset, target)
+                make()
+
+
+def _cached(reference: str, dataset: str | None, graphs_dir: Path) -> L.Graph:
+    target = path(reference, dataset, graphs_dir)
+    _ensure(target, lambda: _export(reference, dataset, target))
     return read(target)
 
 
@@ -160,10 +166,7 @@ def keep(reference: str, dataset: str | None, built: L.Graph,
     """Store ``built``, the graph of ``reference`` for ``dataset`` (``None``: its
     structure) made in this process, unless the cache has it."""
     target = path(reference, dataset, graphs_dir)
-    if not target.exists():
-        with _locked(target):
-            if not target.exists():
-                save(built, target)
+    _ensure(target, lambda: save(built, target))
 
 
 def main(argv: list[str] | None = None) -> None:
